@@ -1,0 +1,19 @@
+/**
+ * @oidc-proxy/store-memory — the in-memory `Store` (tests, one process). It is core's
+ * `Store.layerMemory`: entries expire by `Clock`, `take` is atomic within the process.
+ *
+ * @since 0.1.0
+ */
+import { Store } from "@oidc-proxy/core"
+
+/**
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = Store.layerMemory
+
+/**
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = Store.makeMemory

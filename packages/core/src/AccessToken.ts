@@ -1,0 +1,92 @@
+/**
+ * The verified identity behind a bearer token, and the pure rule that builds it.
+ *
+ * Pure core. `resolveAccessToken` is where FastMCP's issue #3461 cannot happen: the source of the
+ * scopes is chosen by the verification mode alone, never by comparing token values.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import type { ProxyTokenClaims } from "./ProxyTokenClaims.ts"
+import * as Scopes from "./Scopes.ts"
+import type { UpstreamTokenSet } from "./UpstreamTokenSet.ts"
+import type { VerificationMode } from "./VerificationMode.ts"
+import { VerifiedClaims } from "./VerifiedClaims.ts"
+
+/**
+ * @category schemas
+ * @since 0.1.0
+ */
+export const AccessToken = Schema.Struct({
+  /** The bearer token as presented (the proxy's JWT). */
+  token: Schema.String,
+  client_id: Schema.String,
+  /** The upstream subject. */
+  subject: Schema.String,
+  /** The resolved, normalised scope set. */
+  scopes: Schema.Array(Schema.String),
+  /** Seconds since the epoch. */
+  expires_at: Schema.Number,
+  /** The resource (audience) the token was issued for. */
+  resource: Schema.optionalKey(Schema.String),
+  /** The verified upstream claims. */
+  claims: VerifiedClaims,
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type AccessToken = typeof AccessToken.Type
+
+/**
+ * The proxy's own token, already verified: the string and its claims.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface VerifiedProxyToken {
+  readonly token: string
+  readonly claims: ProxyTokenClaims
+}
+
+/**
+ * The scopes of a request, by verification mode:
+ * - `id_token`: the scope set recorded for the upstream token set at authorization/refresh time,
+ *   whatever the tokens' values are (the same JWT as access and id token included);
+ * - `access_token`: the verified access-token claims (`scope` string, `scp` string or array).
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const resolveScopes = (
+  mode: VerificationMode,
+  upstream: UpstreamTokenSet,
+  claims: VerifiedClaims,
+): Scopes.ScopeSet => (mode === "id_token" ? Scopes.normalize(upstream.scope) : Scopes.fromClaims(claims))
+
+/**
+ * Builds the `AccessToken` of a request from the verification mode, the stored upstream token
+ * set, the verified upstream claims and the verified proxy token.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const resolveAccessToken = (
+  mode: VerificationMode,
+  upstream: UpstreamTokenSet,
+  claims: VerifiedClaims,
+  proxy: VerifiedProxyToken,
+): AccessToken => {
+  const aud = proxy.claims.aud
+  const resource = typeof aud === "string" ? aud : aud[0]
+  return {
+    token: proxy.token,
+    client_id: proxy.claims.client_id,
+    subject: typeof claims.sub === "string" && claims.sub !== "" ? claims.sub : proxy.claims.sub,
+    scopes: resolveScopes(mode, upstream, claims),
+    expires_at: proxy.claims.exp,
+    ...(resource === undefined ? {} : { resource }),
+    claims,
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * The proxy's configuration: one Schema, decoded once at startup.
+ *
+ * Pure core (schema only). Every field documents its unit and default; a configuration that does
+ * not decode is a startup error that names each bad field (see `decode`).
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Schema, SchemaIssue } from "effect"
+import { VerificationMode } from "./VerificationMode.ts"
+
+const HttpUrl = Schema.String.check(
+  Schema.makeFilter((s) => {
+    try {
+      const u = new URL(s)
+      return u.protocol === "https:" || u.protocol === "http:" ? undefined : "must be an http(s) URL"
+    } catch {
+      return "must be an absolute URL"
+    }
+  }),
+)
+
+/**
+ * Asymmetric JWS algorithms accepted on upstream tokens by default. Symmetric algorithms are
+ * never accepted from the upstream: a shared-secret upstream token could be forged by anyone who
+ * holds the client secret.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const defaultUpstreamAlgorithms = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+] as const
+
+/**
+ * @category schemas
+ * @since 0.1.0
+ */
+export const UpstreamConfig = Schema.Struct({
+  /** The upstream IdP's issuer identifier, compared exactly with `iss`. */
+  issuer: HttpUrl,
+  /** The proxy's client id at the IdP; the id_token's `aud` must contain it. */
+  client_id: Schema.NonEmptyString,
+  /**
+   * Expected `aud` of upstream access tokens in access_token mode. When absent the audience of
+   * upstream access tokens is not checked. Recommendation: set it.
+   */
+  audience: Schema.optionalKey(Schema.NonEmptyString),
+  /** JWS algorithms accepted on upstream tokens. Default: the asymmetric ones. */
+  algorithms: Schema.Array(Schema.NonEmptyString).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed([...defaultUpstreamAlgorithms])),
+  ),
+})
+
+/**
+ * @category schemas
+ * @since 0.1.0
+ */
+export const ProxyConfig = Schema.Struct({
+  /** The proxy's issuer URL (its base URL); `iss` of every token it issues. */
+  issuer: HttpUrl,
+  /** The protected resource's URL (RFC 8707); `aud` of the access tokens the proxy issues. */
+  resource: HttpUrl,
+  /** Which upstream token is verified on every request. Default `access_token`. */
+  verification_mode: VerificationMode.pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed("access_token" as const)),
+  ),
+  /** Scopes every request needs. Default none. */
+  required_scopes: Schema.Array(Schema.String).pipe(Schema.withDecodingDefaultKey(Effect.succeed([]))),
+  /**
+   * Leeway for `exp`/`nbf`/`iat` checks, in seconds. Default 30. Recommendation: keep it under a
+   * minute.
+   */
+  clock_tolerance_seconds: Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 300 })).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed(30)),
+  ),
+  upstream: UpstreamConfig,
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type ProxyConfig = typeof ProxyConfig.Type
+
+/**
+ * The decoded configuration, as a service.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class Settings extends Context.Service<Settings, ProxyConfig>()("@oidc-proxy/core/ProxyConfig") {}
+
+/**
+ * A configuration that does not decode; `issues` names each bad field by its path.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class InvalidConfig extends Schema.TaggedError<InvalidConfig>()("InvalidConfig", {
+  issues: Schema.Array(Schema.String),
+}) {
+  override get message(): string {
+    return `invalid configuration:\n  ${this.issues.join("\n  ")}`
+  }
+}
+
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+/**
+ * Decodes a configuration, reporting every bad field at once.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const decode = (input: unknown): Effect.Effect<ProxyConfig, InvalidConfig> =>
+  Schema.decodeUnknownEffect(ProxyConfig)(input, { errors: "all" }).pipe(
+    Effect.mapError(
+      (error) =>
+        new InvalidConfig({
+          issues: formatter(error.issue).issues.map(
+            (i) =>
+              `${(i.path ?? []).map((p) => String(typeof p === "object" ? p.key : p)).join(".") || "(root)"}: ${i.message}`,
+          ),
+        }),
+    ),
+  )

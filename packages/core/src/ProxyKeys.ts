@@ -1,0 +1,155 @@
+/**
+ * The proxy's own token keys: signing and verifying the access tokens it issues.
+ *
+ * Port with a jose/WebCrypto implementation (runs on every runtime). Access tokens are JWTs with
+ * `typ: at+jwt` (RFC 9068); a token of any other type — a refresh token included — is refused as
+ * a bearer. The HS256 key is derived from the master secret with HKDF-SHA-256, so one configured
+ * secret yields independent keys for signing and for storage encryption.
+ *
+ * @see [RFC 9068](https://www.rfc-editor.org/rfc/rfc9068)
+ * @see [RFC 5869](https://www.rfc-editor.org/rfc/rfc5869) (HKDF)
+ * @since 0.1.0
+ */
+import { Clock, Context, Effect, Layer, Redacted, Schema } from "effect"
+import { jwtVerify, SignJWT } from "jose"
+import { fromJoseError } from "./internal/joseErrors.ts"
+import { InvalidToken } from "./OAuthError.ts"
+import { Settings } from "./ProxyConfig.ts"
+import { ProxyTokenClaims } from "./ProxyTokenClaims.ts"
+
+/**
+ * The JWT `typ` of the proxy's access tokens.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const accessTokenType = "at+jwt"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface ProxyKeysShape {
+  /** Signs claims as an access token (`typ: at+jwt`). */
+  readonly sign: (claims: ProxyTokenClaims) => Effect.Effect<string>
+  /**
+   * Verifies an access token: algorithm allow-list, signature, `typ`, `iss`, `aud` (the configured
+   * resource), `exp`/`nbf` with the configured leeway at the `Clock`'s time, and the claim shapes.
+   */
+  readonly verify: (token: string) => Effect.Effect<ProxyTokenClaims, InvalidToken>
+}
+
+/**
+ * @category services
+ * @since 0.1.0
+ */
+export class ProxyKeys extends Context.Service<ProxyKeys, ProxyKeysShape>()("@oidc-proxy/core/ProxyKeys") {}
+
+/**
+ * Minimum master-secret length, in bytes (UTF-8).
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const minimumSecretBytes = 32
+
+/**
+ * The master secret is too short to derive keys from.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class WeakSecret extends Schema.TaggedError<WeakSecret>()("WeakSecret", {
+  description: Schema.String,
+}) {}
+
+const encoder = new TextEncoder()
+
+/**
+ * Derives 32 bytes of key material for `purpose` from the master secret (HKDF-SHA-256).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const deriveKey = (
+  secret: Redacted.Redacted<string>,
+  purpose: string,
+): Effect.Effect<Uint8Array, WeakSecret> =>
+  Effect.gen(function* () {
+    const bytes = encoder.encode(Redacted.value(secret))
+    if (bytes.length < minimumSecretBytes) {
+      return yield* new WeakSecret({
+        description: `the master secret must be at least ${minimumSecretBytes} bytes`,
+      })
+    }
+    return yield* Effect.promise(async () => {
+      const base = await crypto.subtle.importKey("raw", bytes, "HKDF", false, ["deriveBits"])
+      const bits = await crypto.subtle.deriveBits(
+        {
+          name: "HKDF",
+          hash: "SHA-256",
+          salt: encoder.encode("oidc-proxy/v1"),
+          info: encoder.encode(purpose),
+        },
+        base,
+        256,
+      )
+      return new Uint8Array(bits)
+    })
+  })
+
+const decodeClaims = Schema.decodeUnknownOption(ProxyTokenClaims)
+
+/**
+ * HS256 keys from raw key material.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeHmac = (key: Uint8Array): Effect.Effect<ProxyKeysShape, never, Settings> =>
+  Effect.gen(function* () {
+    const settings = yield* Settings
+    const verifyOptions = {
+      algorithms: ["HS256"],
+      issuer: settings.issuer,
+      audience: settings.resource,
+      typ: accessTokenType,
+      clockTolerance: settings.clock_tolerance_seconds,
+    }
+    return ProxyKeys.of({
+      sign: (claims) =>
+        Effect.promise(() =>
+          new SignJWT({ ...claims, aud: typeof claims.aud === "string" ? claims.aud : [...claims.aud] })
+            .setProtectedHeader({ alg: "HS256", typ: accessTokenType })
+            .sign(key),
+        ),
+      verify: (token) =>
+        Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const { payload } = yield* Effect.tryPromise({
+            try: () => jwtVerify(token, key, { ...verifyOptions, currentDate: new Date(now) }),
+            catch: (error) => fromJoseError("proxy", error),
+          })
+          const claims = decodeClaims(payload)
+          if (claims._tag === "None") {
+            return yield* new InvalidToken({
+              source: "proxy",
+              reason: "claims",
+              description: "The access token lacks a required claim (sub, client_id, jti, exp or iat)",
+            })
+          }
+          return claims.value
+        }),
+    })
+  })
+
+/**
+ * HS256 keys derived from a master secret.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerFromSecret = (
+  secret: Redacted.Redacted<string>,
+): Layer.Layer<ProxyKeys, WeakSecret, Settings> =>
+  Layer.effect(ProxyKeys, Effect.flatMap(deriveKey(secret, "proxy-token-signing"), makeHmac))

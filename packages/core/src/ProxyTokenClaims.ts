@@ -1,0 +1,37 @@
+/**
+ * The claims of the access tokens the proxy issues to MCP clients (JWT, `typ: at+jwt`).
+ *
+ * Pure core (schema only).
+ *
+ * @see [RFC 9068 §2.2](https://www.rfc-editor.org/rfc/rfc9068#section-2.2)
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/**
+ * @category schemas
+ * @since 0.1.0
+ */
+export const ProxyTokenClaims = Schema.Struct({
+  /** The proxy's issuer URL. */
+  iss: Schema.NonEmptyString,
+  /** The protected resource the token is for (RFC 8707). */
+  aud: Schema.Union([Schema.NonEmptyString, Schema.Array(Schema.NonEmptyString)]),
+  /** The upstream subject. */
+  sub: Schema.NonEmptyString,
+  /** The MCP client the token was issued to. */
+  client_id: Schema.NonEmptyString,
+  /** Granted scopes, space-separated. */
+  scope: Schema.optionalKey(Schema.String),
+  /** Unique token id; the key of the jti mapping. */
+  jti: Schema.NonEmptyString,
+  exp: Schema.Number,
+  iat: Schema.Number,
+  nbf: Schema.optionalKey(Schema.Number),
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type ProxyTokenClaims = typeof ProxyTokenClaims.Type

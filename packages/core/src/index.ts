@@ -1,0 +1,45 @@
+/**
+ * @oidc-proxy/core — the pure core of oidc-proxy: domain schemas, scope resolution, the bearer
+ * pipeline and the ports adapters implement.
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export * as AccessToken from "./AccessToken.ts"
+/** @since 0.1.0 */
+export * as Authorize from "./Authorize.ts"
+/** @since 0.1.0 */
+export * as Collection from "./Collection.ts"
+/** @since 0.1.0 */
+export * as Entropy from "./Entropy.ts"
+/** @since 0.1.0 */
+export * as IssueAccessToken from "./IssueAccessToken.ts"
+/** @since 0.1.0 */
+export * as JtiMapping from "./JtiMapping.ts"
+/** @since 0.1.0 */
+export * as Jwks from "./Jwks.ts"
+/** @since 0.1.0 */
+export * as LoadAccessToken from "./LoadAccessToken.ts"
+/** @since 0.1.0 */
+export * as OAuthError from "./OAuthError.ts"
+/** @since 0.1.0 */
+export * as ProxyConfig from "./ProxyConfig.ts"
+/** @since 0.1.0 */
+export * as ProxyKeys from "./ProxyKeys.ts"
+/** @since 0.1.0 */
+export * as ProxyTokenClaims from "./ProxyTokenClaims.ts"
+/** @since 0.1.0 */
+export * as Scopes from "./Scopes.ts"
+/** @since 0.1.0 */
+export * as Store from "./Store.ts"
+/** @since 0.1.0 */
+export * as TokenStore from "./TokenStore.ts"
+/** @since 0.1.0 */
+export * as UpstreamTokenSet from "./UpstreamTokenSet.ts"
+/** @since 0.1.0 */
+export * as UpstreamVerifier from "./UpstreamVerifier.ts"
+/** @since 0.1.0 */
+export * as VerificationMode from "./VerificationMode.ts"
+/** @since 0.1.0 */
+export * as VerifiedClaims from "./VerifiedClaims.ts"

@@ -1,0 +1,59 @@
+/**
+ * The whole bearer pipeline wired for tests: memory store, a fixed proxy secret, a local upstream
+ * JWKS, and the given configuration — everything `loadAccessToken` and `issueAccessToken` need.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Layer, Redacted } from "effect"
+import * as Jwks from "../Jwks.ts"
+import * as ProxyConfig from "../ProxyConfig.ts"
+import * as ProxyKeys from "../ProxyKeys.ts"
+import * as Store from "../Store.ts"
+import * as TokenStore from "../TokenStore.ts"
+import * as UpstreamVerifier from "../UpstreamVerifier.ts"
+import type { TestUpstream } from "./TestUpstream.ts"
+
+/**
+ * A fixed master secret for tests (never use it elsewhere).
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const testSecret = Redacted.make("test-secret-test-secret-test-secret-0123456789")
+
+/**
+ * A configuration for `upstream`, with overrides.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const config = (upstream: TestUpstream, overrides: Record<string, unknown> = {}): unknown => ({
+  issuer: "https://proxy.test",
+  resource: "https://proxy.test/mcp",
+  ...overrides,
+  upstream: {
+    issuer: upstream.issuer,
+    client_id: upstream.clientId,
+    ...(overrides["upstream"] as object | undefined),
+  },
+})
+
+/**
+ * The pipeline's layers over `store` (default: a memory store).
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (
+  upstream: TestUpstream,
+  configInput: unknown,
+  store: Layer.Layer<Store.Store> = Store.layerMemory,
+) => {
+  const settings = Layer.effect(ProxyConfig.Settings, Effect.orDie(ProxyConfig.decode(configInput)))
+  const jwks = Jwks.layerStatic(upstream.jwks)
+  return Layer.mergeAll(
+    ProxyKeys.layerFromSecret(testSecret).pipe(Layer.orDie),
+    UpstreamVerifier.layerJwt.pipe(Layer.provide(jwks)),
+    TokenStore.layer.pipe(Layer.provide(store)),
+  ).pipe(Layer.provideMerge(settings))
+}

@@ -1,0 +1,13 @@
+/**
+ * @oidc-proxy/core/testing — generators and test layers for property-testing scope rules,
+ * verifiers and stores, and for running the whole bearer pipeline without I/O.
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export * as Arbitraries from "./Arbitraries.ts"
+/** @since 0.1.0 */
+export * as TestProxy from "./TestProxy.ts"
+/** @since 0.1.0 */
+export * as TestUpstream from "./TestUpstream.ts"
