@@ -1,14 +1,20 @@
 /**
- * A typed collection over the `Store` port: a key prefix and a Schema codec.
+ * A typed collection over the `Store` port: a key prefix, a Schema codec, and the protection the
+ * data needs.
  *
- * Pure core over the `Store` port. A stored value that does not decode is treated as a miss and
- * logged as a warning (without the value), never a crash: a store shared across versions or
- * partially corrupted must not take the proxy down.
+ * Pure core over the `Store` and `StorageKeys` ports.
+ * - `hashKey`: the id is a bearer secret (code, refresh token, transaction id); it is stored only
+ *   as its keyed hash, so a dump of the store yields no usable secret.
+ * - `encrypt`: the value holds tokens; it is stored AES-256-GCM encrypted with the key id.
+ * A stored value that does not decrypt or decode is a miss, logged as a warning without the value,
+ * never a crash: a store shared across versions or partially corrupted must not take the proxy
+ * down.
  *
  * @since 0.1.0
  */
 import { type Duration, Effect, Option, Schema } from "effect"
 import type { StoreError } from "./OAuthError.ts"
+import type { StorageKeysShape } from "./StorageKeys.ts"
 import type { StoreShape } from "./Store.ts"
 
 /**
@@ -23,6 +29,17 @@ export interface Collection<A> {
 }
 
 /**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Store the id only as its keyed hash (for ids that are bearer secrets). */
+  readonly hashKey?: boolean
+  /** Encrypt the value (for values that hold tokens). */
+  readonly encrypt?: boolean
+}
+
+/**
  * Builds a collection named `name` (the key prefix) storing `schema` values as JSON.
  *
  * @category constructors
@@ -30,30 +47,42 @@ export interface Collection<A> {
  */
 export const make = <S extends Schema.Codec<unknown, unknown>>(
   store: StoreShape,
+  keys: StorageKeysShape,
   name: string,
   schema: S,
+  options: Options = {},
 ): Collection<S["Type"]> => {
   const codec = Schema.fromJsonString(schema as Schema.Codec<S["Type"], unknown>)
-  const encode = Schema.encodeSync(codec)
-  const decode = Schema.decodeUnknownOption(codec)
-  const key = (id: string) => `${name}:${id}`
-  const decodeOrMiss = (found: Option.Option<string>) =>
-    Option.match(found, {
-      onNone: () => Effect.succeedNone,
-      onSome: (raw) =>
-        Option.match(decode(raw), {
-          onSome: (value) => Effect.succeedSome(value),
-          onNone: () =>
-            Effect.logWarning("stored record does not decode; treated as missing").pipe(
-              Effect.annotateLogs({ collection: name }),
-              Effect.as(Option.none()),
-            ),
-        }),
+  const encodeJson = Schema.encodeSync(codec)
+  const decodeJson = Schema.decodeUnknownOption(codec)
+  const key = (id: string): Effect.Effect<string> =>
+    options.hashKey === true
+      ? Effect.map(keys.hash(id), (h) => `${name}:${h}`)
+      : Effect.succeed(`${name}:${id}`)
+  const encode = (value: S["Type"]): Effect.Effect<string> =>
+    options.encrypt === true ? keys.encrypt(encodeJson(value)) : Effect.succeed(encodeJson(value))
+  const miss = (why: string) =>
+    Effect.logWarning(`stored record ${why}; treated as missing`).pipe(
+      Effect.annotateLogs({ collection: name }),
+      Effect.as(Option.none<S["Type"]>()),
+    )
+  const decode = (found: Option.Option<string>): Effect.Effect<Option.Option<S["Type"]>> =>
+    Effect.gen(function* () {
+      if (Option.isNone(found)) return Option.none()
+      let json = found.value
+      if (options.encrypt === true) {
+        const plain = yield* keys.decrypt(found.value)
+        if (Option.isNone(plain)) return yield* miss("does not decrypt")
+        json = plain.value
+      }
+      const value = decodeJson(json)
+      return Option.isSome(value) ? value : yield* miss("does not decode")
     })
   return {
-    get: (id) => Effect.flatMap(store.get(key(id)), decodeOrMiss),
-    set: (id, value, ttl) => store.set(key(id), encode(value), ttl),
-    delete: (id) => store.delete(key(id)),
-    take: (id) => Effect.flatMap(store.take(key(id)), decodeOrMiss),
+    get: (id) => Effect.flatMap(key(id), (k) => Effect.flatMap(store.get(k), decode)),
+    set: (id, value, ttl) =>
+      Effect.flatMap(Effect.all([key(id), encode(value)]), ([k, v]) => store.set(k, v, ttl)),
+    delete: (id) => Effect.flatMap(key(id), store.delete),
+    take: (id) => Effect.flatMap(key(id), (k) => Effect.flatMap(store.take(k), decode)),
   }
 }

@@ -74,7 +74,7 @@ const encoder = new TextEncoder()
 export const deriveKey = (
   secret: Redacted.Redacted<string>,
   purpose: string,
-): Effect.Effect<Uint8Array, WeakSecret> =>
+): Effect.Effect<Uint8Array<ArrayBuffer>, WeakSecret> =>
   Effect.gen(function* () {
     const bytes = encoder.encode(Redacted.value(secret))
     if (bytes.length < minimumSecretBytes) {

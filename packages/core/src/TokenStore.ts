@@ -9,6 +9,7 @@
 import { Context, Effect, Layer } from "effect"
 import * as Collection from "./Collection.ts"
 import { JtiMapping } from "./JtiMapping.ts"
+import { StorageKeys } from "./StorageKeys.ts"
 import { Store } from "./Store.ts"
 import { UpstreamTokenSet } from "./UpstreamTokenSet.ts"
 
@@ -28,12 +29,14 @@ export class TokenStore extends Context.Service<
  * @category layers
  * @since 0.1.0
  */
-export const layer: Layer.Layer<TokenStore, never, Store> = Layer.effect(
+export const layer: Layer.Layer<TokenStore, never, Store | StorageKeys> = Layer.effect(
   TokenStore,
-  Effect.map(Store, (store) =>
-    TokenStore.of({
-      jtiMappings: Collection.make(store, "jti", JtiMapping),
-      upstreamTokenSets: Collection.make(store, "upstream", UpstreamTokenSet),
-    }),
-  ),
+  Effect.gen(function* () {
+    const store = yield* Store
+    const keys = yield* StorageKeys
+    return TokenStore.of({
+      jtiMappings: Collection.make(store, keys, "jti", JtiMapping),
+      upstreamTokenSets: Collection.make(store, keys, "upstream", UpstreamTokenSet, { encrypt: true }),
+    })
+  }),
 )

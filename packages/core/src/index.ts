@@ -32,6 +32,8 @@ export * as ProxyTokenClaims from "./ProxyTokenClaims.ts"
 /** @since 0.1.0 */
 export * as Scopes from "./Scopes.ts"
 /** @since 0.1.0 */
+export * as StorageKeys from "./StorageKeys.ts"
+/** @since 0.1.0 */
 export * as Store from "./Store.ts"
 /** @since 0.1.0 */
 export * as TokenStore from "./TokenStore.ts"

@@ -8,6 +8,7 @@ import { Effect, Layer, Redacted } from "effect"
 import * as Jwks from "../Jwks.ts"
 import * as ProxyConfig from "../ProxyConfig.ts"
 import * as ProxyKeys from "../ProxyKeys.ts"
+import * as StorageKeys from "../StorageKeys.ts"
 import * as Store from "../Store.ts"
 import * as TokenStore from "../TokenStore.ts"
 import * as UpstreamVerifier from "../UpstreamVerifier.ts"
@@ -54,6 +55,9 @@ export const layer = (
   return Layer.mergeAll(
     ProxyKeys.layerFromSecret(testSecret).pipe(Layer.orDie),
     UpstreamVerifier.layerJwt.pipe(Layer.provide(jwks)),
-    TokenStore.layer.pipe(Layer.provide(store)),
+    TokenStore.layer.pipe(
+      Layer.provide(store),
+      Layer.provide(StorageKeys.layer([{ kid: "k1", secret: testSecret }]).pipe(Layer.orDie)),
+    ),
   ).pipe(Layer.provideMerge(settings))
 }
