@@ -38,6 +38,8 @@ export * as Store from "./Store.ts"
 /** @since 0.1.0 */
 export * as TokenStore from "./TokenStore.ts"
 /** @since 0.1.0 */
+export * as Upstream from "./Upstream.ts"
+/** @since 0.1.0 */
 export * as UpstreamTokenSet from "./UpstreamTokenSet.ts"
 /** @since 0.1.0 */
 export * as UpstreamVerifier from "./UpstreamVerifier.ts"
