@@ -1,0 +1,350 @@
+/**
+ * The conformance suite every `Store` layer must pass: TTL expiry, atomic `take`, overwrite,
+ * deletes, large values, unusual keys and values, and core's protected collections on top.
+ *
+ * Testing helper over core's `Store`, `Collection` and `StorageKeys`, for `@effect/vitest`.
+ * `suite(name, layer)` registers the whole suite in a vitest file; `checks` are the same
+ * properties as plain Effects, so a kit's own tests can show that each one catches a broken store.
+ * The layer is built afresh for every test; keys are namespaced per test so a persistent or shared
+ * store (a developer's Redis) needs no cleanup between runs.
+ *
+ * @since 0.1.0
+ */
+import { describe, it } from "@effect/vitest"
+import { Collection, type OAuthError, StorageKeys, Store } from "@oidc-proxy/core"
+import { Duration, Effect, type Layer, Option, Redacted, Schema } from "effect"
+import { TestClock } from "effect/testing"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface SuiteOptions {
+  /**
+   * Where the store takes time from.
+   * - `"test"` (default): it reads Effect's `Clock`, so the suite drives expiry with `TestClock`
+   *   (instant, exact).
+   * - `"live"`: expiry happens outside Effect (Redis expires keys server-side), so the suite uses
+   *   real TTLs of a few hundred milliseconds and sleeps.
+   */
+  readonly clock?: "test" | "live"
+}
+
+/**
+ * How a check makes time pass: a TTL short enough to wait out, and the way to wait.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Time {
+  readonly shortTtl: Duration.Duration
+  readonly longTtl: Duration.Duration
+  readonly pass: (duration: Duration.Duration) => Effect.Effect<void>
+}
+
+/**
+ * @category constructors
+ * @since 0.1.0
+ */
+export const time = (clock: "test" | "live"): Time =>
+  clock === "test"
+    ? { shortTtl: Duration.seconds(10), longTtl: Duration.hours(1), pass: (d) => TestClock.adjust(d) }
+    : // 300 ms keeps "readable right after set" safe on a loaded machine while the suite stays fast.
+      { shortTtl: Duration.millis(300), longTtl: Duration.minutes(5), pass: (d) => Effect.sleep(d) }
+
+/**
+ * A conformance check: an Effect over the store under test that fails (or dies on an assertion)
+ * when the store breaks the port's contract.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Check = (
+  time: Time,
+) => Effect.Effect<void, OAuthError.StoreError | Schema.SchemaError, Store.Store>
+
+class ConformanceFailure extends Error {
+  override readonly name = "ConformanceFailure"
+}
+
+const expect = (condition: boolean, message: string): Effect.Effect<void> =>
+  condition ? Effect.void : Effect.die(new ConformanceFailure(message))
+
+const expectSome = (found: Option.Option<string>, expected: string, what: string) =>
+  expect(
+    Option.isSome(found) && found.value === expected,
+    `${what}: expected the stored value, got ${Option.isSome(found) ? `another value (length ${found.value.length})` : "none"}`,
+  )
+
+const expectNone = (found: Option.Option<unknown>, what: string) =>
+  expect(Option.isNone(found), `${what}: expected none, got a value`)
+
+/** A per-test key namespace, so runs against a persistent store never see each other's keys. */
+const namespace = Effect.sync(() => `conformance:${crypto.randomUUID()}:`)
+
+const secret = (s: string) => Redacted.make(`${s}-conformance-secret-0123456789abcdef`)
+const oldKey: StorageKeys.KeySecret = { kid: "old", secret: secret("old") }
+const newKey: StorageKeys.KeySecret = { kid: "new", secret: secret("new") }
+const storageKeys = (secrets: readonly [StorageKeys.KeySecret, ...Array<StorageKeys.KeySecret>]) =>
+  StorageKeys.make(secrets).pipe(Effect.orDie)
+
+const Sample = Schema.Struct({ token: Schema.String, n: Schema.Number })
+
+/**
+ * Every property of the `Store` port, by name (the name is the test name).
+ *
+ * @category testing
+ * @since 0.1.0
+ */
+export const checks: Readonly<Record<string, Check>> = {
+  "get - an absent key is none": () =>
+    Effect.gen(function* () {
+      const s = yield* Store.Store
+      const ns = yield* namespace
+      yield* expectNone(yield* s.get(`${ns}absent`), "get of a key never set")
+    }),
+
+  "set/get - a value is readable before its TTL passes and gone after": (t) =>
+    Effect.gen(function* () {
+      const s = yield* Store.Store
+      const k = `${yield* namespace}k`
+      yield* s.set(k, "v", t.shortTtl)
+      yield* expectSome(yield* s.get(k), "v", "get right after set")
+      yield* t.pass(Duration.divideUnsafe(t.shortTtl, 2))
+      yield* expectSome(yield* s.get(k), "v", "get at half the TTL")
+      yield* t.pass(Duration.times(t.shortTtl, 1.5))
+      yield* expectNone(yield* s.get(k), "get after the TTL")
+      yield* expectNone(yield* s.take(k), "take after the TTL")
+    }),
+
+  "set - TTLs are per key": (t) =>
+    Effect.gen(function* () {
+      const s = yield* Store.Store
+      const ns = yield* namespace
+      yield* s.set(`${ns}short`, "a", t.shortTtl)
+      yield* s.set(`${ns}long`, "b", t.longTtl)
+      yield* t.pass(Duration.times(t.shortTtl, 2))
+      yield* expectNone(yield* s.get(`${ns}short`), "short-lived key after its TTL")
+      yield* expectSome(yield* s.get(`${ns}long`), "b", "long-lived key")
+    }),
+
+  "set - overwriting replaces the value and the TTL": (t) =>
+    Effect.gen(function* () {
+      const s = yield* Store.Store
+      const k = `${yield* namespace}k`
+      yield* s.set(k, "first", t.shortTtl)
+      yield* s.set(k, "second", t.longTtl)
+      yield* expectSome(yield* s.get(k), "second", "get after overwrite")
+      yield* t.pass(Duration.times(t.shortTtl, 2))
+      yield* expectSome(yield* s.get(k), "second", "get after the first TTL would have passed")
+      yield* s.set(k, "third", t.shortTtl)
+      yield* t.pass(Duration.times(t.shortTtl, 2))
+      yield* expectNone(yield* s.get(k), "get after a shorter overwrite's TTL")
+    }),
+
+  "delete - removes the key, and deleting an absent key succeeds": (t) =>
+    Effect.gen(function* () {
+      const s = yield* Store.Store
+      const ns = yield* namespace
+      yield* s.set(`${ns}k`, "v", t.longTtl)
+      yield* s.set(`${ns}other`, "w", t.longTtl)
+      yield* s.delete(`${ns}k`)
+      yield* expectNone(yield* s.get(`${ns}k`), "get after delete")
+      yield* expectSome(yield* s.get(`${ns}other`), "w", "a key that was not deleted")
+      yield* s.delete(`${ns}k`)
+      yield* s.delete(`${ns}never-set`)
+    }),
+
+  "take - returns the value once and removes the key": (t) =>
+    Effect.gen(function* () {
+      const s = yield* Store.Store
+      const k = `${yield* namespace}k`
+      yield* expectNone(yield* s.take(k), "take of an absent key")
+      yield* s.set(k, "v", t.longTtl)
+      yield* expectSome(yield* s.take(k), "v", "first take")
+      yield* expectNone(yield* s.take(k), "second take")
+      yield* expectNone(yield* s.get(k), "get after take")
+    }),
+
+  "take - of 50 concurrent takes of one key exactly one sees the value": (t) =>
+    Effect.gen(function* () {
+      const s = yield* Store.Store
+      const k = `${yield* namespace}code`
+      yield* s.set(k, "single-use", t.longTtl)
+      const results = yield* Effect.all(
+        Array.from({ length: 50 }, () => s.take(k)),
+        { concurrency: "unbounded" },
+      )
+      const winners = results.filter(Option.isSome)
+      yield* expect(winners.length === 1, `exactly one take wins, got ${winners.length}`)
+      yield* expectSome(winners[0] ?? Option.none(), "single-use", "the winning take")
+      yield* expectNone(yield* s.get(k), "get after the takes")
+    }),
+
+  "set/get/take - a 1 MB value round-trips": (t) =>
+    Effect.gen(function* () {
+      const s = yield* Store.Store
+      const ns = yield* namespace
+      const big = `${"0123456789abcdef".repeat(65_536)}é🔑\n`
+      yield* s.set(`${ns}big`, big, t.longTtl)
+      yield* expectSome(yield* s.get(`${ns}big`), big, "get of a 1 MB value")
+      yield* expectSome(yield* s.take(`${ns}big`), big, "take of a 1 MB value")
+    }),
+
+  "set/get - values with unicode, newlines, quotes and JSON round-trip unchanged": (t) =>
+    Effect.gen(function* () {
+      const s = yield* Store.Store
+      const ns = yield* namespace
+      for (const [i, value] of unusualValues.entries()) yield* s.set(`${ns}${i}`, value, t.longTtl)
+      for (const [i, value] of unusualValues.entries())
+        yield* expectSome(yield* s.get(`${ns}${i}`), value, `value #${i}`)
+    }),
+
+  "set/get/delete - unusual keys are distinct and kept verbatim": (t) =>
+    Effect.gen(function* () {
+      const s = yield* Store.Store
+      const ns = yield* namespace
+      const keys = unusualKeys.map((k) => `${ns}${k}`)
+      // Also bare (unprefixed) keys, which a store must not trim, fold or reject. They are cleared
+      // first because they are shared by every run against a persistent store.
+      const bare = ["", " ", "\u00a0"]
+      const all = [...keys, ...bare]
+      yield* Effect.forEach(bare, s.delete)
+      yield* Effect.forEach(all, (k, i) => s.set(k, `value-${i}`, t.longTtl))
+      yield* Effect.forEach(all, (k, i) =>
+        Effect.flatMap(s.get(k), (v) => expectSome(v, `value-${i}`, `key #${i}`)),
+      )
+      yield* Effect.forEach(all, s.delete)
+      yield* Effect.forEach(all, (k, i) =>
+        Effect.flatMap(s.get(k), (v) => expectNone(v, `deleted key #${i}`)),
+      )
+    }),
+
+  "Collection hashKey - the id is never stored in clear": (t) =>
+    Effect.gen(function* () {
+      const s = yield* Store.Store
+      const ns = yield* namespace
+      const keys = yield* storageKeys([newKey])
+      const codes = Collection.make(s, keys, `${ns}code`, Sample, { hashKey: true })
+      const id = `code-${crypto.randomUUID()}`
+      yield* codes.set(id, { token: "t", n: 1 }, t.longTtl)
+      yield* expectNone(yield* s.get(`${ns}code:${id}`), "raw read under the clear id")
+      const raw = yield* s.get(`${ns}code:${yield* keys.hash(id)}`)
+      yield* expect(Option.isSome(raw), "raw read under the hashed id finds the record")
+      yield* expect(Option.isSome(raw) && !raw.value.includes(id), "the stored value holds no id")
+      const found = yield* codes.take(id)
+      yield* expect(Option.isSome(found) && found.value.n === 1, "take by the clear id finds the record")
+      yield* expectNone(yield* codes.take(id), "second take")
+    }),
+
+  "Collection encrypt - the value is never stored in clear": (t) =>
+    Effect.gen(function* () {
+      const s = yield* Store.Store
+      const ns = yield* namespace
+      const keys = yield* storageKeys([newKey])
+      const sets = Collection.make(s, keys, `${ns}upstream`, Sample, { encrypt: true })
+      const token = `tok-${crypto.randomUUID()}`
+      yield* sets.set("id1", { token, n: 2 }, t.longTtl)
+      const raw = yield* s.get(`${ns}upstream:id1`)
+      yield* expect(Option.isSome(raw), "raw read finds the record")
+      yield* expect(Option.isSome(raw) && !raw.value.includes(token), "the stored value holds no token")
+      yield* expect(Option.isSome(raw) && raw.value.startsWith("v1.new."), "the record names its key id")
+      const found = yield* sets.get("id1")
+      yield* expect(Option.isSome(found) && found.value.token === token, "get decrypts the record")
+    }),
+
+  "Collection encrypt - a record written under an old key still decrypts after rotation": (t) =>
+    Effect.gen(function* () {
+      const s = yield* Store.Store
+      const ns = yield* namespace
+      const before = Collection.make(s, yield* storageKeys([oldKey]), `${ns}up`, Sample, { encrypt: true })
+      yield* before.set("id1", { token: "old-token", n: 3 }, t.longTtl)
+      const after = Collection.make(s, yield* storageKeys([newKey, oldKey]), `${ns}up`, Sample, {
+        encrypt: true,
+      })
+      const found = yield* after.get("id1")
+      yield* expect(Option.isSome(found) && found.value.token === "old-token", "old record after rotation")
+      yield* after.set("id2", { token: "new-token", n: 4 }, t.longTtl)
+      const raw = yield* s.get(`${ns}up:id2`)
+      yield* expect(Option.isSome(raw) && raw.value.startsWith("v1.new."), "new writes use the new key")
+      const retired = Collection.make(s, yield* storageKeys([newKey]), `${ns}up`, Sample, { encrypt: true })
+      yield* expectNone(yield* retired.get("id1"), "a record under a retired key")
+    }),
+
+  "Collection - a tampered or undecodable record is a miss, not a failure": (t) =>
+    Effect.gen(function* () {
+      const s = yield* Store.Store
+      const ns = yield* namespace
+      const keys = yield* storageKeys([newKey])
+      const sealed = Collection.make(s, keys, `${ns}sealed`, Sample, { encrypt: true })
+      yield* sealed.set("id1", { token: "secret", n: 5 }, t.longTtl)
+      const raw = yield* s.get(`${ns}sealed:id1`)
+      yield* expect(Option.isSome(raw), "raw read finds the record")
+      if (Option.isSome(raw)) {
+        const last = raw.value.at(-2) === "A" ? "B" : "A"
+        yield* s.set(`${ns}sealed:id1`, `${raw.value.slice(0, -2)}${last}${raw.value.at(-1)}`, t.longTtl)
+      }
+      yield* expectNone(yield* sealed.get("id1"), "get of a tampered ciphertext")
+      yield* s.set(`${ns}sealed:id2`, "v1.new.@@@.###", t.longTtl)
+      yield* expectNone(yield* sealed.take("id2"), "take of a malformed ciphertext")
+      const plain = Collection.make(s, keys, `${ns}plain`, Sample)
+      yield* s.set(`${ns}plain:id3`, "{not json", t.longTtl)
+      yield* s.set(`${ns}plain:id4`, `{"token":42}`, t.longTtl)
+      yield* expectNone(yield* plain.get("id3"), "get of invalid JSON")
+      yield* expectNone(yield* plain.get("id4"), "get of JSON of the wrong shape")
+    }),
+}
+
+const unusualKeys: ReadonlyArray<string> = [
+  "plain",
+  "Plain",
+  "plain ",
+  "with spaces in it",
+  "a:b:c",
+  "::",
+  "k".repeat(1024),
+  "é日本語🔑",
+  "e\u0301", // "é" as e + combining accent: must not be normalised into "é" above
+  "tab\there",
+  "new\nline",
+  "glob*?[x]",
+  "'; DROP TABLE store; --",
+  "%2F/../\\",
+]
+
+const unusualValues: ReadonlyArray<string> = [
+  "",
+  " ",
+  "line 1\nline 2\r\nline 3\n",
+  "\ttabbed\t",
+  "日本語 العربية עברית 🔑🎉 e\u0301",
+  `"double" 'single' \`back\` \\ backslash`,
+  JSON.stringify({ a: [1, "two", { three: null }], "k:e:y": "v\nw" }),
+  "v1.kid.AAAA.BBBB",
+]
+
+/**
+ * Registers the conformance suite for `layer` under `describe(name)`. Each test builds the layer
+ * afresh.
+ *
+ * @example
+ * ```ts
+ * StoreConformance.suite("SqliteStore", SqliteStore.layer({ filename: ":memory:" }))
+ * ```
+ * @category testing
+ * @since 0.1.0
+ */
+export const suite = <E>(
+  name: string,
+  layer: Layer.Layer<Store.Store, E>,
+  options: SuiteOptions = {},
+): void => {
+  const clock = options.clock ?? "test"
+  const t = time(clock)
+  const test = clock === "test" ? it.effect : it.live
+  describe(name, () => {
+    for (const [title, check] of Object.entries(checks)) {
+      test(title, () => check(t).pipe(Effect.provide(layer)))
+    }
+  })
+}
