@@ -1,11 +1,12 @@
 /**
  * `loadAccessToken`: from a bearer string to a verified `AccessToken`, over the ports.
  *
- * Effect over ports (ProxyKeys, TokenStore, UpstreamVerifier, Settings, Clock). The steps of
- * design §3, each failing with a tagged error that maps to one HTTP answer: the proxy token
- * (signature, algorithm, typ, iss, aud, exp/nbf), its jti mapping, the upstream token set, the
- * upstream token picked by the verification mode and verified at the IdP's keys, and finally the
- * pure `resolveAccessToken`. `check` adds the pure `authorize` decision.
+ * Effect over ports (ProxyKeys, TokenStore, UpstreamVerifier, Settings, Clock; UpstreamClient
+ * when present). The steps of design §3, each failing with a tagged error that maps to one HTTP
+ * answer: the proxy token (signature, algorithm, typ, iss, aud, exp/nbf), its jti mapping, the
+ * upstream token set (refreshed upstream on the request path when near expiry), the upstream token
+ * picked by the verification mode and verified at the IdP's keys, and finally the pure
+ * `resolveAccessToken`. `check` adds the pure `authorize` decision.
  *
  * @since 0.1.0
  */
@@ -17,8 +18,8 @@ import { Settings } from "./ProxyConfig.ts"
 import { ProxyKeys } from "./ProxyKeys.ts"
 import * as Scopes from "./Scopes.ts"
 import { TokenStore } from "./TokenStore.ts"
-import type { UpstreamTokenSet } from "./UpstreamTokenSet.ts"
-import { type Expectation, UpstreamVerifier } from "./UpstreamVerifier.ts"
+import * as UpstreamSession from "./UpstreamSession.ts"
+import type { UpstreamVerifier } from "./UpstreamVerifier.ts"
 
 /**
  * The services `loadAccessToken` runs over.
@@ -30,29 +31,6 @@ export type Requirements = ProxyKeys | TokenStore | UpstreamVerifier | Settings
 
 const fail = (reason: InvalidToken["reason"], source: InvalidToken["source"], description: string) =>
   new InvalidToken({ reason, source, description })
-
-/** The upstream token to verify and what it must say, chosen by the verification mode alone. */
-const upstreamToken = (
-  settings: Settings["Service"],
-  upstream: UpstreamTokenSet,
-): Effect.Effect<{ readonly token: string; readonly expect: Expectation }, InvalidToken> => {
-  if (settings.verification_mode === "id_token") {
-    if (upstream.id_token === undefined) {
-      return Effect.fail(
-        fail("missing_id_token", "upstream", "The upstream token set has no id_token to verify"),
-      )
-    }
-    return Effect.succeed({
-      token: upstream.id_token,
-      expect: { issuer: settings.upstream.issuer, audience: settings.upstream.client_id },
-    })
-  }
-  const { audience } = settings.upstream
-  return Effect.succeed({
-    token: upstream.access_token,
-    expect: { issuer: settings.upstream.issuer, ...(audience === undefined ? {} : { audience }) },
-  })
-}
 
 /**
  * Verifies a bearer token and resolves the identity and scopes behind it.
@@ -66,7 +44,6 @@ export const loadAccessToken = Effect.fn("loadAccessToken")(function* (bearer: s
   const settings = yield* Settings
   const keys = yield* ProxyKeys
   const store = yield* TokenStore
-  const verifier = yield* UpstreamVerifier
 
   const claims = yield* keys.verify(bearer)
   const mapping = yield* store.jtiMappings.get(claims.jti)
@@ -81,9 +58,9 @@ export const loadAccessToken = Effect.fn("loadAccessToken")(function* (bearer: s
       "The upstream session behind the access token no longer exists",
     )
   }
-  const { token, expect } = yield* upstreamToken(settings, upstream.value)
-  const verified = yield* verifier.verify(token, expect)
-  return resolveAccessToken(settings.verification_mode, upstream.value, verified, { token: bearer, claims })
+  const { set, live } = yield* UpstreamSession.ensureFresh(upstream.value)
+  const verified = yield* UpstreamSession.verify(set, { live })
+  return resolveAccessToken(settings.verification_mode, set, verified, { token: bearer, claims })
 }) as (bearer: string) => Effect.Effect<AccessToken, InvalidToken | StoreError | UpstreamError, Requirements>
 
 /**

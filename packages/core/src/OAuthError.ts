@@ -77,3 +77,80 @@ export class UpstreamError extends Schema.TaggedError<UpstreamError>()("Upstream
   retryable: Schema.Boolean,
   description: Schema.String,
 }) {}
+
+/**
+ * The OAuth error codes the authorization server answers with (RFC 6749 §4.1.2.1, §5.2; RFC 7591
+ * §3.2.2; RFC 8707 §2; RFC 6750 §3.1).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const OAuthErrorCode = Schema.Literals([
+  "invalid_request",
+  "invalid_client",
+  "invalid_grant",
+  "unauthorized_client",
+  "unsupported_grant_type",
+  "unsupported_response_type",
+  "invalid_scope",
+  "invalid_target",
+  "access_denied",
+  "server_error",
+  "temporarily_unavailable",
+  "invalid_redirect_uri",
+  "invalid_client_metadata",
+  "invalid_token",
+])
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type OAuthErrorCode = typeof OAuthErrorCode.Type
+
+/**
+ * A protocol error of an authorization-server endpoint: the OAuth `error` code and a description
+ * safe to show to the client. How it is answered (JSON 400/401, redirect to the client, or an
+ * error page) depends on the endpoint and is decided in one place at the HTTP edge.
+ *
+ * `redirect` is set when the error must be sent to the client's redirect URI (RFC 6749
+ * §4.1.2.1); it is absent when the redirect URI itself cannot be trusted, and the user then sees
+ * an error page instead.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class OAuthFailure extends Schema.TaggedError<OAuthFailure>()("OAuthFailure", {
+  error: OAuthErrorCode,
+  description: Schema.String,
+  redirect: Schema.optionalKey(
+    Schema.Struct({
+      redirect_uri: Schema.String,
+      state: Schema.optionalKey(Schema.String),
+    }),
+  ),
+  /** The client authenticated with HTTP Basic: a 401 answer carries `WWW-Authenticate: Basic`. */
+  basic: Schema.optionalKey(Schema.Boolean),
+}) {}
+
+/**
+ * @category constructors
+ * @since 0.1.0
+ */
+export const oauth = (
+  error: OAuthErrorCode,
+  description: string,
+  redirect?: { readonly redirect_uri: string; readonly state?: string | undefined },
+): OAuthFailure =>
+  new OAuthFailure({
+    error,
+    description,
+    ...(redirect === undefined
+      ? {}
+      : {
+          redirect: {
+            redirect_uri: redirect.redirect_uri,
+            ...(redirect.state === undefined ? {} : { state: redirect.state }),
+          },
+        }),
+  })

@@ -41,6 +41,11 @@ export const defaultUpstreamAlgorithms = [
   "EdDSA",
 ] as const
 
+const Seconds = (fallback: number) =>
+  Schema.Number.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 31_536_000 * 5 })).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed(fallback)),
+  )
+
 /**
  * @category schemas
  * @since 0.1.0
@@ -55,6 +60,22 @@ export const UpstreamConfig = Schema.Struct({
    * upstream access tokens is not checked. Recommendation: set it.
    */
   audience: Schema.optionalKey(Schema.NonEmptyString),
+  /**
+   * Scopes requested upstream when the client asks for none (and always included). Default
+   * `openid`.
+   */
+  scopes: Schema.Array(Schema.String).pipe(Schema.withDecodingDefaultKey(Effect.succeed(["openid"]))),
+  /** Extra parameters added to the upstream authorization request (e.g. `prompt`, `audience`). */
+  extra_authorize_params: Schema.Record(Schema.String, Schema.String).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed({})),
+  ),
+  /**
+   * Refresh the upstream token this many seconds before it expires, on the request path.
+   * Default 60.
+   */
+  refresh_skew_seconds: Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 3600 })).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed(60)),
+  ),
   /** JWS algorithms accepted on upstream tokens. Default: the asymmetric ones. */
   algorithms: Schema.Array(Schema.NonEmptyString).pipe(
     Schema.withDecodingDefaultKey(Effect.succeed([...defaultUpstreamAlgorithms])),
@@ -84,6 +105,49 @@ export const ProxyConfig = Schema.Struct({
     Schema.withDecodingDefaultKey(Effect.succeed(30)),
   ),
   upstream: UpstreamConfig,
+  /** Scopes clients may ask for; empty = whatever the client asks (forwarded upstream). */
+  scopes_supported: Schema.Array(Schema.String).pipe(Schema.withDecodingDefaultKey(Effect.succeed([]))),
+  /**
+   * The consent page: `on` (default) asks every time, `remember` asks once per client and browser,
+   * `off` never asks. Recommendation: keep `on` unless every client is trusted; the page is what
+   * stops a malicious client from riding on an existing IdP session (confused deputy).
+   */
+  consent: Schema.Literals(["on", "off", "remember"]).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed("on" as const)),
+  ),
+  /** Path (below the issuer) of the upstream redirect URI registered at the IdP. Default `/auth/callback`. */
+  callback_path: Schema.String.check(Schema.isPattern(/^\/[\w\-./]*$/)).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed("/auth/callback")),
+  ),
+  /** Lifetimes, in seconds. */
+  ttl: Schema.Struct({
+    /** Authorization codes. Default 300 (5 minutes). */
+    authorization_code: Seconds(300),
+    /** Proxy access tokens. Default 3600. */
+    access_token: Seconds(3600),
+    /** Proxy refresh tokens. Default 2592000 (30 days). */
+    refresh_token: Seconds(2_592_000),
+    /** Authorization transactions (user at the IdP or on the consent page). Default 600. */
+    transaction: Seconds(600),
+    /** Registered clients. Default 31536000 (a year). */
+    client: Seconds(31_536_000),
+    /**
+     * Grace window after a refresh-token rotation during which a retried request gets the same
+     * answer; a reuse after it revokes the whole family. Default 30.
+     */
+    refresh_grace: Seconds(30),
+  }).pipe(Schema.withDecodingDefaultKey(Effect.succeed({}))),
+  /** Dynamic client registration (RFC 7591). */
+  registration: Schema.Struct({
+    /** Default `true`. */
+    enabled: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(Effect.succeed(true))),
+    /** When set, `/register` requires `Authorization: Bearer <this token>`. */
+    initial_access_token: Schema.optionalKey(Schema.RedactedFromValue(Schema.String)),
+    /** Allow-list patterns for redirect URIs (`*` within a segment, `**` across); empty = any. */
+    allowed_redirect_uris: Schema.Array(Schema.String).pipe(
+      Schema.withDecodingDefaultKey(Effect.succeed([])),
+    ),
+  }).pipe(Schema.withDecodingDefaultKey(Effect.succeed({}))),
 })
 
 /**

@@ -40,3 +40,66 @@ export const UpstreamTokenSet = Schema.Struct({
  * @since 0.1.0
  */
 export type UpstreamTokenSet = typeof UpstreamTokenSet.Type
+
+/**
+ * The fields of a token-endpoint response that the proxy records.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface TokenResponseFields {
+  readonly access_token: string
+  readonly token_type: string
+  readonly id_token?: string
+  readonly refresh_token?: string
+  readonly expires_in?: number
+  readonly refresh_expires_in?: number
+  readonly scope?: string
+  readonly raw: Readonly<Record<string, unknown>>
+}
+
+/** Assumed lifetime of an upstream access token whose response has no `expires_in`. */
+const defaultLifetime = 3600
+
+/**
+ * Records a token response. The scope set is the response's `scope` when the IdP sent one,
+ * otherwise the scopes recorded before (refresh) or requested (first sign-in) — RFC 6749 §5.1 says
+ * an absent `scope` means the requested scope was granted. On a refresh, an id_token or refresh
+ * token the response does not repeat is kept from `previous`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const fromTokenResponse = (
+  id: string,
+  response: TokenResponseFields,
+  now: number,
+  fallbackScope: ReadonlyArray<string>,
+  previous?: UpstreamTokenSet,
+): UpstreamTokenSet => {
+  const idToken = response.id_token ?? previous?.id_token
+  const refreshToken = response.refresh_token ?? previous?.refresh_token
+  const refreshExpiresAt =
+    response.refresh_expires_in !== undefined && response.refresh_expires_in > 0
+      ? now + response.refresh_expires_in
+      : response.refresh_token === undefined
+        ? previous?.refresh_expires_at
+        : undefined
+  const scope =
+    response.scope !== undefined && response.scope.trim() !== ""
+      ? [...new Set(response.scope.split(/\s+/).filter((s) => s !== ""))].sort()
+      : [...fallbackScope]
+  return {
+    id,
+    access_token: response.access_token,
+    ...(idToken === undefined ? {} : { id_token: idToken }),
+    ...(refreshToken === undefined ? {} : { refresh_token: refreshToken }),
+    token_type: response.token_type,
+    scope,
+    expires_at:
+      now +
+      (response.expires_in !== undefined && response.expires_in > 0 ? response.expires_in : defaultLifetime),
+    ...(refreshExpiresAt === undefined ? {} : { refresh_expires_at: refreshExpiresAt }),
+    raw: response.raw,
+  }
+}

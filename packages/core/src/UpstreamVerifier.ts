@@ -27,6 +27,11 @@ export interface Expectation {
   readonly issuer: string
   /** Required audience; when absent `aud` is not checked. */
   readonly audience?: string
+  /**
+   * Verify as if the time were at most this (seconds): lets a live session keep an id_token whose
+   * `exp` has passed (see `UpstreamSession`). Signature, `iss` and `aud` are checked regardless.
+   */
+  readonly notAfter?: number
 }
 
 /**
@@ -93,7 +98,8 @@ export const makeJwt = Effect.gen(function* () {
   return UpstreamVerifier.of({
     verify: (token, expect) =>
       Effect.gen(function* () {
-        const now = yield* Clock.currentTimeMillis
+        const clock = yield* Clock.currentTimeMillis
+        const now = expect.notAfter === undefined ? clock : Math.min(clock, (expect.notAfter - 1) * 1000)
         const first = yield* jwks.current
         const { payload } = yield* attempt(token, first, expect, now).pipe(
           Effect.catchIf(

@@ -1,0 +1,154 @@
+/**
+ * The records of one sign-in, from `/authorize` to revocation: the transaction, the authorization
+ * code, refresh tokens and their family.
+ *
+ * Pure core (schemas only). Ids that are bearer secrets (transaction id = upstream `state`, code,
+ * refresh token) are never stored in clear: the collections hash them.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/**
+ * An authorization request in flight: created at `/authorize`, taken once at the callback.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const Transaction = Schema.Struct({
+  client_id: Schema.String,
+  redirect_uri: Schema.String,
+  /** The client's PKCE S256 challenge. */
+  code_challenge: Schema.String,
+  /** The client's `state`, returned as is. */
+  state: Schema.optionalKey(Schema.String),
+  /** Scopes granted to the client for this sign-in (normalised). */
+  scope: Schema.Array(Schema.String),
+  /** Scopes requested upstream. */
+  upstream_scope: Schema.Array(Schema.String),
+  resource: Schema.String,
+  /** The proxy's own PKCE verifier towards the upstream. */
+  upstream_code_verifier: Schema.String,
+  /** Keyed hash of the browser-binding cookie's value. */
+  binding_hash: Schema.String,
+  /** The consent form's CSRF token (compared in constant time). */
+  csrf: Schema.String,
+  /** Set once the user approved on the consent page (or consent is off). */
+  consented: Schema.Boolean,
+  created_at: Schema.Number,
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type Transaction = typeof Transaction.Type
+
+/**
+ * A code issued to a client after the upstream callback.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const AuthorizationCode = Schema.Struct({
+  client_id: Schema.String,
+  redirect_uri: Schema.String,
+  code_challenge: Schema.String,
+  scope: Schema.Array(Schema.String),
+  resource: Schema.String,
+  subject: Schema.String,
+  upstream_token_set_id: Schema.String,
+  /** The refresh-token family the code's redemption creates (revoked on replay). */
+  family_id: Schema.String,
+  expires_at: Schema.Number,
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type AuthorizationCode = typeof AuthorizationCode.Type
+
+/**
+ * A refresh token's record (stored under its keyed hash).
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const RefreshRecord = Schema.Struct({
+  family_id: Schema.String,
+  client_id: Schema.String,
+  scope: Schema.Array(Schema.String),
+  resource: Schema.String,
+  subject: Schema.String,
+  upstream_token_set_id: Schema.String,
+  expires_at: Schema.Number,
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type RefreshRecord = typeof RefreshRecord.Type
+
+/**
+ * What a rotated refresh token left behind for its grace window: the answer it produced, so a
+ * retried request gets the same tokens (stored encrypted), and its family for reuse detection.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const RotatedRefresh = Schema.Struct({
+  family_id: Schema.String,
+  client_id: Schema.String,
+  rotated_at: Schema.Number,
+  /** The token response of the rotation; absent while the rotation is still running. */
+  response: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown)),
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type RotatedRefresh = typeof RotatedRefresh.Type
+
+/**
+ * All tokens descending from one authorization code; revoked together.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const Family = Schema.Struct({
+  family_id: Schema.String,
+  client_id: Schema.String,
+  upstream_token_set_id: Schema.String,
+  revoked: Schema.Boolean,
+  /** Access-token jtis issued in this family (deleted on revocation). */
+  jtis: Schema.Array(Schema.String),
+  expires_at: Schema.Number,
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type Family = typeof Family.Type
+
+/**
+ * What a redeemed code leaves behind so that a replay revokes what it issued.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const RedeemedCode = Schema.Struct({ family_id: Schema.String, client_id: Schema.String })
+
+/**
+ * A consent remembered for one client in one browser (consent mode `remember`).
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const RememberedConsent = Schema.Struct({
+  client_id: Schema.String,
+  scope: Schema.Array(Schema.String),
+})

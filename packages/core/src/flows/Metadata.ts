@@ -1,0 +1,59 @@
+/**
+ * The discovery documents: RFC 8414 authorization-server metadata and RFC 9728
+ * protected-resource metadata. They advertise exactly what the flows enforce.
+ *
+ * Pure core.
+ *
+ * @see [RFC 8414 §2](https://www.rfc-editor.org/rfc/rfc8414#section-2)
+ * @see [RFC 9728 §2](https://www.rfc-editor.org/rfc/rfc9728#section-2)
+ * @since 0.1.0
+ */
+import * as Endpoints from "../Endpoints.ts"
+import type { ProxyConfig } from "../ProxyConfig.ts"
+import * as Scopes from "../Scopes.ts"
+
+const authMethods = ["none", "client_secret_basic", "client_secret_post"]
+
+/** The scopes a client can be told about. */
+export const advertisedScopes = (config: ProxyConfig): Scopes.ScopeSet =>
+  config.scopes_supported.length > 0
+    ? Scopes.normalize(config.scopes_supported)
+    : Scopes.union(config.upstream.scopes, config.required_scopes)
+
+/**
+ * @category constructors
+ * @since 0.1.0
+ */
+export const authorizationServer = (
+  config: ProxyConfig,
+  options: { readonly jwks?: boolean } = {},
+): Record<string, unknown> => {
+  const e = Endpoints.make(config)
+  return {
+    issuer: e.issuer,
+    authorization_endpoint: e.authorization,
+    token_endpoint: e.token,
+    ...(config.registration.enabled ? { registration_endpoint: e.registration } : {}),
+    revocation_endpoint: e.revocation,
+    ...(options.jwks === true ? { jwks_uri: e.jwks } : {}),
+    scopes_supported: advertisedScopes(config),
+    response_types_supported: ["code"],
+    response_modes_supported: ["query"],
+    grant_types_supported: ["authorization_code", "refresh_token"],
+    code_challenge_methods_supported: ["S256"],
+    token_endpoint_auth_methods_supported: authMethods,
+    revocation_endpoint_auth_methods_supported: authMethods,
+    authorization_response_iss_parameter_supported: true,
+  }
+}
+
+/**
+ * @category constructors
+ * @since 0.1.0
+ */
+export const protectedResource = (config: ProxyConfig): Record<string, unknown> => ({
+  resource: config.resource,
+  authorization_servers: [Endpoints.make(config).issuer],
+  scopes_supported: advertisedScopes(config),
+  bearer_methods_supported: ["header"],
+})

@@ -1,0 +1,73 @@
+/**
+ * `/register`: dynamic client registration.
+ *
+ * Effect over ports (Settings, TokenStore, StorageKeys, Entropy, Clock). Nothing is stored unless
+ * the whole registration is valid. Confidential clients get a secret that is stored only as its
+ * keyed hash.
+ *
+ * @see [RFC 7591 §3](https://www.rfc-editor.org/rfc/rfc7591#section-3)
+ * @since 0.1.0
+ */
+import { Clock, Effect, Redacted } from "effect"
+import * as Client from "../Client.ts"
+import { Entropy } from "../Entropy.ts"
+import { type OAuthFailure, oauth, type StoreError } from "../OAuthError.ts"
+import { constantTimeEqual } from "../Pkce.ts"
+import { Settings } from "../ProxyConfig.ts"
+import * as RedirectUri from "../RedirectUri.ts"
+import { StorageKeys } from "../StorageKeys.ts"
+import { TokenStore } from "../TokenStore.ts"
+import { advertisedScopes } from "./Metadata.ts"
+import * as Outcome from "./Outcome.ts"
+
+/**
+ * Registers a client from its JSON metadata. `bearer` is the request's bearer token, checked
+ * when an initial access token is configured.
+ *
+ * Fails with `OAuthFailure` (`invalid_redirect_uri`, `invalid_client_metadata`, `access_denied`
+ * when registration is off, `invalid_token` for a missing or wrong initial access token).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const register = (body: unknown, bearer: string | undefined) =>
+  Effect.gen(function* () {
+    const config = yield* Settings
+    if (!config.registration.enabled) {
+      return yield* oauth("access_denied", "Dynamic client registration is disabled on this server")
+    }
+    const required = config.registration.initial_access_token
+    if (
+      required !== undefined &&
+      (bearer === undefined || !constantTimeEqual(bearer, Redacted.value(required)))
+    ) {
+      return yield* oauth("invalid_token", "A valid initial access token is required to register")
+    }
+    const validated = Client.validateRegistration(body, {
+      validScopes: config.scopes_supported.length > 0 ? advertisedScopes(config) : [],
+      allowRedirectUri: RedirectUri.compilePatterns(config.registration.allowed_redirect_uris),
+    })
+    if ("_tag" in validated) return yield* validated
+
+    const entropy = yield* Entropy
+    const store = yield* TokenStore
+    const keys = yield* StorageKeys
+    const client_id = yield* entropy.token(16)
+    const confidential = validated.token_endpoint_auth_method !== "none"
+    const secret = confidential ? yield* entropy.token(32) : undefined
+    const client: Client.Client = {
+      ...validated,
+      client_id,
+      client_id_issued_at: Math.floor((yield* Clock.currentTimeMillis) / 1000),
+      ...(secret === undefined ? {} : { client_secret_hash: yield* keys.hash(secret) }),
+    }
+    yield* store.clients.set(client_id, client, `${config.ttl.client} seconds`)
+    return Outcome.json(
+      201,
+      {
+        ...Client.toRegistrationResponse(client),
+        ...(secret === undefined ? {} : { client_secret: secret, client_secret_expires_at: 0 }),
+      },
+      { "cache-control": "no-store" },
+    )
+  }) as Effect.Effect<Outcome.Outcome, OAuthFailure | StoreError, Settings | TokenStore | StorageKeys>
