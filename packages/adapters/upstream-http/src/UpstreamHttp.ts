@@ -1,0 +1,122 @@
+/**
+ * The upstream IdP over HTTP in one layer: discovery once at startup, then core's
+ * `UpstreamClient` (token endpoint) and `Jwks` (cached signing keys) over the discovered metadata.
+ *
+ * Adapter over effect's `HttpClient` (provide `FetchHttpClient.layer`, or use `layerFetch`).
+ * Building the layer fails with `Discovery.DiscoveryError` when the IdP cannot be discovered or
+ * its metadata lacks what the proxy needs, so a misconfigured proxy does not start.
+ *
+ * @since 0.1.0
+ */
+import type { Jwks, Upstream } from "@oidc-proxy/core"
+import { type Duration, Effect, Layer, type Redacted } from "effect"
+import { FetchHttpClient, type HttpClient } from "effect/http"
+import * as Discovery from "./Discovery.ts"
+import * as HttpJwks from "./HttpJwks.ts"
+import * as TokenClient from "./TokenClient.ts"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  /**
+   * The IdP's issuer identifier, e.g. `https://login.example.com/realms/main`. Discovery reads
+   * `{issuer}/.well-known/openid-configuration` and requires its `issuer` to equal this string
+   * exactly. Required.
+   */
+  readonly issuer: string
+  /** The proxy's client id at the IdP. Required. */
+  readonly client_id: string
+  /** The proxy's client secret at the IdP; kept `Redacted`, never logged. Required. */
+  readonly client_secret: Redacted.Redacted<string>
+  /**
+   * How the client authenticates at the token and revocation endpoints:
+   * `client_secret_basic` (HTTP Basic) or `client_secret_post` (form fields).
+   * Default `client_secret_basic`.
+   */
+  readonly token_endpoint_auth_method?: TokenClient.AuthMethod | undefined
+  /**
+   * Time limit for each upstream call (discovery, JWKS, token, revocation), as a duration
+   * (`"5 seconds"`, millis as a number). Default 5 seconds.
+   */
+  readonly timeoutDuration?: Duration.Input | undefined
+  /**
+   * Least time between two JWKS refetches caused by tokens naming an unknown `kid`, and the wait
+   * before retrying a failed JWKS endpoint while cached keys are served. Default 30 seconds.
+   */
+  readonly cooldownDuration?: Duration.Input | undefined
+  /**
+   * Upper bound on how long a fetched JWKS is used; the IdP's `Cache-Control: max-age` is honoured
+   * below it. Also the lifetime when the IdP sends no `max-age`. Default 10 minutes.
+   */
+  readonly cacheMaxAge?: Duration.Input | undefined
+  /**
+   * Lower bound on how long a fetched JWKS is used, whatever the IdP's `Cache-Control` says.
+   * Default 30 seconds.
+   */
+  readonly cacheMinAge?: Duration.Input | undefined
+  /**
+   * The IdP's metadata given by hand; when set, discovery is skipped (no request at startup). It
+   * passes the same checks as a discovered document. Default: discover.
+   */
+  readonly metadata?: Upstream.UpstreamMetadata | undefined
+}
+
+/**
+ * The metadata in effect: `options.metadata` validated, or discovered.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const resolveMetadata = (
+  options: Options,
+): Effect.Effect<Upstream.UpstreamMetadata, Discovery.DiscoveryError, HttpClient.HttpClient> =>
+  options.metadata === undefined
+    ? Discovery.discover(options.issuer, { timeoutDuration: options.timeoutDuration ?? "5 seconds" })
+    : Discovery.validate(options.issuer, options.metadata)
+
+/**
+ * `UpstreamClient` and `Jwks` for the IdP at `options.issuer`; needs an `HttpClient`.
+ *
+ * Fails to build with `DiscoveryError` (see `Discovery.discover`).
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (
+  options: Options,
+): Layer.Layer<Upstream.UpstreamClient | Jwks.Jwks, Discovery.DiscoveryError, HttpClient.HttpClient> =>
+  Layer.unwrap(
+    Effect.map(resolveMetadata(options), (metadata) => {
+      // validate() guarantees jwks_uri.
+      const jwksUri = metadata.jwks_uri as string
+      return Layer.merge(
+        TokenClient.layer({
+          metadata,
+          client_id: options.client_id,
+          client_secret: options.client_secret,
+          token_endpoint_auth_method: options.token_endpoint_auth_method,
+          timeoutDuration: options.timeoutDuration,
+        }),
+        HttpJwks.layer({
+          jwksUri,
+          timeoutDuration: options.timeoutDuration,
+          cooldownDuration: options.cooldownDuration,
+          cacheMaxAge: options.cacheMaxAge,
+          cacheMinAge: options.cacheMinAge,
+        }),
+      )
+    }),
+  )
+
+/**
+ * `layer` with effect's fetch-based `HttpClient` provided.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerFetch = (
+  options: Options,
+): Layer.Layer<Upstream.UpstreamClient | Jwks.Jwks, Discovery.DiscoveryError> =>
+  layer(options).pipe(Layer.provide(FetchHttpClient.layer))

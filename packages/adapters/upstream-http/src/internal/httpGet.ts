@@ -1,0 +1,88 @@
+/**
+ * A bounded JSON GET over `HttpClient`, with its failures sorted into the three ways an upstream
+ * endpoint can fail us (unreachable, timeout, bad answer).
+ *
+ * Internal helper shared by `Discovery` and `HttpJwks`; each maps `GetFailure` to its own error.
+ *
+ * @since 0.1.0
+ */
+import { Data, Duration, Effect } from "effect"
+import { type Headers, type HttpClient, HttpClientRequest } from "effect/http"
+
+/**
+ * Why a GET did not produce a JSON body. `status` is set when the server answered.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class GetFailure extends Data.TaggedError("GetFailure")<{
+  readonly reason: "unreachable" | "timeout" | "bad_response"
+  readonly description: string
+  readonly status?: number
+}> {
+  /** 5xx, timeouts and network failures may succeed on a later try; a 4xx or a bad body will not. */
+  get retryable(): boolean {
+    return this.reason !== "bad_response" || (this.status !== undefined && this.status >= 500)
+  }
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface JsonResponse {
+  readonly json: unknown
+  readonly headers: Headers.Headers
+}
+
+/**
+ * GETs `url` and parses its body as JSON, failing after `timeout`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const getJson = (
+  client: HttpClient.HttpClient,
+  url: string,
+  timeout: Duration.Input,
+): Effect.Effect<JsonResponse, GetFailure> =>
+  Effect.gen(function* () {
+    const response = yield* client
+      .execute(HttpClientRequest.get(url, { acceptJson: true }))
+      .pipe(
+        Effect.mapError(
+          (error) =>
+            new GetFailure({ reason: "unreachable", description: `${url} is unreachable: ${error.message}` }),
+        ),
+      )
+    if (response.status < 200 || response.status > 299) {
+      return yield* new GetFailure({
+        reason: "bad_response",
+        status: response.status,
+        description: `${url} answered HTTP ${response.status}`,
+      })
+    }
+    const text = yield* response.text.pipe(
+      Effect.mapError(
+        (error) =>
+          new GetFailure({ reason: "unreachable", description: `reading ${url} failed: ${error.message}` }),
+      ),
+    )
+    const json = yield* Effect.try({
+      try: (): unknown => JSON.parse(text),
+      catch: () => new GetFailure({ reason: "bad_response", description: `${url} did not answer with JSON` }),
+    })
+    return { json, headers: response.headers }
+  }).pipe(
+    // Interrupting the request on timeout aborts the underlying fetch, so no socket is left behind.
+    Effect.timeoutOrElse({
+      duration: timeout,
+      orElse: () =>
+        Effect.fail(
+          new GetFailure({
+            reason: "timeout",
+            description: `${url} did not answer within ${Duration.format(Duration.fromInputUnsafe(timeout))}`,
+          }),
+        ),
+    }),
+  )
