@@ -1,0 +1,114 @@
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { DatabaseSync } from "node:sqlite"
+import { assert, describe, it } from "@effect/vitest"
+import { Store } from "@oidc-proxy/core"
+import { Cause, Effect, Exit, Option } from "effect"
+import { TestClock } from "effect/testing"
+import { afterAll } from "vitest"
+import { SqliteStore } from "../src/index.ts"
+
+const dir = mkdtempSync(join(tmpdir(), "sqlite-store-"))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+let files = 0
+const freshFile = () => join(dir, `store-${++files}.db`)
+
+/** Reads the table through a second connection, as another process would. */
+const withStore = <A, E>(f: (store: Store.StoreShape) => Effect.Effect<A, E>) =>
+  Effect.gen(function* () {
+    return yield* f(yield* Store.Store)
+  })
+
+const rawRows = (filename: string) => {
+  const db = new DatabaseSync(filename, { readOnly: true })
+  try {
+    return db.prepare("SELECT key, expires_at FROM oidc_proxy_store ORDER BY key").all()
+  } finally {
+    db.close()
+  }
+}
+
+describe("SqliteStore", () => {
+  it.effect("layer - values survive closing and reopening the file", () =>
+    Effect.gen(function* () {
+      const filename = freshFile()
+      yield* withStore((s) => s.set("k", "kept", "1 hour")).pipe(
+        Effect.provide(SqliteStore.layer({ filename })),
+      )
+      const found = yield* withStore((s) => s.get("k")).pipe(Effect.provide(SqliteStore.layer({ filename })))
+      assert.deepStrictEqual(found, Option.some("kept"))
+    }),
+  )
+
+  it.effect("layer - the file is in WAL mode", () =>
+    Effect.gen(function* () {
+      const filename = freshFile()
+      yield* withStore((s) => s.set("k", "v", "1 hour")).pipe(Effect.provide(SqliteStore.layer({ filename })))
+      const db = new DatabaseSync(filename)
+      const mode = db.prepare("PRAGMA journal_mode").get()
+      db.close()
+      assert.strictEqual(mode?.["journal_mode"], "wal")
+    }),
+  )
+
+  it.effect("purge - expired rows are deleted from the file in the background on the interval", () =>
+    Effect.gen(function* () {
+      const filename = freshFile()
+      yield* Effect.gen(function* () {
+        const s = yield* Store.Store
+        yield* s.set("short", "a", "10 seconds")
+        yield* s.set("long", "b", "1 hour")
+        assert.strictEqual(rawRows(filename).length, 2)
+        yield* TestClock.adjust("30 seconds")
+        // Expired but not yet purged: reads already miss it, the row is still in the file.
+        assert.deepStrictEqual(yield* s.get("short"), Option.none())
+        assert.strictEqual(rawRows(filename).length, 2)
+        yield* TestClock.adjust("31 seconds")
+        assert.deepStrictEqual(
+          rawRows(filename).map((row) => row["key"]),
+          ["long"],
+        )
+        assert.deepStrictEqual(yield* s.get("long"), Option.some("b"))
+      }).pipe(Effect.provide(SqliteStore.layer({ filename, purgeInterval: "1 minute" })))
+    }),
+  )
+
+  it.effect("set - a locked database is a StoreError that names neither key nor value", () =>
+    Effect.gen(function* () {
+      const filename = freshFile()
+      yield* Effect.gen(function* () {
+        const s = yield* Store.Store
+        const other = new DatabaseSync(filename)
+        other.exec("BEGIN EXCLUSIVE")
+        const exit = yield* Effect.exit(s.set("secret-key", "secret-value", "1 hour"))
+        other.exec("ROLLBACK")
+        other.close()
+        assert.isTrue(Exit.isFailure(exit))
+        if (Exit.isFailure(exit)) {
+          const error = Cause.findErrorOption(exit.cause)
+          assert.isTrue(Option.isSome(error), "a typed failure, not a defect")
+          if (Option.isSome(error)) {
+            assert.strictEqual(error.value._tag, "StoreError")
+            assert.strictEqual(error.value.operation, "set")
+            assert.notInclude(error.value.description, "secret")
+            assert.include(error.value.description, "locked")
+          }
+        }
+        yield* s.set("secret-key", "secret-value", "1 hour")
+        assert.deepStrictEqual(yield* s.get("secret-key"), Option.some("secret-value"))
+      }).pipe(Effect.provide(SqliteStore.layer({ filename, busyTimeout: "20 millis" })))
+    }),
+  )
+
+  it.effect("layer - a file that cannot be opened fails the layer build as a defect", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(
+        withStore(() => Effect.void).pipe(
+          Effect.provide(SqliteStore.layer({ filename: join(dir, "no-such-dir", "store.db") })),
+        ),
+      )
+      assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause))
+    }),
+  )
+})
