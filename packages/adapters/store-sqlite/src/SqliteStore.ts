@@ -83,13 +83,13 @@ const open = (options: Options): { readonly db: DatabaseSync; readonly statement
   }
 }
 
-const valueOf = (row: Record<string, unknown> | undefined): Option.Option<string> =>
+const storedValue = (row: Record<string, unknown> | undefined): Option.Option<string> =>
   typeof row?.["value"] === "string" ? Option.some(row["value"]) : Option.none()
 
 const makeWith = (statements: Statements): Store.StoreShape => ({
   get: (key) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.try({ try: () => valueOf(statements.get.get(key, now)), catch: fail("get") }),
+      Effect.try({ try: () => storedValue(statements.get.get(key, now)), catch: fail("get") }),
     ),
   set: (key, value, ttl) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
@@ -101,7 +101,7 @@ const makeWith = (statements: Statements): Store.StoreShape => ({
   delete: (key) => Effect.try({ try: () => void statements.delete.run(key), catch: fail("delete") }),
   take: (key) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.try({ try: () => valueOf(statements.take.get(key, now)), catch: fail("take") }),
+      Effect.try({ try: () => storedValue(statements.take.get(key, now)), catch: fail("take") }),
     ),
 })
 
