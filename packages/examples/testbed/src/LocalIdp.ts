@@ -1,0 +1,256 @@
+/**
+ * A real OpenID Provider (panva's `oidc-provider` 9) on 127.0.0.1, used as the upstream IdP in tests.
+ *
+ * Testing adapter; depends on `oidc-provider` and `jose`. It serves discovery, JWKS, authorization (with
+ * oidc-provider's dev login and consent pages), token, refresh, revocation and introspection. Access tokens are
+ * JWTs bound to one configurable audience through resource indicators (RFC 8707), so they carry `scope` and
+ * `aud`. PKCE (RFC 7636) is required of every client.
+ *
+ * The `sameJwt` mode imitates SAP Cloud Identity Services: the token endpoint answers with the id_token in
+ * both `access_token` and `id_token` (see {@link LocalIdpOptions.sameJwt}).
+ *
+ * @since 0.1.0
+ */
+import { randomBytes } from "node:crypto"
+import { createServer } from "node:http"
+import { exportJWK, generateKeyPair } from "jose"
+import Provider, { type Configuration, errors, type KoaContextWithOIDC } from "oidc-provider"
+import { close, listen } from "./internal/net.ts"
+
+/**
+ * The one pre-registered confidential client (the proxy's upstream identity).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface LocalIdpClient {
+  readonly client_id: string
+  readonly client_secret: string
+  readonly redirect_uris: ReadonlyArray<string>
+  /** How the client authenticates at the token, revocation and introspection endpoints. */
+  readonly token_endpoint_auth_method: "client_secret_basic" | "client_secret_post"
+}
+
+/**
+ * Claims of one dev account, keyed by account id (the login typed into the dev login form).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface AccountClaims {
+  readonly email?: string
+  readonly email_verified?: boolean
+  readonly name?: string
+  readonly given_name?: string
+  readonly family_name?: string
+  readonly preferred_username?: string
+}
+
+/**
+ * Token lifetimes in seconds.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface LocalIdpTtl {
+  /** Default 300. */
+  readonly accessToken?: number
+  /** Default: the access-token TTL (so a `sameJwt` token lives as long as the access token it stands for). */
+  readonly idToken?: number
+  /** Default 3600. */
+  readonly refreshToken?: number
+  /** Default 60. */
+  readonly authorizationCode?: number
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface LocalIdpOptions {
+  /** Port to listen on; default 0 (a free port). */
+  readonly port?: number
+  /** Default: `proxy-client` / a random secret / `client_secret_basic` / `http://127.0.0.1:1/callback`. */
+  readonly client?: Partial<LocalIdpClient>
+  /**
+   * Dev accounts. Any login is accepted by the dev login form; a login that is not listed here gets
+   * `email: <login>@example.test`. Default: `{ ada: { email: "ada@example.test", name: "Ada Lovelace" } }`.
+   */
+  readonly accounts?: Readonly<Record<string, AccountClaims>>
+  /** Custom (resource) scopes besides `openid profile email offline_access`; default `["mcp:read", "mcp:write"]`. */
+  readonly scopes?: ReadonlyArray<string>
+  /**
+   * `aud` of the JWT access tokens and the only resource indicator accepted; it is also the default resource,
+   * so clients need not send `resource`. Default `urn:oidc-proxy:upstream-api`.
+   */
+  readonly audience?: string
+  readonly ttl?: LocalIdpTtl
+  /**
+   * Issue a refresh token only when `offline_access` was granted (oidc-provider's default). Default false:
+   * every client allowed the `refresh_token` grant gets one, so no extra `prompt=consent` is needed.
+   */
+  readonly refreshTokenRequiresOfflineAccess?: boolean
+  /** Enable Dynamic Client Registration (RFC 7591) at `/reg`; default false. */
+  readonly registration?: boolean
+  /**
+   * SAP Cloud Identity Services imitation: the token endpoint returns the id_token (aud = client_id, signed
+   * with the JWKS, no `scope`/`scp` claim) as `access_token` too. Default false.
+   */
+  readonly sameJwt?: boolean
+}
+
+/**
+ * A running LocalIdp.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface LocalIdp {
+  /** `http://127.0.0.1:<port>`; discovery is at `${issuer}/.well-known/openid-configuration`. */
+  readonly issuer: string
+  readonly port: number
+  readonly audience: string
+  readonly clients: ReadonlyArray<LocalIdpClient>
+  readonly accounts: Readonly<Record<string, AccountClaims>>
+  readonly sameJwt: boolean
+  /** The oidc-provider instance, for tests that need its internals. */
+  readonly provider: Provider
+  close(): Promise<void>
+}
+
+const defaultAccounts: Record<string, AccountClaims> = {
+  ada: { email: "ada@example.test", email_verified: true, name: "Ada Lovelace", preferred_username: "ada" },
+}
+
+const oidcScopes = ["openid", "profile", "email", "offline_access"]
+
+/**
+ * Starts oidc-provider on 127.0.0.1.
+ *
+ * The HTTP server is bound first (port 0 allowed) because the issuer, which embeds the port, must be known
+ * before oidc-provider is constructed. Signing keys and cookie keys are generated per instance, so nothing
+ * is shared between tests.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const startLocalIdp = async (options: LocalIdpOptions = {}): Promise<LocalIdp> => {
+  const server = createServer()
+  const port = await listen(server, options.port ?? 0)
+  const issuer = `http://127.0.0.1:${port}`
+  const client: LocalIdpClient = {
+    client_id: options.client?.client_id ?? "proxy-client",
+    client_secret: options.client?.client_secret ?? randomBytes(24).toString("base64url"),
+    redirect_uris: options.client?.redirect_uris ?? ["http://127.0.0.1:1/callback"],
+    token_endpoint_auth_method: options.client?.token_endpoint_auth_method ?? "client_secret_basic",
+  }
+  const accounts = options.accounts ?? defaultAccounts
+  const audience = options.audience ?? "urn:oidc-proxy:upstream-api"
+  const sameJwt = options.sameJwt ?? false
+
+  const provider = new Provider(issuer, await configuration(client, accounts, audience, options))
+  if (sameJwt) provider.use(sameJwtMiddleware)
+  server.on("request", provider.callback())
+
+  return {
+    issuer,
+    port,
+    audience,
+    clients: [client],
+    accounts,
+    sameJwt,
+    provider,
+    close: () => close(server),
+  }
+}
+
+const configuration = async (
+  client: LocalIdpClient,
+  accounts: Readonly<Record<string, AccountClaims>>,
+  audience: string,
+  options: LocalIdpOptions,
+): Promise<Configuration> => {
+  const customScopes = options.scopes ?? ["mcp:read", "mcp:write"]
+  const accessTokenTTL = options.ttl?.accessToken ?? 300
+  const requireOffline = options.refreshTokenRequiresOfflineAccess ?? false
+  // Own keys instead of oidc-provider's shared dev keystore: a verifier in a test must not accept a token
+  // minted by another LocalIdp instance.
+  const { privateKey } = await generateKeyPair("RS256", { extractable: true })
+  const jwk = { ...(await exportJWK(privateKey)), kid: `idp-${randomBytes(6).toString("hex")}`, use: "sig" }
+
+  return {
+    clients: [
+      {
+        ...client,
+        redirect_uris: [...client.redirect_uris],
+        grant_types: ["authorization_code", "refresh_token"],
+        response_types: ["code"],
+      },
+    ],
+    jwks: { keys: [jwk] },
+    cookies: { keys: [randomBytes(32).toString("base64url")] },
+    findAccount: (_ctx, sub) => ({
+      accountId: sub,
+      claims: () => ({ sub, email: `${sub}@example.test`, email_verified: true, ...accounts[sub] }),
+    }),
+    claims: {
+      openid: ["sub"],
+      profile: ["name", "given_name", "family_name", "preferred_username"],
+      email: ["email", "email_verified"],
+    },
+    scopes: [...oidcScopes, ...customScopes],
+    // Put scope-requested claims (email, name) into the id_token too: the proxy reads identity from the
+    // id_token, and the JWT access tokens are not valid at the userinfo endpoint.
+    conformIdTokenClaims: false,
+    pkce: { required: () => true },
+    issueRefreshToken: (_ctx, c, code) =>
+      c.grantTypeAllowed("refresh_token") && (!requireOffline || code.scopes.has("offline_access")),
+    // Any origin may call: the MCP SDK client runs discovery with CORS semantics in browsers only, but a
+    // permissive policy costs nothing here.
+    clientBasedCORS: () => true,
+    ttl: {
+      AccessToken: accessTokenTTL,
+      IdToken: options.ttl?.idToken ?? accessTokenTTL,
+      RefreshToken: options.ttl?.refreshToken ?? 3600,
+      AuthorizationCode: options.ttl?.authorizationCode ?? 60,
+      Interaction: 600,
+      Session: 3600,
+      Grant: 3600,
+    },
+    features: {
+      devInteractions: { enabled: true },
+      revocation: { enabled: true },
+      introspection: { enabled: true },
+      registration: { enabled: options.registration ?? false },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => audience,
+        // The token endpoint may omit `resource` and still get the granted audience (JWT), not an opaque
+        // userinfo token.
+        useGrantedResource: () => true,
+        getResourceServerInfo: (_ctx, resourceIndicator) => {
+          if (resourceIndicator !== audience) throw new errors.InvalidTarget()
+          return {
+            scope: customScopes.join(" "),
+            audience,
+            accessTokenFormat: "jwt",
+            accessTokenTTL,
+            jwt: { sign: { alg: "RS256" } },
+          }
+        },
+      },
+    },
+  }
+}
+
+/**
+ * SAP Cloud Identity Services returns one JWT as both `access_token` and `id_token`. oidc-provider always
+ * mints a real access token; this middleware runs after the token endpoint and replaces it with the
+ * id_token, which has `aud` = client_id and no `scope` claim. Covers the code and refresh grants alike.
+ */
+const sameJwtMiddleware = async (ctx: KoaContextWithOIDC, next: () => Promise<unknown>): Promise<void> => {
+  await next()
+  if (ctx.oidc?.route !== "token" || ctx.status !== 200) return
+  const body = ctx.body as Record<string, unknown> | undefined
+  if (body && typeof body["id_token"] === "string") body["access_token"] = body["id_token"]
+}

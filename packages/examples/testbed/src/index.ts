@@ -1,0 +1,17 @@
+/**
+ * @oidc-proxy/testbed: real parts for integration tests and demos (a local OpenID Provider, a headless
+ * browser, the MCP SDK client run headless, and a small MCP server).
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export * as HeadlessBrowser from "./HeadlessBrowser.ts"
+/** @since 0.1.0 */
+export * as LocalIdp from "./LocalIdp.ts"
+/** @since 0.1.0 */
+export * as McpClient from "./McpClient.ts"
+/** @since 0.1.0 */
+export * as McpServer from "./McpServer.ts"
+/** @since 0.1.0 */
+export * as Transcript from "./Transcript.ts"

@@ -1,0 +1,79 @@
+/**
+ * Test helpers: a direct authorization-code + PKCE flow as the proxy would run it against its upstream IdP
+ * (confidential client, HeadlessBrowser as the user agent).
+ *
+ * @since 0.1.0
+ */
+import { createHash, randomBytes } from "node:crypto"
+import { HeadlessBrowser, oidcProviderDevInteractions } from "../src/HeadlessBrowser.ts"
+import type { LocalIdp, LocalIdpClient } from "../src/LocalIdp.ts"
+
+export interface TokenResponse {
+  readonly access_token: string
+  readonly id_token?: string
+  readonly refresh_token?: string
+  readonly token_type: string
+  readonly expires_in: number
+  readonly scope?: string
+}
+
+export const discovery = async (idp: LocalIdp): Promise<Record<string, unknown>> =>
+  (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json() as Promise<Record<string, unknown>>
+
+/** Client authentication for the token/revocation/introspection endpoints, per the client's method. */
+export const clientAuth = (client: LocalIdpClient, body: URLSearchParams): RequestInit => {
+  if (client.token_endpoint_auth_method === "client_secret_post") {
+    body.set("client_id", client.client_id)
+    body.set("client_secret", client.client_secret)
+    return { method: "POST", body }
+  }
+  const basic = Buffer.from(
+    `${encodeURIComponent(client.client_id)}:${encodeURIComponent(client.client_secret)}`,
+  ).toString("base64")
+  return { method: "POST", body, headers: { authorization: `Basic ${basic}` } }
+}
+
+export const post = async (url: string, client: LocalIdpClient, params: Record<string, string>) => {
+  const response = await fetch(url, clientAuth(client, new URLSearchParams(params)))
+  return {
+    status: response.status,
+    body: (await response.json().catch(() => ({}))) as Record<string, unknown>,
+  }
+}
+
+/** Runs /auth → dev login → consent → redirect_uri → /token, returning the token response. */
+export const codeFlow = async (
+  idp: LocalIdp,
+  options: { readonly scope: string; readonly login?: string; readonly browser?: HeadlessBrowser },
+): Promise<TokenResponse> => {
+  const client = idp.clients[0]!
+  const redirectUri = client.redirect_uris[0]!
+  const meta = await discovery(idp)
+  const verifier = randomBytes(32).toString("base64url")
+  const state = randomBytes(16).toString("base64url")
+  const authorize = new URL(meta["authorization_endpoint"] as string)
+  authorize.search = new URLSearchParams({
+    response_type: "code",
+    client_id: client.client_id,
+    redirect_uri: redirectUri,
+    scope: options.scope,
+    state,
+    code_challenge: createHash("sha256").update(verifier).digest("base64url"),
+    code_challenge_method: "S256",
+  }).toString()
+  const browser = options.browser ?? new HeadlessBrowser()
+  const callback = await browser.drive(authorize, {
+    stopAt: (url) => url.href.startsWith(redirectUri),
+    onPage: oidcProviderDevInteractions({ login: options.login ?? "ada" }),
+  })
+  if (callback.searchParams.get("state") !== state) throw new Error("state mismatch")
+  const token = await post(meta["token_endpoint"] as string, client, {
+    grant_type: "authorization_code",
+    code: callback.searchParams.get("code") ?? "",
+    redirect_uri: redirectUri,
+    code_verifier: verifier,
+  })
+  if (token.status !== 200)
+    throw new Error(`token endpoint answered ${token.status} ${String(token.body["error"])}`)
+  return token.body as unknown as TokenResponse
+}
