@@ -1,0 +1,416 @@
+/**
+ * `/authorize`, the consent form and the upstream callback: the browser legs of a sign-in.
+ *
+ * Effect over ports (Settings, TokenStore, StorageKeys, Entropy, UpstreamClient,
+ * UpstreamVerifier, Clock).
+ * - An unknown client or an untrusted redirect URI is answered with an error page and never a
+ *   redirect; every later error goes to the client's redirect URI with `error`, `state` and `iss`.
+ * - The transaction id is the upstream `state`: single use (taken atomically at the callback) and
+ *   bound to the browser (see `Browser`).
+ * - The proxy uses its own PKCE pair towards the upstream.
+ *
+ * @see [RFC 6749 §4.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1)
+ * @see [RFC 9207](https://www.rfc-editor.org/rfc/rfc9207) (`iss` in authorization responses)
+ * @see [RFC 8707 §2](https://www.rfc-editor.org/rfc/rfc8707#section-2) (`resource`)
+ * @since 0.1.0
+ */
+import { Clock, Effect, Option } from "effect"
+import type { Client } from "../Client.ts"
+import * as Endpoints from "../Endpoints.ts"
+import { Entropy } from "../Entropy.ts"
+import { type OAuthFailure, oauth, type StoreError, type UpstreamError } from "../OAuthError.ts"
+import * as Pkce from "../Pkce.ts"
+import { type ProxyConfig, Settings } from "../ProxyConfig.ts"
+import * as RedirectUri from "../RedirectUri.ts"
+import * as Scopes from "../Scopes.ts"
+import type { Transaction } from "../Session.ts"
+import type { StorageKeys } from "../StorageKeys.ts"
+import { TokenStore } from "../TokenStore.ts"
+import { UpstreamClient } from "../Upstream.ts"
+import * as UpstreamSession from "../UpstreamSession.ts"
+import { fromTokenResponse } from "../UpstreamTokenSet.ts"
+import type { UpstreamVerifier } from "../UpstreamVerifier.ts"
+import * as Browser from "./Browser.ts"
+import { advertisedScopes } from "./Metadata.ts"
+import * as Outcome from "./Outcome.ts"
+
+/**
+ * Request parameters (query or form), one value each; repeated parameters are rejected at the
+ * edge.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Params = Readonly<Record<string, string | undefined>>
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type Requirements = Settings | TokenStore | StorageKeys | UpstreamClient
+
+type Failure = OAuthFailure | StoreError
+
+const errorPage = (error: "invalid_request" | "access_denied", description: string) =>
+  oauth(error, description)
+
+/** Resolves the redirect URI of a request; failures here must not redirect. */
+const resolveRedirectUri = (client: Client, requested: string | undefined): string | OAuthFailure => {
+  if (requested === undefined) {
+    return client.redirect_uris.length === 1
+      ? client.redirect_uris[0]!
+      : errorPage("invalid_request", "redirect_uri is required: the client registered several")
+  }
+  return RedirectUri.matches(requested, client.redirect_uris)
+    ? requested
+    : errorPage("invalid_request", "redirect_uri is not registered for this client")
+}
+
+/** The scopes a request may be granted, or why not. */
+const grantableScopes = (
+  config: ProxyConfig,
+  client: Client,
+  requested: Scopes.ScopeSet,
+): Scopes.ScopeSet | string => {
+  const asked =
+    requested.length > 0
+      ? requested
+      : client.scope !== undefined
+        ? Scopes.parse(client.scope)
+        : advertisedScopes(config)
+  if (config.scopes_supported.length > 0) {
+    const outside = Scopes.difference(asked, advertisedScopes(config))
+    if (outside.length > 0) return `scope not offered by this server: ${Scopes.format(outside).slice(0, 200)}`
+  }
+  if (client.scope !== undefined) {
+    const outside = Scopes.difference(asked, Scopes.parse(client.scope))
+    if (outside.length > 0)
+      return `scope not registered for this client: ${Scopes.format(outside).slice(0, 200)}`
+  }
+  return asked
+}
+
+/** Scopes asked of the upstream: the configured ones plus the client's, with `offline_access` only where the upstream offers it. */
+const upstreamScopes = (
+  config: ProxyConfig,
+  upstream: UpstreamClient["Service"],
+  granted: Scopes.ScopeSet,
+): Scopes.ScopeSet => {
+  const supported = upstream.metadata.scopes_supported
+  const wanted = Scopes.union(config.upstream.scopes, granted)
+  return supported === undefined || supported.includes("offline_access")
+    ? wanted
+    : wanted.filter((s) => s !== "offline_access")
+}
+
+/** The upstream authorization URL for a transaction. */
+const upstreamAuthorizationUrl = (transactionId: string, transaction: Transaction) =>
+  Effect.gen(function* () {
+    const config = yield* Settings
+    const upstream = yield* UpstreamClient
+    const url = new URL(upstream.metadata.authorization_endpoint)
+    for (const [k, v] of Object.entries(config.upstream.extra_authorize_params)) url.searchParams.set(k, v)
+    url.searchParams.set("response_type", "code")
+    url.searchParams.set("client_id", config.upstream.client_id)
+    url.searchParams.set("redirect_uri", Endpoints.make(config).callback)
+    url.searchParams.set("scope", Scopes.format(transaction.upstream_scope))
+    url.searchParams.set("state", transactionId)
+    url.searchParams.set("code_challenge", yield* Pkce.challengeOf(transaction.upstream_code_verifier))
+    url.searchParams.set("code_challenge_method", "S256")
+    return url.href
+  })
+
+/** The answer for a transaction the user has consented to: off to the upstream. */
+const toUpstream = (
+  transactionId: string,
+  transaction: Transaction,
+  cookies: ReadonlyArray<Outcome.Cookie>,
+) => Effect.map(upstreamAuthorizationUrl(transactionId, transaction), (url) => Outcome.redirect(url, cookies))
+
+const rememberKey = (clientId: string, browser: string) => `${clientId}|${browser}`
+const rememberCookie = "oidcp_browser"
+
+const consentPage = (
+  config: ProxyConfig,
+  client: Client,
+  transactionId: string,
+  transaction: Transaction,
+  cookies: ReadonlyArray<Outcome.Cookie>,
+) =>
+  Effect.gen(function* () {
+    const upstream = yield* UpstreamClient
+    const redirect = new URL(transaction.redirect_uri)
+    const view: Outcome.ConsentView = {
+      action: Endpoints.make(config).consent,
+      transaction: transactionId,
+      csrf: transaction.csrf,
+      clientId: client.client_id,
+      clientName: client.client_name,
+      clientUri: client.client_uri,
+      redirectUri: transaction.redirect_uri,
+      redirectHost: redirect.host || redirect.protocol,
+      scopes: transaction.scope,
+      formTargets: [
+        new URL(upstream.metadata.authorization_endpoint).origin,
+        redirect.origin === "null" ? redirect.protocol : redirect.origin,
+      ],
+    }
+    return { _tag: "ConsentPage", view, cookies } satisfies Outcome.Outcome as Outcome.Outcome
+  })
+
+/**
+ * `GET /authorize`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const authorize = (
+  params: Params,
+  cookies: Readonly<Record<string, string>>,
+): Effect.Effect<Outcome.Outcome, Failure, Requirements> =>
+  Effect.gen(function* () {
+    const config = yield* Settings
+    const store = yield* TokenStore
+    const clientId = params["client_id"]
+    if (clientId === undefined || clientId === "")
+      return yield* errorPage("invalid_request", "client_id is required")
+    const client = yield* store.clients.get(clientId)
+    if (Option.isNone(client)) return yield* errorPage("invalid_request", "Unknown client_id")
+    const redirectUri = resolveRedirectUri(client.value, params["redirect_uri"])
+    if (typeof redirectUri !== "string") return yield* redirectUri
+
+    const state = params["state"]
+    const back = { redirect_uri: redirectUri, state }
+    const deny = (error: Parameters<typeof oauth>[0], description: string) =>
+      Effect.fail(oauth(error, description, back))
+
+    if (params["response_type"] !== "code")
+      return yield* deny("unsupported_response_type", "response_type must be code")
+    const challenge = params["code_challenge"]
+    if (challenge === undefined)
+      return yield* deny("invalid_request", "code_challenge is required (PKCE with S256)")
+    if (params["code_challenge_method"] !== "S256") {
+      return yield* deny("invalid_request", "code_challenge_method must be S256")
+    }
+    if (!Pkce.isWellFormed(challenge)) return yield* deny("invalid_request", "code_challenge is malformed")
+    const resource = params["resource"]
+    if (resource !== undefined && resource !== config.resource) {
+      return yield* deny("invalid_target", "resource does not name this server's protected resource")
+    }
+    const scope = grantableScopes(config, client.value, Scopes.parse(params["scope"]))
+    if (typeof scope === "string") return yield* deny("invalid_scope", scope)
+
+    const entropy = yield* Entropy
+    const transactionId = yield* entropy.token(32)
+    const binding = yield* Browser.bind(transactionId, yield* entropy.token(32), config)
+    const upstream = yield* UpstreamClient
+    const transaction: Transaction = {
+      client_id: client.value.client_id,
+      redirect_uri: redirectUri,
+      code_challenge: challenge,
+      ...(state === undefined ? {} : { state }),
+      scope,
+      upstream_scope: upstreamScopes(config, upstream, scope),
+      resource: config.resource,
+      upstream_code_verifier: yield* entropy.token(32),
+      binding_hash: binding.hash,
+      csrf: yield* entropy.token(32),
+      consented: config.consent === "off",
+      created_at: Math.floor((yield* Clock.currentTimeMillis) / 1000),
+    }
+
+    if (config.consent === "remember") {
+      const browser = cookies[rememberCookie]
+      const remembered =
+        browser === undefined
+          ? Option.none()
+          : yield* store.consents.get(rememberKey(client.value.client_id, browser))
+      if (Option.isSome(remembered) && Scopes.isSubset(scope, remembered.value.scope)) {
+        const consented = { ...transaction, consented: true }
+        yield* store.transactions.set(transactionId, consented, `${config.ttl.transaction} seconds`)
+        return yield* toUpstream(transactionId, consented, [binding.cookie])
+      }
+    }
+    yield* store.transactions.set(transactionId, transaction, `${config.ttl.transaction} seconds`)
+    if (transaction.consented) return yield* toUpstream(transactionId, transaction, [binding.cookie])
+    return yield* consentPage(config, client.value, transactionId, transaction, [binding.cookie])
+  })
+
+/**
+ * `POST /consent`: the user's decision on the consent page.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const consent = (
+  form: Params,
+  cookies: Readonly<Record<string, string>>,
+): Effect.Effect<Outcome.Outcome, Failure, Requirements> =>
+  Effect.gen(function* () {
+    const config = yield* Settings
+    const store = yield* TokenStore
+    const transactionId = form["transaction"]
+    if (transactionId === undefined || transactionId === "") {
+      return yield* errorPage("invalid_request", "The consent form is incomplete")
+    }
+    const found = yield* store.transactions.get(transactionId)
+    if (Option.isNone(found))
+      return yield* errorPage("invalid_request", "This sign-in expired or was already completed")
+    const transaction = found.value
+    if (!Pkce.constantTimeEqual(form["csrf"] ?? "", transaction.csrf)) {
+      return yield* errorPage("access_denied", "The consent form's CSRF token is invalid")
+    }
+    if (!(yield* Browser.isBound(transactionId, transaction, cookies))) {
+      return yield* errorPage("access_denied", "This sign-in was started in another browser")
+    }
+    const iss = Endpoints.make(config).issuer
+    if (form["decision"] !== "approve") {
+      yield* store.transactions.take(transactionId)
+      return Outcome.redirect(
+        Outcome.withParams(transaction.redirect_uri, {
+          error: "access_denied",
+          error_description: "The user denied the request",
+          state: transaction.state,
+          iss,
+        }),
+        [yield* Browser.unbind(transactionId, config)],
+      )
+    }
+    const consented = { ...transaction, consented: true }
+    yield* store.transactions.set(transactionId, consented, `${config.ttl.transaction} seconds`)
+    const cookiesOut: Array<Outcome.Cookie> = []
+    if (config.consent === "remember") {
+      const browser = cookies[rememberCookie] ?? (yield* (yield* Entropy).token(32))
+      yield* store.consents.set(
+        rememberKey(transaction.client_id, browser),
+        { client_id: transaction.client_id, scope: transaction.scope },
+        `${config.ttl.refresh_token} seconds`,
+      )
+      cookiesOut.push({
+        name: rememberCookie,
+        value: browser,
+        maxAge: config.ttl.refresh_token,
+        path: Browser.cookiePath(config),
+      })
+    }
+    return yield* toUpstream(transactionId, consented, cookiesOut)
+  })
+
+/** Upstream error codes forwarded to the client as they are; anything else becomes `server_error`. */
+const forwardable = new Set(["access_denied", "invalid_scope", "temporarily_unavailable", "server_error"])
+
+/**
+ * `GET {callback_path}`: the upstream's answer. Checks the binding, takes the transaction once,
+ * exchanges the code, verifies the upstream token, stores the upstream token set encrypted, and
+ * sends the client its own single-use code.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const callback = (
+  params: Params,
+  cookies: Readonly<Record<string, string>>,
+): Effect.Effect<Outcome.Outcome, Failure | UpstreamError, Requirements | UpstreamVerifier> =>
+  Effect.gen(function* () {
+    const config = yield* Settings
+    const store = yield* TokenStore
+    const iss = Endpoints.make(config).issuer
+    const transactionId = params["state"]
+    if (transactionId === undefined || transactionId === "") {
+      return yield* errorPage("invalid_request", "The identity provider's answer has no state")
+    }
+    const found = yield* store.transactions.get(transactionId)
+    if (Option.isNone(found))
+      return yield* errorPage("invalid_request", "This sign-in expired or was already completed")
+    if (!(yield* Browser.isBound(transactionId, found.value, cookies))) {
+      return yield* errorPage("access_denied", "This sign-in was started in another browser")
+    }
+    if (!found.value.consented) return yield* errorPage("access_denied", "The sign-in was not approved")
+    const taken = yield* store.transactions.take(transactionId)
+    if (Option.isNone(taken)) return yield* errorPage("invalid_request", "This sign-in was already completed")
+    const transaction = taken.value
+    const unbind = yield* Browser.unbind(transactionId, config)
+    const toClient = (response: Record<string, string | undefined>) =>
+      Outcome.redirect(
+        Outcome.withParams(transaction.redirect_uri, { ...response, state: transaction.state, iss }),
+        [unbind],
+      )
+
+    const upstreamError = params["error"]
+    if (upstreamError !== undefined) {
+      const error = forwardable.has(upstreamError) ? upstreamError : "server_error"
+      return toClient({
+        error,
+        error_description: `The identity provider answered ${upstreamError.slice(0, 64).replace(/[^\w.-]/g, "")}`,
+      })
+    }
+    const code = params["code"]
+    if (code === undefined || code === "") {
+      return toClient({
+        error: "server_error",
+        error_description: "The identity provider's answer has no code",
+      })
+    }
+    const upstream = yield* UpstreamClient
+    const exchanged = yield* Effect.result(
+      upstream.exchangeCode({
+        code,
+        redirect_uri: Endpoints.make(config).callback,
+        code_verifier: transaction.upstream_code_verifier,
+      }),
+    )
+    if (exchanged._tag === "Failure") {
+      const e = exchanged.failure
+      yield* Effect.logWarning("upstream code exchange failed").pipe(
+        Effect.annotateLogs({ reason: e.reason }),
+      )
+      return toClient({
+        error: e.retryable ? "temporarily_unavailable" : "server_error",
+        error_description: "The identity provider did not complete the sign-in",
+      })
+    }
+    const entropy = yield* Entropy
+    const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+    const set = fromTokenResponse(
+      yield* entropy.token(16),
+      exchanged.success,
+      now,
+      transaction.upstream_scope,
+    )
+    const verified = yield* Effect.result(UpstreamSession.verify(set, { live: false }))
+    if (verified._tag === "Failure") {
+      const e = verified.failure
+      yield* Effect.logWarning("upstream token failed verification").pipe(
+        Effect.annotateLogs({ reason: e.reason }),
+      )
+      return toClient({
+        error: "server_error",
+        error_description: "The identity provider's token could not be verified",
+      })
+    }
+    const subject = verified.success.sub
+    if (subject === undefined || subject === "") {
+      return toClient({
+        error: "server_error",
+        error_description: "The identity provider's token has no subject",
+      })
+    }
+    yield* store.upstreamTokenSets.set(set.id, set, `${config.ttl.refresh_token} seconds`)
+    const clientCode = yield* entropy.token(32)
+    yield* store.codes.set(
+      clientCode,
+      {
+        client_id: transaction.client_id,
+        redirect_uri: transaction.redirect_uri,
+        code_challenge: transaction.code_challenge,
+        scope: transaction.scope,
+        resource: transaction.resource,
+        subject,
+        upstream_token_set_id: set.id,
+        family_id: yield* entropy.token(16),
+        expires_at: now + config.ttl.authorization_code,
+      },
+      `${config.ttl.authorization_code} seconds`,
+    )
+    return toClient({ code: clientCode })
+  })

@@ -1,0 +1,73 @@
+/**
+ * The `authorization_code` grant: exact `redirect_uri`, PKCE S256, single use. A replayed code
+ * revokes everything its first redemption issued (RFC 6749 §4.1.2, OAuth 2.1 §4.1.3).
+ *
+ * Effect over ports. Validation happens before the code is taken, so a request that fails (wrong
+ * client, wrong verifier) changes nothing; of concurrent valid redemptions, the atomic take lets
+ * exactly one through.
+ *
+ * @see [RFC 6749 §4.1.3](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.3)
+ * @see [RFC 7636 §4.6](https://www.rfc-editor.org/rfc/rfc7636#section-4.6)
+ * @since 0.1.0
+ */
+import { Effect, Option } from "effect"
+import type { Client } from "../../Client.ts"
+import { oauth } from "../../OAuthError.ts"
+import * as Pkce from "../../Pkce.ts"
+import { Settings } from "../../ProxyConfig.ts"
+import { TokenStore } from "../../TokenStore.ts"
+import type { Params } from "../AuthorizationEndpoint.ts"
+import { revokeFamily } from "../Revocation.ts"
+import { issue } from "./Issue.ts"
+
+/**
+ * @category constructors
+ * @since 0.1.0
+ */
+export const handle = (client: Client, form: Params) =>
+  Effect.gen(function* () {
+    const config = yield* Settings
+    const store = yield* TokenStore
+    const code = form["code"]
+    const redirectUri = form["redirect_uri"]
+    const verifier = form["code_verifier"]
+    if (code === undefined || code === "") return yield* oauth("invalid_request", "code is required")
+    if (verifier === undefined) return yield* oauth("invalid_request", "code_verifier is required (PKCE)")
+
+    const found = yield* store.codes.get(code)
+    if (Option.isNone(found)) {
+      const redeemed = yield* store.redeemedCodes.get(code)
+      if (Option.isSome(redeemed) && redeemed.value.client_id === client.client_id) {
+        yield* revokeFamily(redeemed.value.family_id)
+        return yield* oauth(
+          "invalid_grant",
+          "The code was already used; the tokens issued with it are revoked",
+        )
+      }
+      return yield* oauth("invalid_grant", "The code is invalid, expired or already used")
+    }
+    const record = found.value
+    if (record.client_id !== client.client_id)
+      return yield* oauth("invalid_grant", "The code was issued to another client")
+    if (redirectUri !== record.redirect_uri) {
+      return yield* oauth("invalid_grant", "redirect_uri does not match the authorization request")
+    }
+    if (!(yield* Pkce.verify(verifier, record.code_challenge))) {
+      return yield* oauth("invalid_grant", "code_verifier does not match the code_challenge")
+    }
+    const taken = yield* store.codes.take(code)
+    if (Option.isNone(taken))
+      return yield* oauth("invalid_grant", "The code is invalid, expired or already used")
+    yield* store.redeemedCodes.set(
+      code,
+      { family_id: record.family_id, client_id: client.client_id },
+      `${config.ttl.authorization_code} seconds`,
+    )
+    return yield* issue(client, {
+      family_id: record.family_id,
+      scope: record.scope,
+      resource: record.resource,
+      subject: record.subject,
+      upstream_token_set_id: record.upstream_token_set_id,
+    })
+  })

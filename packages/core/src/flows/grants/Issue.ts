@@ -1,0 +1,88 @@
+/**
+ * Issuing the token response of a grant: an access token (recorded in its family) and, for clients
+ * allowed the `refresh_token` grant, a new refresh token of the same family.
+ *
+ * Effect over ports (Settings, TokenStore, ProxyKeys, Entropy, Clock).
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, Option } from "effect"
+import type { Client } from "../../Client.ts"
+import { Entropy } from "../../Entropy.ts"
+import { issueAccessToken } from "../../IssueAccessToken.ts"
+import { Settings } from "../../ProxyConfig.ts"
+import * as Scopes from "../../Scopes.ts"
+import { TokenStore } from "../../TokenStore.ts"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Grant {
+  readonly family_id: string
+  readonly scope: Scopes.ScopeSet
+  readonly resource: string
+  readonly subject: string
+  readonly upstream_token_set_id: string
+}
+
+/**
+ * @category constructors
+ * @since 0.1.0
+ */
+export const issue = (client: Client, grant: Grant) =>
+  Effect.gen(function* () {
+    const config = yield* Settings
+    const store = yield* TokenStore
+    const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+    const issued = yield* issueAccessToken({
+      upstream_token_set_id: grant.upstream_token_set_id,
+      client_id: client.client_id,
+      subject: grant.subject,
+      scopes: grant.scope,
+      lifetime: config.ttl.access_token,
+    })
+    const family = yield* store.families.get(grant.family_id)
+    const familyTtl = `${config.ttl.refresh_token} seconds` as const
+    yield* store.families.set(
+      grant.family_id,
+      Option.match(family, {
+        onNone: () => ({
+          family_id: grant.family_id,
+          client_id: client.client_id,
+          upstream_token_set_id: grant.upstream_token_set_id,
+          revoked: false,
+          jtis: [issued.jti],
+          expires_at: now + config.ttl.refresh_token,
+        }),
+        // Expired jtis are dropped so the list stays bounded by the live access tokens.
+        onSome: (f) => ({ ...f, jtis: [...f.jtis.slice(-20), issued.jti] }),
+      }),
+      familyTtl,
+    )
+    let refresh_token: string | undefined
+    if (client.grant_types.includes("refresh_token")) {
+      refresh_token = yield* (yield* Entropy).token(32)
+      yield* store.refreshTokens.set(
+        refresh_token,
+        {
+          family_id: grant.family_id,
+          client_id: client.client_id,
+          scope: grant.scope,
+          resource: grant.resource,
+          subject: grant.subject,
+          upstream_token_set_id: grant.upstream_token_set_id,
+          expires_at: now + config.ttl.refresh_token,
+        },
+        familyTtl,
+      )
+    }
+    const scope = Scopes.format(grant.scope)
+    return {
+      access_token: issued.access_token,
+      token_type: "Bearer",
+      expires_in: issued.expires_in,
+      ...(refresh_token === undefined ? {} : { refresh_token }),
+      ...(scope === "" ? {} : { scope }),
+    }
+  })

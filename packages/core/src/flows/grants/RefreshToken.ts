@@ -1,0 +1,101 @@
+/**
+ * The `refresh_token` grant with rotation.
+ *
+ * Effect over ports. Each use rotates the token. The rotated token leaves a marker (its answer,
+ * encrypted) so that within the grace window a retried request — the client lost the response —
+ * gets the same answer, and so that concurrent uses share one rotation and one upstream refresh.
+ * A use after the grace window is reuse: the whole family is revoked (OAuth 2.1 §4.3.1, RFC 9700
+ * §4.14.2). The upstream token set is refreshed when near expiry (coalesced by the adapter).
+ *
+ * @see [RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)
+ * @since 0.1.0
+ */
+import { Clock, Effect, Option } from "effect"
+import type { Client } from "../../Client.ts"
+import { oauth } from "../../OAuthError.ts"
+import { Settings } from "../../ProxyConfig.ts"
+import * as Scopes from "../../Scopes.ts"
+import { TokenStore } from "../../TokenStore.ts"
+import * as UpstreamSession from "../../UpstreamSession.ts"
+import type { Params } from "../AuthorizationEndpoint.ts"
+import { revokeFamily } from "../Revocation.ts"
+import { issue } from "./Issue.ts"
+
+const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => Math.floor(ms / 1000))
+
+const unknownToken = () => oauth("invalid_grant", "The refresh token is invalid, expired or revoked")
+
+/** A token that was already rotated: replay the answer within the grace window, else revoke. */
+const rotated = (client: Client, token: string) =>
+  Effect.gen(function* () {
+    const config = yield* Settings
+    const store = yield* TokenStore
+    // The winner of a concurrent rotation writes its marker right after taking the token; a
+    // request that raced in between sees neither and looks again before giving up.
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const marker = yield* store.rotatedRefreshTokens.get(token)
+      if (Option.isNone(marker)) {
+        if (attempt >= 3) return yield* unknownToken()
+        yield* Effect.sleep("25 millis")
+        continue
+      }
+      const m = marker.value
+      if (m.client_id !== client.client_id) return yield* unknownToken()
+      if ((yield* nowSeconds) - m.rotated_at > config.ttl.refresh_grace) {
+        yield* revokeFamily(m.family_id)
+        return yield* oauth("invalid_grant", "The refresh token was already used; the session is revoked")
+      }
+      if (m.response !== undefined) return m.response
+      yield* Effect.sleep("50 millis")
+    }
+    return yield* oauth("temporarily_unavailable", "A concurrent refresh of this token did not finish; retry")
+  })
+
+/**
+ * @category constructors
+ * @since 0.1.0
+ */
+export const handle = (client: Client, form: Params) =>
+  Effect.gen(function* () {
+    const config = yield* Settings
+    const store = yield* TokenStore
+    const token = form["refresh_token"]
+    if (token === undefined || token === "")
+      return yield* oauth("invalid_request", "refresh_token is required")
+
+    const found = yield* store.refreshTokens.get(token)
+    if (Option.isNone(found)) return yield* rotated(client, token)
+    const record = found.value
+    if (record.client_id !== client.client_id) return yield* unknownToken()
+    const family = yield* store.families.get(record.family_id)
+    if (Option.isNone(family) || family.value.revoked) return yield* unknownToken()
+    const requested = Scopes.parse(form["scope"])
+    const scope = requested.length === 0 ? record.scope : requested
+    if (!Scopes.isSubset(scope, record.scope)) {
+      return yield* oauth("invalid_scope", "scope exceeds what the refresh token was granted")
+    }
+
+    const taken = yield* store.refreshTokens.take(token)
+    if (Option.isNone(taken)) return yield* rotated(client, token)
+    const now = yield* nowSeconds
+    const markerTtl = `${Math.max(config.ttl.refresh_grace, record.expires_at - now, 1)} seconds` as const
+    const marker = { family_id: record.family_id, client_id: client.client_id, rotated_at: now }
+    yield* store.rotatedRefreshTokens.set(token, marker, markerTtl)
+
+    const upstream = yield* store.upstreamTokenSets.get(record.upstream_token_set_id)
+    if (Option.isNone(upstream)) {
+      yield* revokeFamily(record.family_id)
+      return yield* oauth("invalid_grant", "The upstream session no longer exists")
+    }
+    const fresh = yield* UpstreamSession.ensureFresh(upstream.value)
+    if (!fresh.live) return yield* oauth("invalid_grant", "The upstream session expired")
+    const response = yield* issue(client, {
+      family_id: record.family_id,
+      scope,
+      resource: record.resource,
+      subject: record.subject,
+      upstream_token_set_id: record.upstream_token_set_id,
+    })
+    yield* store.rotatedRefreshTokens.set(token, { ...marker, response }, markerTtl)
+    return response
+  })
