@@ -14,7 +14,7 @@
 import { randomBytes } from "node:crypto"
 import { createServer } from "node:http"
 import { exportJWK, generateKeyPair } from "jose"
-import Provider, { type Configuration, errors, type KoaContextWithOIDC } from "oidc-provider"
+import Provider, { type Client, type Configuration, errors, type KoaContextWithOIDC } from "oidc-provider"
 import { close, listen } from "./internal/net.ts"
 
 /**
@@ -219,8 +219,12 @@ const configuration = async (
     },
     features: {
       devInteractions: { enabled: true },
-      revocation: { enabled: true },
-      introspection: { enabled: true },
+      // oidc-provider's default policies, restated so it does not print a notice on every call.
+      revocation: { enabled: true, allowedPolicy: revocationPolicy },
+      introspection: {
+        enabled: true,
+        allowedPolicy: (_ctx, c, token) => c.clientAuthMethod !== "none" || token.clientId === c.clientId,
+      },
       registration: { enabled: options.registration ?? false },
       resourceIndicators: {
         enabled: true,
@@ -241,6 +245,17 @@ const configuration = async (
       },
     },
   }
+}
+
+/** A client revokes only its own tokens; a confidential client asking for another's gets invalid_request. */
+const revocationPolicy = (
+  _ctx: KoaContextWithOIDC,
+  client: Client,
+  token: { readonly clientId?: string | undefined },
+) => {
+  if (token.clientId === client.clientId) return true
+  if (client.clientAuthMethod === "none") return false
+  throw new errors.InvalidRequest("client is not authorized to revoke the presented token")
 }
 
 /**

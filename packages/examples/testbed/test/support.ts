@@ -77,3 +77,68 @@ export const codeFlow = async (
     throw new Error(`token endpoint answered ${token.status} ${String(token.body["error"])}`)
   return token.body as unknown as TokenResponse
 }
+
+/**
+ * A minimal bearer-checking gateway in front of the test MCP server, just enough to make the MCP SDK client
+ * run its whole OAuth dance (RFC 9728 discovery → DCR → code + PKCE → retry). Not the project's gateway:
+ * it verifies the JWT against the IdP's JWKS with `aud` = its resource, then forwards with x-auth-request-*.
+ */
+export const startBearerGateway = async (upstreamMcpUrl: string, authorizationServer: () => string) => {
+  const { createServer } = await import("node:http")
+  const { createRemoteJWKSet, jwtVerify } = await import("jose")
+  const { listen, close } = await import("../src/internal/net.ts")
+  let origin = ""
+  const resource = () => `${origin}/mcp`
+  const metadataPath = "/.well-known/oauth-protected-resource/mcp"
+  const server = createServer(async (req, res) => {
+    if (req.url === metadataPath) {
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end(
+        JSON.stringify({
+          resource: resource(),
+          authorization_servers: [authorizationServer()],
+          scopes_supported: ["mcp:read"],
+        }),
+      )
+      return
+    }
+    const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1]
+    const claims = await (token === undefined
+      ? Promise.resolve(undefined)
+      : jwtVerify(token, createRemoteJWKSet(new URL(`${authorizationServer()}/jwks`)), {
+          issuer: authorizationServer(),
+          audience: resource(),
+        }).then(
+          (r) => r.payload,
+          () => undefined,
+        ))
+    if (claims === undefined) {
+      res.writeHead(401, { "www-authenticate": `Bearer resource_metadata="${origin}${metadataPath}"` })
+      res.end()
+      return
+    }
+    const chunks: Buffer[] = []
+    for await (const chunk of req) chunks.push(chunk as Buffer)
+    const upstream = await fetch(upstreamMcpUrl, {
+      method: req.method ?? "GET",
+      headers: {
+        "content-type": req.headers["content-type"] ?? "application/json",
+        accept: req.headers.accept ?? "*/*",
+        ...(req.headers["mcp-protocol-version"] === undefined
+          ? {}
+          : { "mcp-protocol-version": String(req.headers["mcp-protocol-version"]) }),
+        "x-auth-request-user": String(claims.sub),
+        "x-auth-request-scopes": String(claims["scope"] ?? ""),
+        "x-auth-request-client-id": String(claims["client_id"] ?? ""),
+      },
+      ...(req.method === "POST" ? { body: Buffer.concat(chunks) } : {}),
+    })
+    res.writeHead(upstream.status, {
+      "content-type": upstream.headers.get("content-type") ?? "application/json",
+    })
+    res.end(Buffer.from(await upstream.arrayBuffer()))
+  })
+  const port = await listen(server, 0)
+  origin = `http://127.0.0.1:${port}`
+  return { url: resource(), resource: resource(), close: () => close(server) }
+}
