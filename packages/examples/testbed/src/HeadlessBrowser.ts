@@ -111,7 +111,11 @@ export class HeadlessBrowser {
   }
 
   /** Submits a form of `page` (see {@link FormSubmission}) and follows redirects. */
-  submit(page: Page, submission: FormSubmission = {}, options: NavigateOptions = {}): Promise<Navigation> {
+  async submit(
+    page: Page,
+    submission: FormSubmission = {},
+    options: NavigateOptions = {},
+  ): Promise<Navigation> {
     const { url, init } = serializeForm(page.forms, submission, page.url)
     return this.#follow(url, init, options)
   }
