@@ -18,7 +18,6 @@
  */
 import { Jwks, OAuthError } from "@oidc-proxy/core"
 import { Clock, Duration, Effect, Layer, Schema, Semaphore } from "effect"
-import type { Headers } from "effect/http"
 import { HttpClient } from "effect/http"
 import type { JSONWebKeySet } from "jose"
 import { type GetFailure, getJson } from "./internal/httpGet.ts"
@@ -76,7 +75,9 @@ const decodeBody = Schema.decodeUnknownEffect(JwksBody)
  * @category constructors
  * @since 0.1.0
  */
-export const requestedLifetime = (headers: Headers.Headers): number | undefined => {
+export const requestedLifetime = (headers: {
+  readonly [name: string]: string | undefined
+}): number | undefined => {
   const value = headers["cache-control"]
   if (value === undefined) return undefined
   const directives = value
@@ -104,7 +105,10 @@ interface State {
   expiresAt: number
   /** Epoch ms of the last fetch attempt, successful or not (for the cooldown). */
   lastAttemptAt: number | undefined
-  /** Counts fetch attempts, so callers that waited for the lock can tell a fetch happened. */
+  /**
+   * Counts finished fetch attempts, so callers that queued behind a fetch can tell it finished
+   * while they waited and share its outcome.
+   */
   attempts: number
   lastFailure: OAuthError.UpstreamError | undefined
 }
@@ -153,10 +157,10 @@ export const make = (options: Options): Effect.Effect<Jwks.JwksShape, never, Htt
 
     // Runs with `lock` held.
     const fetchKeys = Effect.gen(function* () {
-      state.attempts += 1
       state.lastAttemptAt = yield* Clock.currentTimeMillis
       const result = yield* Effect.result(download)
       const now = yield* Clock.currentTimeMillis
+      state.attempts += 1
       if (result._tag === "Success") {
         const lifetime = requestedLifetime(result.success.headers) ?? maxAge
         state.keys = result.success.jwks
@@ -196,11 +200,13 @@ export const make = (options: Options): Effect.Effect<Jwks.JwksShape, never, Htt
         )
       })
 
+    const fresh = (now: number) => state.keys !== undefined && now < state.expiresAt
+    // Fresh keys are served without the lock; otherwise queue, and check again once it is ours.
     const current = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      state.keys !== undefined && now < state.expiresAt
+      fresh(now) && state.keys !== undefined
         ? Effect.succeed(state.keys)
-        : locked((now) =>
-            state.keys !== undefined && now < state.expiresAt ? Effect.succeed(state.keys) : fetchKeys,
+        : locked((later) =>
+            fresh(later) && state.keys !== undefined ? Effect.succeed(state.keys) : fetchKeys,
           ),
     )
 
