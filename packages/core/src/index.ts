@@ -8,9 +8,17 @@
 /** @since 0.1.0 */
 export * as AccessToken from "./AccessToken.ts"
 /** @since 0.1.0 */
+export * as AuthorizationEndpoint from "./flows/AuthorizationEndpoint.ts"
+/** @since 0.1.0 */
 export * as Authorize from "./Authorize.ts"
 /** @since 0.1.0 */
+export * as Client from "./Client.ts"
+/** @since 0.1.0 */
+export * as ClientAuthentication from "./flows/ClientAuthentication.ts"
+/** @since 0.1.0 */
 export * as Collection from "./Collection.ts"
+/** @since 0.1.0 */
+export * as Endpoints from "./Endpoints.ts"
 /** @since 0.1.0 */
 export * as Entropy from "./Entropy.ts"
 /** @since 0.1.0 */
@@ -22,7 +30,13 @@ export * as Jwks from "./Jwks.ts"
 /** @since 0.1.0 */
 export * as LoadAccessToken from "./LoadAccessToken.ts"
 /** @since 0.1.0 */
+export * as Metadata from "./flows/Metadata.ts"
+/** @since 0.1.0 */
 export * as OAuthError from "./OAuthError.ts"
+/** @since 0.1.0 */
+export * as Outcome from "./flows/Outcome.ts"
+/** @since 0.1.0 */
+export * as Pkce from "./Pkce.ts"
 /** @since 0.1.0 */
 export * as ProxyConfig from "./ProxyConfig.ts"
 /** @since 0.1.0 */
@@ -30,15 +44,29 @@ export * as ProxyKeys from "./ProxyKeys.ts"
 /** @since 0.1.0 */
 export * as ProxyTokenClaims from "./ProxyTokenClaims.ts"
 /** @since 0.1.0 */
+export * as RedirectUri from "./RedirectUri.ts"
+/** @since 0.1.0 */
+export * as RegisterEndpoint from "./flows/RegisterEndpoint.ts"
+/** @since 0.1.0 */
+export * as Revocation from "./flows/Revocation.ts"
+/** @since 0.1.0 */
+export * as RevocationEndpoint from "./flows/RevocationEndpoint.ts"
+/** @since 0.1.0 */
 export * as Scopes from "./Scopes.ts"
+/** @since 0.1.0 */
+export * as Session from "./Session.ts"
 /** @since 0.1.0 */
 export * as StorageKeys from "./StorageKeys.ts"
 /** @since 0.1.0 */
 export * as Store from "./Store.ts"
 /** @since 0.1.0 */
+export * as TokenEndpoint from "./flows/TokenEndpoint.ts"
+/** @since 0.1.0 */
 export * as TokenStore from "./TokenStore.ts"
 /** @since 0.1.0 */
 export * as Upstream from "./Upstream.ts"
+/** @since 0.1.0 */
+export * as UpstreamSession from "./UpstreamSession.ts"
 /** @since 0.1.0 */
 export * as UpstreamTokenSet from "./UpstreamTokenSet.ts"
 /** @since 0.1.0 */

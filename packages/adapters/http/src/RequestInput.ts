@@ -1,0 +1,160 @@
+/**
+ * Reading untrusted request input: query and form parameters, JSON bodies, cookies and the bearer
+ * token, with size limits.
+ *
+ * Adapter (Web `Request` only). A parameter sent twice is an `invalid_request` (RFC 6749 §3.1); a
+ * body over the limit is refused before it is parsed, without reading the rest of it.
+ *
+ * @since 0.1.0
+ */
+import { OAuthError } from "@oidc-proxy/core"
+import { Effect } from "effect"
+
+/**
+ * Default maximum body size, in bytes (64 KiB).
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const defaultMaxBodyBytes = 64 * 1024
+
+/**
+ * Maximum bearer-token length, in characters: longer tokens are refused before any crypto runs.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const maxTokenLength = 8192
+
+/**
+ * A body too large to read.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class BodyTooLarge extends Error {
+  readonly _tag = "BodyTooLarge"
+}
+
+/**
+ * Parameters as a record; fails when one is repeated.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const params = (
+  search: URLSearchParams,
+): Effect.Effect<Record<string, string>, OAuthError.OAuthFailure> => {
+  const out: Record<string, string> = Object.create(null)
+  for (const [k, v] of search) {
+    if (k in out)
+      return Effect.fail(OAuthError.oauth("invalid_request", `parameter ${k.slice(0, 40)} is repeated`))
+    out[k] = v
+  }
+  return Effect.succeed(out)
+}
+
+/**
+ * Reads a body as text, refusing more than `limit` bytes.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const text = (request: Request, limit: number): Effect.Effect<string, BodyTooLarge> =>
+  Effect.tryPromise({
+    try: async () => {
+      const declared = Number(request.headers.get("content-length") ?? "0")
+      if (declared > limit) throw new BodyTooLarge()
+      if (request.body === null) return ""
+      const reader = request.body.getReader()
+      const chunks: Array<Uint8Array> = []
+      let size = 0
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        size += value.byteLength
+        if (size > limit) {
+          await reader.cancel()
+          throw new BodyTooLarge()
+        }
+        chunks.push(value)
+      }
+      const all = new Uint8Array(size)
+      let offset = 0
+      for (const c of chunks) {
+        all.set(c, offset)
+        offset += c.byteLength
+      }
+      return new TextDecoder().decode(all)
+    },
+    catch: (e) => (e instanceof BodyTooLarge ? e : new BodyTooLarge()),
+  })
+
+/**
+ * Reads an `application/x-www-form-urlencoded` body.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const form = (request: Request, limit: number) =>
+  Effect.gen(function* () {
+    const type = request.headers.get("content-type") ?? ""
+    if (!type.toLowerCase().startsWith("application/x-www-form-urlencoded")) {
+      return yield* OAuthError.oauth("invalid_request", "the body must be application/x-www-form-urlencoded")
+    }
+    return yield* params(new URLSearchParams(yield* text(request, limit)))
+  })
+
+/**
+ * Reads a JSON body; malformed JSON is `invalid_client_metadata` (the only JSON endpoint is DCR).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const json = (request: Request, limit: number) =>
+  Effect.gen(function* () {
+    const type = request.headers.get("content-type") ?? ""
+    if (!type.toLowerCase().startsWith("application/json")) {
+      return yield* OAuthError.oauth("invalid_client_metadata", "the body must be application/json")
+    }
+    const body = yield* text(request, limit)
+    try {
+      return JSON.parse(body) as unknown
+    } catch {
+      return yield* OAuthError.oauth("invalid_client_metadata", "the body is not valid JSON")
+    }
+  })
+
+/**
+ * The request's cookies (the first value of a repeated name wins).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const cookies = (request: Request): Record<string, string> => {
+  const out: Record<string, string> = Object.create(null)
+  const header = request.headers.get("cookie")
+  if (header === null) return out
+  for (const part of header.split(";")) {
+    const i = part.indexOf("=")
+    if (i < 0) continue
+    const name = part.slice(0, i).trim()
+    if (name !== "" && !(name in out)) out[name] = part.slice(i + 1).trim()
+  }
+  return out
+}
+
+/**
+ * The bearer token of the `Authorization` header: `undefined` when there is none (or another
+ * scheme), `""` when the header is malformed.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const bearer = (request: Request): string | undefined => {
+  const header = request.headers.get("authorization")
+  if (header === null) return undefined
+  const m = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)[ ]*$/i.exec(header)
+  if (m !== null) return m[1]
+  return /^Bearer\b/i.test(header) ? "" : undefined
+}
