@@ -1,7 +1,7 @@
 import { NodeRedis } from "@effect/platform-node"
 import { assert, it } from "@effect/vitest"
 import { type OAuthError, Store } from "@oidc-proxy/core"
-import { Cause, Clock, Effect, Exit, Layer, Option, Schedule } from "effect"
+import { Cause, Clock, Config, ConfigProvider, Effect, Exit, Layer, Option, Schedule } from "effect"
 import { Redis } from "effect/persistence"
 import { RedisStore } from "../src/index.ts"
 import { describeWithRedis, freePort } from "./redisServer.ts"
@@ -41,6 +41,26 @@ describeWithRedis("RedisStore", (server) => {
         Effect.provide(RedisStore.layer({ url, prefix: "app2:" })),
       )
       assert.deepStrictEqual(other, Option.none())
+    }),
+  )
+
+  it.live("layerConfig - reads the url and the prefix from Config", () =>
+    Effect.gen(function* () {
+      const url = server().url
+      yield* withStore((s) => s.set("configured", "v", "1 minute")).pipe(
+        Effect.provide(
+          RedisStore.layerConfig({
+            url: Config.String("REDIS_URL"),
+            prefix: Config.String("REDIS_PREFIX"),
+          }).pipe(
+            Layer.provide(
+              ConfigProvider.layer(ConfigProvider.fromUnknown({ REDIS_URL: url, REDIS_PREFIX: "cfg:" })),
+            ),
+          ),
+        ),
+      )
+      const value = yield* raw(url, (r) => r.send<string | null>("GET", "cfg:configured"))
+      assert.strictEqual(value, "v")
     }),
   )
 

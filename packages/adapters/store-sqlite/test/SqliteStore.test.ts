@@ -4,7 +4,7 @@ import { join } from "node:path"
 import { DatabaseSync } from "node:sqlite"
 import { assert, describe, it } from "@effect/vitest"
 import { Store } from "@oidc-proxy/core"
-import { Cause, Effect, Exit, Option } from "effect"
+import { Cause, Config, ConfigProvider, Effect, Exit, Layer, Option } from "effect"
 import { TestClock } from "effect/testing"
 import { afterAll } from "vitest"
 import { SqliteStore } from "../src/index.ts"
@@ -98,6 +98,23 @@ describe("SqliteStore", () => {
         yield* s.set("secret-key", "secret-value", "1 hour")
         assert.deepStrictEqual(yield* s.get("secret-key"), Option.some("secret-value"))
       }).pipe(Effect.provide(SqliteStore.layer({ filename, busyTimeout: "20 millis" })))
+    }),
+  )
+
+  it.effect("layerConfig - reads the filename and the purge interval from Config", () =>
+    Effect.gen(function* () {
+      const filename = freshFile()
+      const config = ConfigProvider.fromUnknown({ STORE_FILE: filename, STORE_PURGE_INTERVAL: "5 seconds" })
+      const layer = SqliteStore.layerConfig({
+        filename: Config.String("STORE_FILE"),
+        purgeInterval: Config.Duration("STORE_PURGE_INTERVAL"),
+      }).pipe(Layer.provide(ConfigProvider.layer(config)))
+      yield* Effect.gen(function* () {
+        yield* (yield* Store.Store).set("k", "v", "1 second")
+        assert.strictEqual(rawRows(filename).length, 1)
+        yield* TestClock.adjust("5 seconds")
+        assert.strictEqual(rawRows(filename).length, 0)
+      }).pipe(Effect.provide(layer))
     }),
   )
 
