@@ -1,0 +1,133 @@
+/**
+ * Serving a Web `fetch` handler with `node:http`: converts each request to a `Request` (body
+ * streamed, not buffered) and writes the `Response` back, streaming (SSE answers included).
+ *
+ * Adapter (Node only).
+ *
+ * @since 0.1.0
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
+import { Readable } from "node:stream"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type FetchHandler = (request: Request) => Promise<Response>
+
+const toRequest = (req: IncomingMessage, origin: string): Request => {
+  const headers = new Headers()
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i]!
+    // HTTP/2 pseudo-headers and hop-by-hop headers are not forwarded into the Request.
+    if (name.startsWith(":")) continue
+    headers.append(name, req.rawHeaders[i + 1]!)
+  }
+  const method = req.method ?? "GET"
+  const controller = new AbortController()
+  req.on("close", () => {
+    if (!req.complete) controller.abort()
+  })
+  return new Request(new URL(req.url ?? "/", origin), {
+    method,
+    headers,
+    signal: controller.signal,
+    ...(method === "GET" || method === "HEAD"
+      ? {}
+      : { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: "half" }),
+  } as RequestInit)
+}
+
+const writeResponse = async (response: Response, res: ServerResponse): Promise<void> => {
+  const headers: Record<string, string | Array<string>> = {}
+  response.headers.forEach((value, key) => {
+    if (key === "set-cookie") return
+    headers[key] = value
+  })
+  const cookies = response.headers.getSetCookie()
+  if (cookies.length > 0) headers["set-cookie"] = cookies
+  res.writeHead(response.status, headers)
+  if (response.body === null) {
+    res.end()
+    return
+  }
+  const reader = response.body.getReader()
+  res.on("close", () => {
+    void reader.cancel().catch(() => {})
+  })
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    // Flush each chunk as it comes: Streamable HTTP answers may be server-sent events.
+    if (!res.write(value)) await new Promise<void>((resolve) => res.once("drain", resolve))
+  }
+  res.end()
+}
+
+/**
+ * A `node:http` request listener for a fetch handler. `origin` is used to build absolute request
+ * URLs (the proxy's public base URL's origin).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const toNodeListener =
+  (handler: FetchHandler, origin: string) =>
+  (req: IncomingMessage, res: ServerResponse): void => {
+    void (async () => {
+      try {
+        await writeResponse(await handler(toRequest(req, origin)), res)
+      } catch {
+        if (!res.headersSent) {
+          res.writeHead(500, { "content-type": "application/json" })
+          res.end('{"error":"server_error","error_description":"An unexpected error occurred"}')
+        } else res.destroy()
+      }
+    })()
+  }
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Listening {
+  readonly server: Server
+  readonly port: number
+  readonly url: string
+  readonly close: () => Promise<void>
+}
+
+/**
+ * Listens on `host:port` (port 0 = any free port).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const listen = (
+  handler: FetchHandler,
+  options: { readonly host: string; readonly port: number; readonly origin?: (port: number) => string },
+): Promise<Listening> =>
+  new Promise((resolve, reject) => {
+    let origin = ""
+    const server = createServer(
+      { requestTimeout: 60_000, headersTimeout: 20_000, maxHeaderSize: 16 * 1024 },
+      (req, res) => toNodeListener(handler, origin)(req, res),
+    )
+    server.once("error", reject)
+    server.listen(options.port, options.host, () => {
+      const port = (server.address() as AddressInfo).port
+      const host = options.host.includes(":") ? `[${options.host}]` : options.host
+      origin = options.origin?.(port) ?? `http://${host}:${port}`
+      resolve({
+        server,
+        port,
+        url: `http://${host}:${port}`,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done())
+            server.closeAllConnections()
+          }),
+      })
+    })
+  })

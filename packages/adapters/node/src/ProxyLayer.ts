@@ -1,0 +1,63 @@
+/**
+ * The whole proxy assembled as one layer: configuration, keys, a store, the upstream IdP — every
+ * service `@oidc-proxy/http`'s handler needs.
+ *
+ * Adapter (assembly). A bad configuration fails the layer with `InvalidConfig` naming every bad
+ * field; an unreachable or malformed upstream fails it with `DiscoveryError` naming the field.
+ *
+ * @since 0.1.0
+ */
+import {
+  ProxyConfig,
+  ProxyKeys,
+  StorageKeys,
+  type Store,
+  TokenStore,
+  UpstreamVerifier,
+} from "@oidc-proxy/core"
+import type { WebHandler } from "@oidc-proxy/http"
+import { UpstreamHttp } from "@oidc-proxy/upstream-http"
+import { Effect, Layer, type Redacted } from "effect"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  /** The configuration, decoded with `ProxyConfig.decode`. */
+  readonly config: unknown
+  /** Master secrets, newest first: the first signs and encrypts, all decrypt. */
+  readonly secrets: readonly [StorageKeys.KeySecret, ...Array<StorageKeys.KeySecret>]
+  /** The store. */
+  readonly store: Layer.Layer<Store.Store, unknown>
+  /** How to reach the upstream IdP (its issuer and client credentials). */
+  readonly upstream: Omit<UpstreamHttp.Options, "issuer" | "client_id"> & {
+    readonly client_secret: Redacted.Redacted<string>
+  }
+}
+
+/**
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (options: Options): Layer.Layer<WebHandler.Requirements, unknown> => {
+  const settings = Layer.effect(ProxyConfig.Settings, ProxyConfig.decode(options.config))
+  return Layer.unwrap(
+    Effect.gen(function* () {
+      const config = yield* ProxyConfig.decode(options.config)
+      const upstream = UpstreamHttp.layerFetch({
+        ...options.upstream,
+        issuer: config.upstream.issuer,
+        client_id: config.upstream.client_id,
+      })
+      const storageKeys = StorageKeys.layer(options.secrets)
+      return Layer.mergeAll(
+        ProxyKeys.layerFromSecret(options.secrets[0].secret),
+        UpstreamVerifier.layerJwt.pipe(Layer.provide(upstream)),
+        TokenStore.layer.pipe(Layer.provide(Layer.merge(options.store, storageKeys))),
+        storageKeys,
+        upstream,
+      ).pipe(Layer.provideMerge(settings))
+    }),
+  )
+}
