@@ -29,6 +29,12 @@ export interface LocalIdpClient {
   readonly redirect_uris: ReadonlyArray<string>
   /** How the client authenticates at the token, revocation and introspection endpoints. */
   readonly token_endpoint_auth_method: "client_secret_basic" | "client_secret_post"
+  /**
+   * Accept a loopback redirect_uri (`http://127.0.0.1:<any port>/path`) whatever its port, as RFC 8252 §7.3
+   * asks for native apps. Lets a test start the IdP before the proxy whose callback port is picked by the OS.
+   * Implemented by registering the client with `application_type: "native"`. Default false.
+   */
+  readonly loopbackAnyPort: boolean
 }
 
 /**
@@ -97,6 +103,11 @@ export interface LocalIdpOptions {
    * with the JWKS, no `scope`/`scp` claim) as `access_token` too. Default false.
    */
   readonly sameJwt?: boolean
+  /**
+   * Hide oidc-provider's start-up warnings about its development-only parts (in-memory adapter, dev
+   * interactions), which are intentional here. Other warnings still print. Default true.
+   */
+  readonly quiet?: boolean
 }
 
 /**
@@ -143,12 +154,17 @@ export const startLocalIdp = async (options: LocalIdpOptions = {}): Promise<Loca
     client_secret: options.client?.client_secret ?? randomBytes(24).toString("base64url"),
     redirect_uris: options.client?.redirect_uris ?? ["http://127.0.0.1:1/callback"],
     token_endpoint_auth_method: options.client?.token_endpoint_auth_method ?? "client_secret_basic",
+    loopbackAnyPort: options.client?.loopbackAnyPort ?? false,
   }
   const accounts = options.accounts ?? defaultAccounts
   const audience = options.audience ?? "urn:oidc-proxy:upstream-api"
   const sameJwt = options.sameJwt ?? false
 
-  const provider = new Provider(issuer, await configuration(client, accounts, audience, options))
+  const config = await configuration(client, accounts, audience, options)
+  const provider =
+    (options.quiet ?? true)
+      ? withoutDevOnlyWarnings(() => new Provider(issuer, config))
+      : new Provider(issuer, config)
   if (sameJwt) provider.use(sameJwtMiddleware)
   server.on("request", provider.callback())
 
@@ -181,8 +197,11 @@ const configuration = async (
   return {
     clients: [
       {
-        ...client,
+        client_id: client.client_id,
+        client_secret: client.client_secret,
+        token_endpoint_auth_method: client.token_endpoint_auth_method,
         redirect_uris: [...client.redirect_uris],
+        application_type: client.loopbackAnyPort ? "native" : "web",
         grant_types: ["authorization_code", "refresh_token"],
         response_types: ["code"],
       },
@@ -203,6 +222,12 @@ const configuration = async (
     // id_token, and the JWT access tokens are not valid at the userinfo endpoint.
     conformIdTokenClaims: false,
     pkce: { required: () => true },
+    // A terse error page (instead of the default one, which prints a notice): HeadlessBrowser quotes its text
+    // when it gets stuck, so a test failure names the OAuth error.
+    renderError: (ctx, out) => {
+      ctx.type = "html"
+      ctx.body = `<!doctype html><title>error</title><p>${escapeHtml(`${out.error}: ${out.error_description ?? ""}`)}</p>`
+    },
     issueRefreshToken: (_ctx, c, code) =>
       c.grantTypeAllowed("refresh_token") && (!requireOffline || code.scopes.has("offline_access")),
     // Any origin may call: the MCP SDK client runs discovery with CORS semantics in browsers only, but a
@@ -246,6 +271,24 @@ const configuration = async (
     },
   }
 }
+
+/**
+ * oidc-provider prints its dev-only warnings with `console.warn` while the constructor runs; the constructor
+ * is synchronous, so swapping `console.warn` for its duration cannot swallow anyone else's output.
+ */
+const withoutDevOnlyWarnings = <A>(construct: () => A): A => {
+  const warn = console.warn
+  console.warn = (...args: Array<unknown>) => {
+    if (!String(args[0]).includes("development-only")) warn(...args)
+  }
+  try {
+    return construct()
+  } finally {
+    console.warn = warn
+  }
+}
+
+const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
 /** A client revokes only its own tokens; a confidential client asking for another's gets invalid_request. */
 const revocationPolicy = (

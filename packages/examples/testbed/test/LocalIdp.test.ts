@@ -143,6 +143,25 @@ describe("LocalIdp", () => {
     assert.strictEqual(decodeJwt(tokens.access_token)["aud"], "urn:oidc-proxy:upstream-api")
   })
 
+  it("loopbackAnyPort - accepts the registered loopback redirect_uri on any port, and only with that flag", async () => {
+    const relaxed = await startLocalIdp({
+      client: { redirect_uris: ["http://127.0.0.1/upstream/callback"], loopbackAnyPort: true },
+    })
+    try {
+      const tokens = await codeFlow(relaxed, {
+        scope: "openid",
+        redirectUri: "http://127.0.0.1:45678/upstream/callback",
+      })
+      assert.isString(tokens.access_token)
+    } finally {
+      await relaxed.close()
+    }
+    await codeFlow(idp, { scope: "openid", redirectUri: "http://127.0.0.1:45678/callback" }).then(
+      () => assert.fail("a web client's redirect_uri must match exactly"),
+      (error: Error) => assert.match(error.message, /no way forward from 400 .*redirect_uri/),
+    )
+  })
+
   it("accounts - an unlisted login gets a synthesized email; a second flow in one browser reuses the session", async () => {
     const browser = new HeadlessBrowser()
     const first = await codeFlow(idp, { scope: "openid email", login: "grace", browser })

@@ -44,10 +44,15 @@ export const post = async (url: string, client: LocalIdpClient, params: Record<s
 /** Runs /auth → dev login → consent → redirect_uri → /token, returning the token response. */
 export const codeFlow = async (
   idp: LocalIdp,
-  options: { readonly scope: string; readonly login?: string; readonly browser?: HeadlessBrowser },
+  options: {
+    readonly scope: string
+    readonly login?: string
+    readonly browser?: HeadlessBrowser
+    readonly redirectUri?: string
+  },
 ): Promise<TokenResponse> => {
   const client = idp.clients[0]!
-  const redirectUri = client.redirect_uris[0]!
+  const redirectUri = options.redirectUri ?? client.redirect_uris[0]!
   const meta = await discovery(idp)
   const verifier = randomBytes(32).toString("base64url")
   const state = randomBytes(16).toString("base64url")
