@@ -160,11 +160,18 @@ export const startLocalIdp = async (options: LocalIdpOptions = {}): Promise<Loca
   const audience = options.audience ?? "urn:oidc-proxy:upstream-api"
   const sameJwt = options.sameJwt ?? false
 
-  const config = await configuration(client, accounts, audience, options)
-  const provider =
-    (options.quiet ?? true)
-      ? withoutDevOnlyWarnings(() => new Provider(issuer, config))
-      : new Provider(issuer, config)
+  let provider: Provider
+  try {
+    const config = await configuration(client, accounts, audience, options)
+    provider =
+      (options.quiet ?? true)
+        ? withoutDevOnlyWarnings(() => new Provider(issuer, config))
+        : new Provider(issuer, config)
+  } catch (error) {
+    // A bad configuration must not leave the port bound.
+    await close(server)
+    throw error
+  }
   if (sameJwt) provider.use(sameJwtMiddleware)
   server.on("request", provider.callback())
 

@@ -1,11 +1,14 @@
 /**
  * Test helpers: a direct authorization-code + PKCE flow as the proxy would run it against its upstream IdP
- * (confidential client, HeadlessBrowser as the user agent).
+ * (confidential client, HeadlessBrowser as the user agent), and a stand-in bearer gateway.
  *
  * @since 0.1.0
  */
 import { createHash, randomBytes } from "node:crypto"
+import { createServer } from "node:http"
+import { createRemoteJWKSet, jwtVerify } from "jose"
 import { HeadlessBrowser, oidcProviderDevInteractions } from "../src/HeadlessBrowser.ts"
+import { close, listen } from "../src/internal/net.ts"
 import type { LocalIdp, LocalIdpClient } from "../src/LocalIdp.ts"
 
 export interface TokenResponse {
@@ -89,9 +92,6 @@ export const codeFlow = async (
  * it verifies the JWT against the IdP's JWKS with `aud` = its resource, then forwards with x-auth-request-*.
  */
 export const startBearerGateway = async (upstreamMcpUrl: string, authorizationServer: () => string) => {
-  const { createServer } = await import("node:http")
-  const { createRemoteJWKSet, jwtVerify } = await import("jose")
-  const { listen, close } = await import("../src/internal/net.ts")
   let origin = ""
   const resource = () => `${origin}/mcp`
   const metadataPath = "/.well-known/oauth-protected-resource/mcp"
