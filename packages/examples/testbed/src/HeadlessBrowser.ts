@@ -47,7 +47,7 @@ export type Navigation =
  * @category models
  * @since 0.1.0
  */
-export type PageHandler = (page: Page) => FormSubmission | undefined
+export type PageHandler = (page: Page) => FormSubmission | undefined | Promise<FormSubmission | undefined>
 
 /**
  * @category models
@@ -136,9 +136,14 @@ export class HeadlessBrowser {
     },
   ): Promise<URL> {
     let navigation = await this.navigate(url, options)
-    for (let pages = 0; navigation._tag === "Page"; pages++) {
+    for (let pages = 1; navigation._tag === "Page"; pages++) {
       const { page } = navigation
-      const submission = pages < (options.maxPages ?? 10) ? options.onPage(page) : undefined
+      if (pages > (options.maxPages ?? 10)) {
+        throw new Error(
+          `HeadlessBrowser: still on pages after ${pages - 1} submissions, at ${page.url.origin}${page.url.pathname}`,
+        )
+      }
+      const submission = await options.onPage(page)
       if (submission === undefined) {
         throw new Error(
           `HeadlessBrowser: no way forward from ${page.status} ${page.url.origin}${page.url.pathname}: ${excerpt(page.body)}`,
@@ -215,9 +220,9 @@ export const pressButton =
  */
 export const firstOf =
   (...handlers: ReadonlyArray<PageHandler>): PageHandler =>
-  (page) => {
+  async (page) => {
     for (const handler of handlers) {
-      const submission = handler(page)
+      const submission = await handler(page)
       if (submission !== undefined) return submission
     }
     return undefined

@@ -64,6 +64,10 @@ const consentServer = async () => {
         // 303 after POST: the browser must switch to GET.
         res.writeHead(303, { location: target.href }).end()
       })
+    } else if (url.pathname === "/again") {
+      res
+        .writeHead(200, { "content-type": "text/html" })
+        .end('<form action="/again"><button>Again</button></form>')
     } else if (url.pathname === "/loop") {
       res.writeHead(302, { location: "/loop" }).end()
     } else if (url.pathname === "/set") {
@@ -187,5 +191,20 @@ describe("HeadlessBrowser", () => {
       () => assert.fail("should not finish"),
       (error: Error) => assert.match(error.message, /more than 5 redirects/),
     )
+    let submissions = 0
+    await browser
+      .drive(`${a.origin}/again`, {
+        stopAt,
+        maxPages: 3,
+        onPage: () => {
+          submissions++
+          return {}
+        },
+      })
+      .then(
+        () => assert.fail("should not finish"),
+        (error: Error) => assert.match(error.message, /after 3 submissions, at .*\/again/),
+      )
+    assert.strictEqual(submissions, 3)
   })
 })
