@@ -40,7 +40,6 @@ const authProblem = (method: TokenClient.AuthMethod, req: FakeServer.RecordedReq
 const setup = (method: TokenClient.AuthMethod | undefined, script: Script = {}, revocation = true) =>
   Effect.gen(function* () {
     const problems: Array<string> = []
-    let idp: TestUpstream.TestUpstream | undefined
     const server = yield* FakeServer.make((req, res) => {
       const problem = authProblem(method ?? "client_secret_basic", req)
       if (problem !== undefined) {
@@ -66,7 +65,7 @@ const setup = (method: TokenClient.AuthMethod | undefined, script: Script = {}, 
       if (script.delay === undefined) answer()
       else setTimeout(answer, script.delay).unref()
     })
-    idp = yield* TestUpstream.make({ issuer: server.origin, clientId })
+    const idp = yield* TestUpstream.make({ issuer: server.origin, clientId })
     const metadata: Upstream.UpstreamMetadata = {
       issuer: server.origin,
       authorization_endpoint: `${server.origin}/authorize`,
