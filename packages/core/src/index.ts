@@ -8,19 +8,31 @@
 /** @since 0.1.0 */
 export * as AccessToken from "./AccessToken.ts"
 /** @since 0.1.0 */
-export * as AuthorizationEndpoint from "./flows/AuthorizationEndpoint.ts"
-/** @since 0.1.0 */
 export * as Authorize from "./Authorize.ts"
 /** @since 0.1.0 */
 export * as Client from "./Client.ts"
-/** @since 0.1.0 */
-export * as ClientAuthentication from "./flows/ClientAuthentication.ts"
 /** @since 0.1.0 */
 export * as Collection from "./Collection.ts"
 /** @since 0.1.0 */
 export * as Endpoints from "./Endpoints.ts"
 /** @since 0.1.0 */
 export * as Entropy from "./Entropy.ts"
+/** @since 0.1.0 */
+export * as AuthorizationEndpoint from "./flows/AuthorizationEndpoint.ts"
+/** @since 0.1.0 */
+export * as ClientAuthentication from "./flows/ClientAuthentication.ts"
+/** @since 0.1.0 */
+export * as Metadata from "./flows/Metadata.ts"
+/** @since 0.1.0 */
+export * as Outcome from "./flows/Outcome.ts"
+/** @since 0.1.0 */
+export * as RegisterEndpoint from "./flows/RegisterEndpoint.ts"
+/** @since 0.1.0 */
+export * as Revocation from "./flows/Revocation.ts"
+/** @since 0.1.0 */
+export * as RevocationEndpoint from "./flows/RevocationEndpoint.ts"
+/** @since 0.1.0 */
+export * as TokenEndpoint from "./flows/TokenEndpoint.ts"
 /** @since 0.1.0 */
 export * as IssueAccessToken from "./IssueAccessToken.ts"
 /** @since 0.1.0 */
@@ -30,11 +42,7 @@ export * as Jwks from "./Jwks.ts"
 /** @since 0.1.0 */
 export * as LoadAccessToken from "./LoadAccessToken.ts"
 /** @since 0.1.0 */
-export * as Metadata from "./flows/Metadata.ts"
-/** @since 0.1.0 */
 export * as OAuthError from "./OAuthError.ts"
-/** @since 0.1.0 */
-export * as Outcome from "./flows/Outcome.ts"
 /** @since 0.1.0 */
 export * as Pkce from "./Pkce.ts"
 /** @since 0.1.0 */
@@ -46,12 +54,6 @@ export * as ProxyTokenClaims from "./ProxyTokenClaims.ts"
 /** @since 0.1.0 */
 export * as RedirectUri from "./RedirectUri.ts"
 /** @since 0.1.0 */
-export * as RegisterEndpoint from "./flows/RegisterEndpoint.ts"
-/** @since 0.1.0 */
-export * as Revocation from "./flows/Revocation.ts"
-/** @since 0.1.0 */
-export * as RevocationEndpoint from "./flows/RevocationEndpoint.ts"
-/** @since 0.1.0 */
 export * as Scopes from "./Scopes.ts"
 /** @since 0.1.0 */
 export * as Session from "./Session.ts"
@@ -59,8 +61,6 @@ export * as Session from "./Session.ts"
 export * as StorageKeys from "./StorageKeys.ts"
 /** @since 0.1.0 */
 export * as Store from "./Store.ts"
-/** @since 0.1.0 */
-export * as TokenEndpoint from "./flows/TokenEndpoint.ts"
 /** @since 0.1.0 */
 export * as TokenStore from "./TokenStore.ts"
 /** @since 0.1.0 */

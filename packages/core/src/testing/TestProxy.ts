@@ -1,6 +1,8 @@
 /**
- * The whole bearer pipeline wired for tests: memory store, a fixed proxy secret, a local upstream
- * JWKS, and the given configuration — everything `loadAccessToken` and `issueAccessToken` need.
+ * The proxy wired for tests: memory store, a fixed proxy secret, a local upstream JWKS, and the
+ * given configuration. `layer` is everything `loadAccessToken` and `issueAccessToken` need;
+ * `layerFull` adds the scripted upstream token endpoint and an observable store, so a test runs
+ * authorize → consent → callback → token → check → refresh → revoke without I/O.
  *
  * @since 0.1.0
  */
@@ -12,7 +14,9 @@ import * as StorageKeys from "../StorageKeys.ts"
 import * as Store from "../Store.ts"
 import * as TokenStore from "../TokenStore.ts"
 import * as UpstreamVerifier from "../UpstreamVerifier.ts"
+import * as TestStore from "./TestStore.ts"
 import type { TestUpstream } from "./TestUpstream.ts"
+import * as TestUpstreamClient from "./TestUpstreamClient.ts"
 
 /**
  * A fixed master secret for tests (never use it elsewhere).
@@ -60,4 +64,33 @@ export const layer = (
       Layer.provide(StorageKeys.layer([{ kid: "k1", secret: testSecret }]).pipe(Layer.orDie)),
     ),
   ).pipe(Layer.provideMerge(settings))
+}
+
+/**
+ * Everything the authorization-server flows need: `Settings`, `ProxyKeys`, `StorageKeys`, the
+ * `Store` (memory unless `store` is given) with its `TestStore` observer, `TokenStore`, `Jwks`,
+ * `UpstreamVerifier`, and the scripted `UpstreamClient` with its `TestUpstreamClient` handle.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerFull = (
+  upstream: TestUpstream,
+  configInput: unknown,
+  options: {
+    readonly store?: Layer.Layer<Store.Store>
+    readonly client?: TestUpstreamClient.Options
+  } = {},
+) => {
+  const settings = Layer.effect(ProxyConfig.Settings, Effect.orDie(ProxyConfig.decode(configInput)))
+  const storage = Layer.mergeAll(
+    TestStore.layer(options.store ?? Store.layerMemory),
+    StorageKeys.layer([{ kid: "k1", secret: testSecret }]).pipe(Layer.orDie),
+  )
+  return Layer.mergeAll(
+    ProxyKeys.layerFromSecret(testSecret).pipe(Layer.orDie),
+    UpstreamVerifier.layerJwt.pipe(Layer.provideMerge(Jwks.layerStatic(upstream.jwks))),
+    TokenStore.layer,
+    TestUpstreamClient.layer(upstream, options.client),
+  ).pipe(Layer.provideMerge(storage), Layer.provideMerge(settings))
 }

@@ -10,4 +10,8 @@ export * as Arbitraries from "./Arbitraries.ts"
 /** @since 0.1.0 */
 export * as TestProxy from "./TestProxy.ts"
 /** @since 0.1.0 */
+export * as TestStore from "./TestStore.ts"
+/** @since 0.1.0 */
 export * as TestUpstream from "./TestUpstream.ts"
+/** @since 0.1.0 */
+export * as TestUpstreamClient from "./TestUpstreamClient.ts"
