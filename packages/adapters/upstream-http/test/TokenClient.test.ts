@@ -2,7 +2,7 @@ import type { ServerResponse } from "node:http"
 import { assert, describe, it } from "@effect/vitest"
 import type { Upstream } from "@oidc-proxy/core"
 import { TestUpstream } from "@oidc-proxy/core/testing"
-import { Effect, Redacted } from "effect"
+import { Effect, Fiber, Redacted } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { TokenClient } from "../src/index.ts"
 import * as FakeServer from "./support/FakeServer.ts"
@@ -241,6 +241,20 @@ describe("TokenClient", () => {
         },
       )
       assert.strictEqual(hits(), 3)
+    }),
+  )
+
+  it.live("refresh - interrupting the caller that started a shared refresh does not fail the others", () =>
+    Effect.gen(function* () {
+      const { client, hits } = yield* setup("client_secret_basic", { delay: 150 })
+      const first = yield* Effect.forkChild(client.refresh({ refresh_token: "rt-shared" }))
+      yield* Effect.sleep("20 millis")
+      const second = yield* Effect.forkChild(client.refresh({ refresh_token: "rt-shared" }))
+      yield* Effect.sleep("20 millis")
+      yield* Fiber.interrupt(first)
+      const tokens = yield* Fiber.join(second)
+      assert.strictEqual(tokens.access_token, "at-refresh_token")
+      assert.strictEqual(hits(), 1)
     }),
   )
 

@@ -20,9 +20,12 @@ export class GetFailure extends Data.TaggedError("GetFailure")<{
   readonly description: string
   readonly status?: number
 }> {
-  /** 5xx, timeouts and network failures may succeed on a later try; a 4xx or a bad body will not. */
+  /** 5xx, 429, timeouts and network failures may pass on a later try; another 4xx or a bad body will not. */
   get retryable(): boolean {
-    return this.reason !== "bad_response" || (this.status !== undefined && this.status >= 500)
+    return (
+      this.reason !== "bad_response" ||
+      (this.status !== undefined && (this.status >= 500 || this.status === 429))
+    )
   }
 }
 
