@@ -90,14 +90,21 @@ const grantableScopes = (
   return asked
 }
 
-/** Scopes asked of the upstream: the configured ones plus the client's, with `offline_access` only where the upstream offers it. */
+/**
+ * Scopes asked of the upstream: the configured ones plus the client's. `offline_access` is asked
+ * whenever the client may use refresh tokens — the proxy needs an upstream refresh token to keep
+ * such a session alive, and clients are never challenged for `offline_access` (MCP SEP-2207) — and
+ * only when the upstream advertises it.
+ */
 const upstreamScopes = (
   config: ProxyConfig,
   upstream: UpstreamClient["Service"],
+  client: Client,
   granted: Scopes.ScopeSet,
 ): Scopes.ScopeSet => {
   const supported = upstream.metadata.scopes_supported
-  const wanted = Scopes.union(config.upstream.scopes, granted)
+  const offline = client.grant_types.includes("refresh_token") ? ["offline_access"] : []
+  const wanted = Scopes.union(Scopes.union(config.upstream.scopes, granted), offline)
   return supported === undefined || supported.includes("offline_access")
     ? wanted
     : wanted.filter((s) => s !== "offline_access")
@@ -210,7 +217,7 @@ export const authorize = (
       code_challenge: challenge,
       ...(state === undefined ? {} : { state }),
       scope,
-      upstream_scope: upstreamScopes(config, upstream, scope),
+      upstream_scope: upstreamScopes(config, upstream, client.value, scope),
       resource: config.resource,
       upstream_code_verifier: yield* entropy.token(32),
       binding_hash: binding.hash,
