@@ -1,0 +1,166 @@
+/**
+ * Parsers for environment variable values: text in, a value or a short reason out.
+ *
+ * Internal (used by `GatewayConfig`). A reason never contains the value itself, so a caller can
+ * decide whether to show it (never for secrets).
+ *
+ * @since 0.1.0
+ */
+import { type LogLevel, Redacted, Result } from "effect"
+
+type Parser<A> = (raw: string) => Result.Result<A, string>
+
+/** A `host:port` to bind. */
+export interface HostPort {
+  readonly host: string
+  readonly port: number
+}
+
+/** Where the proxy's state lives. */
+export type StoreSpec =
+  | { readonly _tag: "sqlite"; readonly filename: string }
+  | { readonly _tag: "memory" }
+  | { readonly _tag: "redis"; readonly url: string }
+
+const absoluteUrl = (raw: string): URL | undefined => {
+  try {
+    return new URL(raw)
+  } catch {
+    return undefined
+  }
+}
+
+export const httpUrl: Parser<URL> = (raw) => {
+  const url = absoluteUrl(raw)
+  if (url === undefined) return Result.fail("must be an absolute URL")
+  if (url.protocol !== "http:" && url.protocol !== "https:") return Result.fail("must be an http(s) URL")
+  return Result.succeed(url)
+}
+
+/** An http(s) URL kept exactly as written (an issuer is compared character for character). */
+export const httpUrlText: Parser<string> = (raw) => Result.map(httpUrl(raw.trim()), () => raw.trim())
+
+/** An http(s) URL without query or fragment, returned without a trailing slash. */
+export const baseUrl: Parser<string> = (raw) =>
+  Result.flatMap(httpUrl(raw), (url) =>
+    url.search !== "" || url.hash !== ""
+      ? Result.fail("must not have a query or fragment")
+      : Result.succeed(url.href.replace(/\/+$/, "")),
+  )
+
+export const nonEmpty: Parser<string> = (raw) =>
+  raw.trim() === "" ? Result.fail("must not be empty") : Result.succeed(raw.trim())
+
+export const path: Parser<string> = (raw) =>
+  /^\/[\w\-./~]*$/.test(raw) && !raw.includes("..")
+    ? Result.succeed(raw.length > 1 ? raw.replace(/\/+$/, "") : raw)
+    : Result.fail("must be a path starting with / (letters, digits, - . _ ~ /)")
+
+export const words: Parser<ReadonlyArray<string>> = (raw) =>
+  Result.succeed(raw.split(/\s+/).filter((w) => w !== ""))
+
+export const boolean: Parser<boolean> = (raw) => {
+  const s = raw.trim().toLowerCase()
+  if (["true", "1", "yes", "on"].includes(s)) return Result.succeed(true)
+  if (["false", "0", "no", "off"].includes(s)) return Result.succeed(false)
+  return Result.fail("must be true or false")
+}
+
+export const oneOf =
+  <const L extends string>(literals: ReadonlyArray<L>): Parser<L> =>
+  (raw) => {
+    const s = raw.trim()
+    return (literals as ReadonlyArray<string>).includes(s)
+      ? Result.succeed(s as L)
+      : Result.fail(`must be one of ${literals.join(", ")}`)
+  }
+
+export const integer =
+  (min: number, max: number): Parser<number> =>
+  (raw) => {
+    const s = raw.trim()
+    const n = Number(s)
+    return /^\d+$/.test(s) && n >= min && n <= max
+      ? Result.succeed(n)
+      : Result.fail(`must be a whole number from ${min} to ${max}`)
+  }
+
+/** Seconds: 1 second up to 5 years, as core's `ProxyConfig` accepts. */
+export const seconds: Parser<number> = integer(1, 31_536_000 * 5)
+
+export const hostPort: Parser<HostPort> = (raw) => {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]*)):(\d{1,5})$/.exec(raw.trim())
+  const port = Number(m?.[3])
+  if (m === null || port > 65535) return Result.fail("must be host:port (port 0-65535; [::1]:port for IPv6)")
+  return Result.succeed({ host: m[1] ?? (m[2] === "" ? "0.0.0.0" : m[2]!), port })
+}
+
+/** The default listen address: the base URL's host and port. */
+export const listenOf = (url: URL): HostPort => ({
+  host: url.hostname.replace(/^\[|\]$/g, ""),
+  port: url.port !== "" ? Number(url.port) : url.protocol === "https:" ? 443 : 80,
+})
+
+export const queryString: Parser<Record<string, string>> = (raw) => {
+  const params = new URLSearchParams(raw.startsWith("?") ? raw.slice(1) : raw)
+  const out: Record<string, string> = {}
+  for (const [k, value] of params) {
+    if (k === "") return Result.fail("has an empty parameter name")
+    out[k] = value
+  }
+  return Result.succeed(out)
+}
+
+export const store: Parser<StoreSpec> = (raw) => {
+  const s = raw.trim()
+  if (s === "memory") return Result.succeed({ _tag: "memory" })
+  if (s.startsWith("sqlite:")) {
+    const filename = s.slice("sqlite:".length)
+    return filename === "" ? Result.fail("sqlite: needs a path") : Result.succeed({ _tag: "sqlite", filename })
+  }
+  if (s.startsWith("redis://") || s.startsWith("rediss://")) {
+    const url = absoluteUrl(s)
+    return url === undefined || url.hostname === ""
+      ? Result.fail("must be redis://HOST:PORT")
+      : Result.succeed({ _tag: "redis", url: s })
+  }
+  return Result.fail("must be sqlite:PATH, memory, or redis://HOST:PORT")
+}
+
+const byteLength = (s: string) => new TextEncoder().encode(s).length
+
+export const secret =
+  (minBytes: number): Parser<Redacted.Redacted<string>> =>
+  (raw) =>
+    byteLength(raw) >= minBytes
+      ? Result.succeed(Redacted.make(raw))
+      : Result.fail(minBytes > 1 ? `must be at least ${minBytes} bytes` : "must not be empty")
+
+export const secretList =
+  (minBytes: number): Parser<ReadonlyArray<Redacted.Redacted<string>>> =>
+  (raw) => {
+    const items = raw.split(/\s+/).filter((w) => w !== "")
+    const short = items.findIndex((w) => byteLength(w) < minBytes)
+    return short >= 0
+      ? Result.fail(`secret #${short + 1} must be at least ${minBytes} bytes`)
+      : Result.succeed(items.map((w) => Redacted.make(w)))
+  }
+
+const levels: Record<string, LogLevel.LogLevel> = {
+  all: "All",
+  trace: "Trace",
+  debug: "Debug",
+  info: "Info",
+  warn: "Warn",
+  warning: "Warn",
+  error: "Error",
+  fatal: "Fatal",
+  none: "None",
+}
+
+export const logLevel: Parser<LogLevel.LogLevel> = (raw) => {
+  const level = levels[raw.trim().toLowerCase()]
+  return level === undefined
+    ? Result.fail("must be trace, debug, info, warn, error, fatal or none")
+    : Result.succeed(level)
+}
