@@ -87,6 +87,8 @@ export const matches = (requested: string, registered: ReadonlyArray<string>): b
   if (registered.includes(requested)) return true
   const req = parse(requested)
   if (req === undefined || !isLoopback(req) || req.href !== requested) return false
+  // Registration refuses userinfo; the any-port match must not let it back in.
+  if (req.username !== "" || req.password !== "") return false
   return registered.some((r) => {
     const reg = parse(r)
     if (reg === undefined || !isLoopback(reg)) return false
