@@ -18,9 +18,12 @@ describe("FullFlow", () => {
     withProxy(
       Effect.gen(function* () {
         const { client, tokens } = yield* session({}, { params: { scope: "openid profile" } })
-        assert.deepStrictEqual(yield* allowedScopes(tokens.access_token), ["openid", "profile"])
+        assert.strictEqual(tokens.scope, "openid profile")
+        // id_token mode: the scopes recorded upstream (offline_access is asked for refreshing clients).
+        const recorded = ["offline_access", "openid", "profile"]
+        assert.deepStrictEqual(yield* allowedScopes(tokens.access_token), recorded)
         const refreshed = tokenBody(yield* refresh(client, tokens.refresh_token!))
-        assert.deepStrictEqual(yield* allowedScopes(refreshed.access_token), ["openid", "profile"])
+        assert.deepStrictEqual(yield* allowedScopes(refreshed.access_token), recorded)
         yield* revoke(client, refreshed.refresh_token!)
         assert.strictEqual(yield* allowedScopes(refreshed.access_token), "401 invalid_token")
         assert.strictEqual(yield* allowedScopes(tokens.access_token), "401 invalid_token")
