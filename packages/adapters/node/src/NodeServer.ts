@@ -95,8 +95,28 @@ export interface Listening {
   readonly server: Server
   readonly port: number
   readonly url: string
+  /** Closes at once: open connections, in-flight requests included, are cut. */
   readonly close: () => Promise<void>
+  /**
+   * Closes gracefully: stops accepting, lets in-flight requests finish, and cuts what is still open
+   * after `timeoutMillis`.
+   */
+  readonly shutdown: (timeoutMillis: number) => Promise<void>
 }
+
+const shutdownServer = (server: Server, timeoutMillis: number): Promise<void> =>
+  new Promise<void>((done) => {
+    // Keep-alive connections that finish a response after close() began would otherwise stay
+    // open until their idle timeout, so idle ones are swept until the server is closed.
+    const sweep = setInterval(() => server.closeIdleConnections(), 100)
+    const deadline = setTimeout(() => server.closeAllConnections(), timeoutMillis)
+    server.close(() => {
+      clearInterval(sweep)
+      clearTimeout(deadline)
+      done()
+    })
+    server.closeIdleConnections()
+  })
 
 /**
  * Listens on `host:port` (port 0 = any free port).
@@ -128,6 +148,7 @@ export const listen = (
             server.close(() => done())
             server.closeAllConnections()
           }),
+        shutdown: (timeoutMillis) => shutdownServer(server, timeoutMillis),
       })
     })
   })

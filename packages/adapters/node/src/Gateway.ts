@@ -1,0 +1,334 @@
+/**
+ * The `oidc-proxy` gateway: the proxy's endpoints, the bearer check, and a reverse proxy to the
+ * MCP server behind it, on one Node HTTP listener; `/healthz`, `/readyz`, JSON access logs,
+ * Prometheus metrics on a separate listener, optional OTLP traces, graceful shutdown.
+ *
+ * Adapter (assembly): `ProxyLayer` + the store named by `OIDC_PROXY_STORE` + `WebHandler` with
+ * `ReverseProxy` as its `onAuthorized` hook, served by `NodeServer`. Access log lines carry the
+ * path only, never a query string (authorization requests and callbacks carry codes and state),
+ * never a header.
+ *
+ * @since 0.1.0
+ */
+import {
+  type AccessToken,
+  Endpoints,
+  type OAuthError,
+  ProxyConfig,
+  Store,
+  TokenStore,
+  Upstream,
+} from "@oidc-proxy/core"
+import { WebHandler } from "@oidc-proxy/http"
+import { RedisStore } from "@oidc-proxy/store-redis"
+import { SqliteStore } from "@oidc-proxy/store-sqlite"
+import { Effect, Layer, Logger, ManagedRuntime, Option, References } from "effect"
+import { FetchHttpClient } from "effect/http"
+import { Otlp } from "effect/observability"
+import type { GatewayConfig } from "./GatewayConfig.ts"
+import * as Metrics from "./Metrics.ts"
+import * as NodeServer from "./NodeServer.ts"
+import * as ProxyLayer from "./ProxyLayer.ts"
+import * as ReverseProxy from "./ReverseProxy.ts"
+
+/**
+ * The services the gateway runs over: the handler's, plus the store (probed by `/readyz`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Services = WebHandler.Requirements | Store.Store
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  /**
+   * Replaces the proxy assembled from the configuration (e.g. test layers). The gateway's own
+   * settings (listen address, target, logging, metrics) still come from the configuration.
+   */
+  readonly services?: Layer.Layer<Services, unknown>
+  /** The `fetch` used to reach the target. Default: the global one. */
+  readonly fetch?: typeof fetch
+}
+
+/**
+ * A running gateway.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Gateway {
+  /** Where the gateway listens, e.g. `http://127.0.0.1:8080`. */
+  readonly url: string
+  /** Where `/metrics` is served, when `OIDC_PROXY_METRICS_LISTEN` is set. */
+  readonly metricsUrl: string | undefined
+  readonly metrics: Metrics.Metrics
+  /**
+   * Stops accepting, lets in-flight requests finish (up to the configured shutdown timeout), then
+   * releases the store and flushes traces.
+   */
+  readonly shutdown: () => Promise<void>
+}
+
+/** Every store failure counts in `oidc_proxy_store_errors_total`. */
+const countingStore = (metrics: Metrics.Metrics) =>
+  Layer.effect(
+    Store.Store,
+    Effect.gen(function* () {
+      const inner = yield* Store.Store
+      const count = <A>(operation: string, effect: Effect.Effect<A, OAuthError.StoreError>) =>
+        Effect.tapError(effect, () => Effect.sync(() => metrics.storeError(operation)))
+      return Store.Store.of({
+        get: (key) => count("get", inner.get(key)),
+        set: (key, value, ttl) => count("set", inner.set(key, value, ttl)),
+        delete: (key) => count("delete", inner.delete(key)),
+        take: (key) => count("take", inner.take(key)),
+      })
+    }),
+  )
+
+/**
+ * The store named by `OIDC_PROXY_STORE`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const storeLayer = (spec: GatewayConfig["store"]): Layer.Layer<Store.Store, unknown> => {
+  switch (spec._tag) {
+    case "memory":
+      return Store.layerMemory
+    case "sqlite":
+      return SqliteStore.layer({ filename: spec.filename })
+    case "redis":
+      return RedisStore.layer({ url: spec.url })
+  }
+}
+
+/**
+ * The proxy's services from the configuration: `ProxyLayer` over the configured store, the store
+ * itself counting its failures into `metrics`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const servicesLayer = (config: GatewayConfig, metrics: Metrics.Metrics): Layer.Layer<Services, unknown> => {
+  // One store instance: the same layer value is memoized when built twice in one graph.
+  const store = countingStore(metrics).pipe(Layer.provide(storeLayer(config.store)))
+  return Layer.merge(
+    ProxyLayer.layer({
+      config: config.proxy,
+      secrets: config.secrets,
+      store,
+      upstream: {
+        client_secret: config.upstream.client_secret,
+        token_endpoint_auth_method: config.upstream.token_endpoint_auth_method,
+      },
+    }),
+    store,
+  )
+}
+
+/**
+ * Logging (JSON lines or pretty, at the configured level) and, when an endpoint is set, OTLP
+ * traces.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const observabilityLayer = (config: GatewayConfig): Layer.Layer<never> => {
+  const logging = Layer.mergeAll(
+    Logger.layer([config.logFormat === "json" ? Logger.consoleJson : Logger.consolePretty()]),
+    Layer.succeed(References.MinimumLogLevel, config.logLevel),
+  )
+  if (config.otlpEndpoint === undefined) return logging
+  return Layer.merge(
+    logging,
+    Otlp.layerJson({
+      baseUrl: config.otlpEndpoint.href,
+      resource: { serviceName: "oidc-proxy" },
+      loggerMergeWithExisting: true,
+    }).pipe(Layer.provide(FetchHttpClient.layer)),
+  )
+}
+
+/** The metrics label of a path: a fixed set, so request data never becomes a label. */
+const endpointNames = (endpoints: Endpoints.Endpoints): ReadonlyMap<string, string> =>
+  new Map([
+    [new URL(endpoints.authorization).pathname, "authorize"],
+    [new URL(endpoints.token).pathname, "token"],
+    [new URL(endpoints.registration).pathname, "register"],
+    [new URL(endpoints.revocation).pathname, "revoke"],
+    [new URL(endpoints.consent).pathname, "consent"],
+    [new URL(endpoints.callback).pathname, "callback"],
+    [new URL(endpoints.jwks).pathname, "jwks"],
+    ["/healthz", "healthz"],
+    ["/readyz", "readyz"],
+  ])
+
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", "cache-control": "no-store" },
+  })
+
+/** The upstream access token behind a proxy token, for `X-Forwarded-Access-Token`. */
+const upstreamAccessToken = (token: AccessToken.AccessToken) =>
+  Effect.gen(function* () {
+    const store = yield* TokenStore.TokenStore
+    // The token passed the bearer check already; only its jti is needed here.
+    const payload = JSON.parse(Buffer.from(token.token.split(".")[1] ?? "", "base64url").toString()) as {
+      jti?: unknown
+    }
+    if (typeof payload.jti !== "string") return undefined
+    const mapping = yield* store.jtiMappings.get(payload.jti)
+    if (Option.isNone(mapping)) return undefined
+    const set = yield* store.upstreamTokenSets.get(mapping.value.upstream_token_set_id)
+    return Option.isSome(set) ? set.value.access_token : undefined
+  })
+
+const readiness = Effect.gen(function* () {
+  const store = yield* Store.Store
+  const upstream = yield* Upstream.UpstreamClient
+  const storeOk = yield* store.get("oidc-proxy:readyz-probe").pipe(
+    Effect.timeout("2 seconds"),
+    Effect.match({ onFailure: () => false, onSuccess: () => true }),
+  )
+  // The upstream layer only builds once discovery succeeded; check its result is there.
+  const upstreamOk = upstream.metadata.token_endpoint !== ""
+  return { store: storeOk ? "ok" : "fail", upstream: upstreamOk ? "ok" : "fail" } as const
+})
+
+/**
+ * Starts the gateway: builds the services (opening the store, discovering the upstream), then
+ * listens. Rejects when the services cannot be built or the address cannot be bound.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const start = async (config: GatewayConfig, options: Options = {}): Promise<Gateway> => {
+  const metrics = Metrics.make()
+  const services = options.services ?? servicesLayer(config, metrics)
+  const runtime = ManagedRuntime.make(Layer.merge(services, observabilityLayer(config)))
+  try {
+    return await startWith(config, options, runtime, metrics)
+  } catch (error) {
+    await runtime.dispose()
+    throw error
+  }
+}
+
+const startWith = async (
+  config: GatewayConfig,
+  options: Options,
+  runtime: ManagedRuntime.ManagedRuntime<Services, unknown>,
+  metrics: Metrics.Metrics,
+): Promise<Gateway> => {
+  const settings = await runtime.runPromise(
+    Effect.gen(function* () {
+      return yield* ProxyConfig.Settings
+    }),
+  )
+  for (const warning of config.warnings) await runtime.runPromise(Effect.logWarning(warning))
+  const endpoints = Endpoints.make(settings)
+  const names = endpointNames(endpoints)
+  const resourcePath = new URL(settings.resource).pathname.replace(/\/+$/, "") || "/"
+  const isResource = (path: string) =>
+    resourcePath === "/" || path === resourcePath || path.startsWith(`${resourcePath}/`)
+  const endpointOf = (path: string) =>
+    names.get(path) ?? (path.includes("/.well-known/") ? "metadata" : isResource(path) ? "resource" : "other")
+
+  const forward = ReverseProxy.make({
+    target: config.target,
+    resourcePath,
+    upstreamAccessToken: config.forwardAccessToken
+      ? (token) => runtime.runPromise(upstreamAccessToken(token))
+      : undefined,
+    observe: ({ seconds, ok }) => metrics.target(seconds, ok),
+    fetch: options.fetch,
+  })
+  const proxy = await runtime.runPromise(
+    WebHandler.make({
+      onAuthorized: (request, token) => {
+        metrics.bearer("allow")
+        return runtime.runPromise(
+          Effect.promise(() => forward(request, token)).pipe(
+            Effect.tap((response) => Effect.annotateCurrentSpan("http.status_code", response.status)),
+            Effect.withSpan("oidc-proxy.forward", { attributes: { "http.method": request.method } }),
+          ),
+        )
+      },
+    }),
+  )
+
+  const handle = async (request: Request, path: string): Promise<Response> => {
+    if (path === "/healthz") return json(200, { status: "ok" })
+    if (path === "/readyz") {
+      const checks = await runtime.runPromise(readiness).catch(() => ({ store: "fail", upstream: "fail" }))
+      const ready = checks.store === "ok" && checks.upstream === "ok"
+      return json(ready ? 200 : 503, { status: ready ? "ready" : "unavailable", checks })
+    }
+    return proxy(request)
+  }
+
+  const handler: NodeServer.FetchHandler = async (request) => {
+    const started = performance.now()
+    const requestId = crypto.randomUUID()
+    const path = new URL(request.url).pathname
+    const response = await handle(request, path)
+    const endpoint = endpointOf(path)
+    metrics.request(endpoint, response.status)
+    if (endpoint === "resource" && (response.status === 401 || response.status === 403))
+      metrics.bearer(response.status === 401 ? "401" : "403")
+    runtime.runFork(
+      Effect.logInfo("request").pipe(
+        Effect.annotateLogs({
+          request_id: requestId,
+          method: request.method,
+          path,
+          status: response.status,
+          duration_ms: Math.round((performance.now() - started) * 10) / 10,
+        }),
+      ),
+    )
+    const headers = new Headers(response.headers)
+    headers.set("x-request-id", requestId)
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers })
+  }
+
+  const origin = new URL(config.baseUrl).origin
+  const main = await NodeServer.listen(handler, { ...config.listen, origin: () => origin })
+  let metricsServer: NodeServer.Listening | undefined
+  try {
+    metricsServer =
+      config.metricsListen === undefined
+        ? undefined
+        : await NodeServer.listen(
+            async (request) =>
+              new URL(request.url).pathname === "/metrics"
+                ? new Response(metrics.render(), {
+                    headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+                  })
+                : json(404, { error: "not_found" }),
+            config.metricsListen,
+          )
+  } catch (error) {
+    await main.close()
+    throw error
+  }
+  let stopping: Promise<void> | undefined
+  return {
+    url: main.url,
+    metricsUrl: metricsServer?.url,
+    metrics,
+    shutdown: () => {
+      stopping ??= (async () => {
+        const timeout = config.shutdownTimeoutSeconds * 1000
+        await Promise.all([main.shutdown(timeout), metricsServer?.shutdown(timeout)])
+        await runtime.dispose()
+      })()
+      return stopping
+    },
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The gateway's Prometheus metrics: requests by endpoint and status class, bearer checks by
+ * result, target latency, store errors — rendered in the Prometheus text format.
+ *
+ * Adapter (observability), no dependencies. Label values come from fixed sets (endpoint names,
+ * status classes), never from request data, so the number of series stays bounded.
+ *
+ * @see [Prometheus text exposition format](https://prometheus.io/docs/instrumenting/exposition_formats/)
+ * @since 0.1.0
+ */
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type BearerResult = "allow" | "401" | "403"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Metrics {
+  readonly request: (endpoint: string, status: number) => void
+  readonly bearer: (result: BearerResult) => void
+  readonly target: (seconds: number, ok: boolean) => void
+  readonly storeError: (operation: string) => void
+  /** The Prometheus text of every metric. */
+  readonly render: () => string
+}
+
+/**
+ * Upper bounds of the target latency histogram, in seconds.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const
+
+const labels = (pairs: Record<string, string>) =>
+  `{${Object.entries(pairs)
+    .map(([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`)
+    .join(",")}}`
+
+const statusClass = (status: number) => `${Math.floor(status / 100)}xx`
+
+/**
+ * A fresh set of metrics.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (): Metrics => {
+  const requests = new Map<string, number>()
+  const bearer = new Map<string, number>()
+  const storeErrors = new Map<string, number>()
+  const bucketCounts = new Map<string, Array<number>>()
+  const sums = new Map<string, number>()
+  const counts = new Map<string, number>()
+  const inc = (map: Map<string, number>, key: string, by = 1) => map.set(key, (map.get(key) ?? 0) + by)
+
+  const counter = (name: string, help: string, map: Map<string, number>) => [
+    `# HELP ${name} ${help}`,
+    `# TYPE ${name} counter`,
+    ...[...map].map(([key, n]) => `${name}${key} ${n}`),
+  ]
+
+  return {
+    request: (endpoint, status) =>
+      inc(requests, labels({ endpoint, status_class: statusClass(status) })),
+    bearer: (result) => inc(bearer, labels({ result })),
+    target: (seconds, ok) => {
+      const key = ok ? "ok" : "error"
+      const buckets = bucketCounts.get(key) ?? latencyBuckets.map(() => 0)
+      latencyBuckets.forEach((le, i) => {
+        if (seconds <= le) buckets[i] = (buckets[i] ?? 0) + 1
+      })
+      bucketCounts.set(key, buckets)
+      inc(sums, key, seconds)
+      inc(counts, key)
+    },
+    storeError: (operation) => inc(storeErrors, labels({ operation })),
+    render: () => {
+      const histogram = "oidc_proxy_target_request_duration_seconds"
+      const lines = [
+        ...counter("oidc_proxy_http_requests_total", "HTTP requests by endpoint and status class.", requests),
+        ...counter("oidc_proxy_bearer_checks_total", "Bearer checks on the protected resource by result.", bearer),
+        ...counter("oidc_proxy_store_errors_total", "Failed store operations by operation.", storeErrors),
+        `# HELP ${histogram} Time from forwarding a request to the target's response headers.`,
+        `# TYPE ${histogram} histogram`,
+      ]
+      for (const [outcome, buckets] of bucketCounts) {
+        latencyBuckets.forEach((le, i) =>
+          lines.push(`${histogram}_bucket${labels({ outcome, le: String(le) })} ${buckets[i] ?? 0}`),
+        )
+        lines.push(`${histogram}_bucket${labels({ outcome, le: "+Inf" })} ${counts.get(outcome) ?? 0}`)
+        lines.push(`${histogram}_sum${labels({ outcome })} ${sums.get(outcome) ?? 0}`)
+        lines.push(`${histogram}_count${labels({ outcome })} ${counts.get(outcome) ?? 0}`)
+      }
+      return `${lines.join("\n")}\n`
+    },
+  }
+}

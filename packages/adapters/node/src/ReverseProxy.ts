@@ -1,0 +1,163 @@
+/**
+ * The gateway's reverse proxy: forwards an authorized request to the MCP server behind the proxy,
+ * streaming both ways, with the caller's identity in `X-Auth-Request-*` headers.
+ *
+ * Adapter over the Fetch API (no Effect, no Node-specific API): it is `WebHandler`'s
+ * `onAuthorized` hook. Headers a caller could forge (`X-Auth-Request-*`,
+ * `X-Forwarded-Access-Token`) and the caller's `Authorization` are removed before the identity is
+ * added, so the target can trust what it sees. An unreachable target is a 502 JSON answer.
+ *
+ * @see [RFC 9110 §7.6.1 (Connection, hop-by-hop fields)](https://www.rfc-editor.org/rfc/rfc9110#section-7.6.1)
+ * @since 0.1.0
+ */
+import type { AccessToken } from "@oidc-proxy/core"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  /** URL of the MCP server; the resource path maps onto its path. */
+  readonly target: URL
+  /** The resource path on the proxy (the path part of the resource URL), e.g. `/mcp`. */
+  readonly resourcePath: string
+  /**
+   * The upstream access token of a request, when it is to be forwarded as
+   * `X-Forwarded-Access-Token` (opt-in); `undefined` = not forwarded.
+   */
+  readonly upstreamAccessToken?: ((token: AccessToken.AccessToken) => Promise<string | undefined>) | undefined
+  /** Called once per forwarded request with the time to the target's response headers. */
+  readonly observe?: ((outcome: { readonly seconds: number; readonly ok: boolean }) => void) | undefined
+  /** Default: the global `fetch`. */
+  readonly fetch?: typeof fetch | undefined
+}
+
+/** Hop-by-hop fields (RFC 9110 §7.6.1) plus fields `fetch` manages itself. */
+const hopByHop = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+  "content-length",
+])
+
+/** Encodings `fetch` decodes by itself: the body it hands over is already plain. */
+const decodedByFetch = new Set(["gzip", "x-gzip", "deflate", "br", "zstd"])
+
+const withoutHopByHop = (source: Headers): Headers => {
+  const headers = new Headers()
+  const listed = new Set(
+    (source.get("connection") ?? "")
+      .split(",")
+      .map((s) => s.trim().toLowerCase())
+      .filter((s) => s !== ""),
+  )
+  source.forEach((value, name) => {
+    if (!hopByHop.has(name) && !listed.has(name)) headers.append(name, value)
+  })
+  return headers
+}
+
+/**
+ * The headers sent to the target: the caller's, minus hop-by-hop fields, `Authorization`, and
+ * every `X-Auth-Request-*` / `X-Forwarded-Access-Token` the caller sent; plus the identity.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const forwardHeaders = (
+  incoming: Headers,
+  token: AccessToken.AccessToken,
+  upstreamAccessToken?: string,
+): Headers => {
+  const headers = withoutHopByHop(incoming)
+  for (const name of [...headers.keys()]) {
+    if (name === "authorization" || name.startsWith("x-auth-request-") || name === "x-forwarded-access-token")
+      headers.delete(name)
+  }
+  // The body is passed through unchanged; asking for no encoding keeps `fetch` from decoding it.
+  headers.set("accept-encoding", "identity")
+  headers.set("x-auth-request-user", token.subject)
+  const email = token.claims["email"]
+  if (typeof email === "string" && email !== "") headers.set("x-auth-request-email", email)
+  headers.set("x-auth-request-scopes", token.scopes.join(" "))
+  headers.set("x-auth-request-client-id", token.client_id)
+  if (upstreamAccessToken !== undefined) headers.set("x-forwarded-access-token", upstreamAccessToken)
+  return headers
+}
+
+/**
+ * The target URL of a request: the resource path prefix is replaced with the target's path; the
+ * query is kept.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const targetUrl = (requestUrl: URL, options: Pick<Options, "target" | "resourcePath">): URL => {
+  const prefix = options.resourcePath === "/" ? "" : options.resourcePath.replace(/\/+$/, "")
+  const rest = requestUrl.pathname.startsWith(prefix) ? requestUrl.pathname.slice(prefix.length) : requestUrl.pathname
+  const base = options.target.pathname.replace(/\/+$/, "")
+  const url = new URL(options.target.href)
+  url.pathname = rest === "" ? options.target.pathname : `${base}${rest}`
+  url.search = requestUrl.search
+  return url
+}
+
+const badGateway = (): Response =>
+  new Response(
+    JSON.stringify({ error: "bad_gateway", error_description: "The protected resource is unreachable" }),
+    { status: 502, headers: { "content-type": "application/json", "cache-control": "no-store" } },
+  )
+
+const responseHeaders = (source: Headers): Headers => {
+  const headers = withoutHopByHop(source)
+  const encoding = source.get("content-encoding")?.trim().toLowerCase()
+  if (encoding !== undefined && decodedByFetch.has(encoding)) headers.delete("content-encoding")
+  return headers
+}
+
+/**
+ * The `onAuthorized` hook: forwards `request` for `token` to the target.
+ *
+ * Never fails: a target that cannot be reached (refused, reset, DNS) is a 502 JSON response.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (options: Options) => {
+  const doFetch = options.fetch ?? fetch
+  return async (request: Request, token: AccessToken.AccessToken): Promise<Response> => {
+    const upstreamToken =
+      options.upstreamAccessToken === undefined ? undefined : await options.upstreamAccessToken(token)
+    const url = targetUrl(new URL(request.url), options)
+    const started = performance.now()
+    let response: Response
+    try {
+      response = await doFetch(url, {
+        method: request.method,
+        headers: forwardHeaders(request.headers, token, upstreamToken),
+        // Streamed, not buffered: a Streamable HTTP request body may be large or long-lived.
+        body: request.body,
+        signal: request.signal,
+        redirect: "manual",
+        duplex: "half",
+      } as RequestInit)
+    } catch {
+      options.observe?.({ seconds: (performance.now() - started) / 1000, ok: false })
+      return badGateway()
+    }
+    options.observe?.({ seconds: (performance.now() - started) / 1000, ok: true })
+    // The body stream is handed over as is, so server-sent events reach the client as they come.
+    return new Response(response.body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: responseHeaders(response.headers),
+    })
+  }
+}
