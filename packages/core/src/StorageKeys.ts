@@ -4,9 +4,9 @@
  *
  * Port with a WebCrypto implementation (every runtime). Keys are derived from master secrets with
  * HKDF; each secret has a key id. The newest key encrypts, every configured key decrypts (so keys
- * rotate without losing sessions), and the key id travels with the ciphertext. Hashing always uses
- * the newest secret's key: a bearer secret (code, refresh token, transaction id) is looked up only
- * by its HMAC-SHA-256, never stored in clear.
+ * rotate without losing sessions), and the key id travels with the ciphertext. A bearer secret
+ * (code, refresh token, transaction id) is stored only under its HMAC-SHA-256 with the newest key,
+ * and looked up under every configured key's hash, so a rotation does not sign anyone out.
  *
  * @see [NIST SP 800-38D](https://csrc.nist.gov/pubs/sp/800/38/d/final) (GCM: 96-bit random IVs)
  * @since 0.1.0
@@ -20,8 +20,13 @@ import { deriveKey, type WeakSecret } from "./ProxyKeys.ts"
  * @since 0.1.0
  */
 export interface StorageKeysShape {
-  /** The keyed hash (HMAC-SHA-256, base64url) under which a bearer secret is stored. */
+  /** The keyed hash (HMAC-SHA-256, base64url) under which a bearer secret is stored (newest key). */
   readonly hash: (secret: string) => Effect.Effect<string>
+  /**
+   * The hashes of `secret` under every configured key, newest first: records written before a
+   * rotation are found under an older key's hash.
+   */
+  readonly hashes: (secret: string) => Effect.Effect<ReadonlyArray<string>>
   /** Encrypts with the newest key: `v1.<kid>.<iv>.<ciphertext>` (base64url parts). */
   readonly encrypt: (plaintext: string) => Effect.Effect<string>
   /** Decrypts with the key the ciphertext names; none when the key is unknown or the tag fails. */
@@ -74,16 +79,23 @@ export const make = (
       )
     }
     const current = secrets[0]
-    const hmacRaw = yield* deriveKey(current.secret, "storage-key-hash")
-    const hmac = yield* Effect.promise(() =>
-      crypto.subtle.importKey("raw", hmacRaw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]),
-    )
-    const currentKey = aes.get(current.kid)!
-    return StorageKeys.of({
-      hash: (secret) =>
-        Effect.promise(() => crypto.subtle.sign("HMAC", hmac, encoder.encode(secret))).pipe(
-          Effect.map((sig) => b64(new Uint8Array(sig))),
+    const hmacs: Array<CryptoKey> = []
+    for (const { secret } of secrets) {
+      const raw = yield* deriveKey(secret, "storage-key-hash")
+      hmacs.push(
+        yield* Effect.promise(() =>
+          crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]),
         ),
+      )
+    }
+    const currentKey = aes.get(current.kid)!
+    const hmacWith = (key: CryptoKey, secret: string) =>
+      Effect.promise(() => crypto.subtle.sign("HMAC", key, encoder.encode(secret))).pipe(
+        Effect.map((sig) => b64(new Uint8Array(sig))),
+      )
+    return StorageKeys.of({
+      hash: (secret) => hmacWith(hmacs[0]!, secret),
+      hashes: (secret) => Effect.forEach(hmacs, (key) => hmacWith(key, secret)),
       encrypt: (plaintext) =>
         Effect.promise(async () => {
           const iv = crypto.getRandomValues(new Uint8Array(12))

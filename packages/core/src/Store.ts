@@ -117,5 +117,6 @@ export const layerTest = (overrides: (memory: StoreShape) => Partial<StoreShape>
 export const storeError = (operation: StoreError["operation"], cause: unknown): StoreError =>
   new StoreError({
     operation,
-    description: `store ${operation} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+    // Only the kind of failure: a backend's message may quote the command, i.e. a key or value.
+    description: `store ${operation} failed${cause instanceof Error ? `: ${cause.constructor.name}` : ""}`,
   })

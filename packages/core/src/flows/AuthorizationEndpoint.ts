@@ -343,6 +343,19 @@ export const callback = (
         [unbind],
       )
 
+    // RFC 9207: an IdP that says it sends `iss` must send its own issuer (mix-up defence).
+    const upstreamMeta = (yield* UpstreamClient).metadata
+    const callbackIss = params["iss"]
+    if (
+      (callbackIss !== undefined ||
+        upstreamMeta["authorization_response_iss_parameter_supported"] === true) &&
+      callbackIss !== upstreamMeta.issuer
+    ) {
+      return toClient({
+        error: "server_error",
+        error_description: "The identity provider's answer names another issuer",
+      })
+    }
     const upstreamError = params["error"]
     if (upstreamError !== undefined) {
       const error = forwardable.has(upstreamError) ? upstreamError : "server_error"

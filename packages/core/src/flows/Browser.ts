@@ -69,8 +69,8 @@ export const isBound = (
   Effect.gen(function* () {
     const value = cookies[yield* cookieName(transactionId)]
     if (value === undefined || value === "") return false
-    const hash = yield* (yield* StorageKeys).hash(`binding:${value}`)
-    return constantTimeEqual(hash, transaction.binding_hash)
+    const hashes = yield* (yield* StorageKeys).hashes(`binding:${value}`)
+    return hashes.some((h) => constantTimeEqual(h, transaction.binding_hash))
   })
 
 /**
