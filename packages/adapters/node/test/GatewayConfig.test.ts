@@ -1,0 +1,293 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ProxyConfig } from "@oidc-proxy/core"
+import { Effect, Redacted, Result } from "effect"
+import * as GatewayConfig from "../src/GatewayConfig.ts"
+import { env } from "./fixtures.ts"
+
+const ok = (input: Record<string, string>) => {
+  const result = GatewayConfig.decode(input)
+  if (Result.isFailure(result)) throw new Error(`expected success, got: ${result.failure.message}`)
+  return result.success
+}
+
+const issues = (input: Record<string, string>): ReadonlyArray<string> => {
+  const result = GatewayConfig.decode(input)
+  if (Result.isSuccess(result)) throw new Error("expected the configuration to be refused")
+  return result.failure.issues
+}
+
+/** One bad value per variable that has a parser able to refuse. */
+const badValues: ReadonlyArray<readonly [string, string]> = [
+  ["OIDC_PROXY_BASE_URL", "not a url"],
+  ["OIDC_PROXY_BASE_URL", "http://127.0.0.1:8080/?q=1"],
+  ["OIDC_PROXY_LISTEN", "8080"],
+  ["OIDC_PROXY_LISTEN", "127.0.0.1:70000"],
+  ["OIDC_PROXY_TARGET", "ftp://127.0.0.1/mcp"],
+  ["OIDC_PROXY_RESOURCE_PATH", "mcp"],
+  ["OIDC_PROXY_UPSTREAM_ISSUER", "idp.example.com"],
+  ["OIDC_PROXY_UPSTREAM_CLIENT_ID", "   "],
+  ["OIDC_PROXY_UPSTREAM_AUTH_METHOD", "private_key_jwt"],
+  ["OIDC_PROXY_UPSTREAM_EXTRA_PARAMS", "=x"],
+  ["OIDC_PROXY_VERIFY_ID_TOKEN", "maybe"],
+  ["OIDC_PROXY_STORE", "postgres://db"],
+  ["OIDC_PROXY_STORE", "sqlite:"],
+  ["OIDC_PROXY_SECRET", "too-short"],
+  ["OIDC_PROXY_PREVIOUS_SECRETS", "a-master-secret-of-at-least-32-bytes!! short"],
+  ["OIDC_PROXY_DEV", "yes please"],
+  ["OIDC_PROXY_CONSENT", "sometimes"],
+  ["OIDC_PROXY_REGISTRATION", "closed"],
+  ["OIDC_PROXY_ACCESS_TOKEN_TTL", "1h"],
+  ["OIDC_PROXY_REFRESH_TOKEN_TTL", "0"],
+  ["OIDC_PROXY_CODE_TTL", "-5"],
+  ["OIDC_PROXY_REFRESH_GRACE", "1.5"],
+  ["OIDC_PROXY_CLOCK_TOLERANCE", "301"],
+  ["OIDC_PROXY_CALLBACK_PATH", "callback"],
+  ["OIDC_PROXY_FORWARD_ACCESS_TOKEN", "2"],
+  ["OIDC_PROXY_SHUTDOWN_TIMEOUT", "soon"],
+  ["OIDC_PROXY_LOG_LEVEL", "verbose"],
+  ["OIDC_PROXY_LOG_FORMAT", "xml"],
+  ["OIDC_PROXY_METRICS_LISTEN", "metrics"],
+  ["OIDC_PROXY_OTLP_ENDPOINT", "collector:4318"],
+]
+
+describe("GatewayConfig", () => {
+  it("decode - defaults", () => {
+    const config = ok(env())
+    assert.strictEqual(config.baseUrl, "http://127.0.0.1:8080")
+    assert.deepStrictEqual(config.listen, { host: "127.0.0.1", port: 8080 })
+    assert.strictEqual(config.resourcePath, "/mcp")
+    assert.strictEqual(config.proxy["resource"], "http://127.0.0.1:8080/mcp")
+    assert.strictEqual(config.proxy["issuer"], "http://127.0.0.1:8080")
+    assert.strictEqual(config.proxy["verification_mode"], "access_token")
+    assert.strictEqual(config.upstream.token_endpoint_auth_method, "client_secret_basic")
+    assert.deepStrictEqual(config.store, { _tag: "memory" })
+    assert.strictEqual(config.forwardAccessToken, false)
+    assert.strictEqual(config.logLevel, "Info")
+    assert.strictEqual(config.logFormat, "json")
+    assert.strictEqual(config.metricsListen, undefined)
+    assert.strictEqual(config.otlpEndpoint, undefined)
+    assert.strictEqual(config.shutdownTimeoutSeconds, 10)
+    assert.strictEqual(config.secrets.length, 1)
+    const { OIDC_PROXY_STORE: _, ...withoutStore } = env()
+    assert.deepStrictEqual(ok(withoutStore).store, { _tag: "sqlite", filename: "./oidc-proxy.db" })
+  })
+
+  it.effect("decode - the proxy input decodes with core's ProxyConfig, with core's defaults", () =>
+    Effect.gen(function* () {
+      const decoded = yield* ProxyConfig.decode(ok(env()).proxy)
+      assert.deepStrictEqual(decoded.upstream.scopes, ["openid"])
+      assert.strictEqual(decoded.consent, "on")
+      assert.strictEqual(decoded.callback_path, "/auth/callback")
+      assert.strictEqual(decoded.ttl.access_token, 3600)
+      assert.strictEqual(decoded.ttl.refresh_token, 2_592_000)
+      assert.strictEqual(decoded.ttl.authorization_code, 300)
+      assert.strictEqual(decoded.ttl.refresh_grace, 30)
+      assert.strictEqual(decoded.clock_tolerance_seconds, 30)
+      assert.strictEqual(decoded.registration.enabled, true)
+    }),
+  )
+
+  it.effect("decode - every variable reaches its field", () =>
+    Effect.gen(function* () {
+      const config = ok(
+        env({
+          OIDC_PROXY_BASE_URL: "https://proxy.example.com/",
+          OIDC_PROXY_LISTEN: "[::1]:0",
+          OIDC_PROXY_RESOURCE_PATH: "/tools/mcp/",
+          OIDC_PROXY_UPSTREAM_SCOPES: "openid  email",
+          OIDC_PROXY_UPSTREAM_AUTH_METHOD: "client_secret_post",
+          OIDC_PROXY_UPSTREAM_AUDIENCE: "api://mcp",
+          OIDC_PROXY_UPSTREAM_EXTRA_PARAMS: "prompt=login&resource=urn%3Ax",
+          OIDC_PROXY_VERIFY_ID_TOKEN: "true",
+          OIDC_PROXY_REQUIRED_SCOPES: "mcp:tools",
+          OIDC_PROXY_SCOPES_SUPPORTED: "openid mcp:tools",
+          OIDC_PROXY_STORE: "redis://127.0.0.1:6379",
+          OIDC_PROXY_CONSENT: "remember",
+          OIDC_PROXY_ALLOWED_REDIRECT_URIS: "http://127.0.0.1/** https://app.example/cb",
+          OIDC_PROXY_REGISTRATION: "off",
+          OIDC_PROXY_REGISTRATION_TOKEN: "registration-token",
+          OIDC_PROXY_ACCESS_TOKEN_TTL: "600",
+          OIDC_PROXY_REFRESH_TOKEN_TTL: "86400",
+          OIDC_PROXY_CODE_TTL: "60",
+          OIDC_PROXY_REFRESH_GRACE: "10",
+          OIDC_PROXY_CLOCK_TOLERANCE: "0",
+          OIDC_PROXY_CALLBACK_PATH: "/oauth/cb",
+          OIDC_PROXY_FORWARD_ACCESS_TOKEN: "true",
+          OIDC_PROXY_LOG_LEVEL: "DEBUG",
+          OIDC_PROXY_LOG_FORMAT: "pretty",
+          OIDC_PROXY_METRICS_LISTEN: "127.0.0.1:9464",
+          OIDC_PROXY_OTLP_ENDPOINT: "http://127.0.0.1:4318",
+        }),
+      )
+      assert.strictEqual(config.baseUrl, "https://proxy.example.com")
+      assert.deepStrictEqual(config.listen, { host: "::1", port: 0 })
+      assert.strictEqual(config.resourcePath, "/tools/mcp")
+      assert.strictEqual(config.upstream.token_endpoint_auth_method, "client_secret_post")
+      assert.deepStrictEqual(config.store, { _tag: "redis", url: "redis://127.0.0.1:6379" })
+      assert.strictEqual(config.forwardAccessToken, true)
+      assert.strictEqual(config.logLevel, "Debug")
+      assert.strictEqual(config.logFormat, "pretty")
+      assert.deepStrictEqual(config.metricsListen, { host: "127.0.0.1", port: 9464 })
+      assert.strictEqual(config.otlpEndpoint?.href, "http://127.0.0.1:4318/")
+      const proxy = yield* ProxyConfig.decode(config.proxy)
+      assert.strictEqual(proxy.resource, "https://proxy.example.com/tools/mcp")
+      assert.strictEqual(proxy.verification_mode, "id_token")
+      assert.deepStrictEqual(proxy.upstream.scopes, ["openid", "email"])
+      assert.strictEqual(proxy.upstream.audience, "api://mcp")
+      assert.deepStrictEqual(proxy.upstream.extra_authorize_params, { prompt: "login", resource: "urn:x" })
+      assert.deepStrictEqual(proxy.required_scopes, ["mcp:tools"])
+      assert.deepStrictEqual(proxy.scopes_supported, ["openid", "mcp:tools"])
+      assert.strictEqual(proxy.consent, "remember")
+      assert.deepStrictEqual(proxy.registration.allowed_redirect_uris, [
+        "http://127.0.0.1/**",
+        "https://app.example/cb",
+      ])
+      assert.strictEqual(proxy.registration.enabled, false)
+      assert.strictEqual(
+        proxy.registration.initial_access_token && Redacted.value(proxy.registration.initial_access_token),
+        "registration-token",
+      )
+      assert.deepStrictEqual(proxy.ttl, { ...proxy.ttl, access_token: 600, refresh_token: 86400 })
+      assert.strictEqual(proxy.ttl.authorization_code, 60)
+      assert.strictEqual(proxy.ttl.refresh_grace, 10)
+      assert.strictEqual(proxy.clock_tolerance_seconds, 0)
+      assert.strictEqual(proxy.callback_path, "/oauth/cb")
+    }),
+  )
+
+  it("decode - the default listen address comes from the base URL", () => {
+    assert.deepStrictEqual(ok(env({ OIDC_PROXY_BASE_URL: "https://proxy.example.com" })).listen, {
+      host: "proxy.example.com",
+      port: 443,
+    })
+    assert.deepStrictEqual(ok(env({ OIDC_PROXY_BASE_URL: "http://localhost" })).listen, {
+      host: "localhost",
+      port: 80,
+    })
+  })
+
+  it("decode - the upstream issuer is kept exactly as written", () => {
+    const config = ok(env({ OIDC_PROXY_UPSTREAM_ISSUER: "http://127.0.0.1:9100/realms/main/" }))
+    assert.strictEqual(
+      (config.proxy["upstream"] as Record<string, unknown>)["issuer"],
+      "http://127.0.0.1:9100/realms/main/",
+    )
+  })
+
+  for (const [name, value] of badValues) {
+    it(`decode - a bad ${name} (${JSON.stringify(value)}) is refused, naming it`, () => {
+      const found = issues(env({ [name]: value }))
+      assert.strictEqual(found.length, 1, found.join("\n"))
+      assert.isTrue(found[0]!.startsWith(`${name}: `), found[0])
+    })
+  }
+
+  it("decode - every bad variable is named, not just the first", () => {
+    const found = issues(
+      env({
+        OIDC_PROXY_TARGET: "nope",
+        OIDC_PROXY_CONSENT: "sometimes",
+        OIDC_PROXY_CODE_TTL: "x",
+        OIDC_PROXY_LOG_FORMAT: "xml",
+      }),
+    )
+    assert.deepStrictEqual(
+      found.map((i) => i.slice(0, i.indexOf(":"))),
+      ["OIDC_PROXY_TARGET", "OIDC_PROXY_CONSENT", "OIDC_PROXY_CODE_TTL", "OIDC_PROXY_LOG_FORMAT"],
+    )
+  })
+
+  it("decode - required variables are named when missing", () => {
+    const found = issues({})
+    for (const name of [
+      "OIDC_PROXY_BASE_URL",
+      "OIDC_PROXY_TARGET",
+      "OIDC_PROXY_UPSTREAM_ISSUER",
+      "OIDC_PROXY_UPSTREAM_CLIENT_ID",
+      "OIDC_PROXY_UPSTREAM_CLIENT_SECRET",
+      "OIDC_PROXY_SECRET",
+    ]) {
+      assert.isTrue(
+        found.some((i) => i.startsWith(`${name}: `)),
+        `${name} not named in:\n${found.join("\n")}`,
+      )
+    }
+  })
+
+  it("decode - a value only core's ProxyConfig refuses is named by its variable", () => {
+    // "~" passes the path parser but not core's callback_path pattern.
+    const found = issues(env({ OIDC_PROXY_CALLBACK_PATH: "/cb~x" }))
+    assert.strictEqual(found.length, 1, found.join("\n"))
+    assert.isTrue(found[0]!.startsWith("OIDC_PROXY_CALLBACK_PATH: "), found[0])
+  })
+
+  it("decode - secrets never appear in messages", () => {
+    const secrets = {
+      OIDC_PROXY_SECRET: "tiny-secret-XYZ",
+      OIDC_PROXY_PREVIOUS_SECRETS: "another-tiny-secret-ABC",
+      OIDC_PROXY_UPSTREAM_CLIENT_SECRET: "",
+      OIDC_PROXY_REGISTRATION_TOKEN: "",
+    }
+    const result = GatewayConfig.decode(env({ ...secrets, OIDC_PROXY_TARGET: "bad" }))
+    assert.isTrue(Result.isFailure(result))
+    const text = Result.isFailure(result) ? `${result.failure.message}\n${result.failure.issues.join("\n")}` : ""
+    assert.include(text, "OIDC_PROXY_SECRET")
+    assert.include(text, "OIDC_PROXY_PREVIOUS_SECRETS")
+    assert.notInclude(text, "tiny-secret-XYZ")
+    assert.notInclude(text, "another-tiny-secret-ABC")
+  })
+
+  it("decode - secrets stay Redacted in the decoded configuration", () => {
+    const config = ok(env())
+    assert.strictEqual(String(config.upstream.client_secret), "<redacted>")
+    assert.notInclude(JSON.stringify(config), "upstream-client-secret-value")
+    assert.notInclude(JSON.stringify(config), "a-master-secret-of-at-least-32-bytes")
+  })
+
+  it("decode - without a secret, dev mode generates one with one warning", () => {
+    const { OIDC_PROXY_SECRET: _, ...noSecret } = env({ OIDC_PROXY_STORE: "sqlite:./x.db" })
+    assert.deepStrictEqual(
+      issues(noSecret).map((i) => i.slice(0, i.indexOf(":"))),
+      ["OIDC_PROXY_SECRET"],
+    )
+    const config = ok({ ...noSecret, OIDC_PROXY_DEV: "true" })
+    assert.strictEqual(config.warnings.length, 1)
+    assert.include(config.warnings[0]!, "OIDC_PROXY_SECRET")
+    assert.isAtLeast(Redacted.value(config.secrets[0].secret).length, 32)
+    // A fresh secret per start: the generated one is never a constant.
+    const again = ok({ ...noSecret, OIDC_PROXY_DEV: "true" })
+    assert.notStrictEqual(Redacted.value(again.secrets[0].secret), Redacted.value(config.secrets[0].secret))
+  })
+
+  it("decode - previous secrets follow the current one, each with a stable key id", () => {
+    const previous = "an-older-master-secret-of-32-bytes-or-more"
+    const config = ok(env({ OIDC_PROXY_PREVIOUS_SECRETS: ` ${previous}  ` }))
+    assert.strictEqual(config.secrets.length, 2)
+    assert.strictEqual(Redacted.value(config.secrets[1]!.secret), previous)
+    assert.match(config.secrets[0].kid, /^[\w-]{1,32}$/)
+    assert.notStrictEqual(config.secrets[0].kid, config.secrets[1]!.kid)
+    // The old secret, made current by a rotation, keeps its key id, so its data stays readable.
+    const rotated = ok(env({ OIDC_PROXY_SECRET: previous }))
+    assert.strictEqual(rotated.secrets[0].kid, config.secrets[1]!.kid)
+  })
+
+  it("help - lists every variable with its default", () => {
+    const text = GatewayConfig.help()
+    for (const variable of GatewayConfig.list) {
+      const at = text.indexOf(`  ${variable.name} `)
+      assert.isAtLeast(at, 0, `${variable.name} missing from --help`)
+      const entry = text.slice(at, text.indexOf("\n", text.indexOf("default:", at)))
+      const expected = variable.defaultText ?? variable.default ?? (variable.required ? "(required)" : "(unset)")
+      assert.include(entry, `default: ${expected === "" ? '""' : expected}`)
+    }
+    assert.strictEqual(GatewayConfig.list.length, Object.keys(GatewayConfig.variables).length)
+  })
+
+  it("markdownTable - one row per variable", () => {
+    const rows = GatewayConfig.markdownTable().split("\n").slice(2)
+    assert.deepStrictEqual(
+      rows.map((r) => /^\| `([A-Z_]+)` \|/.exec(r)?.[1]),
+      GatewayConfig.list.map((x) => x.name),
+    )
+  })
+})

@@ -1,0 +1,156 @@
+/**
+ * Test fixtures for the gateway: a recording fake MCP server on 127.0.0.1, the proxy's services
+ * over core's test layers (a local upstream key, a shared memory store), and a way to mint a
+ * valid proxy access token for them.
+ *
+ * @since 0.1.0
+ */
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
+import { type AccessToken, IssueAccessToken, StorageKeys, Store, TokenStore, Upstream } from "@oidc-proxy/core"
+import { TestProxy, TestUpstream } from "@oidc-proxy/core/testing"
+import { Effect, Layer } from "effect"
+import type { Gateway } from "../src/index.ts"
+
+/** A request the fake target received. */
+export interface Seen {
+  readonly method: string
+  readonly url: string
+  readonly headers: IncomingHttpHeaders
+  readonly body: string
+}
+
+export interface FakeTarget {
+  readonly url: string
+  readonly seen: Array<Seen>
+  readonly close: () => Promise<void>
+}
+
+/**
+ * An HTTP server on 127.0.0.1 that records each request (headers and whole body) and answers
+ * with `respond` (default: 200 JSON echo of the path).
+ */
+export const fakeTarget = async (
+  respond?: (req: IncomingMessage, res: ServerResponse, body: string) => void,
+): Promise<FakeTarget> => {
+  const seen: Array<Seen> = []
+  const server = createServer((req, res) => {
+    if (respond !== undefined && req.headers["x-test-raw"] === "1") return respond(req, res, "")
+    const chunks: Array<Buffer> = []
+    req.on("data", (c: Buffer) => chunks.push(c))
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString()
+      seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body })
+      if (respond !== undefined) return respond(req, res, body)
+      res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "session-from-target" })
+      res.end(JSON.stringify({ path: req.url }))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+  }
+}
+
+/** An identity as the bearer check hands it to `onAuthorized`. */
+export const fakeToken = (overrides: Partial<AccessToken.AccessToken> = {}): AccessToken.AccessToken => ({
+  token: "proxy.jwt.value",
+  client_id: "client-1",
+  subject: "user-1",
+  scopes: ["openid", "mcp:tools"],
+  expires_at: 2_000_000_000,
+  claims: { iss: "https://idp.test", sub: "user-1", email: "user@example.com" },
+  ...overrides,
+})
+
+/** The environment of a valid gateway configuration (memory store, dev secret, loopback). */
+export const env = (overrides: Record<string, string> = {}): Record<string, string> => ({
+  OIDC_PROXY_BASE_URL: "http://127.0.0.1:8080",
+  OIDC_PROXY_TARGET: "http://127.0.0.1:9000/mcp",
+  OIDC_PROXY_UPSTREAM_ISSUER: "http://127.0.0.1:9100",
+  OIDC_PROXY_UPSTREAM_CLIENT_ID: "proxy-client",
+  OIDC_PROXY_UPSTREAM_CLIENT_SECRET: "upstream-client-secret-value",
+  OIDC_PROXY_SECRET: "a-master-secret-of-at-least-32-bytes!!",
+  OIDC_PROXY_STORE: "memory",
+  ...overrides,
+})
+
+export interface TestServices {
+  readonly layer: Layer.Layer<Gateway.Services>
+  /** Mints a valid proxy access token for `subject` with the given upstream claims. */
+  readonly issue: (claims: Record<string, unknown>, scopes?: ReadonlyArray<string>) => Promise<string>
+}
+
+const metadata = (issuer: string): Upstream.UpstreamMetadata => ({
+  issuer,
+  authorization_endpoint: `${issuer}/authorize`,
+  token_endpoint: `${issuer}/token`,
+  jwks_uri: `${issuer}/jwks`,
+})
+
+/**
+ * The gateway's services over core's test layers, for a proxy at `baseUrl` protecting
+ * `baseUrl/mcp`, verifying upstream id_tokens; `store` defaults to one shared memory store.
+ */
+export const testServices = async (
+  baseUrl: string,
+  store?: Layer.Layer<Store.Store>,
+): Promise<TestServices> => {
+  const upstream = await Effect.runPromise(TestUpstream.make())
+  // One store instance shared by the gateway and `issue`, so issued tokens resolve.
+  const shared = store ?? Layer.succeed(Store.Store, Effect.runSync(Store.makeMemory))
+  const config = TestProxy.config(upstream, {
+    issuer: baseUrl,
+    resource: `${baseUrl}/mcp`,
+    verification_mode: "id_token",
+  })
+  const storageKeys = StorageKeys.layer([{ kid: "k1", secret: TestProxy.testSecret }]).pipe(Layer.orDie)
+  const upstreamClient = Layer.succeed(
+    Upstream.UpstreamClient,
+    Upstream.UpstreamClient.of({
+      metadata: metadata(upstream.issuer),
+      exchangeCode: () => Effect.die("not used"),
+      refresh: () => Effect.die("not used"),
+      revoke: () => Effect.void,
+    }),
+  )
+  const layer = Layer.mergeAll(TestProxy.layer(upstream, config, shared), storageKeys, upstreamClient, shared)
+  const issue = (claims: Record<string, unknown>, scopes: ReadonlyArray<string> = ["openid"]) =>
+    Effect.runPromise(
+      Effect.gen(function* () {
+        const now = Math.floor(Date.now() / 1000)
+        const idToken = yield* upstream.sign({ aud: upstream.clientId, exp: now + 3600, ...claims })
+        const id = `ts-${crypto.randomUUID()}`
+        const store = yield* TokenStore.TokenStore
+        yield* store.upstreamTokenSets.set(
+          id,
+          {
+            id,
+            access_token: `upstream-access-${id}`,
+            id_token: idToken,
+            token_type: "Bearer",
+            scope: [...scopes],
+            expires_at: now + 3600,
+            raw: {},
+          },
+          "1 hour",
+        )
+        const issued = yield* IssueAccessToken.issueAccessToken({
+          upstream_token_set_id: id,
+          client_id: "client-1",
+          subject: String(claims["sub"]),
+          scopes: [...scopes],
+          lifetime: 600,
+        })
+        return issued.access_token
+      }).pipe(Effect.provide(TestProxy.layer(upstream, config, shared))),
+    )
+  return { layer, issue }
+}
