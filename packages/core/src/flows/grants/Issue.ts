@@ -20,7 +20,13 @@ import { TokenStore } from "../../TokenStore.ts"
  */
 export interface Grant {
   readonly family_id: string
+  /** Scopes of the access token. */
   readonly scope: Scopes.ScopeSet
+  /**
+   * Scopes of the new refresh token; default `scope`. A refresh that narrows the access token's
+   * scope keeps the refresh token's (RFC 6749 §6).
+   */
+  readonly refresh_scope?: Scopes.ScopeSet
   readonly resource: string
   readonly subject: string
   readonly upstream_token_set_id: string
@@ -68,7 +74,7 @@ export const issue = (client: Client, grant: Grant) =>
         {
           family_id: grant.family_id,
           client_id: client.client_id,
-          scope: grant.scope,
+          scope: grant.refresh_scope ?? grant.scope,
           resource: grant.resource,
           subject: grant.subject,
           upstream_token_set_id: grant.upstream_token_set_id,

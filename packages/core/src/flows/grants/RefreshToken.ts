@@ -5,7 +5,9 @@
  * encrypted) so that within the grace window a retried request — the client lost the response —
  * gets the same answer, and so that concurrent uses share one rotation and one upstream refresh.
  * A use after the grace window is reuse: the whole family is revoked (OAuth 2.1 §4.3.1, RFC 9700
- * §4.14.2). The upstream token set is refreshed when near expiry (coalesced by the adapter).
+ * §4.14.2). The upstream token set is refreshed when near expiry (coalesced by the adapter); when
+ * that fails transiently the token is given back, so the client's retry is not taken for reuse.
+ * The new refresh token keeps the scope of the old one, even when the access token is narrowed.
  *
  * @see [RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)
  * @since 0.1.0
@@ -25,6 +27,9 @@ const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => Math.floor(ms / 1
 
 const unknownToken = () => oauth("invalid_grant", "The refresh token is invalid, expired or revoked")
 
+const retryLater = () =>
+  oauth("temporarily_unavailable", "A concurrent refresh of this token did not finish; retry")
+
 /** A token that was already rotated: replay the answer within the grace window, else revoke. */
 const rotated = (client: Client, token: string) =>
   Effect.gen(function* () {
@@ -35,6 +40,8 @@ const rotated = (client: Client, token: string) =>
     for (let attempt = 0; attempt < 100; attempt++) {
       const marker = yield* store.rotatedRefreshTokens.get(token)
       if (Option.isNone(marker)) {
+        // The rotation this request raced with failed transiently and gave the token back.
+        if (Option.isSome(yield* store.refreshTokens.get(token))) return yield* retryLater()
         if (attempt >= 3) return yield* unknownToken()
         yield* Effect.sleep("25 millis")
         continue
@@ -48,7 +55,7 @@ const rotated = (client: Client, token: string) =>
       if (m.response !== undefined) return m.response
       yield* Effect.sleep("50 millis")
     }
-    return yield* oauth("temporarily_unavailable", "A concurrent refresh of this token did not finish; retry")
+    return yield* retryLater()
   })
 
 /**
@@ -87,11 +94,20 @@ export const handle = (client: Client, form: Params) =>
       yield* revokeFamily(record.family_id)
       return yield* oauth("invalid_grant", "The upstream session no longer exists")
     }
-    const fresh = yield* UpstreamSession.ensureFresh(upstream.value)
+    // A transient upstream failure is answered `temporarily_unavailable`, which tells the client
+    // to retry with this same token: give it back, or the retry would count as reuse.
+    const giveBack = Effect.andThen(
+      store.refreshTokens.set(token, record, `${Math.max(record.expires_at - now, 1)} seconds`),
+      store.rotatedRefreshTokens.delete(token),
+    )
+    const fresh = yield* UpstreamSession.ensureFresh(upstream.value).pipe(
+      Effect.tapError((e) => (e._tag === "UpstreamError" && e.retryable ? giveBack : Effect.void)),
+    )
     if (!fresh.live) return yield* oauth("invalid_grant", "The upstream session expired")
     const response = yield* issue(client, {
       family_id: record.family_id,
       scope,
+      refresh_scope: record.scope,
       resource: record.resource,
       subject: record.subject,
       upstream_token_set_id: record.upstream_token_set_id,
