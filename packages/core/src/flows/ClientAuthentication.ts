@@ -65,7 +65,7 @@ export const authenticate = (
 ): Effect.Effect<Client, OAuthFailure | StoreError, TokenStore | StorageKeys> =>
   Effect.gen(function* () {
     const basicHeader =
-      credentials.authorization !== undefined && /^Basic\s/i.test(credentials.authorization)
+      credentials.authorization !== undefined && /^Basic(\s|$)/i.test(credentials.authorization)
         ? credentials.authorization
         : undefined
     const basic = basicHeader === undefined ? undefined : parseBasic(basicHeader)
