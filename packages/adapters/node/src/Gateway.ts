@@ -72,8 +72,13 @@ export interface Gateway {
   readonly shutdown: () => Promise<void>
 }
 
-/** Every store failure counts in `oidc_proxy_store_errors_total`. */
-const countingStore = (metrics: Metrics.Metrics) =>
+/**
+ * Wraps the `Store` below it so every failure counts in `oidc_proxy_store_errors_total`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const countingStore = (metrics: Metrics.Metrics): Layer.Layer<Store.Store, never, Store.Store> =>
   Layer.effect(
     Store.Store,
     Effect.gen(function* () {

@@ -102,6 +102,7 @@ const metadata = (issuer: string): Upstream.UpstreamMetadata => ({
 export const testServices = async (
   baseUrl: string,
   store?: Layer.Layer<Store.Store>,
+  configOverrides: Record<string, unknown> = {},
 ): Promise<TestServices> => {
   const upstream = await Effect.runPromise(TestUpstream.make())
   // One store instance shared by the gateway and `issue`, so issued tokens resolve.
@@ -110,6 +111,7 @@ export const testServices = async (
     issuer: baseUrl,
     resource: `${baseUrl}/mcp`,
     verification_mode: "id_token",
+    ...configOverrides,
   })
   const storageKeys = StorageKeys.layer([{ kid: "k1", secret: TestProxy.testSecret }]).pipe(Layer.orDie)
   const upstreamClient = Layer.succeed(

@@ -1,0 +1,212 @@
+import { afterEach, assert, describe, it } from "@effect/vitest"
+import { OAuthError, Store } from "@oidc-proxy/core"
+import { Effect, Layer, Result } from "effect"
+import * as Gateway from "../src/Gateway.ts"
+import * as GatewayConfig from "../src/GatewayConfig.ts"
+import * as Metrics from "../src/Metrics.ts"
+import { env, type FakeTarget, fakeTarget, testServices } from "./fixtures.ts"
+
+const closers: Array<() => Promise<void>> = []
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((close) => close()))
+})
+
+const baseUrl = "http://127.0.0.1:8080"
+
+const configFor = (target: string, overrides: Record<string, string> = {}) => {
+  const decoded = GatewayConfig.decode(
+    env({
+      OIDC_PROXY_BASE_URL: baseUrl,
+      OIDC_PROXY_LISTEN: "127.0.0.1:0",
+      OIDC_PROXY_METRICS_LISTEN: "127.0.0.1:0",
+      OIDC_PROXY_TARGET: `${target}/mcp`,
+      OIDC_PROXY_LOG_LEVEL: "none",
+      OIDC_PROXY_SHUTDOWN_TIMEOUT: "5",
+      ...overrides,
+    }),
+  )
+  if (Result.isFailure(decoded)) throw decoded.failure
+  return decoded.success
+}
+
+interface Setup {
+  readonly gateway: Gateway.Gateway
+  readonly target: FakeTarget
+  readonly issue: (claims: Record<string, unknown>, scopes?: ReadonlyArray<string>) => Promise<string>
+}
+
+const setup = async (
+  options: {
+    readonly overrides?: Record<string, string>
+    readonly store?: Parameters<typeof testServices>[1]
+    readonly respond?: Parameters<typeof fakeTarget>[0]
+    readonly config?: Record<string, unknown>
+  } = {},
+): Promise<Setup> => {
+  const target = await fakeTarget(options.respond)
+  closers.push(target.close)
+  const services = await testServices(baseUrl, options.store, options.config)
+  const gateway = await Gateway.start(configFor(target.url, options.overrides), { services: services.layer })
+  closers.unshift(gateway.shutdown)
+  return { gateway, target, issue: services.issue }
+}
+
+describe("Gateway", () => {
+  it.effect("countingStore - store failures are counted by operation", () =>
+    Effect.gen(function* () {
+      const metrics = Metrics.make()
+      const failing = Store.layerTest(() => ({
+        take: () => Effect.fail(new OAuthError.StoreError({ operation: "take", description: "down" })),
+      }))
+      const result = yield* Effect.gen(function* () {
+        const store = yield* Store.Store
+        yield* store.set("k", "v", "1 minute")
+        return yield* Effect.result(store.take("k"))
+      }).pipe(Effect.provide(Gateway.countingStore(metrics).pipe(Layer.provide(failing))))
+      assert.isTrue(Result.isFailure(result))
+      assert.include(metrics.render(), 'oidc_proxy_store_errors_total{operation="take"} 1')
+      assert.notInclude(metrics.render(), 'operation="set"')
+    }),
+  )
+
+  it("healthz - 200 while the process is up", async () => {
+    const { gateway } = await setup()
+    const response = await fetch(`${gateway.url}/healthz`)
+    assert.strictEqual(response.status, 200)
+    assert.deepStrictEqual(await response.json(), { status: "ok" })
+    assert.match(response.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/)
+  })
+
+  it("readyz - 200 when the store answers and the upstream is discovered", async () => {
+    const { gateway } = await setup()
+    const response = await fetch(`${gateway.url}/readyz`)
+    assert.strictEqual(response.status, 200)
+    assert.deepStrictEqual(await response.json(), { status: "ready", checks: { store: "ok", upstream: "ok" } })
+  })
+
+  it("readyz - 503 when the store fails", async () => {
+    const failing = Store.layerTest(() => ({
+      get: () => Effect.fail(new OAuthError.StoreError({ operation: "get", description: "down" })),
+    }))
+    const { gateway } = await setup({ store: failing })
+    const response = await fetch(`${gateway.url}/readyz`)
+    assert.strictEqual(response.status, 503)
+    assert.deepStrictEqual(await response.json(), {
+      status: "unavailable",
+      checks: { store: "fail", upstream: "ok" },
+    })
+  })
+
+  it("resource - a valid bearer is forwarded with the identity; forged headers never reach the target", async () => {
+    const { gateway, target, issue } = await setup()
+    const token = await issue({ sub: "alice", email: "alice@example.com" }, ["openid", "mcp:tools"])
+    const response = await fetch(`${gateway.url}/mcp`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${token}`,
+        "x-auth-request-user": "mallory",
+        "x-auth-request-email": "mallory@evil.example",
+        "x-auth-request-scopes": "admin",
+        "x-auth-request-client-id": "trusted",
+        "x-forwarded-access-token": "forged",
+        "content-type": "application/json",
+      },
+      body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
+    })
+    assert.strictEqual(response.status, 200)
+    assert.strictEqual(response.headers.get("mcp-session-id"), "session-from-target")
+    const seen = target.seen[0]!
+    assert.strictEqual(seen.url, "/mcp")
+    assert.strictEqual(seen.body, '{"jsonrpc":"2.0","id":1,"method":"ping"}')
+    assert.isUndefined(seen.headers.authorization)
+    assert.isUndefined(seen.headers["x-forwarded-access-token"])
+    assert.strictEqual(seen.headers["x-auth-request-user"], "alice")
+    assert.strictEqual(seen.headers["x-auth-request-email"], "alice@example.com")
+    // Resolved scopes, normalised (sorted, deduplicated) by core.
+    assert.strictEqual(seen.headers["x-auth-request-scopes"], "mcp:tools openid")
+    assert.strictEqual(seen.headers["x-auth-request-client-id"], "client-1")
+  })
+
+  it("resource - with OIDC_PROXY_FORWARD_ACCESS_TOKEN=true the upstream access token is passed on", async () => {
+    const { gateway, target, issue } = await setup({ overrides: { OIDC_PROXY_FORWARD_ACCESS_TOKEN: "true" } })
+    const token = await issue({ sub: "alice" })
+    const response = await fetch(`${gateway.url}/mcp`, {
+      headers: { authorization: `Bearer ${token}`, "x-forwarded-access-token": "forged" },
+    })
+    assert.strictEqual(response.status, 200)
+    assert.match(String(target.seen[0]!.headers["x-forwarded-access-token"]), /^upstream-access-ts-/)
+  })
+
+  it("resource - no bearer is 401 and nothing reaches the target", async () => {
+    const { gateway, target } = await setup()
+    const response = await fetch(`${gateway.url}/mcp`, { method: "POST", body: "{}" })
+    assert.strictEqual(response.status, 401)
+    assert.include(response.headers.get("www-authenticate") ?? "", "resource_metadata=")
+    assert.strictEqual(target.seen.length, 0)
+  })
+
+  it("resource - a missing required scope is 403 insufficient_scope, counted as a 403 check", async () => {
+    const { gateway, target, issue } = await setup({ config: { required_scopes: ["admin"] } })
+    const token = await issue({ sub: "alice" }, ["openid"])
+    const response = await fetch(`${gateway.url}/mcp`, { headers: { authorization: `Bearer ${token}` } })
+    assert.strictEqual(response.status, 403)
+    assert.include(response.headers.get("www-authenticate") ?? "", 'error="insufficient_scope"')
+    assert.strictEqual(target.seen.length, 0)
+    assert.include(gateway.metrics.render(), 'oidc_proxy_bearer_checks_total{result="403"} 1')
+  })
+
+  it("resource - an unreachable target is 502", async () => {
+    const { gateway, target, issue } = await setup()
+    await target.close()
+    const token = await issue({ sub: "alice" })
+    const response = await fetch(`${gateway.url}/mcp`, { headers: { authorization: `Bearer ${token}` } })
+    assert.strictEqual(response.status, 502)
+    assert.strictEqual((await response.json()).error, "bad_gateway")
+  })
+
+  it("metrics - served on the metrics listener only, counting requests, bearer checks and latency", async () => {
+    const { gateway, issue } = await setup()
+    const token = await issue({ sub: "alice" })
+    await (await fetch(`${gateway.url}/mcp`, { headers: { authorization: `Bearer ${token}` } })).text()
+    await (await fetch(`${gateway.url}/mcp`, { headers: { authorization: "Bearer not-a-token" } })).text()
+    await (await fetch(`${gateway.url}/healthz`)).text()
+    const onMain = await fetch(`${gateway.url}/metrics`)
+    assert.strictEqual(onMain.status, 404)
+    await onMain.text()
+    assert.isDefined(gateway.metricsUrl)
+    const response = await fetch(`${gateway.metricsUrl}/metrics`)
+    assert.strictEqual(response.status, 200)
+    assert.include(response.headers.get("content-type") ?? "", "text/plain")
+    const text = await response.text()
+    assert.include(text, 'oidc_proxy_http_requests_total{endpoint="resource",status_class="2xx"} 1')
+    assert.include(text, 'oidc_proxy_http_requests_total{endpoint="resource",status_class="4xx"} 1')
+    assert.include(text, 'oidc_proxy_http_requests_total{endpoint="healthz",status_class="2xx"} 1')
+    assert.include(text, 'oidc_proxy_bearer_checks_total{result="allow"} 1')
+    assert.include(text, 'oidc_proxy_bearer_checks_total{result="401"} 1')
+    assert.include(text, 'oidc_proxy_target_request_duration_seconds_count{outcome="ok"} 1')
+    assert.notInclude(text, token)
+  })
+
+  it("shutdown - an in-flight request finishes; new connections are refused", async () => {
+    let release: () => void = () => {}
+    const { gateway, issue } = await setup({
+      respond: (_req, res) => {
+        res.writeHead(200, { "content-type": "text/plain" })
+        res.write("started;")
+        release = () => res.end("finished")
+      },
+    })
+    const token = await issue({ sub: "alice" })
+    const response = await fetch(`${gateway.url}/mcp`, { headers: { authorization: `Bearer ${token}` } })
+    const stopped = gateway.shutdown()
+    await new Promise((r) => setTimeout(r, 50))
+    const refused = await fetch(`${gateway.url}/healthz`).then(
+      () => false,
+      () => true,
+    )
+    assert.isTrue(refused)
+    release()
+    assert.strictEqual(await response.text(), "started;finished")
+    await stopped
+  })
+})

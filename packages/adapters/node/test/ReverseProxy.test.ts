@@ -1,0 +1,199 @@
+import { afterEach, assert, describe, it } from "@effect/vitest"
+import * as NodeServer from "../src/NodeServer.ts"
+import * as ReverseProxy from "../src/ReverseProxy.ts"
+import { type FakeTarget, fakeTarget, fakeToken } from "./fixtures.ts"
+
+const closers: Array<() => Promise<void>> = []
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((close) => close()))
+})
+
+/** A proxy listener on 127.0.0.1 forwarding every request, as if authorized, to `target`. */
+const proxyTo = async (target: string, options: Partial<ReverseProxy.Options> = {}) => {
+  const forward = ReverseProxy.make({ target: new URL(`${target}/mcp`), resourcePath: "/mcp", ...options })
+  const token = fakeToken()
+  const listening = await NodeServer.listen((request) => forward(request, token), { host: "127.0.0.1", port: 0 })
+  closers.push(listening.close)
+  return listening.url
+}
+
+const target = async (...args: Parameters<typeof fakeTarget>): Promise<FakeTarget> => {
+  const t = await fakeTarget(...args)
+  closers.push(t.close)
+  return t
+}
+
+/** Resolves when `check` holds, polling; rejects after `ms`. */
+const eventually = async (check: () => boolean, ms = 5_000) => {
+  const until = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > until) throw new Error("condition not met in time")
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+describe("ReverseProxy", () => {
+  it("targetUrl - maps the resource path prefix onto the target path, keeping the query", () => {
+    const options = { target: new URL("http://127.0.0.1:9000/api/mcp"), resourcePath: "/mcp" }
+    const map = (path: string) => ReverseProxy.targetUrl(new URL(path, "http://proxy.test"), options).href
+    assert.strictEqual(map("/mcp"), "http://127.0.0.1:9000/api/mcp")
+    assert.strictEqual(map("/mcp/"), "http://127.0.0.1:9000/api/mcp/")
+    assert.strictEqual(map("/mcp/sse?x=1"), "http://127.0.0.1:9000/api/mcp/sse?x=1")
+    const root = { target: new URL("http://127.0.0.1:9000/"), resourcePath: "/" }
+    assert.strictEqual(
+      ReverseProxy.targetUrl(new URL("http://proxy.test/a/b"), root).href,
+      "http://127.0.0.1:9000/a/b",
+    )
+  })
+
+  it("forwardHeaders - strips Authorization, hop-by-hop and forged identity headers; adds the identity", () => {
+    const incoming = new Headers({
+      authorization: "Bearer proxy-token",
+      connection: "keep-alive, x-drop-me",
+      "x-drop-me": "1",
+      "keep-alive": "timeout=5",
+      "proxy-authorization": "Basic Zm9v",
+      "x-auth-request-user": "admin",
+      "X-Auth-Request-Email": "admin@evil.example",
+      "x-auth-request-groups": "root",
+      "x-forwarded-access-token": "forged",
+      "mcp-session-id": "s-1",
+      "content-type": "application/json",
+    })
+    const headers = ReverseProxy.forwardHeaders(incoming, fakeToken())
+    assert.deepStrictEqual(Object.fromEntries(headers), {
+      "accept-encoding": "identity",
+      "content-type": "application/json",
+      "mcp-session-id": "s-1",
+      "x-auth-request-client-id": "client-1",
+      "x-auth-request-email": "user@example.com",
+      "x-auth-request-scopes": "openid mcp:tools",
+      "x-auth-request-user": "user-1",
+    })
+  })
+
+  it("forwardHeaders - no email header when the claim is not a string", () => {
+    const token = fakeToken({ claims: { iss: "https://idp.test", sub: "user-1", email: ["a@b"] } })
+    const headers = ReverseProxy.forwardHeaders(new Headers({ "x-auth-request-email": "forged" }), token)
+    assert.isFalse(headers.has("x-auth-request-email"))
+  })
+
+  it("forwardHeaders - the upstream access token only when given", () => {
+    assert.isFalse(ReverseProxy.forwardHeaders(new Headers(), fakeToken()).has("x-forwarded-access-token"))
+    assert.strictEqual(
+      ReverseProxy.forwardHeaders(new Headers(), fakeToken(), "upstream-at").get("x-forwarded-access-token"),
+      "upstream-at",
+    )
+  })
+
+  it("make - over HTTP: the target sees the identity and never the caller's credentials or forgeries", async () => {
+    const t = await target()
+    const url = await proxyTo(t.url)
+    const response = await fetch(`${url}/mcp?session=1`, {
+      method: "POST",
+      headers: {
+        authorization: "Bearer proxy-token",
+        "x-auth-request-user": "admin",
+        "x-auth-request-email": "admin@evil.example",
+        "x-auth-request-scopes": "everything",
+        "x-auth-request-client-id": "trusted-client",
+        "x-forwarded-access-token": "forged",
+        "mcp-session-id": "session-from-client",
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
+    })
+    assert.strictEqual(response.status, 200)
+    assert.deepStrictEqual(await response.json(), { path: "/mcp?session=1" })
+    // Mcp-Session-Id passes through both ways.
+    assert.strictEqual(response.headers.get("mcp-session-id"), "session-from-target")
+    const seen = t.seen[0]!
+    assert.strictEqual(seen.method, "POST")
+    assert.strictEqual(seen.body, '{"jsonrpc":"2.0","id":1,"method":"ping"}')
+    assert.isUndefined(seen.headers.authorization)
+    assert.isUndefined(seen.headers["x-forwarded-access-token"])
+    assert.strictEqual(seen.headers["x-auth-request-user"], "user-1")
+    assert.strictEqual(seen.headers["x-auth-request-email"], "user@example.com")
+    assert.strictEqual(seen.headers["x-auth-request-scopes"], "openid mcp:tools")
+    assert.strictEqual(seen.headers["x-auth-request-client-id"], "client-1")
+    assert.strictEqual(seen.headers["mcp-session-id"], "session-from-client")
+  })
+
+  it("make - server-sent events are streamed: a chunk arrives before the response ends", async () => {
+    let finish: () => void = () => {}
+    const t = await target((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" })
+      res.write('event: message\ndata: {"n":1}\n\n')
+      finish = () => res.end('event: message\ndata: {"n":2}\n\n')
+    })
+    const url = await proxyTo(t.url)
+    const response = await fetch(`${url}/mcp`, { method: "POST", body: "{}" })
+    assert.strictEqual(response.headers.get("content-type"), "text/event-stream")
+    const reader = response.body!.getReader()
+    const first = await reader.read()
+    // The target has not ended the response yet; the first event is already here.
+    assert.include(new TextDecoder().decode(first.value), '"n":1')
+    finish()
+    let rest = ""
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      rest += new TextDecoder().decode(value)
+    }
+    assert.include(rest, '"n":2')
+  })
+
+  it("make - request bodies are streamed: the target sees the first chunk before the client ends", async () => {
+    const received: Array<string> = []
+    const t = await target((req, res) => {
+      req.on("data", (c: Buffer) => received.push(c.toString()))
+      req.on("end", () => {
+        res.writeHead(200, { "content-type": "text/plain" })
+        res.end(received.join(""))
+      })
+    })
+    const url = await proxyTo(t.url)
+    let push: (s: string | null) => void = () => {}
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        push = (s) => (s === null ? controller.close() : controller.enqueue(new TextEncoder().encode(s)))
+      },
+    })
+    const pending = fetch(`${url}/mcp`, {
+      method: "POST",
+      headers: { "x-test-raw": "1" },
+      body,
+      duplex: "half",
+    } as RequestInit)
+    push("first-chunk;")
+    await eventually(() => received.join("").includes("first-chunk;"))
+    push("second-chunk")
+    push(null)
+    const response = await pending
+    assert.strictEqual(await response.text(), "first-chunk;second-chunk")
+  })
+
+  it("make - an unreachable target is a 502 JSON answer without details", async () => {
+    const t = await fakeTarget()
+    await t.close()
+    const timings: Array<boolean> = []
+    const url = await proxyTo(t.url, { observe: ({ ok }) => timings.push(ok) })
+    const response = await fetch(`${url}/mcp`, { method: "POST", body: "{}" })
+    assert.strictEqual(response.status, 502)
+    assert.strictEqual(response.headers.get("content-type"), "application/json")
+    const text = await response.text()
+    assert.deepStrictEqual(JSON.parse(text), {
+      error: "bad_gateway",
+      error_description: "The protected resource is unreachable",
+    })
+    assert.notInclude(text, "ECONNREFUSED")
+    assert.deepStrictEqual(timings, [false])
+  })
+
+  it("make - the upstream access token is forwarded when the option is set", async () => {
+    const t = await target()
+    const url = await proxyTo(t.url, { upstreamAccessToken: async () => "upstream-at-123" })
+    await (await fetch(`${url}/mcp`, { headers: { "x-forwarded-access-token": "forged" } })).text()
+    assert.strictEqual(t.seen[0]!.headers["x-forwarded-access-token"], "upstream-at-123")
+  })
+})
