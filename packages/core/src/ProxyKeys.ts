@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import { Clock, Context, Effect, Layer, Redacted, Schema } from "effect"
-import { jwtVerify, SignJWT } from "jose"
+import { createLocalJWKSet, exportJWK, type JSONWebKeySet, type JWK, jwtVerify, SignJWT } from "jose"
 import { fromJoseError } from "./internal/joseErrors.ts"
 import { InvalidToken } from "./OAuthError.ts"
 import { Settings } from "./ProxyConfig.ts"
@@ -142,6 +142,97 @@ export const makeHmac = (key: Uint8Array): Effect.Effect<ProxyKeysShape, never, 
         }),
     })
   })
+
+/**
+ * An asymmetric signing key: `kid`, algorithm, the private key and its public JWK.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface AsymmetricKey {
+  readonly kid: string
+  readonly alg: "ES256" | "EdDSA"
+  readonly privateKey: CryptoKey
+  readonly publicKey: CryptoKey
+}
+
+/**
+ * The public JWKS of asymmetric keys, for the proxy's `/jwks` endpoint.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const publicJwks = (keys: ReadonlyArray<AsymmetricKey>): Effect.Effect<JSONWebKeySet> =>
+  Effect.promise(async () => ({
+    keys: await Promise.all(
+      keys.map(
+        async (k): Promise<JWK> => ({
+          ...(await exportJWK(k.publicKey)),
+          kid: k.kid,
+          alg: k.alg,
+          use: "sig",
+        }),
+      ),
+    ),
+  }))
+
+/**
+ * ES256 / EdDSA keys: the first signs (its `kid` in the header), every key verifies by `kid`, so
+ * keys rotate by adding a new key first and dropping the old one once its tokens expired.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeAsymmetric = (
+  keys: readonly [AsymmetricKey, ...Array<AsymmetricKey>],
+): Effect.Effect<ProxyKeysShape, never, Settings> =>
+  Effect.gen(function* () {
+    const settings = yield* Settings
+    const jwks = createLocalJWKSet(yield* publicJwks(keys))
+    const current = keys[0]
+    const verifyOptions = {
+      algorithms: [...new Set(keys.map((k) => k.alg))],
+      issuer: settings.issuer,
+      audience: settings.resource,
+      typ: accessTokenType,
+      clockTolerance: settings.clock_tolerance_seconds,
+    }
+    return ProxyKeys.of({
+      sign: (claims) =>
+        Effect.promise(() =>
+          new SignJWT({ ...claims, aud: typeof claims.aud === "string" ? claims.aud : [...claims.aud] })
+            .setProtectedHeader({ alg: current.alg, kid: current.kid, typ: accessTokenType })
+            .sign(current.privateKey),
+        ),
+      verify: (token) =>
+        Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const { payload } = yield* Effect.tryPromise({
+            try: () => jwtVerify(token, jwks, { ...verifyOptions, currentDate: new Date(now) }),
+            catch: (error) => fromJoseError("proxy", error),
+          })
+          const claims = decodeClaims(payload)
+          if (claims._tag === "None") {
+            return yield* new InvalidToken({
+              source: "proxy",
+              reason: "claims",
+              description: "The access token lacks a required claim (sub, client_id, jti, exp or iat)",
+            })
+          }
+          return claims.value
+        }),
+    })
+  })
+
+/**
+ * Asymmetric keys (see `makeAsymmetric`).
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerAsymmetric = (
+  keys: readonly [AsymmetricKey, ...Array<AsymmetricKey>],
+): Layer.Layer<ProxyKeys, never, Settings> => Layer.effect(ProxyKeys, makeAsymmetric(keys))
 
 /**
  * HS256 keys derived from a master secret.
