@@ -118,7 +118,10 @@ export const storeLayer = (spec: GatewayConfig["store"]): Layer.Layer<Store.Stor
  * @category layers
  * @since 0.1.0
  */
-export const servicesLayer = (config: GatewayConfig, metrics: Metrics.Metrics): Layer.Layer<Services, unknown> => {
+export const servicesLayer = (
+  config: GatewayConfig,
+  metrics: Metrics.Metrics,
+): Layer.Layer<Services, unknown> => {
   // One store instance: the same layer value is memoized when built twice in one graph.
   const store = countingStore(metrics).pipe(Layer.provide(storeLayer(config.store)))
   return Layer.merge(
@@ -196,10 +199,9 @@ const upstreamAccessToken = (token: AccessToken.AccessToken) =>
 const readiness = Effect.gen(function* () {
   const store = yield* Store.Store
   const upstream = yield* Upstream.UpstreamClient
-  const storeOk = yield* store.get("oidc-proxy:readyz-probe").pipe(
-    Effect.timeout("2 seconds"),
-    Effect.match({ onFailure: () => false, onSuccess: () => true }),
-  )
+  const storeOk = yield* store
+    .get("oidc-proxy:readyz-probe")
+    .pipe(Effect.timeout("2 seconds"), Effect.match({ onFailure: () => false, onSuccess: () => true }))
   // The upstream layer only builds once discovery succeeded; check its result is there.
   const upstreamOk = upstream.metadata.token_endpoint !== ""
   return { store: storeOk ? "ok" : "fail", upstream: upstreamOk ? "ok" : "fail" } as const

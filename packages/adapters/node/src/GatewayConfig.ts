@@ -240,7 +240,9 @@ export const variables = {
 export const list: ReadonlyArray<Variable<unknown>> = Object.values(variables)
 
 type Values = {
-  readonly [K in keyof typeof variables]: (typeof variables)[K] extends Variable<infer A> ? A | undefined : never
+  readonly [K in keyof typeof variables]: (typeof variables)[K] extends Variable<infer A>
+    ? A | undefined
+    : never
 }
 
 /**
@@ -328,7 +330,9 @@ const readAll = (env: Readonly<Record<string, string | undefined>>, issues: Arra
     const parsed = variable.parse(text)
     if (Result.isFailure(parsed)) {
       // A secret's value never appears in a message, not even a bad one.
-      const shown = variable.secret ? "" : ` (got ${JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text)})`
+      const shown = variable.secret
+        ? ""
+        : ` (got ${JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text)})`
       issues.push(`${variable.name}: ${parsed.failure}${shown}`)
       values[key] = undefined
     } else values[key] = parsed.success
@@ -379,7 +383,12 @@ export const decode = (
     warnings.push("OIDC_PROXY_STORE=memory: state is lost on restart and not shared between instances")
   const { baseUrl, target, upstreamClientSecret } = values
   // Required variables that are undefined already have an issue each.
-  if (baseUrl === undefined || target === undefined || upstreamClientSecret === undefined || issues.length > 0) {
+  if (
+    baseUrl === undefined ||
+    target === undefined ||
+    upstreamClientSecret === undefined ||
+    issues.length > 0
+  ) {
     return Result.fail(new InvalidEnvironment(issues))
   }
   const resourcePath = values.resourcePath ?? "/mcp"

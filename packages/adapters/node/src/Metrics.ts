@@ -65,8 +65,7 @@ export const make = (): Metrics => {
   ]
 
   return {
-    request: (endpoint, status) =>
-      inc(requests, labels({ endpoint, status_class: statusClass(status) })),
+    request: (endpoint, status) => inc(requests, labels({ endpoint, status_class: statusClass(status) })),
     bearer: (result) => inc(bearer, labels({ result })),
     target: (seconds, ok) => {
       const key = ok ? "ok" : "error"
@@ -83,7 +82,11 @@ export const make = (): Metrics => {
       const histogram = "oidc_proxy_target_request_duration_seconds"
       const lines = [
         ...counter("oidc_proxy_http_requests_total", "HTTP requests by endpoint and status class.", requests),
-        ...counter("oidc_proxy_bearer_checks_total", "Bearer checks on the protected resource by result.", bearer),
+        ...counter(
+          "oidc_proxy_bearer_checks_total",
+          "Bearer checks on the protected resource by result.",
+          bearer,
+        ),
         ...counter("oidc_proxy_store_errors_total", "Failed store operations by operation.", storeErrors),
         `# HELP ${histogram} Time from forwarding a request to the target's response headers.`,
         `# TYPE ${histogram} histogram`,

@@ -101,7 +101,9 @@ export const forwardHeaders = (
  */
 export const targetUrl = (requestUrl: URL, options: Pick<Options, "target" | "resourcePath">): URL => {
   const prefix = options.resourcePath === "/" ? "" : options.resourcePath.replace(/\/+$/, "")
-  const rest = requestUrl.pathname.startsWith(prefix) ? requestUrl.pathname.slice(prefix.length) : requestUrl.pathname
+  const rest = requestUrl.pathname.startsWith(prefix)
+    ? requestUrl.pathname.slice(prefix.length)
+    : requestUrl.pathname
   const base = options.target.pathname.replace(/\/+$/, "")
   const url = new URL(options.target.href)
   url.pathname = rest === "" ? options.target.pathname : `${base}${rest}`

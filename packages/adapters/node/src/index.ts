@@ -6,14 +6,14 @@
  */
 
 /** @since 0.1.0 */
-export * as NodeServer from "./NodeServer.ts"
-/** @since 0.1.0 */
-export * as ProxyLayer from "./ProxyLayer.ts"
-/** @since 0.1.0 */
 export * as Gateway from "./Gateway.ts"
 /** @since 0.1.0 */
 export * as GatewayConfig from "./GatewayConfig.ts"
 /** @since 0.1.0 */
 export * as Metrics from "./Metrics.ts"
+/** @since 0.1.0 */
+export * as NodeServer from "./NodeServer.ts"
+/** @since 0.1.0 */
+export * as ProxyLayer from "./ProxyLayer.ts"
 /** @since 0.1.0 */
 export * as ReverseProxy from "./ReverseProxy.ts"

@@ -26,7 +26,9 @@ const main = async (argv: ReadonlyArray<string>): Promise<void> => {
   }
   const unknown = argv.filter((a) => a !== "--")
   if (unknown.length > 0) {
-    process.stderr.write(`oidc-proxy: unknown argument ${JSON.stringify(unknown[0])}; see oidc-proxy --help\n`)
+    process.stderr.write(
+      `oidc-proxy: unknown argument ${JSON.stringify(unknown[0])}; see oidc-proxy --help\n`,
+    )
     process.exitCode = 2
     return
   }

@@ -81,7 +81,10 @@ describe("Gateway", () => {
     const { gateway } = await setup()
     const response = await fetch(`${gateway.url}/readyz`)
     assert.strictEqual(response.status, 200)
-    assert.deepStrictEqual(await response.json(), { status: "ready", checks: { store: "ok", upstream: "ok" } })
+    assert.deepStrictEqual(await response.json(), {
+      status: "ready",
+      checks: { store: "ok", upstream: "ok" },
+    })
   })
 
   it("readyz - 503 when the store fails", async () => {

@@ -230,7 +230,9 @@ describe("GatewayConfig", () => {
     }
     const result = GatewayConfig.decode(env({ ...secrets, OIDC_PROXY_TARGET: "bad" }))
     assert.isTrue(Result.isFailure(result))
-    const text = Result.isFailure(result) ? `${result.failure.message}\n${result.failure.issues.join("\n")}` : ""
+    const text = Result.isFailure(result)
+      ? `${result.failure.message}\n${result.failure.issues.join("\n")}`
+      : ""
     assert.include(text, "OIDC_PROXY_SECRET")
     assert.include(text, "OIDC_PROXY_PREVIOUS_SECRETS")
     assert.notInclude(text, "tiny-secret-XYZ")
@@ -277,7 +279,8 @@ describe("GatewayConfig", () => {
       const at = text.indexOf(`  ${variable.name} `)
       assert.isAtLeast(at, 0, `${variable.name} missing from --help`)
       const entry = text.slice(at, text.indexOf("\n", text.indexOf("default:", at)))
-      const expected = variable.defaultText ?? variable.default ?? (variable.required ? "(required)" : "(unset)")
+      const expected =
+        variable.defaultText ?? variable.default ?? (variable.required ? "(required)" : "(unset)")
       assert.include(entry, `default: ${expected === "" ? '""' : expected}`)
     }
     assert.strictEqual(GatewayConfig.list.length, Object.keys(GatewayConfig.variables).length)

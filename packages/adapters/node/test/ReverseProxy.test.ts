@@ -12,7 +12,10 @@ afterEach(async () => {
 const proxyTo = async (target: string, options: Partial<ReverseProxy.Options> = {}) => {
   const forward = ReverseProxy.make({ target: new URL(`${target}/mcp`), resourcePath: "/mcp", ...options })
   const token = fakeToken()
-  const listening = await NodeServer.listen((request) => forward(request, token), { host: "127.0.0.1", port: 0 })
+  const listening = await NodeServer.listen((request) => forward(request, token), {
+    host: "127.0.0.1",
+    port: 0,
+  })
   closers.push(listening.close)
   return listening.url
 }

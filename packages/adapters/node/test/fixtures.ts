@@ -7,7 +7,14 @@
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { type AccessToken, IssueAccessToken, StorageKeys, Store, TokenStore, Upstream } from "@oidc-proxy/core"
+import {
+  type AccessToken,
+  IssueAccessToken,
+  StorageKeys,
+  Store,
+  TokenStore,
+  Upstream,
+} from "@oidc-proxy/core"
 import { TestProxy, TestUpstream } from "@oidc-proxy/core/testing"
 import { Effect, Layer } from "effect"
 import type { Gateway } from "../src/index.ts"

@@ -116,7 +116,9 @@ export const store: Parser<StoreSpec> = (raw) => {
   if (s === "memory") return Result.succeed({ _tag: "memory" })
   if (s.startsWith("sqlite:")) {
     const filename = s.slice("sqlite:".length)
-    return filename === "" ? Result.fail("sqlite: needs a path") : Result.succeed({ _tag: "sqlite", filename })
+    return filename === ""
+      ? Result.fail("sqlite: needs a path")
+      : Result.succeed({ _tag: "sqlite", filename })
   }
   if (s.startsWith("redis://") || s.startsWith("rediss://")) {
     const url = absoluteUrl(s)

@@ -1,0 +1,166 @@
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterEach, assert, describe, it } from "@effect/vitest"
+import * as GatewayConfig from "../src/GatewayConfig.ts"
+import { env } from "./fixtures.ts"
+
+const bin = join(import.meta.dirname, "..", "bin", "oidc-proxy.mjs")
+
+const children: Array<ChildProcess> = []
+const cleanups: Array<() => void | Promise<void>> = []
+afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL")
+  for (const cleanup of cleanups.splice(0)) await cleanup()
+})
+
+interface Run {
+  readonly child: ChildProcess
+  readonly stdout: () => string
+  readonly stderr: () => string
+  readonly exit: Promise<number | null>
+}
+
+/** Runs the binary with only `vars` (and PATH) in its environment; killed after the test. */
+const run = (args: ReadonlyArray<string>, vars: Record<string, string> = {}): Run => {
+  // process.execPath is the Node running vitest (Node 24), not the system one.
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: { PATH: process.env.PATH ?? "", ...vars },
+    stdio: ["ignore", "pipe", "pipe"],
+  })
+  children.push(child)
+  let out = ""
+  let err = ""
+  child.stdout?.on("data", (c: Buffer) => (out += c.toString()))
+  child.stderr?.on("data", (c: Buffer) => (err += c.toString()))
+  const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+  return { child, stdout: () => out, stderr: () => err, exit }
+}
+
+const waitFor = async (check: () => boolean, what: string, ms = 15_000) => {
+  const until = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+/** A minimal upstream IdP on 127.0.0.1: discovery and an empty JWKS (enough to start). */
+const fakeIdp = async (): Promise<string> => {
+  let issuer = ""
+  const server: Server = createServer((req, res) => {
+    res.setHeader("content-type", "application/json")
+    if (req.url === "/.well-known/openid-configuration") {
+      res.end(
+        JSON.stringify({
+          issuer,
+          authorization_endpoint: `${issuer}/authorize`,
+          token_endpoint: `${issuer}/token`,
+          jwks_uri: `${issuer}/jwks`,
+          code_challenge_methods_supported: ["S256"],
+        }),
+      )
+    } else if (req.url === "/jwks") res.end('{"keys":[]}')
+    else {
+      res.statusCode = 404
+      res.end("{}")
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+  )
+  return issuer
+}
+
+describe("oidc-proxy (CLI)", () => {
+  it("--help - prints every variable with its default and exits 0", async () => {
+    const { stdout, stderr, exit } = run(["--help"])
+    assert.strictEqual(await exit, 0)
+    assert.strictEqual(stderr(), "")
+    assert.include(stdout(), "Usage: oidc-proxy")
+    for (const variable of GatewayConfig.list) assert.include(stdout(), variable.name)
+    assert.include(stdout(), "default: sqlite:./oidc-proxy.db")
+    assert.include(stdout(), "default: /mcp")
+  })
+
+  it("bad environment - exits 2, naming each bad variable, without a stack trace or secret", async () => {
+    const { stdout, stderr, exit } = run(
+      [],
+      env({
+        OIDC_PROXY_CONSENT: "sometimes",
+        OIDC_PROXY_SECRET: "short-secret-value",
+        OIDC_PROXY_LISTEN: "x",
+      }),
+    )
+    assert.strictEqual(await exit, 2)
+    assert.strictEqual(stdout(), "")
+    const lines = stderr().trim().split("\n")
+    assert.deepStrictEqual(
+      lines.map((l) => l.split(": ")[1]),
+      ["OIDC_PROXY_LISTEN", "OIDC_PROXY_SECRET", "OIDC_PROXY_CONSENT", "see oidc-proxy --help"],
+    )
+    assert.notInclude(stderr(), "short-secret-value")
+    assert.notInclude(stderr(), "    at ")
+  })
+
+  it("unreachable upstream - exits 1 with one line, no stack trace", async () => {
+    const { stderr, exit } = run(
+      [],
+      env({ OIDC_PROXY_UPSTREAM_ISSUER: "http://127.0.0.1:9", OIDC_PROXY_LISTEN: "127.0.0.1:0" }),
+    )
+    assert.strictEqual(await exit, 1)
+    assert.match(stderr(), /^oidc-proxy: cannot start: .*discovery/)
+    assert.strictEqual(stderr().trim().split("\n").length, 1)
+  })
+
+  it("start - prints the listening URL, logs JSON lines without query strings, exits 0 on SIGTERM", async () => {
+    const issuer = await fakeIdp()
+    const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-main-"))
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    const gateway = run(
+      [],
+      env({
+        OIDC_PROXY_UPSTREAM_ISSUER: issuer,
+        OIDC_PROXY_LISTEN: "127.0.0.1:0",
+        OIDC_PROXY_STORE: `sqlite:${join(dir, "store.db")}`,
+        OIDC_PROXY_SECRET: "",
+        OIDC_PROXY_DEV: "true",
+      }),
+    )
+    await waitFor(() => /listening on http:\/\/127\.0\.0\.1:\d+/.test(gateway.stdout()), "the listening line")
+    const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(gateway.stdout())![1]!
+    // Dev mode without a secret warns once.
+    assert.strictEqual(gateway.stdout().split("OIDC_PROXY_SECRET is not set").length - 1, 1)
+
+    assert.strictEqual((await fetch(`${url}/healthz`)).status, 200)
+    const ready = await fetch(`${url}/readyz`)
+    assert.deepStrictEqual(await ready.json(), { status: "ready", checks: { store: "ok", upstream: "ok" } })
+    const authorize = await fetch(`${url}/authorize?client_id=x&state=secret-state-value&code_challenge=c`, {
+      redirect: "manual",
+    })
+    await authorize.text()
+    await waitFor(() => gateway.stdout().includes('"path":"/authorize"'), "the access log line")
+    const line = gateway
+      .stdout()
+      .split("\n")
+      .find((l) => l.includes('"path":"/authorize"'))!
+    const record = JSON.parse(line) as { message: unknown; annotations: Record<string, unknown> }
+    assert.strictEqual(record.annotations["method"], "GET")
+    assert.strictEqual(record.annotations["status"], authorize.status)
+    assert.isString(record.annotations["request_id"])
+    assert.isNumber(record.annotations["duration_ms"])
+    assert.notInclude(gateway.stdout(), "secret-state-value")
+
+    gateway.child.kill("SIGTERM")
+    assert.strictEqual(await gateway.exit, 0)
+  })
+})
