@@ -75,6 +75,8 @@ export interface Options {
   readonly accessTokenAudience?: string
   /** `scopes_supported` of the discovery document; `null` leaves it out. */
   readonly scopesSupported?: ReadonlyArray<string> | null
+  /** More discovery members (e.g. `authorization_response_iss_parameter_supported`). */
+  readonly metadata?: Readonly<Record<string, unknown>>
 }
 
 /**
@@ -174,6 +176,7 @@ export const make = (upstream: TestUpstream, options: Options = {}) =>
     let counter = 0
     const audience = options.accessTokenAudience ?? "api://mcp"
     const metadata: UpstreamMetadata = {
+      ...options.metadata,
       issuer: upstream.issuer,
       authorization_endpoint: `${upstream.issuer}/authorize`,
       token_endpoint: `${upstream.issuer}/token`,

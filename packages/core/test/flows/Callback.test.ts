@@ -164,6 +164,35 @@ describe("AuthorizationEndpoint.callback", () => {
     ),
   )
 
+  it.effect(
+    "callback - an iss other than the upstream's is server_error before any exchange (RFC 9207)",
+    () =>
+      withProxy(
+        Effect.gen(function* () {
+          const { state, cookies } = yield* atIdp()
+          const q = clientRedirect(
+            yield* callback({ state, code: "upstream-code", iss: "https://evil.test" }, cookies),
+          )
+          assert.strictEqual(q.get("error"), "server_error")
+          const missing = yield* atIdp()
+          yield* callback({ state: missing.state, code: "upstream-code" }, missing.cookies).pipe(
+            Effect.map((outcome) => assert.strictEqual(clientRedirect(outcome).get("error"), "server_error")),
+          )
+          assert.strictEqual((yield* (yield* TestUpstreamClient.TestUpstreamClient).exchanges).length, 0)
+          assert.deepStrictEqual(yield* storedKeys("code:"), [])
+          const right = yield* atIdp()
+          const ok = clientRedirect(
+            yield* callback(
+              { state: right.state, code: "upstream-code", iss: "https://idp.test" },
+              right.cookies,
+            ),
+          )
+          assert.isString(ok.get("code"))
+        }),
+        { client: { metadata: { authorization_response_iss_parameter_supported: true } } },
+      ),
+  )
+
   it.effect("callback - no code in the IdP's answer: server_error to the client", () =>
     withProxy(
       Effect.gen(function* () {
