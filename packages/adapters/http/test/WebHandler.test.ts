@@ -1,0 +1,235 @@
+/**
+ * The HTTP edge: discovery documents, input limits, the one error mapper and the bearer check,
+ * over Web `Request`/`Response` with the core's full test layer (no network).
+ */
+import { OAuthError, Store } from "@oidc-proxy/core"
+import { TestProxy, TestStore, TestUpstream } from "@oidc-proxy/core/testing"
+import { Effect, type Layer } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { WebHandler } from "../src/index.ts"
+
+const setup = async (overrides: Record<string, unknown> = {}, store?: Layer.Layer<Store.Store>) => {
+  const upstream = await Effect.runPromise(TestUpstream.make())
+  const issuer = (overrides["issuer"] as string | undefined) ?? "https://proxy.test"
+  const layer = TestProxy.layerFull(
+    upstream,
+    TestProxy.config(upstream, { issuer, resource: `${issuer}/mcp`, ...overrides }),
+    store === undefined ? {} : { store },
+  )
+  const built = await WebHandler.fromLayer(layer, {
+    onAuthorized: () => new Response("reached", { status: 200 }),
+  })
+  const keys = async (prefix?: string) =>
+    Effect.runPromise(
+      Effect.provide(
+        TestStore.TestStore.use((t) => t.keys(prefix)),
+        layer,
+      ),
+    )
+  return { ...built, issuer, keys }
+}
+
+const register = (handler: WebHandler.Handler, issuer: string, body: unknown) =>
+  handler(
+    new Request(`${issuer}/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    }),
+  )
+
+describe("WebHandler", () => {
+  let h: Awaited<ReturnType<typeof setup>>
+  beforeAll(async () => {
+    h = await setup()
+  })
+  afterAll(() => h.dispose())
+
+  it("metadata - advertises exactly what is enforced (RFC 8414)", async () => {
+    const res = await h.handler(new Request("https://proxy.test/.well-known/oauth-authorization-server"))
+    expect(res.status).toBe(200)
+    const m = (await res.json()) as Record<string, unknown>
+    expect(m["issuer"]).toBe("https://proxy.test")
+    expect(m["code_challenge_methods_supported"]).toEqual(["S256"])
+    expect(m["token_endpoint_auth_methods_supported"]).toEqual([
+      "none",
+      "client_secret_basic",
+      "client_secret_post",
+    ])
+    expect(m["grant_types_supported"]).toEqual(["authorization_code", "refresh_token"])
+    expect(m["authorization_response_iss_parameter_supported"]).toBe(true)
+    expect(m["registration_endpoint"]).toBe("https://proxy.test/register")
+    const alias = await h.handler(new Request("https://proxy.test/.well-known/openid-configuration"))
+    expect(await alias.json()).toEqual(m)
+  })
+
+  it("metadata - protected resource at the path-inserted URL (RFC 9728)", async () => {
+    const res = await h.handler(new Request("https://proxy.test/.well-known/oauth-protected-resource/mcp"))
+    const m = (await res.json()) as Record<string, unknown>
+    expect(m["resource"]).toBe("https://proxy.test/mcp")
+    expect(m["authorization_servers"]).toEqual(["https://proxy.test"])
+  })
+
+  it("metadata - an issuer with a path is served at the path-inserted well-known URL", async () => {
+    const p = await setup({ issuer: "https://host.test/tools/github" })
+    try {
+      const res = await p.handler(
+        new Request("https://host.test/.well-known/oauth-authorization-server/tools/github"),
+      )
+      expect(res.status).toBe(200)
+      const m = (await res.json()) as Record<string, unknown>
+      expect(m["issuer"]).toBe("https://host.test/tools/github")
+      expect(m["token_endpoint"]).toBe("https://host.test/tools/github/token")
+      const pr = await p.handler(
+        new Request("https://host.test/.well-known/oauth-protected-resource/tools/github/mcp"),
+      )
+      expect(((await pr.json()) as Record<string, unknown>)["resource"]).toBe(
+        "https://host.test/tools/github/mcp",
+      )
+    } finally {
+      await p.dispose()
+    }
+  })
+
+  it("register - hostile metadata is refused with the RFC 7591 code and nothing is stored", async () => {
+    const before = await h.keys("client:")
+    const cases: Array<[unknown, string]> = [
+      [
+        { redirect_uris: Array.from({ length: 50 }, (_, i) => `https://a.test/${i}`) },
+        "invalid_redirect_uri",
+      ],
+      [{ redirect_uris: ["not a url"] }, "invalid_redirect_uri"],
+      [{ redirect_uris: ["javascript:alert(1)"] }, "invalid_redirect_uri"],
+      [{ redirect_uris: ["https://a.test/cb"], grant_types: ["password"] }, "invalid_client_metadata"],
+      [{ redirect_uris: ["https://a.test/cb"], client_name: "x".repeat(10_000) }, "invalid_client_metadata"],
+      [[1, 2, 3], "invalid_client_metadata"],
+    ]
+    for (const [body, error] of cases) {
+      const res = await register(h.handler, h.issuer, body)
+      expect(res.status).toBe(400)
+      const json = (await res.json()) as { error: string; error_description: string }
+      expect(json.error).toBe(error)
+      expect(json.error_description.length).toBeLessThan(400)
+    }
+    expect(await h.keys("client:")).toEqual(before)
+  })
+
+  it("register - malformed JSON, wrong content type, oversized body", async () => {
+    const bad = await h.handler(
+      new Request(`${h.issuer}/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{",
+      }),
+    )
+    expect(await bad.json()).toMatchObject({ error: "invalid_client_metadata" })
+    const wrongType = await h.handler(new Request(`${h.issuer}/register`, { method: "POST", body: "{}" }))
+    expect(wrongType.status).toBe(400)
+    const huge = await h.handler(
+      new Request(`${h.issuer}/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ redirect_uris: ["https://a.test/cb"], pad: "x".repeat(100_000) }),
+      }),
+    )
+    expect(huge.status).toBe(400)
+    expect(await huge.json()).toMatchObject({
+      error: "invalid_request",
+      error_description: "the request body is too large",
+    })
+  })
+
+  it("authorize - an unknown client gets an error page, never a redirect", async () => {
+    const res = await h.handler(
+      new Request(
+        `${h.issuer}/authorize?client_id=nope&redirect_uri=${encodeURIComponent("https://evil.test/cb")}`,
+      ),
+    )
+    expect(res.status).toBe(400)
+    expect(res.headers.get("location")).toBeNull()
+    expect(res.headers.get("x-frame-options")).toBe("DENY")
+    expect(await res.text()).toContain("invalid_request")
+  })
+
+  it("authorize - a repeated parameter is invalid_request", async () => {
+    const res = await h.handler(new Request(`${h.issuer}/authorize?client_id=a&client_id=b`))
+    expect(res.status).toBe(400)
+    expect(await res.text()).toContain("repeated")
+  })
+
+  it("token - client authentication failures are 401 invalid_client, Basic gets a Basic challenge", async () => {
+    const form = (body: string, headers: Record<string, string> = {}) =>
+      h.handler(
+        new Request(`${h.issuer}/token`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
+          body,
+        }),
+      )
+    const none = await form("grant_type=authorization_code&code=x")
+    expect(none.status).toBe(401)
+    expect(await none.json()).toMatchObject({ error: "invalid_client" })
+    const basic = await form("grant_type=authorization_code&code=x", {
+      authorization: `Basic ${btoa("who:wrong")}`,
+    })
+    expect(basic.status).toBe(401)
+    expect(basic.headers.get("www-authenticate")).toContain("Basic")
+    const unsupported = await form("grant_type=password&username=a")
+    expect(unsupported.status).toBe(400)
+    expect(await unsupported.json()).toMatchObject({ error: "unsupported_grant_type" })
+    expect(unsupported.headers.get("cache-control")).toBe("no-store")
+  })
+
+  it("wrong method is 405 with Allow; unknown path is 404", async () => {
+    const get = await h.handler(new Request(`${h.issuer}/token`))
+    expect(get.status).toBe(405)
+    expect(get.headers.get("allow")).toBe("POST")
+    expect((await h.handler(new Request(`${h.issuer}/nope`))).status).toBe(404)
+  })
+
+  it("bearer - no token, garbage, oversized: 401 with the right challenge", async () => {
+    const none = await h.handler(new Request(`${h.issuer}/mcp`, { method: "POST" }))
+    expect(none.status).toBe(401)
+    expect(none.headers.get("www-authenticate")).toBe(
+      'Bearer resource_metadata="https://proxy.test/.well-known/oauth-protected-resource/mcp"',
+    )
+    const garbage = await h.handler(
+      new Request(`${h.issuer}/mcp`, { headers: { authorization: "Bearer abc.def.ghi" } }),
+    )
+    expect(garbage.status).toBe(401)
+    expect(garbage.headers.get("www-authenticate")).toContain('error="invalid_token"')
+    const big = await h.handler(
+      new Request(`${h.issuer}/mcp`, { headers: { authorization: `Bearer ${"a".repeat(20_000)}` } }),
+    )
+    expect(big.status).toBe(401)
+    expect(await big.json()).toMatchObject({
+      error: "invalid_token",
+      error_description: "The access token is too large",
+    })
+  })
+
+  it("store outage - 503 temporarily_unavailable with generic text (fail closed)", async () => {
+    const broken = Store.layerTest(() => ({
+      get: () =>
+        Effect.fail(new OAuthError.StoreError({ operation: "get", description: "store get failed: Error" })),
+      set: () =>
+        Effect.fail(new OAuthError.StoreError({ operation: "set", description: "store set failed: Error" })),
+    }))
+    const p = await setup({}, broken)
+    try {
+      const res = await register(p.handler, p.issuer, {
+        redirect_uris: ["https://a.test/cb"],
+        token_endpoint_auth_method: "none",
+      })
+      expect(res.status).toBe(503)
+      expect(res.headers.get("retry-after")).toBe("5")
+      const body = await res.text()
+      expect(body).toContain("temporarily_unavailable")
+      expect(body).not.toContain("store set failed")
+      const page = await p.handler(new Request(`${p.issuer}/authorize?client_id=x`))
+      expect(page.status).toBe(503)
+    } finally {
+      await p.dispose()
+    }
+  })
+})
