@@ -1,3 +1,9 @@
+/**
+ * Tests of the assembled gateway over core's test layers and real HTTP on 127.0.0.1: health,
+ * readiness, the bearer check in front of the reverse proxy, metrics, OTLP traces, graceful shutdown.
+ *
+ * @since 0.1.0
+ */
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import { OAuthError, Store } from "@oidc-proxy/core"
 import { Effect, Layer, Result } from "effect"
@@ -211,5 +217,25 @@ describe("Gateway", () => {
     release()
     assert.strictEqual(await response.text(), "started;finished")
     await stopped
+  })
+})
+
+describe("Gateway (OTLP)", () => {
+  it("traces - spans are exported to OIDC_PROXY_OTLP_ENDPOINT, flushed on shutdown", async () => {
+    const posts: Array<string> = []
+    const collector = await fakeTarget((req, res, body) => {
+      posts.push(`${req.url} ${body}`)
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end("{}")
+    })
+    closers.push(collector.close)
+    const { gateway, issue } = await setup({ overrides: { OIDC_PROXY_OTLP_ENDPOINT: collector.url } })
+    const token = await issue({ sub: "alice" })
+    await (await fetch(`${gateway.url}/mcp`, { headers: { authorization: `Bearer ${token}` } })).text()
+    await gateway.shutdown()
+    const traces = posts.filter((p) => p.startsWith("/v1/traces "))
+    assert.isAtLeast(traces.length, 1, posts.map((p) => p.slice(0, 40)).join("\n"))
+    assert.include(traces.join("\n"), "oidc-proxy.forward")
+    assert.notInclude(posts.join("\n"), token)
   })
 })

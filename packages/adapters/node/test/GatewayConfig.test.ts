@@ -1,3 +1,11 @@
+/**
+ * Tests of the gateway configuration: defaults, every variable reaching its field, bad values
+ * named by variable (all at once), secrets never echoed, `--help` and the README table.
+ *
+ * @since 0.1.0
+ */
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { ProxyConfig } from "@oidc-proxy/core"
 import { Effect, Redacted, Result } from "effect"
@@ -284,6 +292,12 @@ describe("GatewayConfig", () => {
       assert.include(entry, `default: ${expected === "" ? '""' : expected}`)
     }
     assert.strictEqual(GatewayConfig.list.length, Object.keys(GatewayConfig.variables).length)
+  })
+
+  it("markdownTable - the README's table is the generated one", () => {
+    const readme = readFileSync(join(import.meta.dirname, "..", "README.md"), "utf8")
+    const table = /<!-- variables:start -->\n([\s\S]*?)\n<!-- variables:end -->/.exec(readme)?.[1]
+    assert.strictEqual(table, GatewayConfig.markdownTable(), "regenerate the README table from GatewayConfig")
   })
 
   it("markdownTable - one row per variable", () => {

@@ -1,3 +1,9 @@
+/**
+ * Tests of the reverse proxy over real HTTP on 127.0.0.1: header scrubbing and identity headers,
+ * streaming both ways (SSE, request bodies), path mapping, unreachable target -> 502.
+ *
+ * @since 0.1.0
+ */
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import * as NodeServer from "../src/NodeServer.ts"
 import * as ReverseProxy from "../src/ReverseProxy.ts"

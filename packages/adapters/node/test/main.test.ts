@@ -1,3 +1,9 @@
+/**
+ * Tests of the `oidc-proxy` binary as a child process (the Node running vitest): `--help`, a bad
+ * environment (exit 2), an unreachable upstream (exit 1), and a start with JSON logs and SIGTERM.
+ *
+ * @since 0.1.0
+ */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { createServer, type Server } from "node:http"
