@@ -9,6 +9,7 @@ import {
   refresh,
   refusedWithoutChange,
   register,
+  revoke,
   session,
   tokenBody,
   withProxy,
@@ -35,6 +36,21 @@ describe("TokenEndpoint refresh_token", () => {
           assert.strictEqual(yield* decision(first.access_token), "allow")
           const next = tokenBody(yield* refresh(client, first.refresh_token!))
           assert.strictEqual(yield* decision(next.access_token), "allow")
+        }),
+      ),
+  )
+
+  it.effect(
+    "refresh_token - a retry within the grace window after the family was revoked is invalid_grant",
+    () =>
+      withProxy(
+        Effect.gen(function* () {
+          const { client, tokens } = yield* session()
+          const rotated = tokenBody(yield* refresh(client, tokens.refresh_token!))
+          yield* revoke(client, rotated.refresh_token!)
+          yield* TestClock.adjust("5 seconds")
+          const retry = yield* oauthFailure(refresh(client, tokens.refresh_token!))
+          assert.strictEqual(retry.error, "invalid_grant")
         }),
       ),
   )

@@ -52,7 +52,12 @@ const rotated = (client: Client, token: string) =>
         yield* revokeFamily(m.family_id)
         return yield* oauth("invalid_grant", "The refresh token was already used; the session is revoked")
       }
-      if (m.response !== undefined) return m.response
+      if (m.response !== undefined) {
+        // A revoked family's answer holds revoked tokens: the retry is refused, not replayed.
+        const family = yield* store.families.get(m.family_id)
+        if (Option.isNone(family) || family.value.revoked) return yield* unknownToken()
+        return m.response
+      }
       yield* Effect.sleep("50 millis")
     }
     return yield* retryLater()
