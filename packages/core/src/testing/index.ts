@@ -1,6 +1,7 @@
 /**
  * @oidc-proxy/core/testing — generators and test layers for property-testing scope rules,
- * verifiers and stores, and for running the whole bearer pipeline without I/O.
+ * verifiers and stores, and for running the whole bearer pipeline and the authorization-server
+ * flows (with a scripted upstream and an observable store) without I/O.
  *
  * @since 0.1.0
  */
