@@ -1,10 +1,21 @@
 /**
- * `npm run demo`: the quickstart. Today it walks through the scope-resolution core; `--once` is
- * accepted for the full demo's interface and exits after the transcript.
+ * `npm run demo`: the quickstart (see Demo.ts). `--once` exits after the transcript; `--port N`
+ * picks the gateway's port (default 8080; 0 = any free port).
  */
-import { Effect } from "effect"
-import { run } from "./Walkthrough.ts"
+import { run } from "./Demo.ts"
 
-console.log("oidc-proxy — scope resolution walkthrough\n")
-const decisions = await Effect.runPromise(run((line) => console.log(line)))
-console.log(`\nDone (${decisions.join(", ")}).`)
+const args = process.argv.slice(2)
+const once = args.includes("--once")
+const portArg = args[args.indexOf("--port") + 1]
+const port =
+  args.includes("--port") && portArg !== undefined
+    ? Number(portArg)
+    : Number(process.env.OIDC_PROXY_DEMO_PORT ?? 8080)
+
+try {
+  await run({ once, port, print: (line) => console.log(line) })
+  process.exit(0)
+} catch (error) {
+  console.error(`demo failed: ${error instanceof Error ? error.message : String(error)}`)
+  process.exit(1)
+}
