@@ -81,6 +81,16 @@ export const forwardHeaders = (
     if (name === "authorization" || name.startsWith("x-auth-request-") || name === "x-forwarded-access-token")
       headers.delete(name)
   }
+  // The proxy's own cookies (consent binding, remembered consent) are none of the target's business.
+  const cookie = headers.get("cookie")
+  if (cookie !== null) {
+    const kept = cookie
+      .split(";")
+      .map((c) => c.trim())
+      .filter((c) => c !== "" && !c.startsWith("oidcp_"))
+    if (kept.length === 0) headers.delete("cookie")
+    else headers.set("cookie", kept.join("; "))
+  }
   // The body is passed through unchanged; asking for no encoding keeps `fetch` from decoding it.
   headers.set("accept-encoding", "identity")
   headers.set("x-auth-request-user", token.subject)

@@ -206,3 +206,18 @@ describe("ReverseProxy", () => {
     assert.strictEqual(t.seen[0]!.headers["x-forwarded-access-token"], "upstream-at-123")
   })
 })
+
+describe("ReverseProxy.forwardHeaders - cookies", () => {
+  it("drops the proxy's own oidcp_ cookies and keeps the others", () => {
+    const only = ReverseProxy.forwardHeaders(
+      new Headers({ cookie: "oidcp_tx_abc=1; oidcp_browser=2" }),
+      fakeToken(),
+    )
+    assert.isNull(only.get("cookie"))
+    const mixed = ReverseProxy.forwardHeaders(
+      new Headers({ cookie: "app=1; oidcp_tx_abc=2; other=3" }),
+      fakeToken(),
+    )
+    assert.strictEqual(mixed.get("cookie"), "app=1; other=3")
+  })
+})
