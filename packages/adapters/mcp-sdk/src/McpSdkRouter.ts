@@ -1,0 +1,185 @@
+/**
+ * The proxy's authorization-server routes on an Express app: the well-known documents, `/register`,
+ * `/authorize`, `/consent`, the upstream callback, `/token`, `/revoke` (and `/jwks` when the proxy
+ * signs asymmetrically), served by `@oidc-proxy/http`'s Web fetch handler.
+ *
+ * Adapter (Node, Express 5). Each matching Express request becomes a Web `Request` (body streamed,
+ * not buffered) and the `Response` is written back chunk by chunk; any other path falls through to
+ * the next middleware, so the MCP endpoint stays the app's own (behind `requireBearerAuth`). Mount
+ * it at the application root, before body parsers: the proxy's paths are absolute (derived from
+ * its issuer) and it reads and limits request bodies itself. A body a parser already consumed is
+ * re-encoded from `req.body`.
+ *
+ * @since 0.1.0
+ */
+import type { ServerResponse } from "node:http"
+import { Readable } from "node:stream"
+import { Endpoints, ProxyConfig } from "@oidc-proxy/core"
+import { WebHandler } from "@oidc-proxy/http"
+import { Effect } from "effect"
+import type {
+  Request as ExpressRequest,
+  Response as ExpressResponse,
+  NextFunction,
+  RequestHandler,
+} from "express"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options extends Omit<WebHandler.Options, "onAuthorized"> {}
+
+const trim = (path: string) => (path.length > 1 ? path.replace(/\/+$/, "") : path)
+
+/**
+ * The paths the proxy answers as an authorization server, the same table `WebHandler.make` routes
+ * by (the protected resource's paths are left to the app).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const paths = (
+  config: Pick<ProxyConfig.ProxyConfig, "issuer" | "resource" | "callback_path">,
+  options: { readonly jwks?: unknown } = {},
+): ReadonlySet<string> => {
+  const endpoints = Endpoints.make(config)
+  const issuerPath = trim(new URL(endpoints.issuer).pathname).replace(/^\/$/, "")
+  const pathOf = (url: string) => trim(new URL(url).pathname)
+  return new Set([
+    pathOf(endpoints.authorizationServerMetadata),
+    `${issuerPath}/.well-known/oauth-authorization-server`,
+    `/.well-known/openid-configuration${issuerPath}`,
+    `${issuerPath}/.well-known/openid-configuration`,
+    pathOf(endpoints.protectedResourceMetadata),
+    pathOf(endpoints.registration),
+    pathOf(endpoints.authorization),
+    pathOf(endpoints.consent),
+    pathOf(endpoints.callback),
+    pathOf(endpoints.token),
+    pathOf(endpoints.revocation),
+    ...(options.jwks === undefined ? [] : [pathOf(endpoints.jwks)]),
+  ])
+}
+
+/** A body an Express parser already read, encoded again by its content type. */
+const parsedBody = (req: ExpressRequest): BodyInit | undefined => {
+  const body: unknown = req.body
+  if (body === undefined || body === null) return undefined
+  if (typeof body === "string" || body instanceof Uint8Array) return body as BodyInit
+  const type = req.headers["content-type"] ?? ""
+  if (type.startsWith("application/x-www-form-urlencoded") && typeof body === "object") {
+    const form = new URLSearchParams()
+    for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
+      for (const v of Array.isArray(value) ? value : [value]) form.append(key, String(v))
+    }
+    return form
+  }
+  return JSON.stringify(body)
+}
+
+/**
+ * An Express request as a Web `Request` below `origin`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const toRequest = (req: ExpressRequest, origin: string): Request => {
+  const headers = new Headers()
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i]!
+    if (name.startsWith(":")) continue // HTTP/2 pseudo-headers are not header fields.
+    headers.append(name, req.rawHeaders[i + 1]!)
+  }
+  const method = req.method
+  const controller = new AbortController()
+  req.on("close", () => {
+    if (!req.complete) controller.abort()
+  })
+  const init: RequestInit & { duplex?: "half" } = { method, headers, signal: controller.signal }
+  if (method !== "GET" && method !== "HEAD") {
+    const consumed = req.readableEnded || req.body !== undefined
+    const body = consumed ? parsedBody(req) : (Readable.toWeb(req) as ReadableStream<Uint8Array>)
+    if (body !== undefined) {
+      // The re-encoded body has a new length; the stream keeps the client's.
+      if (consumed) headers.delete("content-length")
+      init.body = body
+      init.duplex = "half"
+    }
+  }
+  return new Request(new URL(req.originalUrl, origin), init)
+}
+
+/**
+ * Writes a Web `Response` to a Node response, flushing each chunk as it comes.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const writeResponse = async (response: Response, res: ServerResponse): Promise<void> => {
+  const headers: Record<string, string | Array<string>> = {}
+  response.headers.forEach((value, key) => {
+    if (key !== "set-cookie") headers[key] = value
+  })
+  const cookies = response.headers.getSetCookie()
+  if (cookies.length > 0) headers["set-cookie"] = cookies
+  res.writeHead(response.status, headers)
+  if (response.body === null) {
+    res.end()
+    return
+  }
+  const reader = response.body.getReader()
+  res.on("close", () => {
+    void reader.cancel().catch(() => {})
+  })
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    if (!res.write(value)) await new Promise<void>((resolve) => res.once("drain", resolve))
+  }
+  res.end()
+}
+
+/**
+ * Express middleware answering `paths` with `handler` and passing everything else on. `origin`
+ * makes request URLs absolute (the proxy's issuer origin; the Host header is not trusted).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const fromHandler =
+  (handler: WebHandler.Handler, options: { readonly paths: ReadonlySet<string>; readonly origin: string }) =>
+  (req: ExpressRequest, res: ExpressResponse, next: NextFunction): void => {
+    const path = trim(new URL(req.originalUrl, options.origin).pathname)
+    if (!options.paths.has(path)) {
+      next()
+      return
+    }
+    void (async () => {
+      try {
+        await writeResponse(await handler(toRequest(req, options.origin)), res as ServerResponse)
+      } catch {
+        // The handler answers its own failures; this is a broken connection or stream.
+        if (!res.headersSent) {
+          res.writeHead(500, { "content-type": "application/json" })
+          res.end('{"error":"server_error","error_description":"An unexpected error occurred"}')
+        } else res.destroy()
+      }
+    })()
+  }
+
+/**
+ * The routes over the services in context.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (options: Options = {}): Effect.Effect<RequestHandler, never, WebHandler.Requirements> =>
+  Effect.gen(function* () {
+    const config = yield* ProxyConfig.Settings
+    const handler = yield* WebHandler.make(options)
+    return fromHandler(handler, {
+      paths: paths(config, options),
+      origin: new URL(config.issuer).origin,
+    })
+  })
