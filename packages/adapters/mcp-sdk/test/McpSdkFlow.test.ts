@@ -86,13 +86,14 @@ describe("McpSdk: requireBearerAuth + McpSdkVerifier + McpSdkRouter on Express",
   })
 
   it("a store outage is a 500 server_error, not a 401 that would send the client to re-authorize", async () => {
-    const { client, provider } = await McpClient.connectWithOAuth(app.resourceUrl, {
+    // Tokens through the SDK's auth() alone: never presented yet, so no verified-token cache can
+    // answer for them and the check must reach the store.
+    const provider = new McpClient.HeadlessOAuthProvider({
       interact,
       scope: "openid email offline_access mcp:read",
     })
-    await client.close()
+    expect(await McpClient.authorizeWithSdk(app.resourceUrl, provider)).toBe("AUTHORIZED")
     const token = provider.tokens()!.access_token
-    expect((await mcpCall(app.resourceUrl, token)).status).toBe(200)
     storeDown = true
     try {
       const res = await mcpCall(app.resourceUrl, token)
@@ -106,6 +107,7 @@ describe("McpSdk: requireBearerAuth + McpSdkVerifier + McpSdkRouter on Express",
     } finally {
       storeDown = false
     }
+    // The same token works once the store is back: the outage did not condemn it.
     expect((await mcpCall(app.resourceUrl, token)).status).toBe(200)
   }, 30_000)
 })
