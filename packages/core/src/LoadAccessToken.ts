@@ -8,16 +8,22 @@
  * picked by the verification mode and verified at the IdP's keys, and finally the pure
  * `resolveAccessToken`. `check` adds the pure `authorize` decision.
  *
+ * A verified token is remembered in the `TokenStore`'s `VerifiedTokenCache` (keyed by the exact
+ * bearer string, until the earliest of its `exp`, `cache_ttl_seconds` and the upstream token set's
+ * refresh time), so a repeated bearer costs a `Map` lookup; `makeCachedCheck` answers such a
+ * bearer synchronously, without entering the Effect runtime. Revocation through this instance
+ * evicts at once; other instances sharing the store refuse within `cache_ttl_seconds`.
+ *
  * @since 0.1.0
  */
 import { Clock, Effect, Option } from "effect"
 import { type AccessToken, resolveAccessToken } from "./AccessToken.ts"
 import * as Authorize from "./Authorize.ts"
 import { InvalidToken, type StoreError, type UpstreamError } from "./OAuthError.ts"
-import { Settings } from "./ProxyConfig.ts"
+import { type ProxyConfig, Settings } from "./ProxyConfig.ts"
 import { ProxyKeys } from "./ProxyKeys.ts"
 import * as Scopes from "./Scopes.ts"
-import { TokenStore } from "./TokenStore.ts"
+import { TokenStore, type TokenStoreShape } from "./TokenStore.ts"
 import * as UpstreamSession from "./UpstreamSession.ts"
 import type { UpstreamVerifier } from "./UpstreamVerifier.ts"
 
@@ -44,6 +50,11 @@ export const loadAccessToken = Effect.fn("loadAccessToken")(function* (bearer: s
   const settings = yield* Settings
   const keys = yield* ProxyKeys
   const store = yield* TokenStore
+  const cache = store.verified
+  const started = yield* Clock.currentTimeMillis
+  const remembered = cache?.lookup(bearer, started)
+  if (remembered !== undefined) return remembered
+  const epoch = cache?.epoch() ?? 0
 
   const claims = yield* keys.verify(bearer)
   const mapping = yield* store.jtiMappings.get(claims.jti)
@@ -60,7 +71,20 @@ export const loadAccessToken = Effect.fn("loadAccessToken")(function* (bearer: s
   }
   const { set, live } = yield* UpstreamSession.ensureFresh(upstream.value)
   const verified = yield* UpstreamSession.verify(set, { live })
-  return resolveAccessToken(settings.verification_mode, set, verified, { token: bearer, claims })
+  const accessToken = resolveAccessToken(settings.verification_mode, set, verified, { token: bearer, claims })
+  if (cache !== undefined && live) {
+    // Never past the token's expiry nor the moment the upstream set must be refreshed.
+    const refreshAt = (set.expires_at - settings.upstream.refresh_skew_seconds) * 1000
+    cache.remember(
+      bearer,
+      accessToken,
+      { jti: claims.jti, upstreamId: set.id },
+      Math.min(claims.exp * 1000, refreshAt),
+      yield* Clock.currentTimeMillis,
+      epoch,
+    )
+  }
+  return accessToken
 }) as (bearer: string) => Effect.Effect<AccessToken, InvalidToken | StoreError | UpstreamError, Requirements>
 
 /**
@@ -92,3 +116,39 @@ export const check = (
       leeway: settings.clock_tolerance_seconds,
     })
   })
+
+/**
+ * A synchronous bearer check that answers from the verified-token cache only: the same decision
+ * `check` would reach for a remembered token (expiry, resource and scopes re-checked at
+ * `nowMillis`), the 401 for a missing bearer, and `undefined` when the token is not remembered —
+ * then run `check`. For HTTP edges that want to skip the Effect runtime on the hot path.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeCachedCheck = (
+  settings: ProxyConfig,
+  store: TokenStoreShape,
+): ((
+  bearer: string | undefined,
+  nowMillis: number,
+  requiredScopes?: Scopes.ScopeSet,
+) => Authorize.Decision | undefined) => {
+  const cache = store.verified
+  const base = Scopes.union(settings.required_scopes, [])
+  const unauthenticated = Authorize.unauthenticated(base)
+  return (bearer, nowMillis, requiredScopes) => {
+    const required =
+      requiredScopes === undefined || requiredScopes.length === 0 ? base : Scopes.union(base, requiredScopes)
+    if (bearer === undefined || bearer === "")
+      return required === base ? unauthenticated : Authorize.unauthenticated(required)
+    const accessToken = cache?.lookup(bearer, nowMillis)
+    if (accessToken === undefined) return undefined
+    return Authorize.authorize(accessToken, {
+      requiredScopes: required,
+      resource: settings.resource,
+      now: Math.floor(nowMillis / 1000),
+      leeway: settings.clock_tolerance_seconds,
+    })
+  }
+}

@@ -105,6 +105,24 @@ export const ProxyConfig = Schema.Struct({
     Schema.withDecodingDefaultKey(Effect.succeed(30)),
   ),
   upstream: UpstreamConfig,
+  /**
+   * How long a verified bearer token is remembered by this instance, in seconds (0 = never). A
+   * remembered token is answered without store reads or signature checks, but never past its own
+   * `exp` nor past the upstream token set's refresh time. Revocation through this instance evicts
+   * at once; an instance that did not revoke a token refuses it at most this long afterwards.
+   * Default 5. Recommendation: keep it a few seconds.
+   */
+  cache_ttl_seconds: Schema.Number.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 300 })).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed(5)),
+  ),
+  /**
+   * Most verified tokens remembered at once (oldest dropped first). Default 10000 (about 2 KB
+   * each).
+   */
+  cache_max_entries: Schema.Number.check(
+    Schema.isInt(),
+    Schema.isBetween({ minimum: 0, maximum: 10_000_000 }),
+  ).pipe(Schema.withDecodingDefaultKey(Effect.succeed(10_000))),
   /** Scopes clients may ask for; empty = whatever the client asks (forwarded upstream). */
   scopes_supported: Schema.Array(Schema.String).pipe(Schema.withDecodingDefaultKey(Effect.succeed([]))),
   /**

@@ -1,7 +1,10 @@
 /**
  * The proxy's own token keys: signing and verifying the access tokens it issues.
  *
- * Port with a jose/WebCrypto implementation (runs on every runtime). Access tokens are JWTs with
+ * Port with a jose/WebCrypto implementation (runs on every runtime, the default) and an HS256
+ * implementation over a synchronous HMAC a runtime provides (`makeHmacWith`; `node:crypto` on Node
+ * through `@oidc-proxy/node`), which accepts only the exact shape the proxy issues and defers every
+ * other token to jose, so both refuse the same tokens with the same reasons. Access tokens are JWTs with
  * `typ: at+jwt` (RFC 9068); a token of any other type — a refresh token included — is refused as
  * a bearer. The HS256 key is derived from the master secret with HKDF-SHA-256, so one configured
  * secret yields independent keys for signing and for storage encryption.
@@ -12,6 +15,7 @@
  */
 import { Clock, Context, Effect, Layer, Redacted, Schema } from "effect"
 import { createLocalJWKSet, exportJWK, type JSONWebKeySet, type JWK, jwtVerify, SignJWT } from "jose"
+import * as CompactHs256 from "./internal/compactHs256.ts"
 import { fromJoseError } from "./internal/joseErrors.ts"
 import { InvalidToken } from "./OAuthError.ts"
 import { Settings } from "./ProxyConfig.ts"
@@ -142,6 +146,77 @@ export const makeHmac = (key: Uint8Array): Effect.Effect<ProxyKeysShape, never, 
         }),
     })
   })
+
+/**
+ * Synchronous HMAC-SHA-256 operations over one key, as a runtime provides them (see
+ * `makeHmacWith`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type HmacSha256 = CompactHs256.HmacSha256
+
+/**
+ * HS256 keys over a synchronous HMAC (`hmacFor(key)`): signs the same bytes jose would; verifies
+ * the proxy's own token shape in one synchronous step and hands every other token (and every
+ * refusal but a bad signature) to the jose implementation, so reasons and descriptions are the
+ * jose path's by construction.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeHmacWith = (
+  key: Uint8Array,
+  hmacFor: (key: Uint8Array) => HmacSha256,
+): Effect.Effect<ProxyKeysShape, never, Settings> =>
+  Effect.gen(function* () {
+    const settings = yield* Settings
+    const jose = yield* makeHmac(key)
+    const hmac = hmacFor(key)
+    const expect: CompactHs256.Expect = {
+      issuer: settings.issuer,
+      audience: settings.resource,
+      typ: accessTokenType,
+      tolerance: settings.clock_tolerance_seconds,
+    }
+    const signatureFails = new InvalidToken({
+      source: "proxy",
+      reason: "signature",
+      description: "The access token signature does not verify",
+    })
+    return ProxyKeys.of({
+      sign: (claims) =>
+        Effect.sync(() =>
+          CompactHs256.sign(
+            { ...claims, aud: typeof claims.aud === "string" ? claims.aud : [...claims.aud] },
+            hmac,
+          ),
+        ),
+      verify: (token) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const outcome = CompactHs256.verify(token, hmac, expect, Math.floor(now / 1000))
+          if (outcome._tag === "signature") return Effect.fail(signatureFails)
+          if (outcome._tag === "defer") return jose.verify(token)
+          const claims = decodeClaims(outcome.payload)
+          return claims._tag === "Some" ? Effect.succeed(claims.value) : jose.verify(token)
+        }),
+    })
+  })
+
+/**
+ * HS256 keys derived from a master secret, over a synchronous HMAC (see `makeHmacWith`).
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerFromSecretWith = (
+  secret: Redacted.Redacted<string>,
+  hmacFor: (key: Uint8Array) => HmacSha256,
+): Layer.Layer<ProxyKeys, WeakSecret, Settings> =>
+  Layer.effect(
+    ProxyKeys,
+    Effect.flatMap(deriveKey(secret, "proxy-token-signing"), (key) => makeHmacWith(key, hmacFor)),
+  )
 
 /**
  * An asymmetric signing key: `kid`, algorithm, the private key and its public JWK.

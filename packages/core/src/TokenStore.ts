@@ -6,12 +6,17 @@
  * - hashed ids: transactions (the upstream `state`), codes, refresh tokens — bearer secrets;
  * - encrypted values: upstream token sets and rotated-refresh answers — they hold tokens.
  *
+ * Each instance also owns the verified-token cache (`VerifiedTokenCache`) that `loadAccessToken`
+ * reads: deleting or taking a jti mapping, and writing, deleting or taking an upstream token set,
+ * through this instance evicts the tokens that depended on it, so revocation wins here at once.
+ *
  * @since 0.1.0
  */
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import { Client } from "./Client.ts"
 import * as Collection from "./Collection.ts"
 import { JtiMapping } from "./JtiMapping.ts"
+import { Settings } from "./ProxyConfig.ts"
 import {
   AuthorizationCode,
   Family,
@@ -24,6 +29,7 @@ import {
 import { StorageKeys } from "./StorageKeys.ts"
 import { Store } from "./Store.ts"
 import { UpstreamTokenSet } from "./UpstreamTokenSet.ts"
+import * as VerifiedTokenCache from "./VerifiedTokenCache.ts"
 
 /**
  * @category models
@@ -41,6 +47,11 @@ export interface TokenStoreShape {
   readonly upstreamTokenSets: Collection.Collection<UpstreamTokenSet>
   /** Consents remembered per client and browser (consent mode `remember`). */
   readonly consents: Collection.Collection<typeof RememberedConsent.Type>
+  /**
+   * Bearer tokens this instance verified recently (absent: nothing is cached). Kept coherent
+   * with `jtiMappings` and `upstreamTokenSets` writes made through this instance.
+   */
+  readonly verified?: VerifiedTokenCache.VerifiedTokenCache
 }
 
 /**
@@ -58,6 +69,11 @@ export class TokenStore extends Context.Service<TokenStore, TokenStoreShape>()(
 export const make = Effect.gen(function* () {
   const store = yield* Store
   const keys = yield* StorageKeys
+  const settings = yield* Effect.serviceOption(Settings)
+  const verified = VerifiedTokenCache.make({
+    ttlMillis: 1000 * (Option.isSome(settings) ? settings.value.cache_ttl_seconds : 5),
+    maxEntries: Option.isSome(settings) ? settings.value.cache_max_entries : 10_000,
+  })
   const hashed = { hashKey: true } as const
   return TokenStore.of({
     clients: Collection.make(store, keys, "client", Client),
@@ -70,10 +86,44 @@ export const make = Effect.gen(function* () {
       encrypt: true,
     }),
     families: Collection.make(store, keys, "family", Family),
-    jtiMappings: Collection.make(store, keys, "jti", JtiMapping),
-    upstreamTokenSets: Collection.make(store, keys, "upstream", UpstreamTokenSet, { encrypt: true }),
+    jtiMappings: evicting(Collection.make(store, keys, "jti", JtiMapping), verified.evictJti, false),
+    upstreamTokenSets: evicting(
+      Collection.make(store, keys, "upstream", UpstreamTokenSet, { encrypt: true }),
+      verified.evictUpstream,
+      true,
+    ),
     consents: Collection.make(store, keys, "consent", RememberedConsent, hashed),
+    verified,
   })
+})
+
+/**
+ * A collection whose removals (and, with `onSet`, writes) evict the verified tokens that depend on
+ * the id — before the store is touched, so a failed write never leaves a stale entry behind.
+ */
+const evicting = <A>(
+  collection: Collection.Collection<A>,
+  evict: (id: string) => void,
+  onSet: boolean,
+): Collection.Collection<A> => ({
+  get: collection.get,
+  set: onSet
+    ? (id, value, ttl) =>
+        Effect.andThen(
+          Effect.sync(() => evict(id)),
+          collection.set(id, value, ttl),
+        )
+    : collection.set,
+  delete: (id) =>
+    Effect.andThen(
+      Effect.sync(() => evict(id)),
+      collection.delete(id),
+    ),
+  take: (id) =>
+    Effect.andThen(
+      Effect.sync(() => evict(id)),
+      collection.take(id),
+    ),
 })
 
 /**

@@ -75,3 +75,5 @@ export * as UpstreamVerifier from "./UpstreamVerifier.ts"
 export * as VerificationMode from "./VerificationMode.ts"
 /** @since 0.1.0 */
 export * as VerifiedClaims from "./VerifiedClaims.ts"
+/** @since 0.1.0 */
+export * as VerifiedTokenCache from "./VerifiedTokenCache.ts"

@@ -5,11 +5,13 @@
  *
  * Adapter over core's flows. Routing is by exact path below the issuer; every failure is rendered
  * by `Respond` (one mapper); a defect becomes a generic 500 and is logged without request data.
+ * A bearer the proxy verified recently is answered before entering the Effect runtime
+ * (`LoadAccessToken.makeCachedCheck`): the same decision `check` would reach, from the cache.
  *
  * @since 0.1.0
  */
 
-import type { ProxyKeys, StorageKeys, TokenStore, Upstream, UpstreamVerifier } from "@oidc-proxy/core"
+import type { ProxyKeys, StorageKeys, Upstream, UpstreamVerifier } from "@oidc-proxy/core"
 import {
   type AccessToken,
   AuthorizationEndpoint,
@@ -22,8 +24,9 @@ import {
   RegisterEndpoint,
   RevocationEndpoint,
   TokenEndpoint,
+  TokenStore,
 } from "@oidc-proxy/core"
-import { Cause, Context, Effect, type Layer, ManagedRuntime } from "effect"
+import { Cause, Clock, Context, Effect, type Layer, ManagedRuntime } from "effect"
 import type { JSONWebKeySet } from "jose"
 import * as RequestInput from "./RequestInput.ts"
 import * as Respond from "./Respond.ts"
@@ -86,6 +89,8 @@ export const make = (options: Options = {}): Effect.Effect<Handler, never, Requi
     const run = Effect.runPromiseWith(context)
     const asMetadata = Metadata.authorizationServer(config, { jwks: options.jwks !== undefined })
     const prMetadata = Metadata.protectedResource(config)
+    const clock = yield* Clock.Clock
+    const cachedCheck = LoadAccessToken.makeCachedCheck(config, Context.get(context, TokenStore.TokenStore))
 
     const respond = (kind: Respond.Kind, flow: Effect.Effect<Outcome.Outcome, unknown, Requirements>) =>
       flow.pipe(
@@ -211,6 +216,29 @@ export const make = (options: Options = {}): Effect.Effect<Handler, never, Requi
     const isResource = (path: string) =>
       resourcePath === "/" ? true : path === resourcePath || path.startsWith(`${resourcePath}/`)
 
+    /** The bearer check from the verified-token cache alone; `undefined` = not remembered. */
+    const protectFromCache = (request: Request): Promise<Response> | undefined => {
+      const token = RequestInput.bearer(request)
+      if (token === undefined || token.length > RequestInput.maxTokenLength) return undefined
+      const decision = cachedCheck(token, clock.currentTimeMillisUnsafe())
+      if (decision === undefined) return undefined
+      if (decision._tag === "Deny")
+        return Promise.resolve(Respond.deny(decision, endpoints.protectedResourceMetadata))
+      if (options.onAuthorized === undefined)
+        return Promise.resolve(Respond.json(404, { error: "not_found" }))
+      const onAuthorized = options.onAuthorized
+      return Promise.resolve()
+        .then(() => onAuthorized(request, decision.accessToken))
+        .catch(() =>
+          run(
+            Effect.logError("request failed with a defect").pipe(
+              Effect.annotateLogs({ path: new URL(request.url).pathname, defect: "onAuthorized rejected" }),
+              Effect.as(Respond.internal("json")),
+            ),
+          ),
+        )
+    }
+
     return async (request: Request): Promise<Response> => {
       let url: URL
       try {
@@ -220,6 +248,10 @@ export const make = (options: Options = {}): Effect.Effect<Handler, never, Requi
       }
       const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, "") : url.pathname
       const entry = routes.get(path)
+      if (entry === undefined && isResource(path)) {
+        const fast = protectFromCache(request)
+        if (fast !== undefined) return fast
+      }
       const effect: Effect.Effect<Response, unknown, Requirements> | undefined =
         entry !== undefined
           ? entry.methods.includes(request.method) ||

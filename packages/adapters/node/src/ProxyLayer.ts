@@ -2,22 +2,17 @@
  * The whole proxy assembled as one layer: configuration, keys, a store, the upstream IdP — every
  * service `@oidc-proxy/http`'s handler needs.
  *
- * Adapter (assembly). A bad configuration fails the layer with `InvalidConfig` naming every bad
+ * Adapter (assembly). The proxy's HS256 tokens are signed and verified with `node:crypto`
+ * (`NodeProxyKeys`). A bad configuration fails the layer with `InvalidConfig` naming every bad
  * field; an unreachable or malformed upstream fails it with `DiscoveryError` naming the field.
  *
  * @since 0.1.0
  */
-import {
-  ProxyConfig,
-  ProxyKeys,
-  StorageKeys,
-  type Store,
-  TokenStore,
-  UpstreamVerifier,
-} from "@oidc-proxy/core"
+import { ProxyConfig, StorageKeys, type Store, TokenStore, UpstreamVerifier } from "@oidc-proxy/core"
 import type { WebHandler } from "@oidc-proxy/http"
 import { UpstreamHttp } from "@oidc-proxy/upstream-http"
 import { Effect, Layer, type Redacted } from "effect"
+import * as NodeProxyKeys from "./NodeProxyKeys.ts"
 
 /**
  * @category models
@@ -52,7 +47,8 @@ export const layer = (options: Options): Layer.Layer<WebHandler.Requirements, un
       })
       const storageKeys = StorageKeys.layer(options.secrets)
       return Layer.mergeAll(
-        ProxyKeys.layerFromSecret(options.secrets[0].secret),
+        // HS256 through node:crypto, synchronously (jose/WebCrypto decides anything unusual).
+        NodeProxyKeys.layerFromSecret(options.secrets[0].secret),
         UpstreamVerifier.layerJwt.pipe(Layer.provide(upstream)),
         TokenStore.layer.pipe(Layer.provide(Layer.merge(options.store, storageKeys))),
         storageKeys,

@@ -44,7 +44,23 @@ export const config = (upstream: TestUpstream, overrides: Record<string, unknown
 })
 
 /**
- * The pipeline's layers over `store` (default: a memory store).
+ * The proxy keys of `layer` and `layerFull`: HS256 from `testSecret`, over jose by default or over
+ * a synchronous HMAC (`ProxyKeys.makeHmacWith`) when `hmacFor` is given.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const keysLayer = (
+  hmacFor?: (key: Uint8Array) => ProxyKeys.HmacSha256,
+): Layer.Layer<ProxyKeys.ProxyKeys, never, ProxyConfig.Settings> =>
+  (hmacFor === undefined
+    ? ProxyKeys.layerFromSecret(testSecret)
+    : ProxyKeys.layerFromSecretWith(testSecret, hmacFor)
+  ).pipe(Layer.orDie)
+
+/**
+ * The pipeline's layers over `store` (default: a memory store); `keys` replaces the proxy keys
+ * (default `keysLayer()`).
  *
  * @category layers
  * @since 0.1.0
@@ -53,11 +69,12 @@ export const layer = (
   upstream: TestUpstream,
   configInput: unknown,
   store: Layer.Layer<Store.Store> = Store.layerMemory,
+  keys: Layer.Layer<ProxyKeys.ProxyKeys, never, ProxyConfig.Settings> = keysLayer(),
 ) => {
   const settings = Layer.effect(ProxyConfig.Settings, Effect.orDie(ProxyConfig.decode(configInput)))
   const jwks = Jwks.layerStatic(upstream.jwks)
   return Layer.mergeAll(
-    ProxyKeys.layerFromSecret(testSecret).pipe(Layer.orDie),
+    keys,
     UpstreamVerifier.layerJwt.pipe(Layer.provide(jwks)),
     TokenStore.layer.pipe(
       Layer.provide(store),
@@ -80,6 +97,7 @@ export const layerFull = (
   options: {
     readonly store?: Layer.Layer<Store.Store>
     readonly client?: TestUpstreamClient.Options
+    readonly keys?: Layer.Layer<ProxyKeys.ProxyKeys, never, ProxyConfig.Settings>
   } = {},
 ) => {
   const settings = Layer.effect(ProxyConfig.Settings, Effect.orDie(ProxyConfig.decode(configInput)))
@@ -88,7 +106,7 @@ export const layerFull = (
     StorageKeys.layer([{ kid: "k1", secret: testSecret }]).pipe(Layer.orDie),
   )
   return Layer.mergeAll(
-    ProxyKeys.layerFromSecret(testSecret).pipe(Layer.orDie),
+    options.keys ?? keysLayer(),
     UpstreamVerifier.layerJwt.pipe(Layer.provideMerge(Jwks.layerStatic(upstream.jwks))),
     TokenStore.layer,
     TestUpstreamClient.layer(upstream, options.client),

@@ -1,0 +1,168 @@
+/**
+ * The verified-token cache: bearer strings this instance verified recently, with the
+ * `AccessToken` they resolved to.
+ *
+ * Pure core (a bounded `Map`, no Effect, no I/O; time is passed in). Keyed by the exact token
+ * string. An entry lives until the earliest of the token's own expiry, the configured TTL and the
+ * time its upstream token set needs a refresh; the oldest entry is dropped when the cache is full.
+ * Entries are also indexed by `jti` and by upstream token set, so revoking a token or a family,
+ * and replacing or deleting an upstream token set, evicts at once (see `TokenStore`).
+ *
+ * @since 0.1.0
+ */
+import type { AccessToken } from "./AccessToken.ts"
+
+/**
+ * What an entry is tied to, for eviction.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Links {
+  /** The proxy token's `jti`. */
+  readonly jti: string
+  /** `UpstreamTokenSet.id` behind the token. */
+  readonly upstreamId: string
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface VerifiedTokenCache {
+  /** The remembered `AccessToken` of `token`, when one is still fresh at `nowMillis`. */
+  readonly lookup: (token: string, nowMillis: number) => AccessToken | undefined
+  /**
+   * A counter that moves on every eviction. A verification reads it before its first store read
+   * and passes it to `remember`, so a revocation that lands while the verification runs is never
+   * papered over by a stale entry.
+   */
+  readonly epoch: () => number
+  /**
+   * Remembers `accessToken` for `token` until `min(notAfterMillis, nowMillis + ttl)`; nothing is
+   * remembered when that is not in the future, when an eviction happened since `epoch`, or when
+   * the cache is disabled.
+   */
+  readonly remember: (
+    token: string,
+    accessToken: AccessToken,
+    links: Links,
+    notAfterMillis: number,
+    nowMillis: number,
+    epoch: number,
+  ) => void
+  /** Forgets the token with this `jti` (revocation of one access token, a family's tokens). */
+  readonly evictJti: (jti: string) => void
+  /** Forgets every token backed by this upstream token set (refresh, family revocation). */
+  readonly evictUpstream: (upstreamId: string) => void
+  readonly clear: () => void
+  readonly size: () => number
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Upper bound on an entry's life, in milliseconds; 0 disables the cache. */
+  readonly ttlMillis: number
+  /** Most entries held at once. */
+  readonly maxEntries: number
+}
+
+interface Entry {
+  readonly accessToken: AccessToken
+  readonly expiresAt: number
+  readonly jti: string
+  readonly upstreamId: string
+}
+
+/**
+ * An empty cache.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (options: Options): VerifiedTokenCache => {
+  const enabled = options.ttlMillis > 0 && options.maxEntries > 0
+  const entries = new Map<string, Entry>()
+  const byJti = new Map<string, string>()
+  const byUpstream = new Map<string, Set<string>>()
+  let evictions = 0
+
+  const drop = (token: string, entry: Entry) => {
+    entries.delete(token)
+    if (byJti.get(entry.jti) === token) byJti.delete(entry.jti)
+    const tokens = byUpstream.get(entry.upstreamId)
+    if (tokens !== undefined) {
+      tokens.delete(token)
+      if (tokens.size === 0) byUpstream.delete(entry.upstreamId)
+    }
+  }
+
+  return {
+    lookup: (token, nowMillis) => {
+      const entry = entries.get(token)
+      if (entry === undefined) return undefined
+      if (entry.expiresAt <= nowMillis) {
+        drop(token, entry)
+        return undefined
+      }
+      return entry.accessToken
+    },
+    epoch: () => evictions,
+    remember: (token, accessToken, links, notAfterMillis, nowMillis, epoch) => {
+      if (!enabled || epoch !== evictions) return
+      const expiresAt = Math.min(notAfterMillis, nowMillis + options.ttlMillis)
+      if (!(expiresAt > nowMillis)) return
+      const previous = entries.get(token)
+      if (previous !== undefined) drop(token, previous)
+      while (entries.size >= options.maxEntries) {
+        const oldest = entries.keys().next()
+        if (oldest.done === true) break
+        drop(oldest.value, entries.get(oldest.value)!)
+      }
+      entries.set(token, { accessToken, expiresAt, jti: links.jti, upstreamId: links.upstreamId })
+      byJti.set(links.jti, token)
+      let tokens = byUpstream.get(links.upstreamId)
+      if (tokens === undefined) {
+        tokens = new Set()
+        byUpstream.set(links.upstreamId, tokens)
+      }
+      tokens.add(token)
+    },
+    evictJti: (jti) => {
+      evictions++
+      const token = byJti.get(jti)
+      if (token === undefined) return
+      const entry = entries.get(token)
+      if (entry !== undefined) drop(token, entry)
+      else byJti.delete(jti)
+    },
+    evictUpstream: (upstreamId) => {
+      evictions++
+      const tokens = byUpstream.get(upstreamId)
+      if (tokens === undefined) return
+      for (const token of [...tokens]) {
+        const entry = entries.get(token)
+        if (entry !== undefined) drop(token, entry)
+      }
+      byUpstream.delete(upstreamId)
+    },
+    clear: () => {
+      evictions++
+      entries.clear()
+      byJti.clear()
+      byUpstream.clear()
+    },
+    size: () => entries.size,
+  }
+}
+
+/**
+ * A cache that remembers nothing.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const disabled: VerifiedTokenCache = make({ ttlMillis: 0, maxEntries: 0 })

@@ -1,0 +1,183 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Option } from "effect"
+import { TestClock } from "effect/testing"
+import type { AccessToken } from "../src/AccessToken.ts"
+import { issueAccessToken } from "../src/IssueAccessToken.ts"
+import * as LoadAccessToken from "../src/LoadAccessToken.ts"
+import { Settings } from "../src/ProxyConfig.ts"
+import * as Store from "../src/Store.ts"
+import { TokenStore } from "../src/TokenStore.ts"
+import { TestProxy, TestUpstream } from "../src/testing/index.ts"
+import * as VerifiedTokenCache from "../src/VerifiedTokenCache.ts"
+
+const token = (subject: string): AccessToken => ({
+  token: subject,
+  client_id: "c1",
+  subject,
+  scopes: ["openid"],
+  expires_at: 2_000_000_000,
+  claims: { iss: "https://idp.test" },
+})
+
+describe("VerifiedTokenCache", () => {
+  it("remember - lives until the earliest of notAfter and the TTL", () => {
+    const cache = VerifiedTokenCache.make({ ttlMillis: 5000, maxEntries: 10 })
+    cache.remember("a", token("a"), { jti: "ja", upstreamId: "u" }, 3000, 0, cache.epoch())
+    cache.remember("b", token("b"), { jti: "jb", upstreamId: "u" }, 60_000, 0, cache.epoch())
+    assert.strictEqual(cache.lookup("a", 2999)?.subject, "a")
+    assert.isUndefined(cache.lookup("a", 3000))
+    assert.strictEqual(cache.lookup("b", 4999)?.subject, "b")
+    assert.isUndefined(cache.lookup("b", 5000))
+    assert.strictEqual(cache.size(), 0)
+  })
+
+  it("remember - bounded: the oldest entry goes first", () => {
+    const cache = VerifiedTokenCache.make({ ttlMillis: 5000, maxEntries: 3 })
+    for (const t of ["a", "b", "c", "d"])
+      cache.remember(t, token(t), { jti: `j${t}`, upstreamId: t }, 9e9, 0, 0)
+    assert.strictEqual(cache.size(), 3)
+    assert.isUndefined(cache.lookup("a", 1))
+    assert.strictEqual(cache.lookup("d", 1)?.subject, "d")
+  })
+
+  it("evict - by jti and by upstream token set; an eviction during a verification wins", () => {
+    const cache = VerifiedTokenCache.make({ ttlMillis: 5000, maxEntries: 10 })
+    cache.remember("a", token("a"), { jti: "ja", upstreamId: "u1" }, 9e9, 0, cache.epoch())
+    cache.remember("b", token("b"), { jti: "jb", upstreamId: "u1" }, 9e9, 0, cache.epoch())
+    cache.remember("c", token("c"), { jti: "jc", upstreamId: "u2" }, 9e9, 0, cache.epoch())
+    cache.evictJti("jc")
+    assert.isUndefined(cache.lookup("c", 1))
+    cache.evictUpstream("u1")
+    assert.strictEqual(cache.size(), 0)
+    const before = cache.epoch()
+    cache.evictJti("jd") // a revocation lands while "d" is being verified
+    cache.remember("d", token("d"), { jti: "jd", upstreamId: "u3" }, 9e9, 0, before)
+    assert.isUndefined(cache.lookup("d", 1))
+  })
+
+  it("disabled - remembers nothing", () => {
+    const cache = VerifiedTokenCache.make({ ttlMillis: 0, maxEntries: 10 })
+    cache.remember("a", token("a"), { jti: "ja", upstreamId: "u" }, 9e9, 0, 0)
+    assert.isUndefined(cache.lookup("a", 1))
+  })
+})
+
+const start = 1_800_000_000
+
+const tokenStore = Effect.gen(function* () {
+  return yield* TokenStore
+})
+const settingsService = Effect.gen(function* () {
+  return yield* Settings
+})
+
+/** Two proxy instances (own caches) over one shared store, and a session issued through `b`. */
+const twoInstances = Effect.gen(function* () {
+  yield* TestClock.setTime(start * 1000)
+  const upstream = yield* TestUpstream.make()
+  const idToken = yield* upstream.sign(
+    { sub: "u1", aud: upstream.clientId, exp: start + 3600 },
+    { now: start },
+  )
+  const config = TestProxy.config(upstream, { verification_mode: "id_token" })
+  const shared = yield* Store.makeMemory
+  const instance = () => TestProxy.layer(upstream, config, Layer.succeed(Store.Store, shared))
+  const a = yield* Layer.build(instance())
+  const b = yield* Layer.build(instance())
+  const issued = yield* Effect.gen(function* () {
+    const store = yield* TokenStore
+    yield* store.upstreamTokenSets.set(
+      "ts",
+      {
+        id: "ts",
+        access_token: "opaque",
+        id_token: idToken,
+        token_type: "Bearer",
+        scope: ["openid"],
+        expires_at: start + 3600,
+        raw: {},
+      },
+      "2 hours",
+    )
+    return yield* issueAccessToken({
+      upstream_token_set_id: "ts",
+      client_id: "c1",
+      subject: "u1",
+      scopes: ["openid"],
+      lifetime: 3600,
+    })
+  }).pipe(Effect.provideContext(b))
+  const on = <X>(context: typeof a, effect: Effect.Effect<X, unknown, LoadAccessToken.Requirements>) =>
+    Effect.provideContext(effect, context)
+  const decision = (context: typeof a) =>
+    on(
+      context,
+      Effect.map(LoadAccessToken.check(issued.access_token), (d) =>
+        d._tag === "Allow" ? "allow" : d.description,
+      ),
+    )
+  return { a, b, issued, on, decision }
+})
+
+describe("LoadAccessToken with the verified-token cache", () => {
+  it.effect("a warm token is answered from the cache, synchronously too", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const { a, issued, on, decision } = yield* twoInstances
+        assert.strictEqual(yield* decision(a), "allow")
+        const { store, settings } = yield* on(a, Effect.all({ store: tokenStore, settings: settingsService }))
+        assert.strictEqual(store.verified?.size(), 1)
+        const fast = LoadAccessToken.makeCachedCheck(settings, store)
+        assert.strictEqual(fast(issued.access_token, start * 1000)?._tag, "Allow")
+        assert.isUndefined(fast(`${issued.access_token}x`, start * 1000))
+        assert.strictEqual(fast(undefined, start * 1000)?._tag, "Deny")
+        const scoped = fast(issued.access_token, start * 1000, ["tools:write"])
+        assert.strictEqual(scoped?._tag === "Deny" ? scoped.status : 0, 403)
+        // Past the token's expiry (plus leeway) the cached entry is gone and the check refuses.
+        assert.isUndefined(fast(issued.access_token, (start + 3600) * 1000))
+      }),
+    ),
+  )
+
+  it.effect("revocation - refused at once by the revoking instance, within the TTL by the other", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const { a, b, issued, on, decision } = yield* twoInstances
+        assert.strictEqual(yield* decision(a), "allow")
+        assert.strictEqual(yield* decision(b), "allow")
+        // What /revoke does for an access token, on instance b.
+        yield* on(
+          b,
+          Effect.flatMap(tokenStore, (s) => s.jtiMappings.delete(issued.jti)),
+        )
+        assert.strictEqual(yield* decision(b), "The access token is unknown or was revoked")
+        // Instance a still remembers it, for at most cache_ttl_seconds (default 5).
+        assert.strictEqual(yield* decision(a), "allow")
+        yield* TestClock.adjust("5 seconds")
+        assert.strictEqual(yield* decision(a), "The access token is unknown or was revoked")
+      }),
+    ),
+  )
+
+  it.effect("an upstream token set replaced or deleted through the instance evicts its tokens", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const { b, on, decision } = yield* twoInstances
+        assert.strictEqual(yield* decision(b), "allow")
+        yield* on(
+          b,
+          Effect.flatMap(tokenStore, (s) => s.upstreamTokenSets.delete("ts")),
+        )
+        assert.strictEqual(
+          yield* decision(b),
+          "The upstream session behind the access token no longer exists",
+        )
+        const size = yield* on(
+          b,
+          Effect.map(tokenStore, (s) => Option.fromNullishOr(s.verified?.size())),
+        )
+        assert.deepStrictEqual(size, Option.some(0))
+      }),
+    ),
+  )
+})
