@@ -26,6 +26,36 @@ export const defaultMaxBodyBytes = 64 * 1024
  */
 export const maxTokenLength = 8192
 
+const base64url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+/**
+ * `false` when `token` is a compact JWS (three dot-separated segments) with a segment in a
+ * non-canonical base64url encoding: a last character carrying non-zero padding bits, which
+ * decoders ignore. Such a token decodes to the bytes of a valid token but is another string, so
+ * it is refused rather than accepted as a second spelling of the same token.
+ *
+ * @see [RFC 4648 §3.5](https://www.rfc-editor.org/rfc/rfc4648#section-3.5) (canonical encoding)
+ * @category utils
+ * @since 0.1.0
+ */
+export const hasCanonicalEncoding = (token: string): boolean => {
+  const segments = token.split(".")
+  if (segments.length !== 3) return true
+  return segments.every((s) => {
+    const last = base64url.indexOf(s.charAt(s.length - 1))
+    switch (s.length % 4) {
+      case 1:
+        return false
+      case 2:
+        return last >= 0 && (last & 0x0f) === 0
+      case 3:
+        return last >= 0 && (last & 0x03) === 0
+      default:
+        return true
+    }
+  })
+}
+
 /**
  * A body too large to read.
  *

@@ -191,20 +191,27 @@ export const make = (options: Options = {}): Effect.Effect<Handler, never, Requi
       ),
     )
 
+    const refuseToken = (description: string) =>
+      Respond.deny(
+        {
+          _tag: "Deny",
+          status: 401,
+          error: "invalid_token",
+          description,
+          challenge: { error: "invalid_token", error_description: description },
+        },
+        endpoints.protectedResourceMetadata,
+      )
+
     const protect: Route = (request) =>
       Effect.gen(function* () {
         const token = RequestInput.bearer(request)
         if (token !== undefined && token.length > RequestInput.maxTokenLength) {
-          return Respond.deny(
-            {
-              _tag: "Deny",
-              status: 401,
-              error: "invalid_token",
-              description: "The access token is too large",
-              challenge: { error: "invalid_token", error_description: "The access token is too large" },
-            },
-            endpoints.protectedResourceMetadata,
-          )
+          return refuseToken("The access token is too large")
+        }
+        // One token, one spelling: a second base64url spelling of a signature is not accepted.
+        if (token !== undefined && !RequestInput.hasCanonicalEncoding(token)) {
+          return refuseToken("The access token is not a well-formed JWT")
         }
         const decision = yield* LoadAccessToken.check(token)
         if (decision._tag === "Deny") return Respond.deny(decision, endpoints.protectedResourceMetadata)

@@ -15,7 +15,7 @@ import {
   getRequest,
   issuer,
   makeProxy,
-  type Proxy,
+  type ProxyUnderTest,
   pkce,
   register,
   type Sent,
@@ -25,7 +25,7 @@ import {
   withoutStateChange,
 } from "./support.ts"
 
-let p: Proxy
+let p: ProxyUnderTest
 let client: Client
 beforeAll(async () => {
   p = await makeProxy()
@@ -34,7 +34,10 @@ beforeAll(async () => {
 afterAll(() => p.dispose())
 
 /** `/authorize` with the client's valid parameters and `overrides`. */
-const authorize = async (overrides: Record<string, string | undefined>, headers: Record<string, string> = {}) => {
+const authorize = async (
+  overrides: Record<string, string | undefined>,
+  headers: Record<string, string> = {},
+) => {
   const { challenge } = await pkce()
   return p.send(getRequest("/authorize", authorizeQuery(client, challenge, overrides), headers))
 }
@@ -52,7 +55,9 @@ const expectErrorRedirect = (res: Sent, error: string) => {
 
 describe("attacks on /authorize", () => {
   it("redirect_uri not registered - error page, no redirect, nothing stored", async () => {
-    const res = await withoutStateChange(p, () => authorize({ redirect_uri: "https://evil.example/callback" }))
+    const res = await withoutStateChange(p, () =>
+      authorize({ redirect_uri: "https://evil.example/callback" }),
+    )
     expectErrorPage(res, 400, "invalid_request")
   })
 
@@ -91,7 +96,9 @@ describe("attacks on /authorize", () => {
   })
 
   it("redirect_uri `javascript:` - error page, nothing stored", async () => {
-    const res = await withoutStateChange(p, () => authorize({ redirect_uri: "javascript:alert(document.cookie)" }))
+    const res = await withoutStateChange(p, () =>
+      authorize({ redirect_uri: "javascript:alert(document.cookie)" }),
+    )
     expectErrorPage(res, 400, "invalid_request")
     expect(res.text).not.toContain("javascript:alert")
   })
@@ -100,7 +107,9 @@ describe("attacks on /authorize", () => {
     const evil = "https://evil.example/steal"
     // An unknown client with an attacker's redirect URI and an error in the request.
     const unknown = await withoutStateChange(p, () =>
-      p.send(getRequest("/authorize", { client_id: "no-such-client", redirect_uri: evil, response_type: "token" })),
+      p.send(
+        getRequest("/authorize", { client_id: "no-such-client", redirect_uri: evil, response_type: "token" }),
+      ),
     )
     expectErrorPage(unknown, 400, "invalid_request")
     // A known client, an attacker's redirect URI, and an error that would otherwise redirect.
@@ -151,7 +160,11 @@ describe("attacks on the consent form", () => {
     for (const csrf of [undefined, "", "forged", `${at.csrf}x`, at.csrf.slice(0, -1)]) {
       const res = await withoutStateChange(p, () =>
         p.send(
-          formRequest("/consent", { transaction: at.transaction, csrf, decision: "approve" }, cookieHeader(at.jar)),
+          formRequest(
+            "/consent",
+            { transaction: at.transaction, csrf, decision: "approve" },
+            cookieHeader(at.jar),
+          ),
         ),
       )
       expectErrorPage(res, 403, "access_denied")
@@ -187,7 +200,9 @@ describe("attacks on the consent form", () => {
   })
 
   it("a hostile client name is escaped on the consent page", async () => {
-    const hostile = await register(p, { client_name: `<script>alert(1)</script>"><img src=x onerror=alert(2)>` })
+    const hostile = await register(p, {
+      client_name: `<script>alert(1)</script>"><img src=x onerror=alert(2)>`,
+    })
     const at = await toConsent(p, hostile)
     expect(at.page.text).not.toContain("<script>alert")
     expect(at.page.text).not.toContain("<img")
@@ -201,7 +216,13 @@ describe("attacks on the upstream callback", () => {
     const control = await p.upstream()
     await Effect.runPromise(control.setCode("replayed-upstream-code"))
     const res = await withoutStateChange(p, () =>
-      p.send(getRequest("/auth/callback", { state: signed.state, code: "replayed-upstream-code" }, cookieHeader(signed.jar))),
+      p.send(
+        getRequest(
+          "/auth/callback",
+          { state: signed.state, code: "replayed-upstream-code" },
+          cookieHeader(signed.jar),
+        ),
+      ),
     )
     expectErrorPage(res, 400, "invalid_request")
   })

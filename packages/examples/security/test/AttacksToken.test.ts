@@ -12,7 +12,7 @@ import {
   formRequest,
   getRequest,
   makeProxy,
-  type Proxy,
+  type ProxyUnderTest,
   redeemRequest,
   refreshRequest,
   register,
@@ -22,7 +22,7 @@ import {
   withoutStateChange,
 } from "./support.ts"
 
-let p: Proxy
+let p: ProxyUnderTest
 let client: Client
 beforeAll(async () => {
   p = await makeProxy()
@@ -134,7 +134,9 @@ describe("oversized input", () => {
     const { client: c, tokens } = await session(p)
     const big = "a".repeat(200_000)
     const body = await withoutStateChange(p, () =>
-      p.send(formRequest("/token", { grant_type: "refresh_token", refresh_token: big, client_id: c.client_id })),
+      p.send(
+        formRequest("/token", { grant_type: "refresh_token", refresh_token: big, client_id: c.client_id }),
+      ),
     )
     expectOAuthError(body, 400, "invalid_request")
     expect(body.json?.["error_description"]).toBe("the request body is too large")
@@ -148,7 +150,9 @@ describe("oversized input", () => {
       ),
     )
     expectOAuthError(declared, 400, "invalid_request")
-    const bearer = await withoutStateChange(p, () => p.send(bearerRequest(`${tokens.access_token}${"A".repeat(20_000)}`)))
+    const bearer = await withoutStateChange(p, () =>
+      p.send(bearerRequest(`${tokens.access_token}${"A".repeat(20_000)}`)),
+    )
     expectOAuthError(bearer, 401, "invalid_token")
     expect(bearer.json?.["error_description"]).toBe("The access token is too large")
     const cookie = await withoutStateChange(p, () =>

@@ -5,7 +5,7 @@
  *
  * Testing only. Every request is a Web `Request` to `https://proxy.test`; nothing leaves the process.
  */
-import { Pkce, type Store } from "@oidc-proxy/core"
+import { Pkce, ProxyConfig, ProxyKeys, type Store } from "@oidc-proxy/core"
 import { TestProxy, TestStore, TestUpstream, TestUpstreamClient } from "@oidc-proxy/core/testing"
 import { WebHandler } from "@oidc-proxy/http"
 import { Clock, Effect, Layer, Logger, ManagedRuntime, Redacted } from "effect"
@@ -27,9 +27,30 @@ export interface ProxyOptions {
   readonly config?: Record<string, unknown>
   readonly client?: TestUpstreamClient.Options
   readonly store?: Layer.Layer<Store.Store>
+  /** Sign with an ES256 key (published at `/jwks`) instead of the HS256 key from the secret. */
+  readonly asymmetric?: boolean
 }
 
-export type Proxy = Awaited<ReturnType<typeof makeProxy>>
+/** An ES256 proxy key and the layer that signs with it. */
+const asymmetricKeys = async (configInput: unknown) => {
+  const pair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+    "sign",
+    "verify",
+  ])) as CryptoKeyPair
+  const key: ProxyKeys.AsymmetricKey = {
+    kid: "proxy-es256-1",
+    alg: "ES256",
+    privateKey: pair.privateKey,
+    publicKey: pair.publicKey,
+  }
+  const settings = Layer.effect(ProxyConfig.Settings, Effect.orDie(ProxyConfig.decode(configInput)))
+  return {
+    layer: ProxyKeys.layerAsymmetric([key]).pipe(Layer.provide(settings)),
+    jwks: await Effect.runPromise(ProxyKeys.publicJwks([key])),
+  }
+}
+
+export type ProxyUnderTest = Awaited<ReturnType<typeof makeProxy>>
 
 /** The real clock, shifted by an offset the test moves forward (sleeps stay real). */
 const shiftedClock = (offset: { ms: number }) =>
@@ -58,17 +79,22 @@ export const makeProxy = async (options: ProxyOptions = {}) => {
   const capture = Logger.map(Logger.formatJson, (line) => {
     logs.push(line)
   })
-  const layer = TestProxy.layerFull(
-    upstream,
-    TestProxy.config(upstream, { issuer, resource, ...options.config }),
-    {
-      ...(options.client === undefined ? {} : { client: options.client }),
-      ...(options.store === undefined ? {} : { store: options.store }),
-    },
-  ).pipe(Layer.provideMerge(Layer.mergeAll(Logger.layer([capture]), shiftedClock(offset))))
+  const configInput = TestProxy.config(upstream, { issuer, resource, ...options.config })
+  const full = TestProxy.layerFull(upstream, configInput, {
+    ...(options.client === undefined ? {} : { client: options.client }),
+    ...(options.store === undefined ? {} : { store: options.store }),
+  })
+  const asym = options.asymmetric === true ? await asymmetricKeys(configInput) : undefined
+  // The asymmetric keys, merged last, replace the HS256 keys of `layerFull`.
+  const layer = (asym === undefined ? full : Layer.merge(full, asym.layer)).pipe(
+    Layer.provideMerge(Layer.mergeAll(Logger.layer([capture]), shiftedClock(offset))),
+  )
   const runtime = ManagedRuntime.make(layer)
   const handler = await runtime.runPromise(
-    WebHandler.make({ onAuthorized: () => new Response("reached the MCP server", { status: 200 }) }),
+    WebHandler.make({
+      onAuthorized: () => new Response("reached the MCP server", { status: 200 }),
+      ...(asym === undefined ? {} : { jwks: asym.jwks }),
+    }),
   )
   const observer = () => runtime.runPromise(TestStore.TestStore.use(Effect.succeed))
   const control = () => runtime.runPromise(TestUpstreamClient.TestUpstreamClient.use(Effect.succeed))
@@ -150,7 +176,10 @@ export interface Client {
 }
 
 /** `POST /register`; fails the test unless the client was created. */
-export const register = async (proxy: Proxy, metadata: Record<string, unknown> = {}): Promise<Client> => {
+export const register = async (
+  proxy: ProxyUnderTest,
+  metadata: Record<string, unknown> = {},
+): Promise<Client> => {
   const res = await proxy.send(
     new Request(`${issuer}/register`, {
       method: "POST",
@@ -171,7 +200,9 @@ export const register = async (proxy: Proxy, metadata: Record<string, unknown> =
 }
 
 /** The client authentication part of a token/revoke form, by the registered method. */
-export const clientAuth = (client: Client): { form: Record<string, string>; headers: Record<string, string> } => {
+export const clientAuth = (
+  client: Client,
+): { form: Record<string, string>; headers: Record<string, string> } => {
   switch (client.token_endpoint_auth_method) {
     case "client_secret_basic":
       return {
@@ -221,7 +252,11 @@ export const consentForm = (html: string) => {
   return { transaction: transaction!, csrf: csrf! }
 }
 
-export const authorizeQuery = (client: Client, challenge: string, extra: Record<string, string | undefined> = {}) => ({
+export const authorizeQuery = (
+  client: Client,
+  challenge: string,
+  extra: Record<string, string | undefined> = {},
+) => ({
   client_id: client.client_id,
   redirect_uri: client.redirect_uris[0],
   response_type: "code",
@@ -242,7 +277,7 @@ export interface AtConsent {
 
 /** `GET /authorize` up to the consent page. */
 export const toConsent = async (
-  proxy: Proxy,
+  proxy: ProxyUnderTest,
   client: Client,
   extra: Record<string, string | undefined> = {},
 ): Promise<AtConsent> => {
@@ -264,7 +299,7 @@ export interface AtUpstream extends AtConsent {
 
 /** The consent approved: the browser is at the IdP. */
 export const toUpstream = async (
-  proxy: Proxy,
+  proxy: ProxyUnderTest,
   client: Client,
   extra: Record<string, string | undefined> = {},
 ): Promise<AtUpstream> => {
@@ -291,7 +326,7 @@ export interface SignedIn extends AtUpstream {
 
 /** A whole browser sign-in: the client holds its code. */
 export const signIn = async (
-  proxy: Proxy,
+  proxy: ProxyUnderTest,
   client: Client,
   options: { params?: Record<string, string | undefined>; upstream?: TestUpstreamClient.CodeScript } = {},
 ): Promise<SignedIn> => {
@@ -324,7 +359,11 @@ export const tokenRequest = (client: Client, form: Record<string, string | undef
   return formRequest("/token", { ...form, ...auth.form }, auth.headers)
 }
 
-export const redeemRequest = (client: Client, s: SignedIn, overrides: Record<string, string | undefined> = {}) =>
+export const redeemRequest = (
+  client: Client,
+  s: SignedIn,
+  overrides: Record<string, string | undefined> = {},
+) =>
   tokenRequest(client, {
     grant_type: "authorization_code",
     code: s.code,
@@ -336,7 +375,7 @@ export const redeemRequest = (client: Client, s: SignedIn, overrides: Record<str
 export const refreshRequest = (client: Client, refreshToken: string, extra: Record<string, string> = {}) =>
   tokenRequest(client, { grant_type: "refresh_token", refresh_token: refreshToken, ...extra })
 
-export const tokensOf = (proxy: Proxy, res: Sent): Tokens => {
+export const tokensOf = (proxy: ProxyUnderTest, res: Sent): Tokens => {
   expect(res.status, res.text).toBe(200)
   const tokens = res.json as unknown as Tokens
   proxy.seen(tokens.access_token)
@@ -346,7 +385,7 @@ export const tokensOf = (proxy: Proxy, res: Sent): Tokens => {
 
 /** Registration, sign-in and redemption: a client holding tokens. */
 export const session = async (
-  proxy: Proxy,
+  proxy: ProxyUnderTest,
   metadata: Record<string, unknown> = {},
   options: Parameters<typeof signIn>[2] = {},
 ) => {
@@ -361,14 +400,14 @@ export const bearerRequest = (token: string, path = "/mcp") =>
   new Request(`${issuer}${path}`, { method: "POST", headers: { authorization: `Bearer ${token}` } })
 
 /** Asserts a body and the captured logs carry none of the secrets the test has seen. */
-export const assertNoSecrets = (proxy: Proxy, text: string, where = "body") => {
+export const assertNoSecrets = (proxy: ProxyUnderTest, text: string, where = "body") => {
   for (const secret of proxy.secrets) {
     if (text.includes(secret)) throw new Error(`a secret (${secret.slice(0, 6)}…) appears in a ${where}`)
   }
   expect(text, `no stack trace in a ${where}`).not.toMatch(/\n\s+at |Error:|\.ts:\d+/)
 }
 
-export const assertLogsClean = (proxy: Proxy) => {
+export const assertLogsClean = (proxy: ProxyUnderTest) => {
   for (const line of proxy.logs) {
     for (const secret of proxy.secrets)
       if (line.includes(secret)) throw new Error(`a secret (${secret.slice(0, 6)}…) appears in a log line`)
@@ -378,7 +417,7 @@ export const assertLogsClean = (proxy: Proxy) => {
 /**
  * Runs `attack` and asserts that the store is exactly as before: same entries, no write.
  */
-export const withoutStateChange = async <A>(proxy: Proxy, attack: () => Promise<A>): Promise<A> => {
+export const withoutStateChange = async <A>(proxy: ProxyUnderTest, attack: () => Promise<A>): Promise<A> => {
   const before = await proxy.snapshot()
   const writes = (await proxy.writes()).length
   const result = await attack()
