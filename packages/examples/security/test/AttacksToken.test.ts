@@ -3,6 +3,7 @@
  * and theft, token-type confusion, refresh reuse, oversized input. Each test is one attack: the
  * status, the OAuth error code, and the store change (none, or exactly the revocation).
  */
+import { Store } from "@oidc-proxy/core"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
@@ -72,6 +73,33 @@ describe("attacks on /token", () => {
     const revocations = await Effect.runPromise((await p.upstream()).revocations)
     expect(revocations.length).toBe(upstreamRevocations + 1)
     expect(p.logs.some((l) => l.includes("token family revoked"))).toBe(true)
+  })
+
+  it("authorization code replay racing the first redemption - the replay still revokes what the first issues", async () => {
+    // A store that is slow to write jti mappings widens the window between the code being taken
+    // and the tokens being issued — where a replay used to find nothing to revoke.
+    const slow = Store.layerTest((memory) => ({
+      set: (key, value, ttl) =>
+        key.startsWith("jti:")
+          ? Effect.andThen(Effect.sleep("40 millis"), memory.set(key, value, ttl))
+          : memory.set(key, value, ttl),
+    }))
+    const r = await makeProxy({ store: slow })
+    try {
+      const c = await register(r)
+      const signed = await signIn(r, c)
+      const first = r.send(redeemRequest(c, signed))
+      await new Promise((resolve) => setTimeout(resolve, 15))
+      const replay = await r.send(redeemRequest(c, signed))
+      expectOAuthError(replay, 400, "invalid_grant")
+      expect(replay.json?.["error_description"]).toContain("revoked")
+      const tokens = tokensOf(r, await first)
+      expectOAuthError(await r.send(bearerRequest(tokens.access_token)), 401, "invalid_token")
+      expectOAuthError(await r.send(refreshRequest(c, tokens.refresh_token!)), 400, "invalid_grant")
+      expect(await Effect.runPromise((await r.upstream()).revocations)).toHaveLength(1)
+    } finally {
+      await r.dispose()
+    }
   })
 
   it("a code redeemed by another client - 400 invalid_grant, the rightful client still redeems it", async () => {

@@ -10,7 +10,7 @@
  * @see [RFC 7636 §4.6](https://www.rfc-editor.org/rfc/rfc7636#section-4.6)
  * @since 0.1.0
  */
-import { Effect, Option } from "effect"
+import { Clock, Effect, Option } from "effect"
 import type { Client } from "../../Client.ts"
 import { oauth } from "../../OAuthError.ts"
 import * as Pkce from "../../Pkce.ts"
@@ -58,6 +58,21 @@ export const handle = (client: Client, form: Params) =>
     const taken = yield* store.codes.take(code)
     if (Option.isNone(taken))
       return yield* oauth("invalid_grant", "The code is invalid, expired or already used")
+    // The family exists before the code is marked redeemed: a replay racing this redemption finds
+    // it and revokes the upstream session, so what this request issues is dead too.
+    const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+    yield* store.families.set(
+      record.family_id,
+      {
+        family_id: record.family_id,
+        client_id: client.client_id,
+        upstream_token_set_id: record.upstream_token_set_id,
+        revoked: false,
+        jtis: [],
+        expires_at: now + config.ttl.refresh_token,
+      },
+      `${config.ttl.refresh_token} seconds`,
+    )
     yield* store.redeemedCodes.set(
       code,
       { family_id: record.family_id, client_id: client.client_id },
