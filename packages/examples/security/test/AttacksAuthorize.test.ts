@@ -6,6 +6,7 @@
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
+  assertLogsClean,
   authorizeQuery,
   type Client,
   cookieHeader,
@@ -31,7 +32,10 @@ beforeAll(async () => {
   p = await makeProxy()
   client = await register(p)
 })
-afterAll(() => p.dispose())
+afterAll(async () => {
+  assertLogsClean(p)
+  await p.dispose()
+})
 
 /** `/authorize` with the client's valid parameters and `overrides`. */
 const authorize = async (
@@ -135,6 +139,11 @@ describe("attacks on /authorize", () => {
       ),
     )
     expectErrorPage(repeated, 400, "invalid_request")
+  })
+
+  it("a request for another resource (RFC 8707) - error redirect invalid_target, nothing stored", async () => {
+    const res = await withoutStateChange(p, () => authorize({ resource: "https://other.example/mcp" }))
+    expectErrorRedirect(res, "invalid_target")
   })
 
   it("missing PKCE - error redirect invalid_request, nothing stored", async () => {

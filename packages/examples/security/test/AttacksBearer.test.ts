@@ -19,6 +19,7 @@ import {
 } from "jose"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
+  assertLogsClean,
   bearerRequest,
   expectOAuthError,
   makeProxy,
@@ -39,7 +40,10 @@ beforeAll(async () => {
   claims = decodeJwt(tokens.access_token)
   proxyKey = await Effect.runPromise(ProxyKeys.deriveKey(TestProxy.testSecret, "proxy-token-signing"))
 })
-afterAll(() => p.dispose())
+afterAll(async () => {
+  assertLogsClean(p)
+  await p.dispose()
+})
 
 const now = () => Math.floor(Date.now() / 1000)
 const header = { alg: "HS256", typ: "at+jwt" }

@@ -3,13 +3,23 @@
  * refused with the RFC 7591 error code and stores nothing; prototype-pollution keys are inert.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { expectOAuthError, issuer, makeProxy, type ProxyUnderTest, withoutStateChange } from "./support.ts"
+import {
+  assertLogsClean,
+  expectOAuthError,
+  issuer,
+  makeProxy,
+  type ProxyUnderTest,
+  withoutStateChange,
+} from "./support.ts"
 
 let p: ProxyUnderTest
 beforeAll(async () => {
   p = await makeProxy({ config: { scopes_supported: ["openid", "mcp:read"] } })
 })
-afterAll(() => p.dispose())
+afterAll(async () => {
+  assertLogsClean(p)
+  await p.dispose()
+})
 
 const registerRaw = (body: string, headers: Record<string, string> = {}) =>
   p.send(

@@ -7,6 +7,7 @@ import { Store } from "@oidc-proxy/core"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
+  assertLogsClean,
   bearerRequest,
   type Client,
   expectOAuthError,
@@ -29,7 +30,10 @@ beforeAll(async () => {
   p = await makeProxy()
   client = await register(p)
 })
-afterAll(() => p.dispose())
+afterAll(async () => {
+  assertLogsClean(p)
+  await p.dispose()
+})
 
 /** What changed in the store between two snapshots. */
 const diff = (before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>) => ({
