@@ -1,0 +1,483 @@
+/**
+ * `npm run bench`: the hot path, its peers, the gateway and scale, in one run; prints a table and
+ * writes `bench/results.json`. `BENCH_SMOKE=1` runs tiny counts (the smoke test).
+ *
+ * Every figure is a median over several runs (after a warm-up run); CPU time is process CPU per
+ * operation (`process.cpuUsage`, thread pool included); throughput has many operations in flight.
+ */
+import { type ChildProcess, fork, spawn } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import {
+  LoadAccessToken,
+  ProxyConfig,
+  ProxyKeys,
+  Store,
+  TokenStore,
+  UpstreamVerifier,
+} from "@oidc-proxy/core"
+import { TestUpstream } from "@oidc-proxy/core/testing"
+import { NodeProxyKeys } from "@oidc-proxy/node"
+import { RedisStore } from "@oidc-proxy/store-redis"
+import { SqliteStore } from "@oidc-proxy/store-sqlite"
+import { Effect, Layer } from "effect"
+import { OAuthProvider } from "fastmcp/auth"
+import { createLocalJWKSet, jwtVerify, SignJWT } from "jose"
+import { type Figure, measureAsync, measureSync, median, repeat } from "./src/measure.ts"
+import { createSessions, makeStack, type Stack, upstreamTokens } from "./src/stack.ts"
+
+const here = dirname(fileURLToPath(import.meta.url))
+const smoke = process.env["BENCH_SMOKE"] === "1"
+const runs = smoke ? 1 : 5
+const ops = (n: number) => (smoke ? Math.max(20, Math.floor(n / 200)) : n)
+const inFlight = 16
+const resultsFile = process.env["BENCH_RESULTS"] ?? join(here, "results.json")
+
+interface Row {
+  readonly section: string
+  readonly name: string
+  readonly cpuUs?: number
+  readonly opsPerSec?: number
+  readonly p50Ms?: number
+  readonly p99Ms?: number
+  readonly bytesPerSession?: number
+  readonly note?: string
+}
+const rows: Array<Row> = []
+const add = (section: string, name: string, f: Partial<Figure> & Omit<Row, "section" | "name">) => {
+  const row: Row = { section, name, ...f }
+  rows.push(row)
+  const parts = [
+    row.cpuUs === undefined ? "" : `${row.cpuUs.toFixed(2)} µs CPU/op`,
+    row.opsPerSec === undefined ? "" : `${Math.round(row.opsPerSec)}/s`,
+    row.p50Ms === undefined ? "" : `p50 ${row.p50Ms} ms p99 ${row.p99Ms} ms`,
+    row.bytesPerSession === undefined ? "" : `${Math.round(row.bytesPerSession)} B/session`,
+  ].filter((x) => x !== "")
+  console.error(`  ${section} | ${name}: ${parts.join(", ")}`)
+}
+const find = (section: string, name: string) => rows.find((r) => r.section === section && r.name === name)
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer()
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+  })
+
+const startRedis = async () => {
+  const port = await freePort()
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    {
+      stdio: "ignore",
+    },
+  )
+  await new Promise((r) => setTimeout(r, 300))
+  return { url: `redis://127.0.0.1:${port}`, stop: () => child.kill("SIGTERM") }
+}
+
+// ---------------------------------------------------------------------------------------------
+console.error("baselines")
+const upstream = await Effect.runPromise(TestUpstream.make())
+const tokens = await upstreamTokens(upstream)
+{
+  const key = new Uint8Array(32).fill(3)
+  const now = Math.floor(Date.now() / 1000)
+  const hs = await new SignJWT({
+    sub: "user-1",
+    client_id: "bench-client",
+    scope: "openid tools",
+    jti: "x".repeat(22),
+  })
+    .setProtectedHeader({ alg: "HS256", typ: "at+jwt" })
+    .setIssuer("https://proxy.test")
+    .setAudience("https://proxy.test/mcp")
+    .setIssuedAt(now)
+    .setExpirationTime(now + 3600)
+    .sign(key)
+  const options = { algorithms: ["HS256"], issuer: "https://proxy.test", audience: "https://proxy.test/mcp" }
+  add(
+    "baseline",
+    "jose HS256 verify",
+    await repeat(runs, () => measureAsync(ops(20_000), inFlight, () => jwtVerify(hs, key, options))),
+  )
+  const jwks = createLocalJWKSet(upstream.jwks)
+  add(
+    "baseline",
+    "jose RS256 verify (local JWKS)",
+    await repeat(runs, () =>
+      measureAsync(ops(20_000), inFlight, () => jwtVerify(tokens.idToken, jwks, { algorithms: ["RS256"] })),
+    ),
+  )
+  const hmac = NodeProxyKeys.hmacSha256(key)
+  const dot = hs.lastIndexOf(".")
+  add(
+    "baseline",
+    "node:crypto HMAC verify (+ claims decode)",
+    await repeat(runs, () =>
+      measureSync(ops(100_000), () => {
+        if (!hmac.verify(hs.slice(0, dot), hs.slice(dot + 1))) throw new Error("bad")
+        JSON.parse(hmac.decode(hs.slice(hs.indexOf(".") + 1, dot)))
+      }),
+    ),
+  )
+}
+
+// ---------------------------------------------------------------------------------------------
+console.error("loadAccessToken + bearer check")
+const redis = await startRedis()
+const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-bench-"))
+const stores: Record<string, Layer.Layer<Store.Store>> = {
+  memory: Store.layerMemory,
+  sqlite: SqliteStore.layer({ filename: join(dir, "store.db") }),
+  redis: RedisStore.layer({ url: redis.url, prefix: `bench${Date.now()}:` }).pipe(Layer.orDie),
+}
+
+const checkOnce = (stack: Stack, token: string) =>
+  stack.runPromise(LoadAccessToken.check(token)).then((d) => {
+    if (d._tag !== "Allow") throw new Error(`denied: ${JSON.stringify(d)}`)
+  })
+
+const fastCheckOf = async (stack: Stack) => {
+  const { settings, store } = await stack.runPromise(
+    Effect.gen(function* () {
+      return { settings: yield* ProxyConfig.Settings, store: yield* TokenStore.TokenStore }
+    }),
+  )
+  return { store, check: LoadAccessToken.makeCachedCheck(settings, store) }
+}
+
+for (const [name, store] of Object.entries(stores)) {
+  const stack = makeStack(upstream, { store })
+  const coldCount = ops(4_000)
+  const sessions = await createSessions(stack, tokens, coldCount * (runs + 1) + 1, `${name}-`)
+  let next = 0
+  const { store: tokenStore, check: fast } = await fastCheckOf(stack)
+  // Cold: a session never checked before, cache empty — proxy token, two store reads, AES-GCM
+  // decrypt, upstream id_token RS256 verification.
+  const cold = await repeat(runs, () => {
+    tokenStore.verified?.clear()
+    return measureAsync(coldCount, inFlight, () => checkOnce(stack, sessions[next++]!))
+  })
+  add("pipeline", `cold check (${name})`, cold)
+  const warmToken = sessions[sessions.length - 1]!
+  await checkOnce(stack, warmToken)
+  add(
+    "pipeline",
+    `warm check via Effect runtime (${name})`,
+    await repeat(runs, () => measureAsync(ops(50_000), inFlight, () => checkOnce(stack, warmToken))),
+  )
+  add(
+    "pipeline",
+    `warm check, synchronous (${name})`,
+    await repeat(runs, () =>
+      measureSync(ops(1_000_000), () => {
+        const d = fast(warmToken, Date.now())
+        if (d?._tag !== "Allow") throw new Error("miss")
+      }),
+    ),
+  )
+  if (name === "memory" || smoke) {
+    // The parts of the cold path, each alone.
+    const services = await stack.runPromise(
+      Effect.gen(function* () {
+        return {
+          keys: yield* ProxyKeys.ProxyKeys,
+          verifier: yield* UpstreamVerifier.UpstreamVerifier,
+          store: yield* TokenStore.TokenStore,
+        }
+      }),
+    )
+    const claims = await stack.runPromise(services.keys.verify(warmToken))
+    const part = async (label: string, op: () => Promise<unknown>) =>
+      add("parts", `${label} (${name})`, await repeat(runs, () => measureAsync(ops(10_000), inFlight, op)))
+    await part("proxy token verify", () => stack.runPromise(services.keys.verify(warmToken)))
+    await part("jti mapping read", () => stack.runPromise(services.store.jtiMappings.get(claims.jti)))
+    await part("upstream token set read + decrypt", () =>
+      stack.runPromise(services.store.upstreamTokenSets.get(`${name}-0`)),
+    )
+    await part("upstream id_token verify", () =>
+      stack.runPromise(
+        services.verifier.verify(tokens.idToken, { issuer: upstream.issuer, audience: upstream.clientId }),
+      ),
+    )
+  }
+  await stack.dispose()
+}
+
+// ---------------------------------------------------------------------------------------------
+console.error("peer: fastmcp OAuthProxy")
+{
+  const provider = new OAuthProvider({
+    baseUrl: "https://proxy.test",
+    clientId: "upstream-client",
+    clientSecret: "upstream-secret",
+    authorizationEndpoint: "https://idp.test/authorize",
+    tokenEndpoint: "https://idp.test/token",
+    scopes: ["openid", "profile", "email"],
+    allowedRedirectUriPatterns: ["http://127.0.0.1:*"],
+    consentRequired: false,
+  })
+  const proxy = provider.getProxy() as unknown as {
+    issueSwappedTokens: (clientId: string, upstream: object) => Promise<{ access_token: string }>
+  }
+  const issue = () =>
+    proxy.issueSwappedTokens("bench-client", {
+      accessToken: tokens.accessToken,
+      idToken: tokens.idToken,
+      refreshToken: "upstream-refresh-0123456789abcdef0123456789abcdef",
+      expiresIn: 3600,
+      issuedAt: new Date(),
+      scope: ["openid", "profile", "email", "tools"],
+      tokenType: "Bearer",
+    })
+  const sessions: Array<string> = []
+  for (let i = 0; i < 200; i++) sessions.push((await issue()).access_token)
+  let i = 0
+  add(
+    "peer",
+    "fastmcp OAuthProxy authenticate (per request)",
+    await repeat(runs, () =>
+      measureAsync(ops(20_000), inFlight, async () => {
+        const s = await provider.authenticate({
+          headers: { authorization: `Bearer ${sessions[i++ % sessions.length]}` },
+        } as never)
+        if (s === undefined) throw new Error("fastmcp refused")
+      }),
+    ),
+  )
+  // Bytes per stored session, default encrypted memory storage.
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc !== undefined) {
+    const n = ops(10_000)
+    gc()
+    gc()
+    const before = process.memoryUsage().heapUsed
+    for (let k = 0; k < n; k++) await issue()
+    gc()
+    gc()
+    add("memory", "fastmcp OAuthProxy (encrypted memory storage)", {
+      bytesPerSession: (process.memoryUsage().heapUsed - before) / n,
+    })
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+console.error("gateway (separate processes, autocannon)")
+interface Server {
+  readonly url: string
+  readonly token?: string
+  readonly child: ChildProcess
+}
+const startServer = (kind: string, target?: string) =>
+  new Promise<Server>((resolve, reject) => {
+    const child = fork(join(here, "src/servers.ts"), [kind, ...(target === undefined ? [] : [target])], {
+      stdio: ["ignore", "pipe", "inherit", "ipc"],
+    })
+    let buffer = ""
+    child.stdout!.on("data", (chunk: Buffer) => {
+      buffer += chunk.toString()
+      const nl = buffer.indexOf("\n")
+      if (nl >= 0) resolve({ ...(JSON.parse(buffer.slice(0, nl)) as { url: string; token?: string }), child })
+    })
+    child.once("exit", (code) => reject(new Error(`${kind} exited ${code}`)))
+  })
+const cpuOf = (child: ChildProcess) =>
+  new Promise<number>((resolve) => {
+    child.once("message", (m) => resolve((m as { cpu: number }).cpu))
+    child.send("cpu")
+  })
+const load = (url: string, token: string | undefined, seconds: number) =>
+  new Promise<{ rps: number; p50: number; p99: number; requests: number; non2xx: number }>(
+    (resolve, reject) => {
+      const child = fork(join(here, "src/load.ts"), [url, token ?? "-", String(seconds), "16"], {
+        stdio: ["ignore", "pipe", "inherit", "ipc"],
+      })
+      let out = ""
+      child.stdout!.on("data", (c: Buffer) => {
+        out += c.toString()
+      })
+      child.once("exit", (code) =>
+        code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load exited ${code}`)),
+      )
+    },
+  )
+
+const mcp = await startServer("mcp")
+const seconds = smoke ? 1 : 3
+const gatewayRuns = smoke ? 1 : 3
+const variants: Array<[string, Server | undefined]> = [
+  ["direct to the MCP server", undefined],
+  ["bare undici reverse proxy (no auth)", await startServer("undici", mcp.url)],
+  ["oidc-proxy gateway (WebHandler + NodeServer + ReverseProxy)", await startServer("gateway", mcp.url)],
+  ["Express + requireBearerAuth (jose HS256)", await startServer("express")],
+]
+for (const [name, server] of variants) {
+  const url = server?.url ?? mcp.url
+  const measured = server?.child ?? mcp.child
+  await load(url, server?.token, 1) // warm-up
+  const samples: Array<{ rps: number; p50: number; p99: number; cpu: number }> = []
+  for (let r = 0; r < gatewayRuns; r++) {
+    const before = await cpuOf(measured)
+    const result = await load(url, server?.token, seconds)
+    const after = await cpuOf(measured)
+    if (result.non2xx > 0) throw new Error(`${name}: ${result.non2xx} non-2xx answers`)
+    samples.push({
+      rps: result.rps,
+      p50: result.p50,
+      p99: result.p99,
+      cpu: (after - before) / result.requests,
+    })
+  }
+  add("gateway", name, {
+    opsPerSec: median(samples.map((s) => s.rps)),
+    p50Ms: median(samples.map((s) => s.p50)),
+    p99Ms: median(samples.map((s) => s.p99)),
+    cpuUs: median(samples.map((s) => s.cpu)),
+    runs: gatewayRuns,
+    note: server === undefined ? "CPU of the MCP server" : "CPU of the server in front",
+  } as Partial<Figure> & Omit<Row, "section" | "name">)
+}
+for (const [, server] of variants) server?.child.kill()
+mcp.child.kill()
+
+// ---------------------------------------------------------------------------------------------
+console.error("scale: hot-path cost vs live sessions, bytes per session")
+const sizes = smoke ? [100, 1_000] : [1_000, 10_000, 100_000]
+for (const size of sizes) {
+  const stack = makeStack(upstream, { store: Store.layerMemory, cacheMaxEntries: size + 16 })
+  const sessions = await createSessions(stack, tokens, size, "scale-")
+  const { check: fast } = await fastCheckOf(stack)
+  for (const t of sessions) await checkOnce(stack, t) // every session warm
+  let k = 0
+  /** A pseudo-random session (LCG): no locality, so the cache lookup is not helped by order. */
+  const pick = () => {
+    k = (k * 1103515245 + 12345) % 2147483648
+    return sessions[k % sessions.length]!
+  }
+  add(
+    "scale",
+    `warm check, synchronous, random of ${size} sessions`,
+    await repeat(runs, () =>
+      measureSync(ops(500_000), () => {
+        if (fast(pick(), Date.now())?._tag !== "Allow") throw new Error("miss")
+      }),
+    ),
+  )
+  const { store: tokenStore } = await fastCheckOf(stack)
+  add(
+    "scale",
+    `cold check, random of ${size} sessions`,
+    await repeat(runs, () => {
+      tokenStore.verified?.clear()
+      return measureAsync(ops(3_000), inFlight, () => checkOnce(stack, pick()))
+    }),
+  )
+  await stack.dispose()
+}
+const memoryOf = (kind: string, n: number) =>
+  new Promise<number>((resolve, reject) => {
+    const child = fork(join(here, "src/memory.ts"), [kind, String(n), redis.url], {
+      stdio: ["ignore", "pipe", "inherit", "ipc"],
+      execArgv: ["--expose-gc"],
+    })
+    let out = ""
+    child.stdout!.on("data", (c: Buffer) => {
+      out += c.toString()
+    })
+    child.once("exit", (code) =>
+      code === 0
+        ? resolve((JSON.parse(out) as { bytesPerSession: number }).bytesPerSession)
+        : reject(new Error(`memory ${kind} exited ${code}`)),
+    )
+  })
+for (const kind of ["memory", "sqlite", "redis"]) {
+  for (const n of smoke ? [200] : [10_000, 100_000]) {
+    if (kind !== "memory" && n > 10_000) continue
+    add("memory", `oidc-proxy ${kind} store, ${n} sessions`, { bytesPerSession: await memoryOf(kind, n) })
+  }
+}
+redis.stop()
+rmSync(dir, { recursive: true, force: true })
+
+// ---------------------------------------------------------------------------------------------
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || b === 0 ? undefined : a / b
+const fastmcp = find("peer", "fastmcp OAuthProxy authenticate (per request)")
+const warm = find("pipeline", "warm check, synchronous (memory)")
+const cold = find("pipeline", "cold check (memory)")
+const partsSum = [
+  "proxy token verify",
+  "jti mapping read",
+  "upstream token set read + decrypt",
+  "upstream id_token verify",
+]
+  .map((p) => find("parts", `${p} (memory)`)?.cpuUs ?? 0)
+  .reduce((a, b) => a + b, 0)
+const gw = find("gateway", "oidc-proxy gateway (WebHandler + NodeServer + ReverseProxy)")
+const undici = find("gateway", "bare undici reverse proxy (no auth)")
+const express = find("gateway", "Express + requireBearerAuth (jose HS256)")
+const mem = find("memory", `oidc-proxy memory store, ${smoke ? 200 : 100_000} sessions`)
+const scaleSmall = find("scale", `warm check, synchronous, random of ${sizes[0]} sessions`)
+const scaleLarge = find("scale", `warm check, synchronous, random of ${sizes[sizes.length - 1]} sessions`)
+const targets = [
+  { target: "warm bearer check ≤ 3 µs CPU", value: warm?.cpuUs, met: (warm?.cpuUs ?? 1e9) <= 3 },
+  {
+    target: "warm ≥ 25× cheaper than fastmcp",
+    value: ratio(fastmcp?.cpuUs, warm?.cpuUs),
+    met: (ratio(fastmcp?.cpuUs, warm?.cpuUs) ?? 0) >= 25,
+  },
+  {
+    target: "cold ≤ fastmcp CPU per request",
+    value: ratio(cold?.cpuUs, fastmcp?.cpuUs),
+    met: (ratio(cold?.cpuUs, fastmcp?.cpuUs) ?? 9) <= 1,
+  },
+  {
+    target: "cold ≤ 1.3× sum of its parts",
+    value: ratio(cold?.cpuUs, partsSum),
+    met: (ratio(cold?.cpuUs, partsSum) ?? 9) <= 1.3,
+  },
+  {
+    target: "gateway ≥ 0.8× bare undici (req/s)",
+    value: ratio(gw?.opsPerSec, undici?.opsPerSec),
+    met: (ratio(gw?.opsPerSec, undici?.opsPerSec) ?? 0) >= 0.8,
+  },
+  {
+    target: "gateway ≥ 2× Express+requireBearerAuth (req/s)",
+    value: ratio(gw?.opsPerSec, express?.opsPerSec),
+    met: (ratio(gw?.opsPerSec, express?.opsPerSec) ?? 0) >= 2,
+  },
+  {
+    target: "≤ 2 KB heap per live session (memory store)",
+    value: mem?.bytesPerSession,
+    met: (mem?.bytesPerSession ?? 1e9) <= 2048,
+  },
+  {
+    target: "flat hot path 1k→100k sessions (ratio ≤ 1.5)",
+    value: ratio(scaleLarge?.cpuUs, scaleSmall?.cpuUs),
+    met: (ratio(scaleLarge?.cpuUs, scaleSmall?.cpuUs) ?? 9) <= 1.5,
+  },
+]
+
+console.log("\n| section | measurement | CPU µs/op | ops/s | p50 / p99 ms | bytes/session |")
+console.log("|---|---|---:|---:|---:|---:|")
+for (const r of rows)
+  console.log(
+    `| ${r.section} | ${r.name} | ${r.cpuUs?.toFixed(2) ?? ""} | ${r.opsPerSec === undefined ? "" : Math.round(r.opsPerSec)} | ${r.p50Ms === undefined ? "" : `${r.p50Ms} / ${r.p99Ms}`} | ${r.bytesPerSession === undefined ? "" : Math.round(r.bytesPerSession)} |`,
+  )
+console.log("\n| target | measured | met |\n|---|---:|---|")
+for (const t of targets)
+  console.log(`| ${t.target} | ${t.value?.toFixed(2) ?? "n/a"} | ${t.met ? "yes" : "NO"} |`)
+console.log(`\ncold path sum of parts: ${partsSum.toFixed(1)} µs`)
+writeFileSync(
+  resultsFile,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, smoke, runs, rows, partsSumUs: partsSum, targets }, null, 2)}\n`,
+)
+console.error(`wrote ${resultsFile}`)
+process.exit(0)

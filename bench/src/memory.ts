@@ -1,0 +1,68 @@
+/**
+ * Bytes per live session, in its own process (`node --expose-gc memory.ts <memory|sqlite|redis> <n> [redis-url]`):
+ * memory store — heap delta after GC (verified-token cache empty); SQLite — file size (WAL
+ * checkpointed); Redis — `used_memory` delta. Prints one JSON line.
+ */
+import { mkdtempSync, rmSync, statSync } from "node:fs"
+import { connect } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Store } from "@oidc-proxy/core"
+import { TestUpstream } from "@oidc-proxy/core/testing"
+import { RedisStore } from "@oidc-proxy/store-redis"
+import { SqliteStore } from "@oidc-proxy/store-sqlite"
+import { Effect, Layer } from "effect"
+import { createSessions, makeStack, upstreamTokens } from "./stack.ts"
+
+const [kind, countText, redisUrl] = process.argv.slice(2) as [string, string, string | undefined]
+const count = Number(countText)
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => {})
+const heap = () => {
+  for (let i = 0; i < 3; i++) gc()
+  return process.memoryUsage().heapUsed
+}
+/** `used_memory` from `INFO memory`, over a plain socket (RESP inline command). */
+const redisInfo = (url: string) =>
+  new Promise<number>((resolve, reject) => {
+    const { hostname, port } = new URL(url)
+    const socket = connect(Number(port), hostname, () => socket.write("INFO memory\r\n"))
+    let text = ""
+    socket.on("data", (c: Buffer) => {
+      text += c.toString()
+      const m = /used_memory:(\d+)/.exec(text)
+      if (m !== null) {
+        socket.end()
+        resolve(Number(m[1]))
+      }
+    })
+    socket.on("error", reject)
+  })
+
+const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-bench-"))
+const file = join(dir, "store.db")
+const store =
+  kind === "memory"
+    ? Store.layerMemory
+    : kind === "sqlite"
+      ? SqliteStore.layer({ filename: file })
+      : RedisStore.layer({ url: redisUrl ?? "", prefix: `mem${Date.now()}:` }).pipe(Layer.orDie)
+const upstream = await Effect.runPromise(TestUpstream.make())
+const tokens = await upstreamTokens(upstream)
+const stack = makeStack(upstream, { store, cacheTtlSeconds: 0 })
+await createSessions(stack, tokens, 10) // build the layer, warm the code paths
+const before = kind === "memory" ? heap() : kind === "redis" ? await redisInfo(redisUrl ?? "") : 0
+const made = (await createSessions(stack, tokens, count, "m")).length
+let bytes: number
+if (kind === "memory") bytes = heap() - before
+else if (kind === "redis") bytes = (await redisInfo(redisUrl ?? "")) - before
+else {
+  const { DatabaseSync } = await import("node:sqlite")
+  const db = new DatabaseSync(file)
+  db.exec("PRAGMA wal_checkpoint(TRUNCATE)")
+  db.close()
+  bytes = statSync(file).size
+}
+process.stdout.write(`${JSON.stringify({ kind, count: made, bytesPerSession: bytes / count })}\n`)
+await stack.dispose()
+rmSync(dir, { recursive: true, force: true })
+process.exit(0)

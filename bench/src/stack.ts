@@ -1,0 +1,99 @@
+/**
+ * Our bearer pipeline as deployed on Node: `NodeProxyKeys` (node:crypto HS256), the JWKS verifier
+ * over jose/WebCrypto, encrypted upstream token sets (AES-256-GCM, WebCrypto), and a store.
+ */
+import { IssueAccessToken, type Store, TokenStore } from "@oidc-proxy/core"
+import { TestProxy, type TestUpstream } from "@oidc-proxy/core/testing"
+import { NodeProxyKeys } from "@oidc-proxy/node"
+import { Effect, type Layer, ManagedRuntime } from "effect"
+
+export interface StackOptions {
+  readonly store: Layer.Layer<Store.Store>
+  readonly cacheTtlSeconds?: number
+  readonly cacheMaxEntries?: number
+  /** `jose` to use the WebCrypto HS256 implementation instead of node:crypto. */
+  readonly keys?: "node" | "jose"
+}
+
+export interface UpstreamTokens {
+  readonly idToken: string
+  readonly accessToken: string
+}
+
+export const makeStack = (upstream: TestUpstream.TestUpstream, options: StackOptions) => {
+  const config = TestProxy.config(upstream, {
+    verification_mode: "id_token",
+    cache_ttl_seconds: options.cacheTtlSeconds ?? 5,
+    cache_max_entries: options.cacheMaxEntries ?? 10_000,
+  })
+  const keys = TestProxy.keysLayer(options.keys === "jose" ? undefined : NodeProxyKeys.hmacSha256)
+  return ManagedRuntime.make(TestProxy.layer(upstream, config, options.store, keys))
+}
+
+export type Stack = ReturnType<typeof makeStack>
+
+/** Stores `count` sessions (an upstream token set and a proxy access token each). */
+export const createSessions = (
+  stack: Stack,
+  tokens: UpstreamTokens,
+  count: number,
+  prefix = "s",
+): Promise<Array<string>> =>
+  stack.runPromise(
+    Effect.gen(function* () {
+      const store = yield* TokenStore.TokenStore
+      const now = Math.floor(Date.now() / 1000)
+      return yield* Effect.forEach(
+        Array.from({ length: count }, (_, i) => `${prefix}${i}`),
+        (id) =>
+          Effect.gen(function* () {
+            yield* store.upstreamTokenSets.set(
+              id,
+              {
+                id,
+                access_token: tokens.accessToken,
+                id_token: tokens.idToken,
+                refresh_token: `upstream-refresh-${id}-0123456789abcdef0123456789abcdef`,
+                token_type: "Bearer",
+                scope: ["openid", "profile", "email", "tools"],
+                expires_at: now + 3600,
+                raw: {},
+              },
+              "2 hours",
+            )
+            const issued = yield* IssueAccessToken.issueAccessToken({
+              upstream_token_set_id: id,
+              client_id: "bench-client",
+              subject: "user-1",
+              scopes: ["openid", "tools"],
+              lifetime: 3600,
+            })
+            return issued.access_token
+          }),
+        { concurrency: 16 },
+      )
+    }),
+  )
+
+/** Realistic upstream tokens (RS256, ~800 characters) signed by the test IdP. */
+export const upstreamTokens = (upstream: TestUpstream.TestUpstream): Promise<UpstreamTokens> =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const exp = Math.floor(Date.now() / 1000) + 3600
+      const profile = {
+        sub: "user-1",
+        email: "user.one@example.com",
+        name: "User One",
+        sid: "f3c1b2a4-5d6e-4f70-8192-a3b4c5d6e7f8",
+      }
+      return {
+        idToken: yield* upstream.sign({ ...profile, aud: upstream.clientId, exp, nonce: "n-0S6_WzA2Mj" }),
+        accessToken: yield* upstream.sign({
+          ...profile,
+          aud: "api",
+          scope: "openid profile email tools",
+          exp,
+        }),
+      }
+    }),
+  )

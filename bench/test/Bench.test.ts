@@ -1,0 +1,80 @@
+/**
+ * Smoke run of `npm run bench` (tiny counts): the run completes, and `results.json` has every
+ * measurement row and every target.
+ */
+import { execFileSync, spawnSync } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+
+// The Redis rows need a local redis-server binary (Debian package redis-server); without one the
+// smoke run cannot produce them, so it does not run.
+const hasRedis = spawnSync("redis-server", ["--version"]).status === 0
+
+const expected = [
+  ["baseline", "jose HS256 verify"],
+  ["baseline", "jose RS256 verify (local JWKS)"],
+  ["baseline", "node:crypto HMAC verify (+ claims decode)"],
+  ...["memory", "sqlite", "redis"].flatMap((s) => [
+    ["pipeline", `cold check (${s})`],
+    ["pipeline", `warm check via Effect runtime (${s})`],
+    ["pipeline", `warm check, synchronous (${s})`],
+  ]),
+  ["parts", "proxy token verify (memory)"],
+  ["parts", "upstream id_token verify (memory)"],
+  ["peer", "fastmcp OAuthProxy authenticate (per request)"],
+  ["memory", "fastmcp OAuthProxy (encrypted memory storage)"],
+  ["gateway", "direct to the MCP server"],
+  ["gateway", "bare undici reverse proxy (no auth)"],
+  ["gateway", "oidc-proxy gateway (WebHandler + NodeServer + ReverseProxy)"],
+  ["gateway", "Express + requireBearerAuth (jose HS256)"],
+  ["scale", "warm check, synchronous, random of 1000 sessions"],
+  ["scale", "cold check, random of 1000 sessions"],
+  ["memory", "oidc-proxy memory store, 200 sessions"],
+  ["memory", "oidc-proxy sqlite store, 200 sessions"],
+  ["memory", "oidc-proxy redis store, 200 sessions"],
+] as const
+
+describe("bench", () => {
+  it.skipIf(!hasRedis)(
+    "smoke - every row and target is in results.json",
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), "bench-smoke-"))
+      const file = join(dir, "results.json")
+      try {
+        execFileSync(process.execPath, ["--expose-gc", join(import.meta.dirname, "..", "run.ts")], {
+          env: { ...process.env, BENCH_SMOKE: "1", BENCH_RESULTS: file },
+          stdio: ["ignore", "pipe", "pipe"],
+          timeout: 170_000,
+        })
+        const results = JSON.parse(readFileSync(file, "utf8")) as {
+          rows: Array<{
+            section: string
+            name: string
+            cpuUs?: number
+            bytesPerSession?: number
+            opsPerSec?: number
+          }>
+          targets: Array<{ target: string; value?: number; met: boolean }>
+          smoke: boolean
+        }
+        assert.isTrue(results.smoke)
+        for (const [section, name] of expected) {
+          const row = results.rows.find((r) => r.section === section && r.name === name)
+          assert.isDefined(row, `${section} | ${name}`)
+          const value = row?.cpuUs ?? row?.bytesPerSession ?? row?.opsPerSec
+          assert.isTrue(
+            typeof value === "number" && Number.isFinite(value) && value > 0,
+            `${section} | ${name}`,
+          )
+        }
+        assert.strictEqual(results.targets.length, 8)
+        for (const t of results.targets) assert.isTrue(typeof t.value === "number", t.target)
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    },
+    180_000,
+  )
+})
