@@ -92,7 +92,8 @@ const invalid = (description: string): Deny => ({
 
 /**
  * Decides whether `accessToken` may be used for a request: unexpired at `now` (with `leeway`), issued for
- * `resource`, and holding every required scope. A missing scope is 403 `insufficient_scope` whose
+ * `resource`, and holding every required scope (`offline_access` excepted: it is never required
+ * for access, MCP SEP-2207). A missing scope is 403 `insufficient_scope` whose
  * challenge lists the required scopes together with those already granted, so a client that
  * accumulates scopes gets there in one step (MCP SEP-2350).
  *
@@ -105,10 +106,12 @@ export const authorize = (accessToken: AccessToken, requirement: Requirement): D
   if (requirement.resource !== undefined && accessToken.resource !== requirement.resource) {
     return invalid("The access token was not issued for this resource")
   }
-  if (!Scopes.isSubset(requirement.requiredScopes, accessToken.scopes)) {
-    const missing = Scopes.difference(requirement.requiredScopes, accessToken.scopes)
+  // offline_access is never required for access: a token without it is not refused for lacking it.
+  const required = requirement.requiredScopes.filter((x) => !notChallenged.has(x))
+  if (!Scopes.isSubset(required, accessToken.scopes)) {
+    const missing = Scopes.difference(required, accessToken.scopes)
     const description = `The request requires the scope: ${Scopes.format(missing)}`
-    const scope = challengeScope(Scopes.union(requirement.requiredScopes, accessToken.scopes))
+    const scope = challengeScope(Scopes.union(required, accessToken.scopes))
     return {
       _tag: "Deny",
       status: 403,

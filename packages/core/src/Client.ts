@@ -17,7 +17,13 @@ import * as Scopes from "./Scopes.ts"
  * @category schemas
  * @since 0.1.0
  */
-export const AuthMethod = Schema.Literals(["none", "client_secret_basic", "client_secret_post"])
+export const AuthMethod = Schema.Literals([
+  "none",
+  "client_secret_basic",
+  "client_secret_post",
+  /** Client ID Metadata Document clients only (RFC 7523 assertion signed with the document's keys). */
+  "private_key_jwt",
+])
 
 /**
  * @category models
@@ -54,6 +60,18 @@ export const Client = Schema.Struct({
   scope: Schema.optionalKey(Schema.String),
   software_id: Schema.optionalKey(Schema.String),
   software_version: Schema.optionalKey(Schema.String),
+  /**
+   * Where the record came from: `dcr` (registered at `/register`) or `cimd` (a Client ID Metadata
+   * Document fetched from the URL that is the `client_id`). Absent on records stored before this
+   * field existed, which are DCR records.
+   */
+  source: Schema.optionalKey(Schema.Literals(["dcr", "cimd"])),
+  /** The client's public keys for `private_key_jwt` (CIMD clients; from `jwks` or `jwks_uri`). */
+  jwks: Schema.optionalKey(
+    Schema.Struct({ keys: Schema.Array(Schema.Record(Schema.String, Schema.Unknown)) }),
+  ),
+  /** Where `jwks` was fetched from, when the document named a `jwks_uri`. */
+  jwks_uri: Schema.optionalKey(Schema.String),
 })
 
 /**

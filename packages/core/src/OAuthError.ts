@@ -154,3 +154,28 @@ export const oauth = (
           },
         }),
   })
+
+/**
+ * A Client ID Metadata Document (or its `jwks_uri`) could not be fetched safely. `reason` names
+ * the rule: `disabled` (no fetcher), `scheme`, `address` (a private, loopback, link-local or
+ * metadata address), `redirect` (never followed), `status`, `content_type`, `too_large`,
+ * `timeout`, `unreachable`, `malformed` (not JSON).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ClientMetadataError extends Schema.TaggedError<ClientMetadataError>()("ClientMetadataError", {
+  reason: Schema.Literals([
+    "disabled",
+    "scheme",
+    "address",
+    "redirect",
+    "status",
+    "content_type",
+    "too_large",
+    "timeout",
+    "unreachable",
+    "malformed",
+  ]),
+  description: Schema.String,
+}) {}

@@ -166,6 +166,32 @@ export const ProxyConfig = Schema.Struct({
       Schema.withDecodingDefaultKey(Effect.succeed([])),
     ),
   }).pipe(Schema.withDecodingDefaultKey(Effect.succeed({}))),
+  /**
+   * Client ID Metadata Documents (CIMD): a `client_id` that is an https URL is fetched, validated
+   * and cached as the client's registration.
+   *
+   * @see [draft-ietf-oauth-client-id-metadata-document](https://datatracker.ietf.org/doc/draft-ietf-oauth-client-id-metadata-document/)
+   */
+  client_id_metadata_documents: Schema.Struct({
+    /** Default `true`. When `false`, URL client ids are unknown clients and nothing is fetched. */
+    enabled: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(Effect.succeed(true))),
+    /**
+     * Development only: accept `http://127.0.0.1`/`localhost` document URLs and let the fetcher
+     * connect to loopback addresses. Default `false`. Recommendation: never in production.
+     */
+    allow_http_loopback: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(Effect.succeed(false))),
+    /** Shortest time a document is cached, seconds (also for `no-store`). Default 60. */
+    cache_min_seconds: Seconds(60),
+    /** Longest time a document is cached, whatever its `Cache-Control` says, seconds. Default 86400. */
+    cache_max_seconds: Seconds(86_400),
+    /** Caching time when the response has no `Cache-Control` lifetime, seconds. Default 3600. */
+    cache_default_seconds: Seconds(3600),
+    /**
+     * How long past its freshness a cached document keeps working while refetches fail, seconds.
+     * Default 3600.
+     */
+    stale_if_error_seconds: Seconds(3600),
+  }).pipe(Schema.withDecodingDefaultKey(Effect.succeed({}))),
 })
 
 /**

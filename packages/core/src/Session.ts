@@ -152,3 +152,27 @@ export const RememberedConsent = Schema.Struct({
   client_id: Schema.String,
   scope: Schema.Array(Schema.String),
 })
+
+/**
+ * The scopes last granted to one client for one subject, remembered at the callback so that a
+ * re-authorization asking for more keeps what was granted before (MCP SEP-2350 step-up).
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const RememberedGrant = Schema.Struct({
+  client_id: Schema.String,
+  subject: Schema.String,
+  scope: Schema.Array(Schema.String),
+  /** The scopes recorded for the upstream token set (id_token mode reads these). */
+  upstream_scope: Schema.Array(Schema.String),
+})
+
+/**
+ * A `private_key_jwt` assertion's `jti`, kept until the assertion expires so it cannot be
+ * replayed, on any instance sharing the store.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const UsedAssertion = Schema.Struct({ client_id: Schema.String, expires_at: Schema.Number })

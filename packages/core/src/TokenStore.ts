@@ -14,6 +14,7 @@
  */
 import { Context, Effect, Layer, Option } from "effect"
 import { Client } from "./Client.ts"
+import { CachedDocument } from "./ClientIdMetadata.ts"
 import * as Collection from "./Collection.ts"
 import { JtiMapping } from "./JtiMapping.ts"
 import { Settings } from "./ProxyConfig.ts"
@@ -23,8 +24,10 @@ import {
   RedeemedCode,
   RefreshRecord,
   RememberedConsent,
+  RememberedGrant,
   RotatedRefresh,
   Transaction,
+  UsedAssertion,
 } from "./Session.ts"
 import { StorageKeys } from "./StorageKeys.ts"
 import { Store } from "./Store.ts"
@@ -47,6 +50,12 @@ export interface TokenStoreShape {
   readonly upstreamTokenSets: Collection.Collection<UpstreamTokenSet>
   /** Consents remembered per client and browser (consent mode `remember`). */
   readonly consents: Collection.Collection<typeof RememberedConsent.Type>
+  /** Client ID Metadata Documents, validated, by document URL (keyed hash: URLs can be long). */
+  readonly clientDocuments: Collection.Collection<CachedDocument>
+  /** `private_key_jwt` assertion ids seen, by `client_id|jti` (replay cache shared by instances). */
+  readonly usedAssertions: Collection.Collection<typeof UsedAssertion.Type>
+  /** The last grant per `client_id|subject`, for step-up re-authorization. */
+  readonly grants: Collection.Collection<typeof RememberedGrant.Type>
   /**
    * Bearer tokens this instance verified recently (absent: nothing is cached). Kept coherent
    * with `jtiMappings` and `upstreamTokenSets` writes made through this instance.
@@ -93,6 +102,9 @@ export const make = Effect.gen(function* () {
       true,
     ),
     consents: Collection.make(store, keys, "consent", RememberedConsent, hashed),
+    clientDocuments: Collection.make(store, keys, "cimd", CachedDocument, hashed),
+    usedAssertions: Collection.make(store, keys, "assertion-jti", UsedAssertion, hashed),
+    grants: Collection.make(store, keys, "grant", RememberedGrant, hashed),
     verified,
   })
 })

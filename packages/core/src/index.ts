@@ -8,9 +8,19 @@
 /** @since 0.1.0 */
 export * as AccessToken from "./AccessToken.ts"
 /** @since 0.1.0 */
+export * as AddressPolicy from "./AddressPolicy.ts"
+/** @since 0.1.0 */
 export * as Authorize from "./Authorize.ts"
 /** @since 0.1.0 */
 export * as Client from "./Client.ts"
+/** @since 0.1.0 */
+export * as ClientAssertion from "./ClientAssertion.ts"
+/** @since 0.1.0 */
+export * as ClientIdMetadata from "./ClientIdMetadata.ts"
+/** @since 0.1.0 */
+export * as ClientMetadataFetcher from "./ClientMetadataFetcher.ts"
+/** @since 0.1.0 */
+export * as Clients from "./Clients.ts"
 /** @since 0.1.0 */
 export * as Collection from "./Collection.ts"
 /** @since 0.1.0 */

@@ -20,7 +20,7 @@ const token = (
 })
 
 describe("Authorize.authorize", () => {
-  it("allows exactly when required ⊆ scopes and the token is unexpired at the clock's time", () => {
+  it("allows exactly when required ⊆ scopes (offline_access aside) and the token is unexpired at the clock's time", () => {
     fc.assert(
       fc.property(
         Arbitraries.scopeList,
@@ -33,8 +33,9 @@ describe("Authorize.authorize", () => {
             resource: "https://proxy.test/mcp",
             now,
           })
-          const expected =
-            expiresAt > now && Scopes.isSubset(Scopes.normalize(required), Scopes.normalize(granted))
+          // offline_access is never required for access (MCP SEP-2207).
+          const needed = Scopes.normalize(required).filter((s) => s !== "offline_access")
+          const expected = expiresAt > now && Scopes.isSubset(needed, Scopes.normalize(granted))
           expect(decision._tag === "Allow").toBe(expected)
           if (decision._tag === "Deny") expect(decision.status).toBe(expiresAt > now ? 403 : 401)
         },

@@ -64,14 +64,25 @@ export const consentPage = (view: Outcome.ConsentView): string => {
     view.scopes.length === 0
       ? "<li>(no specific scopes)</li>"
       : view.scopes.map((s) => `<li>${escapeHtml(s)}</li>`).join("")
+  // A Client ID Metadata Document client is verified to be its URL's host; what it calls itself is
+  // only that host's claim, so the host is the heading and the name is quoted as a claim.
+  const heading =
+    view.clientHost === undefined
+      ? `<h1>Authorize <strong>${escapeHtml(name)}</strong>?</h1>`
+      : `<h1>Authorize <span class="host" id="client-host">${escapeHtml(view.clientHost)}</span>?</h1>
+<p id="client-claims">${
+          view.clientName === undefined
+            ? "This application is identified by its host only."
+            : `${escapeHtml(view.clientHost)} calls this application <q>${escapeHtml(view.clientName)}</q>.`
+        }</p>`
   return page(
     "Authorize access",
-    `<h1>Authorize <strong>${escapeHtml(name)}</strong>?</h1>
+    `${heading}
 <p>This application will receive access on your behalf and will be sent back to
 <span class="host" id="redirect-host">${escapeHtml(view.redirectHost)}</span>.</p>
 <p>Requested scopes:</p><ul id="scopes">${scopes}</ul>
-<p class="warn">Only approve if you started this sign-in and you trust <span class="host">${escapeHtml(view.redirectHost)}</span>.
-The application's name is chosen by the application itself.</p>
+<p class="warn">Only approve if you started this sign-in and you trust <span class="host">${escapeHtml(view.clientHost ?? view.redirectHost)}</span>.
+${view.clientHost === undefined ? "The application's name is chosen by the application itself." : "The name (and any logo) are claims of that host, not checked by this server."}</p>
 <form method="post" action="${escapeHtml(view.action)}">
 <input type="hidden" name="transaction" value="${escapeHtml(view.transaction)}">
 <input type="hidden" name="csrf" value="${escapeHtml(view.csrf)}">

@@ -55,12 +55,62 @@ describe("WebHandler", () => {
       "none",
       "client_secret_basic",
       "client_secret_post",
+      "private_key_jwt",
     ])
     expect(m["grant_types_supported"]).toEqual(["authorization_code", "refresh_token"])
     expect(m["authorization_response_iss_parameter_supported"]).toBe(true)
     expect(m["registration_endpoint"]).toBe("https://proxy.test/register")
+    expect(m["client_id_metadata_document_supported"]).toBe(true)
     const alias = await h.handler(new Request("https://proxy.test/.well-known/openid-configuration"))
     expect(await alias.json()).toEqual(m)
+  })
+
+  it("metadata - CIMD and DCR switched off are not advertised, and /register refuses", async () => {
+    const p = await setup({
+      registration: { enabled: false },
+      client_id_metadata_documents: { enabled: false },
+    })
+    try {
+      const res = await p.handler(new Request("https://proxy.test/.well-known/oauth-authorization-server"))
+      const m = (await res.json()) as Record<string, unknown>
+      expect(m["client_id_metadata_document_supported"]).toBe(false)
+      expect(m["registration_endpoint"]).toBeUndefined()
+      expect(m["token_endpoint_auth_methods_supported"]).not.toContain("private_key_jwt")
+      expect(m["authorization_response_iss_parameter_supported"]).toBe(true)
+      const reg = await register(p.handler, p.issuer, { redirect_uris: ["https://app.example/cb"] })
+      expect(reg.status).toBe(403)
+      expect(await p.keys("client:")).toEqual([])
+    } finally {
+      await p.dispose()
+    }
+  })
+
+  it("authorize - every redirect back to the client carries iss (RFC 9207), under a path issuer too", async () => {
+    const p = await setup({ issuer: "https://host.test/tools/github", scopes_supported: ["openid"] })
+    try {
+      const reg = await register(p.handler, p.issuer, {
+        redirect_uris: ["https://app.example/cb"],
+        token_endpoint_auth_method: "none",
+      })
+      const { client_id } = (await reg.json()) as { client_id: string }
+      const base = `${p.issuer}/authorize?client_id=${client_id}&redirect_uri=${encodeURIComponent("https://app.example/cb")}&state=s1`
+      for (const query of [
+        "&response_type=token",
+        "&response_type=code",
+        "&response_type=code&code_challenge=abc&code_challenge_method=plain",
+        "&response_type=code&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&resource=https://other.test",
+        "&response_type=code&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&scope=not-offered",
+      ]) {
+        const res = await p.handler(new Request(`${base}${query}`))
+        expect(res.status, query).toBe(302)
+        const location = new URL(res.headers.get("location")!)
+        expect(location.searchParams.get("error"), query).not.toBeNull()
+        expect(location.searchParams.get("iss"), query).toBe("https://host.test/tools/github")
+        expect(location.searchParams.get("state"), query).toBe("s1")
+      }
+    } finally {
+      await p.dispose()
+    }
   })
 
   it("metadata - protected resource at the path-inserted URL (RFC 9728)", async () => {

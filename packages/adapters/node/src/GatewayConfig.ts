@@ -166,6 +166,16 @@ export const variables = {
     description: "Dynamic client registration (RFC 7591): on or off",
     parse: P.oneOf(["on", "off"]),
   }),
+  clientIdMetadata: v("OIDC_PROXY_CLIENT_ID_METADATA", {
+    default: "on",
+    description: "Client ID Metadata Documents (an https URL as client_id, fetched SSRF-safely): on or off",
+    parse: P.oneOf(["on", "off"]),
+  }),
+  clientIdMetadataDevLoopback: v("OIDC_PROXY_CLIENT_ID_METADATA_DEV_LOOPBACK", {
+    default: "false",
+    description: "Development only — true: allow client metadata documents at http://127.0.0.1/localhost",
+    parse: P.boolean,
+  }),
   registrationToken: v("OIDC_PROXY_REGISTRATION_TOKEN", {
     secret: true,
     description: "When set, /register requires Authorization: Bearer <this token>",
@@ -315,6 +325,8 @@ const proxyPaths: Record<string, string> = {
   "registration.enabled": variables.registration.name,
   "registration.initial_access_token": variables.registrationToken.name,
   "registration.allowed_redirect_uris": variables.allowedRedirectUris.name,
+  "client_id_metadata_documents.enabled": variables.clientIdMetadata.name,
+  "client_id_metadata_documents.allow_http_loopback": variables.clientIdMetadataDevLoopback.name,
 }
 
 const readAll = (env: Readonly<Record<string, string | undefined>>, issues: Array<string>): Values => {
@@ -379,6 +391,10 @@ export const decode = (
       )
     } else issues.push(`${variables.secret.name}: required unless OIDC_PROXY_DEV=true, not set`)
   }
+  if (values.clientIdMetadataDevLoopback === true)
+    warnings.push(
+      "OIDC_PROXY_CLIENT_ID_METADATA_DEV_LOOPBACK=true: client metadata documents may be fetched from loopback addresses over http (development only)",
+    )
   if (values.store?._tag === "memory")
     warnings.push("OIDC_PROXY_STORE=memory: state is lost on restart and not shared between instances")
   const { baseUrl, target, upstreamClientSecret } = values
@@ -420,6 +436,10 @@ export const decode = (
         ? {}
         : { initial_access_token: Redacted.value(values.registrationToken) }),
       allowed_redirect_uris: values.allowedRedirectUris,
+    },
+    client_id_metadata_documents: {
+      enabled: values.clientIdMetadata !== "off",
+      allow_http_loopback: values.clientIdMetadataDevLoopback === true,
     },
   }
   checkProxyConfig(proxy, issues)

@@ -12,6 +12,7 @@ import { ProxyConfig, StorageKeys, type Store, TokenStore, UpstreamVerifier } fr
 import type { WebHandler } from "@oidc-proxy/http"
 import { UpstreamHttp } from "@oidc-proxy/upstream-http"
 import { Effect, Layer, type Redacted } from "effect"
+import * as NodeClientMetadataFetcher from "./NodeClientMetadataFetcher.ts"
 import * as NodeProxyKeys from "./NodeProxyKeys.ts"
 
 /**
@@ -29,6 +30,11 @@ export interface Options {
   readonly upstream: Omit<UpstreamHttp.Options, "issuer" | "client_id"> & {
     readonly client_secret: Redacted.Redacted<string>
   }
+  /**
+   * Options of the Client ID Metadata Document fetcher (size, timeout, extra CAs). Loopback is
+   * allowed exactly when the configuration's `client_id_metadata_documents.allow_http_loopback` is.
+   */
+  readonly clientMetadata?: Omit<NodeClientMetadataFetcher.Options, "allowLoopback">
 }
 
 /**
@@ -53,6 +59,10 @@ export const layer = (options: Options): Layer.Layer<WebHandler.Requirements, un
         TokenStore.layer.pipe(Layer.provide(Layer.merge(options.store, storageKeys))),
         storageKeys,
         upstream,
+        NodeClientMetadataFetcher.layer({
+          ...options.clientMetadata,
+          allowLoopback: config.client_id_metadata_documents.allow_http_loopback,
+        }),
       ).pipe(Layer.provideMerge(settings))
     }),
   )

@@ -12,6 +12,8 @@ export * as GatewayConfig from "./GatewayConfig.ts"
 /** @since 0.1.0 */
 export * as Metrics from "./Metrics.ts"
 /** @since 0.1.0 */
+export * as NodeClientMetadataFetcher from "./NodeClientMetadataFetcher.ts"
+/** @since 0.1.0 */
 export * as NodeProxyKeys from "./NodeProxyKeys.ts"
 /** @since 0.1.0 */
 export * as NodeServer from "./NodeServer.ts"

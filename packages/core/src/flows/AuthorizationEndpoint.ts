@@ -16,6 +16,8 @@
  */
 import { Clock, Effect, Option } from "effect"
 import type { Client } from "../Client.ts"
+import * as ClientIdMetadata from "../ClientIdMetadata.ts"
+import * as Clients from "../Clients.ts"
 import * as Endpoints from "../Endpoints.ts"
 import { Entropy } from "../Entropy.ts"
 import { type OAuthFailure, oauth, type StoreError, type UpstreamError } from "../OAuthError.ts"
@@ -78,12 +80,15 @@ const grantableScopes = (
       : client.scope !== undefined
         ? Scopes.parse(client.scope)
         : advertisedScopes(config)
+  // offline_access asks for a refresh token, not for access: always accepted (MCP SEP-2207); a
+  // refresh token is still issued only to clients allowed the refresh_token grant.
+  const checked = asked.filter((s) => s !== "offline_access")
   if (config.scopes_supported.length > 0) {
-    const outside = Scopes.difference(asked, advertisedScopes(config))
+    const outside = Scopes.difference(checked, advertisedScopes(config))
     if (outside.length > 0) return `scope not offered by this server: ${Scopes.format(outside).slice(0, 200)}`
   }
   if (client.scope !== undefined) {
-    const outside = Scopes.difference(asked, Scopes.parse(client.scope))
+    const outside = Scopes.difference(checked, Scopes.parse(client.scope))
     if (outside.length > 0)
       return `scope not registered for this client: ${Scopes.format(outside).slice(0, 200)}`
   }
@@ -147,6 +152,7 @@ const consentPage = (
   Effect.gen(function* () {
     const upstream = yield* UpstreamClient
     const redirect = new URL(transaction.redirect_uri)
+    const clientHost = ClientIdMetadata.verifiedHost(client)
     const view: Outcome.ConsentView = {
       action: Endpoints.make(config).consent,
       transaction: transactionId,
@@ -157,6 +163,8 @@ const consentPage = (
       redirectUri: transaction.redirect_uri,
       redirectHost: redirect.host || redirect.protocol,
       scopes: transaction.scope,
+      ...(clientHost === undefined ? {} : { clientHost }),
+      ...(client.logo_uri === undefined ? {} : { logoUri: client.logo_uri }),
       formTargets: [
         new URL(upstream.metadata.authorization_endpoint).origin,
         redirect.origin === "null" ? redirect.protocol : redirect.origin,
@@ -181,7 +189,10 @@ export const authorize = (
     const clientId = params["client_id"]
     if (clientId === undefined || clientId === "")
       return yield* errorPage("invalid_request", "client_id is required")
-    const client = yield* store.clients.get(clientId)
+    // A client whose metadata document cannot be used gets an error page, never a redirect.
+    const client = yield* Clients.find(clientId).pipe(
+      Effect.catchTag("OAuthFailure", (e) => Effect.fail(errorPage("invalid_request", e.description))),
+    )
     if (Option.isNone(client)) return yield* errorPage("invalid_request", "Unknown client_id")
     const redirectUri = resolveRedirectUri(client.value, params["redirect_uri"])
     if (typeof redirectUri !== "string") return yield* redirectUri
@@ -303,6 +314,35 @@ export const consent = (
     return yield* toUpstream(transactionId, consented, cookiesOut)
   })
 
+/**
+ * Step-up (MCP SEP-2350): the scopes of a new sign-in are the union of what this client was last
+ * granted for this subject and what it asks for now, so a client that re-authorizes for one more
+ * scope keeps the others. The union is remembered for the next sign-in (as long as a refresh
+ * token lives). It covers the proxy's own records — the code's scope and the scope set recorded
+ * for the upstream token set, which id_token mode reads; in access_token mode the upstream token's
+ * claims still decide.
+ */
+const rememberGrant = (transaction: Transaction, subject: string, upstreamScope: Scopes.ScopeSet) =>
+  Effect.gen(function* () {
+    const config = yield* Settings
+    const store = yield* TokenStore
+    const key = `${transaction.client_id}|${subject}`
+    const previous = yield* store.grants.get(key)
+    const granted = Option.match(previous, {
+      onNone: () => ({ scope: transaction.scope, upstream_scope: upstreamScope }),
+      onSome: (p) => ({
+        scope: Scopes.union(p.scope, transaction.scope),
+        upstream_scope: Scopes.union(p.upstream_scope, upstreamScope),
+      }),
+    })
+    yield* store.grants.set(
+      key,
+      { client_id: transaction.client_id, subject, ...granted },
+      `${config.ttl.refresh_token} seconds`,
+    )
+    return granted
+  })
+
 /** Upstream error codes forwarded to the client as they are; anything else becomes `server_error`. */
 const forwardable = new Set(["access_denied", "invalid_scope", "temporarily_unavailable", "server_error"])
 
@@ -415,7 +455,9 @@ export const callback = (
         error_description: "The identity provider's token has no subject",
       })
     }
-    yield* store.upstreamTokenSets.set(set.id, set, `${config.ttl.refresh_token} seconds`)
+    const granted = yield* rememberGrant(transaction, subject, set.scope)
+    const recorded = { ...set, scope: granted.upstream_scope }
+    yield* store.upstreamTokenSets.set(recorded.id, recorded, `${config.ttl.refresh_token} seconds`)
     const clientCode = yield* entropy.token(32)
     yield* store.codes.set(
       clientCode,
@@ -423,7 +465,7 @@ export const callback = (
         client_id: transaction.client_id,
         redirect_uri: transaction.redirect_uri,
         code_challenge: transaction.code_challenge,
-        scope: transaction.scope,
+        scope: granted.scope,
         resource: transaction.resource,
         subject,
         upstream_token_set_id: set.id,

@@ -1,6 +1,6 @@
 /**
  * Client authentication at the token and revocation endpoints: `none`, `client_secret_basic`,
- * `client_secret_post`.
+ * `client_secret_post`, and — for Client ID Metadata Document clients — `private_key_jwt`.
  *
  * Effect over ports (TokenStore, StorageKeys). A client must use the method it registered; a
  * secret is compared by keyed hash in constant time. Every failure is `invalid_client` (401), with
@@ -10,9 +10,13 @@
  * @since 0.1.0
  */
 import { Effect, Option } from "effect"
+import { decodeJwt } from "jose"
 import type { Client } from "../Client.ts"
+import * as ClientAssertion from "../ClientAssertion.ts"
+import * as Clients from "../Clients.ts"
 import { OAuthFailure, type StoreError } from "../OAuthError.ts"
 import { constantTimeEqual } from "../Pkce.ts"
+import type { Settings } from "../ProxyConfig.ts"
 import { StorageKeys } from "../StorageKeys.ts"
 import { TokenStore } from "../TokenStore.ts"
 
@@ -27,6 +31,10 @@ export interface Credentials {
   readonly authorization: string | undefined
   readonly client_id: string | undefined
   readonly client_secret: string | undefined
+  /** RFC 7523 `client_assertion_type` (form), for `private_key_jwt`. */
+  readonly client_assertion_type?: string | undefined
+  /** RFC 7523 `client_assertion` (form), for `private_key_jwt`. */
+  readonly client_assertion?: string | undefined
 }
 
 const invalidClient = (description: string, basic: boolean) =>
@@ -54,15 +62,21 @@ const parseBasic = (header: string): { id: string; secret: string } | undefined 
   }
 }
 
-/**
- * Authenticates the client of a request and returns its record.
- *
- * @category constructors
- * @since 0.1.0
- */
-export const authenticate = (
+/** The `client_id` an assertion names, when the form does not (RFC 7523 §3: `sub`). */
+const assertionSubject = (assertion: string): string | undefined => {
+  try {
+    const sub = decodeJwt(assertion).sub
+    return typeof sub === "string" ? sub : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const authenticateWith = <R>(
   credentials: Credentials,
-): Effect.Effect<Client, OAuthFailure | StoreError, TokenStore | StorageKeys> =>
+  lookup: (clientId: string) => Effect.Effect<Option.Option<Client>, OAuthFailure | StoreError, R>,
+  assertions: boolean,
+): Effect.Effect<Client, OAuthFailure | StoreError, R | TokenStore | StorageKeys | Settings> =>
   Effect.gen(function* () {
     const basicHeader =
       credentials.authorization !== undefined && /^Basic(\s|$)/i.test(credentials.authorization)
@@ -72,21 +86,39 @@ export const authenticate = (
     if (basicHeader !== undefined && basic === undefined) {
       return yield* invalidClient("The Basic authorization header is malformed", true)
     }
-    if (basic !== undefined && credentials.client_secret !== undefined) {
-      return yield* invalidClient("Use exactly one client authentication method", true)
+    const assertion =
+      assertions &&
+      (credentials.client_assertion !== undefined || credentials.client_assertion_type !== undefined)
+    if (assertion) {
+      if (credentials.client_assertion_type !== ClientAssertion.assertionType)
+        return yield* invalidClient(`client_assertion_type must be ${ClientAssertion.assertionType}`, false)
+      if (credentials.client_assertion === undefined || credentials.client_assertion === "")
+        return yield* invalidClient("client_assertion is required", false)
+    }
+    if (
+      (basic !== undefined ? 1 : 0) +
+        (credentials.client_secret !== undefined ? 1 : 0) +
+        (assertion ? 1 : 0) >
+      1
+    ) {
+      return yield* invalidClient("Use exactly one client authentication method", basic !== undefined)
     }
     if (basic !== undefined && credentials.client_id !== undefined && credentials.client_id !== basic.id) {
       return yield* invalidClient("client_id does not match the Basic credentials", true)
     }
-    const clientId = basic?.id ?? credentials.client_id
+    const clientId =
+      basic?.id ??
+      credentials.client_id ??
+      (assertion ? assertionSubject(credentials.client_assertion ?? "") : undefined)
     if (clientId === undefined || clientId === "") {
       return yield* invalidClient("Client authentication is required (client_id)", false)
     }
-    const found = yield* (yield* TokenStore).clients.get(clientId)
+    const found = yield* lookup(clientId)
     if (Option.isNone(found)) return yield* invalidClient("Unknown client", basic !== undefined)
     const client = found.value
-    const method =
-      basic !== undefined
+    const method = assertion
+      ? "private_key_jwt"
+      : basic !== undefined
         ? "client_secret_basic"
         : credentials.client_secret !== undefined
           ? "client_secret_post"
@@ -97,7 +129,9 @@ export const authenticate = (
         basic !== undefined || client.token_endpoint_auth_method === "client_secret_basic",
       )
     }
-    if (method !== "none") {
+    if (method === "private_key_jwt") {
+      yield* ClientAssertion.verify(client, credentials.client_assertion ?? "")
+    } else if (method !== "none") {
       const presented = yield* (yield* StorageKeys).hash(basic?.secret ?? credentials.client_secret ?? "")
       if (
         client.client_secret_hash === undefined ||
@@ -108,3 +142,34 @@ export const authenticate = (
     }
     return client
   })
+
+/**
+ * Authenticates the client of a request against the registered (DCR) clients only and returns
+ * its record. `authenticateRequest` also knows Client ID Metadata Document clients.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const authenticate = (
+  credentials: Credentials,
+): Effect.Effect<Client, OAuthFailure | StoreError, TokenStore | StorageKeys> =>
+  authenticateWith(
+    credentials,
+    (id) =>
+      Effect.gen(function* () {
+        return yield* (yield* TokenStore).clients.get(id)
+      }),
+    false,
+  ) as Effect.Effect<Client, OAuthFailure | StoreError, TokenStore | StorageKeys>
+
+/**
+ * Authenticates the client of a request — registered, or a Client ID Metadata Document client
+ * (`none` or `private_key_jwt`) — and returns its record. Fails with `invalid_client`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const authenticateRequest = (
+  credentials: Credentials,
+): Effect.Effect<Client, OAuthFailure | StoreError, TokenStore | StorageKeys | Settings> =>
+  authenticateWith(credentials, Clients.find, true)

@@ -2,14 +2,16 @@
  * The discovery documents: RFC 8414 authorization-server metadata and RFC 9728
  * protected-resource metadata. They advertise exactly what the flows enforce.
  *
- * Pure core.
+ * Pure core. `client_id_metadata_document_supported` follows the CIMD switch and
+ * `registration_endpoint` the DCR switch; `authorization_response_iss_parameter_supported` is
+ * always true (RFC 9207).
  *
  * @see [RFC 8414 §2](https://www.rfc-editor.org/rfc/rfc8414#section-2)
  * @see [RFC 9728 §2](https://www.rfc-editor.org/rfc/rfc9728#section-2)
  * @since 0.1.0
  */
 import * as Endpoints from "../Endpoints.ts"
-import type { ProxyConfig } from "../ProxyConfig.ts"
+import { defaultUpstreamAlgorithms, type ProxyConfig } from "../ProxyConfig.ts"
 import * as Scopes from "../Scopes.ts"
 
 const authMethods = ["none", "client_secret_basic", "client_secret_post"]
@@ -29,6 +31,7 @@ export const authorizationServer = (
   options: { readonly jwks?: boolean } = {},
 ): Record<string, unknown> => {
   const e = Endpoints.make(config)
+  const cimd = config.client_id_metadata_documents.enabled
   return {
     issuer: e.issuer,
     authorization_endpoint: e.authorization,
@@ -41,9 +44,16 @@ export const authorizationServer = (
     response_modes_supported: ["query"],
     grant_types_supported: ["authorization_code", "refresh_token"],
     code_challenge_methods_supported: ["S256"],
-    token_endpoint_auth_methods_supported: authMethods,
-    revocation_endpoint_auth_methods_supported: authMethods,
+    token_endpoint_auth_methods_supported: cimd ? [...authMethods, "private_key_jwt"] : authMethods,
+    revocation_endpoint_auth_methods_supported: cimd ? [...authMethods, "private_key_jwt"] : authMethods,
+    ...(cimd
+      ? {
+          token_endpoint_auth_signing_alg_values_supported: [...defaultUpstreamAlgorithms],
+          revocation_endpoint_auth_signing_alg_values_supported: [...defaultUpstreamAlgorithms],
+        }
+      : {}),
     authorization_response_iss_parameter_supported: true,
+    client_id_metadata_document_supported: cimd,
   }
 }
 

@@ -38,6 +38,13 @@ export interface ConsentView {
   readonly redirectUri: string
   readonly redirectHost: string
   readonly scopes: ReadonlyArray<string>
+  /**
+   * For a Client ID Metadata Document client: the host of its `client_id` URL, the identity the
+   * proxy verified (it fetched the document there). Name and logo are only that host's claims.
+   */
+  readonly clientHost?: string
+  /** The client's `logo_uri` (a claim of the client). */
+  readonly logoUri?: string
   /** Origins the form's redirects go to (for the page's CSP `form-action`). */
   readonly formTargets: ReadonlyArray<string>
 }

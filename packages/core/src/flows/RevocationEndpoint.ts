@@ -25,10 +25,12 @@ import { revokeFamily } from "./Revocation.ts"
  */
 export const revoke = (form: Params, authorization: string | undefined) =>
   Effect.gen(function* () {
-    const client = yield* ClientAuthentication.authenticate({
+    const client = yield* ClientAuthentication.authenticateRequest({
       authorization,
       client_id: form["client_id"],
       client_secret: form["client_secret"],
+      client_assertion_type: form["client_assertion_type"],
+      client_assertion: form["client_assertion"],
     })
     const token = form["token"]
     if (token === undefined || token === "") return yield* oauth("invalid_request", "token is required")

@@ -47,10 +47,12 @@ export const token = (
     if (!Object.hasOwn(grants, grantType)) {
       return yield* oauth("unsupported_grant_type", "grant_type must be authorization_code or refresh_token")
     }
-    const client = yield* ClientAuthentication.authenticate({
+    const client = yield* ClientAuthentication.authenticateRequest({
       authorization,
       client_id: form["client_id"],
       client_secret: form["client_secret"],
+      client_assertion_type: form["client_assertion_type"],
+      client_assertion: form["client_assertion"],
     })
     if (!client.grant_types.includes(grantType as "authorization_code" | "refresh_token")) {
       return yield* oauth("unauthorized_client", `This client is not allowed the ${grantType} grant`)

@@ -1,0 +1,219 @@
+/**
+ * The SSRF-safe fetcher of Client ID Metadata Documents (and their `jwks_uri`) on Node.
+ *
+ * Adapter for core's `ClientMetadataFetcher` port, on `node:https`/`node:http` and `node:dns`:
+ * - https only; `http:` only to a loopback host under the development option;
+ * - the host is resolved once, every resolved address is checked with core's `AddressPolicy`
+ *   (private, loopback, link-local, CGNAT, metadata, reserved: refused), and the connection goes
+ *   to that checked address (the `lookup` hook answers it), so DNS rebinding cannot switch it;
+ * - no redirect is followed (a 3xx is a failure);
+ * - only `200` with a JSON `Content-Type`; at most `maxBytes` (default 5 KiB); the whole exchange
+ *   within `timeoutMs` (default 5 s); no cookies, no credentials.
+ *
+ * @since 0.1.0
+ */
+import { lookup as dnsLookup } from "node:dns/promises"
+import { request as httpRequest, type IncomingMessage } from "node:http"
+import { request as httpsRequest } from "node:https"
+import { isIP, type LookupFunction } from "node:net"
+import { AddressPolicy, ClientMetadataFetcher, OAuthError } from "@oidc-proxy/core"
+import { Effect, Layer } from "effect"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Development only: allow `http://` to loopback hosts and loopback addresses. Default false. */
+  readonly allowLoopback?: boolean
+  /** Largest body accepted, bytes. Default 5120. */
+  readonly maxBytes?: number
+  /** Time for the whole fetch, milliseconds. Default 5000. */
+  readonly timeoutMs?: number
+  /** Extra trusted CA certificates (PEM), e.g. a test server's self-signed certificate. */
+  readonly ca?: string | ReadonlyArray<string>
+  /** Name resolution (default `dns.lookup` with `all: true`); tests script it. */
+  readonly resolve?: (hostname: string) => Promise<ReadonlyArray<{ address: string; family: number }>>
+}
+
+type Reason = OAuthError.ClientMetadataError["reason"]
+
+class FetchFailure extends Error {
+  readonly reason: Reason
+  constructor(reason: Reason, message: string) {
+    super(message)
+    this.reason = reason
+  }
+}
+
+const defaultResolve = (hostname: string) => dnsLookup(hostname, { all: true, verbatim: true })
+
+/** Resolves `hostname` and returns the one address to connect to, or refuses. */
+const pickAddress = async (
+  hostname: string,
+  options: Options,
+): Promise<{ readonly address: string; readonly family: number }> => {
+  const policy = { allowLoopback: options.allowLoopback === true }
+  const literal = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname
+  if (isIP(literal) !== 0) {
+    if (!AddressPolicy.isAllowed(literal, policy))
+      throw new FetchFailure("address", `the address kind ${AddressPolicy.classify(literal)} is not allowed`)
+    return { address: literal, family: isIP(literal) }
+  }
+  let resolved: ReadonlyArray<{ address: string; family: number }>
+  try {
+    resolved = await (options.resolve ?? defaultResolve)(hostname)
+  } catch {
+    throw new FetchFailure("unreachable", "the host name does not resolve")
+  }
+  if (resolved.length === 0) throw new FetchFailure("unreachable", "the host name does not resolve")
+  // Every address must be allowed: a name with one public and one private address is refused.
+  for (const r of resolved) {
+    if (!AddressPolicy.isAllowed(r.address, policy))
+      throw new FetchFailure("address", `the host resolves to a ${AddressPolicy.classify(r.address)} address`)
+  }
+  return resolved[0]!
+}
+
+const isJson = (contentType: string | undefined): boolean => {
+  const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase()
+  return type === "application/json" || /^application\/[\w.+-]+\+json$/.test(type)
+}
+
+const readBody = (response: IncomingMessage, maxBytes: number): Promise<Buffer> =>
+  new Promise((resolve, reject) => {
+    const declared = Number(response.headers["content-length"] ?? "0")
+    if (declared > maxBytes) {
+      response.destroy()
+      return reject(new FetchFailure("too_large", `the document is larger than ${maxBytes} bytes`))
+    }
+    const chunks: Array<Buffer> = []
+    let size = 0
+    response.on("data", (chunk: Buffer) => {
+      size += chunk.length
+      if (size > maxBytes) {
+        response.destroy()
+        reject(new FetchFailure("too_large", `the document is larger than ${maxBytes} bytes`))
+      } else chunks.push(chunk)
+    })
+    response.on("end", () => resolve(Buffer.concat(chunks)))
+    response.on("error", () => reject(new FetchFailure("unreachable", "the response was cut off")))
+  })
+
+/**
+ * Fetches one JSON document under the rules above. Rejects with a `reason`-carrying error.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const fetchJson = async (
+  url: string,
+  options: Options = {},
+): Promise<ClientMetadataFetcher.Fetched> => {
+  let target: URL
+  try {
+    target = new URL(url)
+  } catch {
+    throw new FetchFailure("scheme", "not an absolute URL")
+  }
+  const loopbackName = ["127.0.0.1", "[::1]", "localhost"].includes(target.hostname)
+  if (
+    target.protocol !== "https:" &&
+    !(target.protocol === "http:" && loopbackName && options.allowLoopback === true)
+  )
+    throw new FetchFailure("scheme", "only https URLs are fetched")
+  if (target.username !== "" || target.password !== "")
+    throw new FetchFailure("scheme", "userinfo is not allowed")
+  const maxBytes = options.maxBytes ?? 5120
+  const timeoutMs = options.timeoutMs ?? 5000
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(), timeoutMs)
+  try {
+    const pinned = await Promise.race([
+      pickAddress(target.hostname, options),
+      new Promise<never>((_, reject) =>
+        controller.signal.addEventListener("abort", () => reject(new FetchFailure("timeout", "timed out"))),
+      ),
+    ])
+    // The connection goes to the checked address whatever the resolver would say now.
+    const lookup: LookupFunction = (_hostname, opts, callback) => {
+      if ((opts as { all?: boolean }).all === true)
+        (callback as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [pinned])
+      else callback(null, pinned.address, pinned.family)
+    }
+    const request = target.protocol === "https:" ? httpsRequest : httpRequest
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = request(
+        target,
+        {
+          method: "GET",
+          lookup,
+          signal: controller.signal,
+          headers: { accept: "application/json", "user-agent": "oidc-proxy (client metadata)" },
+          ...(options.ca === undefined ? {} : { ca: [...[options.ca].flat()] }),
+          agent: false,
+        },
+        resolve,
+      )
+      req.on("error", (e) =>
+        reject(
+          controller.signal.aborted
+            ? new FetchFailure("timeout", "timed out")
+            : new FetchFailure(
+                "unreachable",
+                `connection failed (${(e as NodeJS.ErrnoException).code ?? "error"})`,
+              ),
+        ),
+      )
+      req.end()
+    })
+    if (response.statusCode !== undefined && response.statusCode >= 300 && response.statusCode < 400) {
+      response.destroy()
+      throw new FetchFailure("redirect", "redirects are not followed")
+    }
+    if (response.statusCode !== 200) {
+      response.destroy()
+      throw new FetchFailure("status", `the server answered ${response.statusCode}`)
+    }
+    if (!isJson(response.headers["content-type"])) {
+      response.destroy()
+      throw new FetchFailure("content_type", "the Content-Type is not JSON")
+    }
+    const body = await readBody(response, maxBytes).catch((e: unknown) => {
+      throw controller.signal.aborted ? new FetchFailure("timeout", "timed out") : e
+    })
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(body.toString("utf8"))
+    } catch {
+      throw new FetchFailure("malformed", "the body is not JSON")
+    }
+    const cacheControl = response.headers["cache-control"]
+    return { body: parsed, cacheControl }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (options: Options = {}): ClientMetadataFetcher.ClientMetadataFetcherShape => ({
+  fetch: (url) =>
+    Effect.tryPromise({
+      try: () => fetchJson(url, options),
+      catch: (e) =>
+        new OAuthError.ClientMetadataError({
+          reason: e instanceof FetchFailure ? e.reason : "unreachable",
+          description: e instanceof FetchFailure ? e.message : "the fetch failed",
+        }),
+    }),
+})
+
+/**
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (options: Options = {}): Layer.Layer<never> =>
+  Layer.succeed(ClientMetadataFetcher.ClientMetadataFetcher, make(options))

@@ -1,0 +1,77 @@
+/**
+ * The port that fetches Client ID Metadata Documents and the key sets they name (`jwks_uri`).
+ *
+ * Port. An implementation must be SSRF-safe: https only (loopback http only under an explicit
+ * development option), no redirects followed, connections only to public addresses it checked
+ * itself (resolve, check with `AddressPolicy`, connect to that address), a small response size
+ * limit, a short timeout, and a JSON `Content-Type`. The Node implementation is
+ * `NodeClientMetadataFetcher` in `@oidc-proxy/node`.
+ *
+ * The default, when no implementation is provided, refuses every fetch (`disabled`), so a handler
+ * built without one never reaches the network.
+ *
+ * @see [draft-ietf-oauth-client-id-metadata-document §6](https://datatracker.ietf.org/doc/draft-ietf-oauth-client-id-metadata-document/)
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer } from "effect"
+import { ClientMetadataError } from "./OAuthError.ts"
+
+/**
+ * A fetched JSON document.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Fetched {
+  /** The parsed JSON body. */
+  readonly body: unknown
+  /** The response's `Cache-Control` header. */
+  readonly cacheControl: string | undefined
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface ClientMetadataFetcherShape {
+  /** Fetches a JSON document from `url` under the SSRF rules. */
+  readonly fetch: (url: string) => Effect.Effect<Fetched, ClientMetadataError>
+}
+
+const disabled: ClientMetadataFetcherShape = {
+  fetch: () =>
+    Effect.fail(
+      new ClientMetadataError({
+        reason: "disabled",
+        description: "fetching client metadata documents is not configured",
+      }),
+    ),
+}
+
+/**
+ * @category services
+ * @since 0.1.0
+ */
+export const ClientMetadataFetcher = Context.Reference<ClientMetadataFetcherShape>(
+  "@oidc-proxy/core/ClientMetadataFetcher",
+  { defaultValue: () => disabled },
+)
+
+/**
+ * A scripted fetcher for tests: answers from `respond` and records every URL asked for in
+ * `requests`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerTest = (
+  respond: (url: string) => Effect.Effect<Fetched, ClientMetadataError>,
+  requests: Array<string> = [],
+): Layer.Layer<never> =>
+  Layer.succeed(ClientMetadataFetcher, {
+    fetch: (url) =>
+      Effect.suspend(() => {
+        requests.push(url)
+        return respond(url)
+      }),
+  })
