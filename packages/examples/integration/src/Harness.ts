@@ -27,6 +27,8 @@ export interface HarnessOptions {
   readonly requiredScopes?: ReadonlyArray<string>
   readonly store?: Layer.Layer<Store.Store, unknown>
   readonly config?: Record<string, unknown>
+  /** Options of the proxy's Client ID Metadata Document fetcher (e.g. a test CA). */
+  readonly clientMetadata?: ProxyLayer.Options["clientMetadata"]
   /** Scopes always requested upstream. Default `openid email offline_access`. */
   readonly upstreamScopes?: ReadonlyArray<string>
 }
@@ -84,6 +86,7 @@ export const start = async (options: HarnessOptions = {}): Promise<Harness> => {
         client_secret: Redacted.make(client.client_secret),
         token_endpoint_auth_method: client.token_endpoint_auth_method,
       },
+      ...(options.clientMetadata === undefined ? {} : { clientMetadata: options.clientMetadata }),
     }),
     { onAuthorized: forward(mcp.url) },
   )

@@ -40,6 +40,11 @@ export interface HeadlessOAuthProviderOptions {
   readonly scope?: string
   /** Overrides merged over the default DCR metadata. */
   readonly clientMetadata?: Partial<OAuthClientMetadata>
+  /**
+   * A Client ID Metadata Document URL (SEP-991): the SDK uses it as the `client_id` instead of DCR
+   * when the server advertises `client_id_metadata_document_supported`.
+   */
+  readonly clientMetadataUrl?: string
   /** Pre-registered client: when given, the SDK skips DCR. */
   readonly clientInformation?: OAuthClientInformationMixed
   /** Page handler for login/consent; default: oidc-provider's dev pages as `ada`. */
@@ -65,6 +70,8 @@ export class HeadlessOAuthProvider implements OAuthClientProvider {
   readonly savedClients: OAuthClientInformationMixed[] = []
   /** Every authorization URL the SDK opened, in order. */
   readonly authorizationUrls: URL[] = []
+  /** The Client ID Metadata Document URL used as `client_id`, when configured (SEP-991). */
+  readonly clientMetadataUrl?: string
   /** The last redirect_uri hit, with `code`, `state` (and `iss` if the AS sends it). */
   lastCallback: URL | undefined
   readonly #options: HeadlessOAuthProviderOptions
@@ -81,6 +88,7 @@ export class HeadlessOAuthProvider implements OAuthClientProvider {
     this.browser = options.browser ?? new HeadlessBrowser({ transcript: this.transcript })
     this.fetch = recordingFetch(this.transcript)
     this.#client = options.clientInformation
+    if (options.clientMetadataUrl !== undefined) this.clientMetadataUrl = options.clientMetadataUrl
   }
 
   get redirectUrl(): string {

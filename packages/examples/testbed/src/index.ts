@@ -6,6 +6,8 @@
  */
 
 /** @since 0.1.0 */
+export * as ClientMetadataDocumentServer from "./ClientMetadataDocumentServer.ts"
+/** @since 0.1.0 */
 export * as HeadlessBrowser from "./HeadlessBrowser.ts"
 /** @since 0.1.0 */
 export * as LocalIdp from "./LocalIdp.ts"

@@ -1,0 +1,229 @@
+/**
+ * The SSRF rules of the Node document fetcher, against real servers on 127.0.0.1 (https with a
+ * throw-away self-signed certificate made by openssl, and plain http) and a scripted resolver.
+ * Every refusal asserts how many requests reached the server: none, where the rule says so.
+ */
+import { execFileSync } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http"
+import { createServer as createHttpsServer, type Server } from "node:https"
+import type { AddressInfo } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as NodeClientMetadataFetcher from "../src/NodeClientMetadataFetcher.ts"
+
+const selfSigned = () => {
+  const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-tls-"))
+  try {
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:docs.test",
+      ],
+      { stdio: "ignore" },
+    )
+    return {
+      key: readFileSync(join(dir, "key.pem"), "utf8"),
+      cert: readFileSync(join(dir, "cert.pem"), "utf8"),
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+const routes = (hits: Map<string, number>) => (req: IncomingMessage, res: ServerResponse) => {
+  const path = req.url ?? "/"
+  hits.set(path, (hits.get(path) ?? 0) + 1)
+  const json = (body: string, headers: Record<string, string> = {}) => {
+    res.writeHead(200, { "content-type": "application/json", ...headers })
+    res.end(body)
+  }
+  switch (path) {
+    case "/client.json":
+      return json(JSON.stringify({ client_id: "x" }), { "cache-control": "max-age=300" })
+    case "/redirect":
+      res.writeHead(302, { location: "/client.json" })
+      return res.end()
+    case "/big":
+      return json(JSON.stringify({ pad: "x".repeat(6000) }))
+    case "/big-chunked":
+      res.writeHead(200, { "content-type": "application/json" })
+      for (let i = 0; i < 10; i++) res.write("x".repeat(1000))
+      return res.end()
+    case "/html":
+      res.writeHead(200, { "content-type": "text/html" })
+      return res.end("{}")
+    case "/missing":
+      res.writeHead(404, { "content-type": "application/json" })
+      return res.end("{}")
+    case "/not-json":
+      return json("{not json")
+    case "/slow":
+      return // never answers
+    default:
+      res.writeHead(404)
+      return res.end()
+  }
+}
+
+describe("NodeClientMetadataFetcher", () => {
+  const hits = new Map<string, number>()
+  let https: Server
+  let http: ReturnType<typeof createHttpServer>
+  let ca: string
+  let httpsPort: number
+  let httpPort: number
+
+  beforeAll(async () => {
+    const tls = selfSigned()
+    ca = tls.cert
+    https = createHttpsServer({ key: tls.key, cert: tls.cert }, routes(hits))
+    http = createHttpServer(routes(hits))
+    await new Promise<void>((r) => https.listen(0, "127.0.0.1", r))
+    await new Promise<void>((r) => http.listen(0, "127.0.0.1", r))
+    httpsPort = (https.address() as AddressInfo).port
+    httpPort = (http.address() as AddressInfo).port
+  })
+  afterAll(async () => {
+    https.closeAllConnections()
+    http.closeAllConnections()
+    await new Promise((r) => https.close(r))
+    await new Promise((r) => http.close(r))
+  })
+
+  const count = (path: string) => hits.get(path) ?? 0
+  const fetchJson = (url: string, options: NodeClientMetadataFetcher.Options = {}) =>
+    NodeClientMetadataFetcher.fetchJson(url, { ca, allowLoopback: true, timeoutMs: 2000, ...options })
+  const reasonOf = async (promise: Promise<unknown>) => {
+    try {
+      await promise
+      return "fetched"
+    } catch (e) {
+      return (e as { reason?: string }).reason ?? String(e)
+    }
+  }
+
+  it("fetch - https JSON within the limits, with its Cache-Control (development option on)", async () => {
+    const before = count("/client.json")
+    const fetched = await fetchJson(`https://127.0.0.1:${httpsPort}/client.json`)
+    expect(fetched.body).toEqual({ client_id: "x" })
+    expect(fetched.cacheControl).toBe("max-age=300")
+    expect(count("/client.json")).toBe(before + 1)
+  })
+
+  it("address - loopback is refused without the development option, by literal and by name; nothing reaches the server", async () => {
+    const before = count("/client.json")
+    expect(
+      await reasonOf(fetchJson(`https://127.0.0.1:${httpsPort}/client.json`, { allowLoopback: false })),
+    ).toBe("address")
+    expect(
+      await reasonOf(fetchJson(`https://localhost:${httpsPort}/client.json`, { allowLoopback: false })),
+    ).toBe("address")
+    expect(
+      await reasonOf(fetchJson(`https://[::1]:${httpsPort}/client.json`, { allowLoopback: false })),
+    ).toBe("address")
+    expect(count("/client.json")).toBe(before)
+  })
+
+  it("address - names resolving to private, link-local, CGNAT, metadata or mixed addresses are refused before connecting", async () => {
+    for (const addresses of [
+      ["10.0.0.5"],
+      ["192.168.1.10"],
+      ["172.20.0.1"],
+      ["169.254.169.254"],
+      ["100.64.0.9"],
+      ["fe80::1"],
+      ["fd00:ec2::254"],
+      ["::ffff:127.0.0.1"],
+      ["0.0.0.0"],
+      ["93.184.216.34", "10.0.0.5"],
+    ]) {
+      const reason = await reasonOf(
+        fetchJson("https://docs.test/client.json", {
+          allowLoopback: false,
+          resolve: async () =>
+            addresses.map((address) => ({ address, family: address.includes(":") ? 6 : 4 })),
+          timeoutMs: 500,
+        }),
+      )
+      expect(reason, addresses.join(",")).toBe("address")
+    }
+    for (const literal of ["10.0.0.1", "169.254.169.254", "[fd00::1]", "100.100.100.200"])
+      expect(
+        await reasonOf(fetchJson(`https://${literal}/client.json`, { allowLoopback: false })),
+        literal,
+      ).toBe("address")
+  })
+
+  it("address - the connection goes to the checked address (no second lookup: DNS rebinding cannot switch it)", async () => {
+    const answers = [["127.0.0.1"], ["10.0.0.1"]]
+    let lookups = 0
+    const before = count("/client.json")
+    const fetched = await fetchJson(`https://docs.test:${httpsPort}/client.json`, {
+      resolve: async () => (answers[lookups++] ?? ["10.0.0.1"]).map((address) => ({ address, family: 4 })),
+    })
+    expect(fetched.body).toEqual({ client_id: "x" })
+    expect(lookups).toBe(1)
+    expect(count("/client.json")).toBe(before + 1)
+  })
+
+  it("scheme - http is refused (also with the development option unless the host is a loopback name); nothing fetched", async () => {
+    const before = count("/client.json")
+    expect(
+      await reasonOf(fetchJson(`http://127.0.0.1:${httpPort}/client.json`, { allowLoopback: false })),
+    ).toBe("scheme")
+    expect(await reasonOf(fetchJson("http://docs.test/client.json"))).toBe("scheme")
+    expect(await reasonOf(fetchJson("ftp://127.0.0.1/client.json"))).toBe("scheme")
+    expect(await reasonOf(fetchJson(`https://user:pw@127.0.0.1:${httpsPort}/client.json`))).toBe("scheme")
+    expect(count("/client.json")).toBe(before)
+    // With the option, loopback http is fetched.
+    expect(await reasonOf(fetchJson(`http://127.0.0.1:${httpPort}/client.json`))).toBe("fetched")
+  })
+
+  it("redirect - never followed: the target is not requested", async () => {
+    const before = count("/client.json")
+    expect(await reasonOf(fetchJson(`https://127.0.0.1:${httpsPort}/redirect`))).toBe("redirect")
+    expect(count("/redirect")).toBe(1)
+    expect(count("/client.json")).toBe(before)
+  })
+
+  it("limits - size (declared and streamed), Content-Type, status, JSON syntax, timeout", async () => {
+    const base = `https://127.0.0.1:${httpsPort}`
+    expect(await reasonOf(fetchJson(`${base}/big`))).toBe("too_large")
+    expect(await reasonOf(fetchJson(`${base}/big-chunked`))).toBe("too_large")
+    expect(await reasonOf(fetchJson(`${base}/html`))).toBe("content_type")
+    expect(await reasonOf(fetchJson(`${base}/missing`))).toBe("status")
+    expect(await reasonOf(fetchJson(`${base}/not-json`))).toBe("malformed")
+    const started = Date.now()
+    expect(await reasonOf(fetchJson(`${base}/slow`, { timeoutMs: 300 }))).toBe("timeout")
+    expect(Date.now() - started).toBeLessThan(2000)
+  })
+
+  it("tls - a certificate the fetcher does not trust is refused", async () => {
+    expect(
+      await reasonOf(
+        NodeClientMetadataFetcher.fetchJson(`https://127.0.0.1:${httpsPort}/client.json`, {
+          allowLoopback: true,
+          timeoutMs: 2000,
+        }),
+      ),
+    ).toBe("unreachable")
+  })
+})
