@@ -1,0 +1,209 @@
+/**
+ * Driving a real gateway over HTTP for the fault scenarios: its environment against the fake IdP,
+ * an in-process start (`Gateway.start`), a recording target, and a whole client sign-in (DCR,
+ * authorize, consent in a headless browser, the IdP, the callback, `/token`) through any address.
+ *
+ * Test support. Requests go to 127.0.0.1 only.
+ */
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import { Gateway, GatewayConfig } from "@oidc-proxy/node"
+import { HeadlessBrowser } from "@oidc-proxy/testbed"
+import { Result } from "effect"
+import { expect } from "vitest"
+import { pkce } from "../support.ts"
+import type { FakeIdp } from "./FakeIdp.ts"
+
+export const masterSecret = "fault-scenarios-master-secret-0123456789-abcdef"
+
+/** The gateway's environment in front of `target`, against `idp`, over `store`. */
+export const gatewayEnv = (
+  baseUrl: string,
+  target: string,
+  idp: FakeIdp,
+  store: string,
+  extra: Record<string, string> = {},
+): Record<string, string> => ({
+  OIDC_PROXY_BASE_URL: baseUrl,
+  OIDC_PROXY_TARGET: target,
+  OIDC_PROXY_UPSTREAM_ISSUER: idp.issuer,
+  OIDC_PROXY_UPSTREAM_CLIENT_ID: idp.clientId,
+  OIDC_PROXY_UPSTREAM_CLIENT_SECRET: idp.clientSecret,
+  OIDC_PROXY_UPSTREAM_AUDIENCE: idp.audience,
+  OIDC_PROXY_UPSTREAM_SCOPES: "openid",
+  OIDC_PROXY_STORE: store,
+  OIDC_PROXY_SECRET: masterSecret,
+  OIDC_PROXY_LOG_LEVEL: "error",
+  ...extra,
+})
+
+/** Decodes `env` as the binary would; fails the test on a bad environment. */
+export const configOf = (env: Record<string, string>): GatewayConfig.GatewayConfig => {
+  const decoded = GatewayConfig.decode(env)
+  if (Result.isFailure(decoded)) throw decoded.failure
+  return decoded.success
+}
+
+/** `Gateway.start` in this process from `env`. */
+export const startGateway = (env: Record<string, string>, options: Gateway.Options = {}) =>
+  Gateway.start(configOf(env), options)
+
+export interface Target {
+  readonly url: string
+  /** How many requests reached it. */
+  readonly hits: () => number
+  readonly close: () => Promise<void>
+}
+
+/** A stand-in MCP server: 200 JSON to everything. */
+export const startTarget = async (): Promise<Target> => {
+  let hits = 0
+  const server = createServer((req, res) => {
+    req.resume()
+    req.on("end", () => {
+      hits++
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end('{"ok":true}')
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+    hits: () => hits,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+  }
+}
+
+/** The MCP client's redirect URI: the browser stops there, it is never fetched. */
+export const clientRedirect = "http://127.0.0.1:9/client-callback"
+
+export interface ClientTokens {
+  readonly client_id: string
+  readonly access_token: string
+  readonly refresh_token: string
+}
+
+/** `POST /register` of a public client at `url`. */
+export const registerClient = async (url: string): Promise<string> => {
+  const res = await fetch(`${url}/register`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      redirect_uris: [clientRedirect],
+      grant_types: ["authorization_code", "refresh_token"],
+      token_endpoint_auth_method: "none",
+      client_name: "fault scenario client",
+    }),
+  })
+  expect(res.status, await res.clone().text()).toBe(201)
+  return ((await res.json()) as { client_id: string }).client_id
+}
+
+export interface Authorization {
+  readonly client_id: string
+  readonly verifier: string
+  readonly browser: HeadlessBrowser.HeadlessBrowser
+  /** Where the browser stopped: the IdP's authorization request (not yet fetched). */
+  readonly atIdp: URL
+}
+
+/** DCR, then the browser from `/authorize` through the consent page up to the IdP. */
+export const toIdp = async (
+  url: string,
+  idp: FakeIdp,
+  browser = new HeadlessBrowser.HeadlessBrowser(),
+): Promise<Authorization> => {
+  const client_id = await registerClient(url)
+  const { verifier, challenge } = await pkce()
+  const query = new URLSearchParams({
+    client_id,
+    redirect_uri: clientRedirect,
+    response_type: "code",
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+    state: "client-state",
+  })
+  const atIdp = await browser.drive(`${url}/authorize?${query}`, {
+    stopAt: (u) => u.href.startsWith(`${idp.issuer}/authorize`),
+    onPage: HeadlessBrowser.pressButton("decision", "approve"),
+  })
+  return { client_id, verifier, browser, atIdp }
+}
+
+/** From the IdP back through the callback to the client's redirect URI (its query: code or error). */
+export const backFromIdp = async (at: Authorization): Promise<URL> => {
+  const done = await at.browser.navigate(at.atIdp, { stopAt: (u) => u.href.startsWith(clientRedirect) })
+  if (done._tag !== "Stopped")
+    throw new Error(`the browser stopped on a page: ${done.page.status} ${done.page.url.pathname}`)
+  return done.url
+}
+
+/** `POST /token` with a form; returns status and JSON. */
+export const postToken = async (url: string, form: Record<string, string>) => {
+  const res = await fetch(`${url}/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams(form).toString(),
+  })
+  const text = await res.text()
+  let body: Record<string, unknown> = {}
+  try {
+    body = JSON.parse(text) as Record<string, unknown>
+  } catch {
+    // not JSON: left empty, the status says enough
+  }
+  return { status: res.status, headers: res.headers, body, text }
+}
+
+export const redeem = async (url: string, at: Authorization, code: string): Promise<ClientTokens> => {
+  const res = await postToken(url, {
+    grant_type: "authorization_code",
+    code,
+    redirect_uri: clientRedirect,
+    code_verifier: at.verifier,
+    client_id: at.client_id,
+  })
+  expect(res.status, res.text).toBe(200)
+  return {
+    client_id: at.client_id,
+    access_token: res.body["access_token"] as string,
+    refresh_token: res.body["refresh_token"] as string,
+  }
+}
+
+/** A whole sign-in through `url`: a client holding tokens. */
+export const signIn = async (url: string, idp: FakeIdp): Promise<ClientTokens> => {
+  const at = await toIdp(url, idp)
+  const back = await backFromIdp(at)
+  const code = back.searchParams.get("code")
+  expect(code, back.href).not.toBeNull()
+  return redeem(url, at, code!)
+}
+
+export const refresh = (url: string, tokens: Pick<ClientTokens, "client_id" | "refresh_token">) =>
+  postToken(url, {
+    grant_type: "refresh_token",
+    refresh_token: tokens.refresh_token,
+    client_id: tokens.client_id,
+  })
+
+/** The bearer check through the gateway: status and OAuth error of `POST {url}/mcp`. */
+export const bearer = async (url: string, token: string) => {
+  const res = await fetch(`${url}/mcp`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: "{}",
+  })
+  const text = await res.text()
+  let error: unknown
+  try {
+    error = (JSON.parse(text) as Record<string, unknown>)["error"]
+  } catch {
+    error = undefined
+  }
+  return { status: res.status, error, retryAfter: res.headers.get("retry-after"), text }
+}
