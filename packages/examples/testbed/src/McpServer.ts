@@ -52,6 +52,11 @@ export interface McpServerOptions {
   readonly port?: number
   /** Path of the MCP endpoint; default `/mcp`. */
   readonly path?: string
+  /**
+   * Stateful mode: the server issues an `Mcp-Session-Id` at `initialize` and keeps one transport
+   * per session (requests of an unknown session get 404). Default false (stateless).
+   */
+  readonly stateful?: boolean
 }
 
 /**
@@ -124,14 +129,54 @@ const makeServer = (): McpServer => {
 export const startMcpServer = async (options: McpServerOptions = {}): Promise<RunningMcpServer> => {
   const path = options.path ?? "/mcp"
   const requests: RecordedRequest[] = []
+  const sessions = new Map<string, StreamableHTTPServerTransport>()
   const http = createServer((req, res) => {
     requests.push({ method: req.method ?? "GET", url: req.url ?? "/", headers: { ...req.headers } })
-    handle(path, req, res).catch(() => {
+    const handled =
+      options.stateful === true ? handleStateful(path, sessions, req, res) : handle(path, req, res)
+    handled.catch(() => {
       if (!res.headersSent) res.writeHead(500).end()
     })
   })
   const port = await listen(http, options.port ?? 0)
-  return { url: `http://127.0.0.1:${port}${path}`, port, requests, close: () => close(http) }
+  return {
+    url: `http://127.0.0.1:${port}${path}`,
+    port,
+    requests,
+    close: async () => {
+      await Promise.all([...sessions.values()].map((t) => t.close()))
+      await close(http)
+    },
+  }
+}
+
+/** Stateful mode: one transport per `Mcp-Session-Id`, created at `initialize`. */
+const handleStateful = async (
+  path: string,
+  sessions: Map<string, StreamableHTTPServerTransport>,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> => {
+  if (new URL(req.url ?? "/", "http://x").pathname !== path) {
+    res.writeHead(404).end()
+    return
+  }
+  const id = req.headers["mcp-session-id"]
+  const existing = typeof id === "string" ? sessions.get(id) : undefined
+  if (existing !== undefined) return existing.handleRequest(req, res)
+  if (id !== undefined || req.method !== "POST") {
+    res.writeHead(404, { "content-type": "application/json" }).end('{"error":"unknown session"}')
+    return
+  }
+  const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+    enableJsonResponse: true,
+    sessionIdGenerator: () => crypto.randomUUID(),
+    onsessioninitialized: (sessionId) => {
+      sessions.set(sessionId, transport)
+    },
+  })
+  await makeServer().connect(transport)
+  await transport.handleRequest(req, res)
 }
 
 const handle = async (path: string, req: IncomingMessage, res: ServerResponse): Promise<void> => {
