@@ -44,6 +44,8 @@ const badValues: ReadonlyArray<readonly [string, string]> = [
   ["OIDC_PROXY_DEV", "yes please"],
   ["OIDC_PROXY_CONSENT", "sometimes"],
   ["OIDC_PROXY_REGISTRATION", "closed"],
+  ["OIDC_PROXY_CLIENT_ID_METADATA", "maybe"],
+  ["OIDC_PROXY_CLIENT_ID_METADATA_DEV_LOOPBACK", "sure"],
   ["OIDC_PROXY_ACCESS_TOKEN_TTL", "1h"],
   ["OIDC_PROXY_REFRESH_TOKEN_TTL", "0"],
   ["OIDC_PROXY_CODE_TTL", "-5"],
@@ -161,6 +163,33 @@ describe("GatewayConfig", () => {
       assert.strictEqual(proxy.clock_tolerance_seconds, 0)
       assert.strictEqual(proxy.callback_path, "/oauth/cb")
     }),
+  )
+
+  it.effect(
+    "decode - CIMD is on by default, the loopback dev option off; both switch, the option with a warning",
+    () =>
+      Effect.gen(function* () {
+        const defaults = ok(env({}))
+        const d = yield* ProxyConfig.decode(defaults.proxy)
+        assert.isTrue(d.client_id_metadata_documents.enabled)
+        assert.isFalse(d.client_id_metadata_documents.allow_http_loopback)
+        assert.isTrue(d.registration.enabled)
+        const switched = ok(
+          env({
+            OIDC_PROXY_CLIENT_ID_METADATA: "off",
+            OIDC_PROXY_CLIENT_ID_METADATA_DEV_LOOPBACK: "true",
+            OIDC_PROXY_REGISTRATION: "off",
+          }),
+        )
+        const s = yield* ProxyConfig.decode(switched.proxy)
+        assert.isFalse(s.client_id_metadata_documents.enabled)
+        assert.isTrue(s.client_id_metadata_documents.allow_http_loopback)
+        assert.isFalse(s.registration.enabled)
+        assert.isTrue(
+          switched.warnings.some((w) => w.startsWith("OIDC_PROXY_CLIENT_ID_METADATA_DEV_LOOPBACK")),
+        )
+        assert.isFalse(defaults.warnings.some((w) => w.includes("CLIENT_ID_METADATA")))
+      }),
   )
 
   it("decode - the default listen address comes from the base URL", () => {
