@@ -195,8 +195,13 @@ export const refresh = (url: string, tokens: Pick<ClientTokens, "client_id" | "r
 export const bearer = async (url: string, token: string) => {
   const res = await fetch(`${url}/mcp`, {
     method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: "{}",
+    headers: {
+      authorization: `Bearer ${token}`,
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+    },
+    // An MCP ping: a request the testbed's MCP server answers with 200.
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
   })
   const text = await res.text()
   let error: unknown
