@@ -7,7 +7,7 @@
  */
 import { Store } from "@oidc-proxy/core"
 import { type Gateway, ProxyLayer } from "@oidc-proxy/node"
-import { Effect, Layer } from "effect"
+import { type Duration, Effect, Layer } from "effect"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { type FakeIdp, startFakeIdp } from "./FakeIdp.ts"
 import { bearer, configOf, gatewayEnv, signIn, startGateway, startTarget, type Target } from "./flows.ts"
@@ -41,7 +41,11 @@ const gatewayOn = async (
   port: number,
   store: Layer.Layer<Store.Store>,
   options: {
-    readonly jwks?: { cacheMaxAge?: string; cacheMinAge?: string; cooldownDuration?: string }
+    readonly jwks?: {
+      cacheMaxAge?: Duration.Input
+      cacheMinAge?: Duration.Input
+      cooldownDuration?: Duration.Input
+    }
     readonly proxy?: Record<string, unknown>
   } = {},
 ) => {

@@ -156,7 +156,7 @@ export const postToken = async (url: string, form: Record<string, string>) => {
   } catch {
     // not JSON: left empty, the status says enough
   }
-  return { status: res.status, headers: res.headers, body, text }
+  return { status: res.status, headers: res.headers, body, text, retryAfter: res.headers.get("retry-after") }
 }
 
 export const redeem = async (url: string, at: Authorization, code: string): Promise<ClientTokens> => {
