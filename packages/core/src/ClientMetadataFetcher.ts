@@ -8,7 +8,7 @@
  * `NodeClientMetadataFetcher` in `@oidc-proxy/node`.
  *
  * The default, when no implementation is provided, refuses every fetch (`disabled`), so a handler
- * built without one never reaches the network.
+ * built without one never reaches the network; such a proxy treats CIMD as off (`isConfigured`).
  *
  * @see [draft-ietf-oauth-client-id-metadata-document §6](https://datatracker.ietf.org/doc/draft-ietf-oauth-client-id-metadata-document/)
  * @since 0.1.0
@@ -47,6 +47,15 @@ const disabled: ClientMetadataFetcherShape = {
       }),
     ),
 }
+
+/**
+ * `false` for the default fetcher that refuses everything: a proxy without a real fetcher neither
+ * advertises nor resolves Client ID Metadata Documents (URL client ids are unknown clients).
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const isConfigured = (fetcher: ClientMetadataFetcherShape): boolean => fetcher !== disabled
 
 /**
  * @category services

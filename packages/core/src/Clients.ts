@@ -17,7 +17,7 @@
 import { Clock, Effect, Option } from "effect"
 import type { Client } from "./Client.ts"
 import * as ClientIdMetadata from "./ClientIdMetadata.ts"
-import { ClientMetadataFetcher } from "./ClientMetadataFetcher.ts"
+import * as ClientMetadataFetcher from "./ClientMetadataFetcher.ts"
 import { advertisedScopes } from "./flows/Metadata.ts"
 import { type OAuthFailure, oauth, type StoreError } from "./OAuthError.ts"
 import { type ProxyConfig, Settings } from "./ProxyConfig.ts"
@@ -29,7 +29,7 @@ const unusable = (description: string) => oauth("invalid_client", description)
 /** Fetches and validates a document (and its `jwks_uri`), or says why it cannot be used. */
 const fetchDocument = (config: ProxyConfig, url: string, now: number) =>
   Effect.gen(function* () {
-    const fetcher = yield* ClientMetadataFetcher
+    const fetcher = yield* ClientMetadataFetcher.ClientMetadataFetcher
     const cimd = config.client_id_metadata_documents
     const fetched = yield* fetcher.fetch(url)
     const body = fetched.body as Record<string, unknown> | null
@@ -120,7 +120,7 @@ export const fromDocument = (
 
 /**
  * Finds the client behind `clientId`: none for an unknown id (including any URL id when CIMD is
- * off); fails as `fromDocument` does for a URL id when CIMD is on.
+ * off or no fetcher is configured); fails as `fromDocument` does for a URL id when CIMD is on.
  *
  * @category constructors
  * @since 0.1.0
@@ -132,5 +132,7 @@ export const find = (
     if (!ClientIdMetadata.isUrlClientId(clientId)) return yield* (yield* TokenStore).clients.get(clientId)
     const config = yield* Settings
     if (!config.client_id_metadata_documents.enabled) return Option.none()
+    if (!ClientMetadataFetcher.isConfigured(yield* ClientMetadataFetcher.ClientMetadataFetcher))
+      return Option.none()
     return Option.some(yield* fromDocument(clientId))
   })

@@ -15,6 +15,7 @@ import type { ProxyKeys, StorageKeys, Upstream, UpstreamVerifier } from "@oidc-p
 import {
   type AccessToken,
   AuthorizationEndpoint,
+  ClientMetadataFetcher,
   Endpoints,
   LoadAccessToken,
   Metadata,
@@ -87,7 +88,12 @@ export const make = (options: Options = {}): Effect.Effect<Handler, never, Requi
     const limit = options.maxBodyBytes ?? RequestInput.defaultMaxBodyBytes
     const secureCookies = issuerUrl.protocol === "https:"
     const run = Effect.runPromiseWith(context)
-    const asMetadata = Metadata.authorizationServer(config, { jwks: options.jwks !== undefined })
+    const asMetadata = Metadata.authorizationServer(config, {
+      jwks: options.jwks !== undefined,
+      clientIdMetadataDocuments: ClientMetadataFetcher.isConfigured(
+        yield* ClientMetadataFetcher.ClientMetadataFetcher,
+      ),
+    })
     const prMetadata = Metadata.protectedResource(config)
     const clock = yield* Clock.Clock
     const cachedCheck = LoadAccessToken.makeCachedCheck(config, Context.get(context, TokenStore.TokenStore))

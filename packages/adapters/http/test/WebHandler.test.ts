@@ -2,20 +2,29 @@
  * The HTTP edge: discovery documents, input limits, the one error mapper and the bearer check,
  * over Web `Request`/`Response` with the core's full test layer (no network).
  */
-import { OAuthError, Store } from "@oidc-proxy/core"
+import { ClientMetadataFetcher, OAuthError, Store } from "@oidc-proxy/core"
 import { TestProxy, TestStore, TestUpstream } from "@oidc-proxy/core/testing"
-import { Effect, type Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { WebHandler } from "../src/index.ts"
 
-const setup = async (overrides: Record<string, unknown> = {}, store?: Layer.Layer<Store.Store>) => {
+/** A document fetcher that refuses everything (the tests here fetch no document). */
+const noDocuments = ClientMetadataFetcher.layerTest(() =>
+  Effect.fail(new OAuthError.ClientMetadataError({ reason: "unreachable", description: "test" })),
+)
+
+const setup = async (
+  overrides: Record<string, unknown> = {},
+  store?: Layer.Layer<Store.Store>,
+  fetcher: Layer.Layer<never> = noDocuments,
+) => {
   const upstream = await Effect.runPromise(TestUpstream.make())
   const issuer = (overrides["issuer"] as string | undefined) ?? "https://proxy.test"
   const layer = TestProxy.layerFull(
     upstream,
     TestProxy.config(upstream, { issuer, resource: `${issuer}/mcp`, ...overrides }),
     store === undefined ? {} : { store },
-  )
+  ).pipe(Layer.provideMerge(fetcher))
   const built = await WebHandler.fromLayer(layer, {
     onAuthorized: () => new Response("reached", { status: 200 }),
   })
@@ -80,6 +89,24 @@ describe("WebHandler", () => {
       const reg = await register(p.handler, p.issuer, { redirect_uris: ["https://app.example/cb"] })
       expect(reg.status).toBe(403)
       expect(await p.keys("client:")).toEqual([])
+    } finally {
+      await p.dispose()
+    }
+  })
+
+  it("metadata - without a document fetcher CIMD is not advertised and URL client ids are unknown", async () => {
+    const p = await setup({}, undefined, Layer.empty)
+    try {
+      const res = await p.handler(new Request("https://proxy.test/.well-known/oauth-authorization-server"))
+      const m = (await res.json()) as Record<string, unknown>
+      expect(m["client_id_metadata_document_supported"]).toBe(false)
+      const authorize = await p.handler(
+        new Request(
+          `https://proxy.test/authorize?client_id=${encodeURIComponent("https://client.example/c.json")}&response_type=code`,
+        ),
+      )
+      expect(authorize.status).toBe(400)
+      expect(await authorize.text()).toContain("Unknown client_id")
     } finally {
       await p.dispose()
     }

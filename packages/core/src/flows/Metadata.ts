@@ -28,10 +28,14 @@ export const advertisedScopes = (config: ProxyConfig): Scopes.ScopeSet =>
  */
 export const authorizationServer = (
   config: ProxyConfig,
-  options: { readonly jwks?: boolean } = {},
+  options: {
+    readonly jwks?: boolean
+    /** `false` when no document fetcher is configured: CIMD is then not advertised. */
+    readonly clientIdMetadataDocuments?: boolean
+  } = {},
 ): Record<string, unknown> => {
   const e = Endpoints.make(config)
-  const cimd = config.client_id_metadata_documents.enabled
+  const cimd = config.client_id_metadata_documents.enabled && options.clientIdMetadataDocuments !== false
   return {
     issuer: e.issuer,
     authorization_endpoint: e.authorization,
