@@ -104,6 +104,43 @@ export const deriveKey = (
 
 const decodeClaims = Schema.decodeUnknownOption(ProxyTokenClaims)
 
+const missingClaim = new InvalidToken({
+  source: "proxy",
+  reason: "claims",
+  description: "The access token lacks a required claim (sub, client_id, jti, exp or iat)",
+})
+
+/**
+ * The jose verification every implementation shares: algorithm allow-list, signature, `typ`,
+ * `iss`, `aud`, `exp`/`nbf` at the `Clock`'s time, then the claim shapes.
+ */
+const joseVerify = (
+  token: string,
+  key: Uint8Array | ReturnType<typeof createLocalJWKSet>,
+  options: {
+    readonly algorithms: Array<string>
+    readonly issuer: string
+    readonly audience: string
+    readonly typ: string
+    readonly clockTolerance: number
+  },
+): Effect.Effect<ProxyTokenClaims, InvalidToken> =>
+  Effect.gen(function* () {
+    const now = yield* Clock.currentTimeMillis
+    const { payload } = yield* Effect.tryPromise({
+      try: () => {
+        const verifyOptions = { ...options, currentDate: new Date(now) }
+        // Two calls, one per jose overload (a key, or a key-set function).
+        return typeof key === "function"
+          ? jwtVerify(token, key, verifyOptions)
+          : jwtVerify(token, key, verifyOptions)
+      },
+      catch: (error) => fromJoseError("proxy", error),
+    })
+    const claims = decodeClaims(payload)
+    return claims._tag === "Some" ? claims.value : yield* missingClaim
+  })
+
 /**
  * HS256 keys from raw key material.
  *
@@ -127,23 +164,7 @@ export const makeHmac = (key: Uint8Array): Effect.Effect<ProxyKeysShape, never, 
             .setProtectedHeader({ alg: "HS256", typ: accessTokenType })
             .sign(key),
         ),
-      verify: (token) =>
-        Effect.gen(function* () {
-          const now = yield* Clock.currentTimeMillis
-          const { payload } = yield* Effect.tryPromise({
-            try: () => jwtVerify(token, key, { ...verifyOptions, currentDate: new Date(now) }),
-            catch: (error) => fromJoseError("proxy", error),
-          })
-          const claims = decodeClaims(payload)
-          if (claims._tag === "None") {
-            return yield* new InvalidToken({
-              source: "proxy",
-              reason: "claims",
-              description: "The access token lacks a required claim (sub, client_id, jti, exp or iat)",
-            })
-          }
-          return claims.value
-        }),
+      verify: (token) => joseVerify(token, key, verifyOptions),
     })
   })
 
@@ -279,23 +300,7 @@ export const makeAsymmetric = (
             .setProtectedHeader({ alg: current.alg, kid: current.kid, typ: accessTokenType })
             .sign(current.privateKey),
         ),
-      verify: (token) =>
-        Effect.gen(function* () {
-          const now = yield* Clock.currentTimeMillis
-          const { payload } = yield* Effect.tryPromise({
-            try: () => jwtVerify(token, jwks, { ...verifyOptions, currentDate: new Date(now) }),
-            catch: (error) => fromJoseError("proxy", error),
-          })
-          const claims = decodeClaims(payload)
-          if (claims._tag === "None") {
-            return yield* new InvalidToken({
-              source: "proxy",
-              reason: "claims",
-              description: "The access token lacks a required claim (sub, client_id, jti, exp or iat)",
-            })
-          }
-          return claims.value
-        }),
+      verify: (token) => joseVerify(token, jwks, verifyOptions),
     })
   })
 
