@@ -13,9 +13,9 @@
  * @since 0.1.0
  */
 import type { ServerResponse } from "node:http"
-import { Readable } from "node:stream"
 import { Endpoints, ProxyConfig } from "@oidc-proxy/core"
 import { WebHandler } from "@oidc-proxy/http"
+import { NodeServer } from "@oidc-proxy/node"
 import { Effect } from "effect"
 import type {
   Request as ExpressRequest,
@@ -79,35 +79,19 @@ const parsedBody = (req: ExpressRequest): BodyInit | undefined => {
 }
 
 /**
- * An Express request as a Web `Request` below `origin`.
+ * An Express request as a Web `Request` below `origin` (a body an Express parser already read is
+ * encoded again).
  *
  * @category constructors
  * @since 0.1.0
  */
 export const toRequest = (req: ExpressRequest, origin: string): Request => {
-  const headers = new Headers()
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    const name = req.rawHeaders[i]!
-    if (name.startsWith(":")) continue // HTTP/2 pseudo-headers are not header fields.
-    headers.append(name, req.rawHeaders[i + 1]!)
-  }
-  const method = req.method
-  const controller = new AbortController()
-  req.on("close", () => {
-    if (!req.complete) controller.abort()
+  const consumed =
+    req.method !== "GET" && req.method !== "HEAD" && (req.readableEnded || req.body !== undefined)
+  return NodeServer.toRequest(req, origin, {
+    url: req.originalUrl,
+    ...(consumed ? { body: parsedBody(req) ?? null } : {}),
   })
-  const init: RequestInit & { duplex?: "half" } = { method, headers, signal: controller.signal }
-  if (method !== "GET" && method !== "HEAD") {
-    const consumed = req.readableEnded || req.body !== undefined
-    const body = consumed ? parsedBody(req) : (Readable.toWeb(req) as ReadableStream<Uint8Array>)
-    if (body !== undefined) {
-      // The re-encoded body has a new length; the stream keeps the client's.
-      if (consumed) headers.delete("content-length")
-      init.body = body
-      init.duplex = "half"
-    }
-  }
-  return new Request(new URL(req.originalUrl, origin), init)
 }
 
 /**
@@ -116,29 +100,7 @@ export const toRequest = (req: ExpressRequest, origin: string): Request => {
  * @category constructors
  * @since 0.1.0
  */
-export const writeResponse = async (response: Response, res: ServerResponse): Promise<void> => {
-  const headers: Record<string, string | Array<string>> = {}
-  response.headers.forEach((value, key) => {
-    if (key !== "set-cookie") headers[key] = value
-  })
-  const cookies = response.headers.getSetCookie()
-  if (cookies.length > 0) headers["set-cookie"] = cookies
-  res.writeHead(response.status, headers)
-  if (response.body === null) {
-    res.end()
-    return
-  }
-  const reader = response.body.getReader()
-  res.on("close", () => {
-    void reader.cancel().catch(() => {})
-  })
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    if (!res.write(value)) await new Promise<void>((resolve) => res.once("drain", resolve))
-  }
-  res.end()
-}
+export const writeResponse = NodeServer.writeResponse
 
 /**
  * Express middleware answering `paths` with `handler` and passing everything else on. `origin`

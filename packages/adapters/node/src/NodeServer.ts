@@ -16,11 +16,23 @@ import { Readable } from "node:stream"
  */
 export type FetchHandler = (request: Request) => Promise<Response>
 
-const toRequest = (req: IncomingMessage, origin: string): Request => {
+/**
+ * A Node request as a Web `Request` below `origin`, its body streamed. `url` overrides the
+ * request's path (e.g. Express's `originalUrl`); `body` replaces a body something else already
+ * read (e.g. an Express body parser), and then `content-length` is dropped.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const toRequest = (
+  req: IncomingMessage,
+  origin: string,
+  options: { readonly url?: string; readonly body?: BodyInit | null } = {},
+): Request => {
   const headers = new Headers()
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const name = req.rawHeaders[i]!
-    // HTTP/2 pseudo-headers and hop-by-hop headers are not forwarded into the Request.
+    // HTTP/2 pseudo-headers are not header fields.
     if (name.startsWith(":")) continue
     headers.append(name, req.rawHeaders[i + 1]!)
   }
@@ -29,17 +41,25 @@ const toRequest = (req: IncomingMessage, origin: string): Request => {
   req.on("close", () => {
     if (!req.complete) controller.abort()
   })
-  return new Request(new URL(req.url ?? "/", origin), {
-    method,
-    headers,
-    signal: controller.signal,
-    ...(method === "GET" || method === "HEAD"
-      ? {}
-      : { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: "half" }),
-  } as RequestInit)
+  const init: RequestInit & { duplex?: "half" } = { method, headers, signal: controller.signal }
+  if (method !== "GET" && method !== "HEAD") {
+    if (options.body !== undefined) {
+      headers.delete("content-length")
+      if (options.body !== null) init.body = options.body
+    } else init.body = Readable.toWeb(req) as ReadableStream<Uint8Array>
+    if (init.body !== undefined) init.duplex = "half"
+  }
+  return new Request(new URL(options.url ?? req.url ?? "/", origin), init)
 }
 
-const writeResponse = async (response: Response, res: ServerResponse): Promise<void> => {
+/**
+ * Writes a Web `Response` to a Node response, flushing each chunk as it comes (Streamable HTTP
+ * answers may be server-sent events).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const writeResponse = async (response: Response, res: ServerResponse): Promise<void> => {
   const headers: Record<string, string | Array<string>> = {}
   response.headers.forEach((value, key) => {
     if (key === "set-cookie") return
@@ -59,7 +79,6 @@ const writeResponse = async (response: Response, res: ServerResponse): Promise<v
   for (;;) {
     const { done, value } = await reader.read()
     if (done) break
-    // Flush each chunk as it comes: Streamable HTTP answers may be server-sent events.
     if (!res.write(value)) await new Promise<void>((resolve) => res.once("drain", resolve))
   }
   res.end()
