@@ -1,52 +1,11 @@
-/**
- * The SSRF rules of the Node document fetcher, against real servers on 127.0.0.1 (https with a
- * throw-away self-signed certificate made by openssl, and plain http) and a scripted resolver.
- * Every refusal asserts how many requests reached the server: none, where the rule says so.
- */
-import { execFileSync } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { createServer as createHttpsServer, type Server } from "node:https"
 import type { AddressInfo } from "node:net"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { ClientMetadataDocumentServer } from "@oidc-proxy/testbed"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as NodeClientMetadataFetcher from "../src/NodeClientMetadataFetcher.ts"
 
-const selfSigned = () => {
-  const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-tls-"))
-  try {
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:docs.test",
-      ],
-      { stdio: "ignore" },
-    )
-    return {
-      key: readFileSync(join(dir, "key.pem"), "utf8"),
-      cert: readFileSync(join(dir, "cert.pem"), "utf8"),
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
-}
+const selfSigned = ClientMetadataDocumentServer.selfSignedCertificate
 
 const routes = (hits: Map<string, number>) => (req: IncomingMessage, res: ServerResponse) => {
   const path = req.url ?? "/"

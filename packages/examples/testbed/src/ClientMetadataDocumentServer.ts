@@ -71,7 +71,7 @@ export const selfSignedCertificate = (): { readonly key: string; readonly cert: 
         "-subj",
         "/CN=localhost",
         "-addext",
-        "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:docs.test",
       ],
       { stdio: "ignore" },
     )
