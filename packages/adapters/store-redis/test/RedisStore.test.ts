@@ -4,7 +4,7 @@ import { type OAuthError, Store } from "@oidc-proxy/core"
 import { Cause, Clock, Config, ConfigProvider, Effect, Exit, Layer, Option, Schedule } from "effect"
 import { Redis } from "effect/persistence"
 import { RedisStore } from "../src/index.ts"
-import { describeWithRedis, freePort } from "./redisServer.ts"
+import { describeWithRedis, freePort } from "../src/testing/RedisServer.ts"
 
 /** A raw client, to see what the store really wrote. */
 const raw = <A, E>(url: string, f: (redis: Redis.Redis["Service"]) => Effect.Effect<A, E>) =>

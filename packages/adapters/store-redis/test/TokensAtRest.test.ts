@@ -4,7 +4,7 @@ import { StorageKeys, Store, TokenStore } from "@oidc-proxy/core"
 import { Effect, Layer, Option, Redacted } from "effect"
 import { Redis } from "effect/persistence"
 import { RedisStore } from "../src/index.ts"
-import { describeWithRedis } from "./redisServer.ts"
+import { describeWithRedis } from "../src/testing/RedisServer.ts"
 
 describeWithRedis("RedisStore with TokenStore", (server) => {
   it.live("upstreamTokenSets - no upstream token is in Redis in clear, in any key or value", () =>

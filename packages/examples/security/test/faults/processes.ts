@@ -10,7 +10,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import { createServer as createHttpServer, request as httpRequest } from "node:http"
 import { type AddressInfo, createServer } from "node:net"
 import { join } from "node:path"
-import { describe, it } from "vitest"
+import { RedisServer } from "@oidc-proxy/store-redis/testing"
 
 /** A port that was free a moment ago (the kernel picks it). */
 export const freePort = (): Promise<number> =>
@@ -51,83 +51,12 @@ export const waitFor = async <A>(
 
 // --- redis-server -------------------------------------------------------------------------------
 
-/** Whether `redis-server` can be run here. */
-export const redisAvailable = spawnSync("redis-server", ["--version"]).error === undefined
-
-/**
- * `describe` for tests that need `redis-server` (the store-redis convention): in CI its absence
- * fails; locally the tests are skipped with a visible warning.
- */
-export const describeWithRedis = (name: string, body: () => void): void => {
-  if (!redisAvailable && process.env["CI"]) {
-    describe(name, () => {
-      it("needs redis-server on PATH", () => {
-        throw new Error("redis-server is not on PATH; CI must install it (apt-get install -y redis-server)")
-      })
-    })
-    return
-  }
-  if (!redisAvailable)
-    console.warn(`[${name}] skipped: redis-server is not on PATH (apt-get install -y redis-server)`)
-  describe.skipIf(!redisAvailable)(name, body)
-}
-
-export interface RedisServer {
-  readonly port: number
-  readonly url: string
-  /** Starts the server on `port`; resolves once it accepts connections (and has loaded its AOF). */
-  readonly start: () => Promise<void>
-  /** Stops the server and resolves once it has exited. SIGTERM flushes the AOF first. */
-  readonly stop: (signal?: NodeJS.Signals) => Promise<void>
-}
-
-/**
- * A `redis-server` on `port`. With `dir`, it persists every write to an append-only file there
- * (`appendfsync always`), so a stop and a restart on the same port keep the data: an outage of the
- * server, not a loss of its data. Without `dir`, nothing is persisted.
- */
-export const redisServer = (port: number, dir?: string): RedisServer => {
-  let child: ChildProcess | undefined
-  const persistence =
-    dir === undefined
-      ? ["--save", "", "--appendonly", "no"]
-      : ["--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", dir]
-  const start = () =>
-    new Promise<void>((resolve, reject) => {
-      const proc = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", ...persistence], {
-        stdio: ["ignore", "pipe", "pipe"],
-      })
-      child = proc
-      let output = ""
-      const timer = setTimeout(() => {
-        proc.kill("SIGKILL")
-        reject(new Error(`redis-server did not start within 5 s:\n${output}`))
-      }, 5_000)
-      proc.stdout.on("data", (chunk: Buffer) => {
-        output += chunk.toString()
-        if (output.includes("Ready to accept connections")) {
-          clearTimeout(timer)
-          resolve()
-        }
-      })
-      proc.stderr.on("data", (chunk: Buffer) => {
-        output += chunk.toString()
-      })
-      proc.once("exit", (code) => {
-        clearTimeout(timer)
-        reject(new Error(`redis-server exited with ${code}:\n${output}`))
-      })
-    })
-  const stop = (signal: NodeJS.Signals = "SIGTERM") =>
-    new Promise<void>((resolve) => {
-      const proc = child
-      child = undefined
-      if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) return resolve()
-      proc.once("exit", () => resolve())
-      proc.kill(signal)
-    })
-  return { port, url: `redis://127.0.0.1:${port}`, start, stop }
-}
+/** The shared throwaway redis-server (store-redis's test helper), persistence optional. */
+export const redisAvailable = RedisServer.available
+export const describeWithRedis = RedisServer.describeIfAvailable
+export type RedisServer = RedisServer.RedisServer
+export const redisServer = (port: number, dir?: string): RedisServer.RedisServer =>
+  RedisServer.make(port, dir === undefined ? {} : { dir })
 
 // --- the oidc-proxy binary ----------------------------------------------------------------------
 

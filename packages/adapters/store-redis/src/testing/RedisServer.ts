@@ -1,8 +1,10 @@
 /**
- * A throwaway `redis-server` for the tests: one per test file, on a free 127.0.0.1 port, with no
- * persistence, stopped after the file.
+ * A throwaway `redis-server` for tests: on a free 127.0.0.1 port, with or without persistence,
+ * stopped after the tests — for this package's tests and for anyone testing against Redis
+ * (`@oidc-proxy/store-redis/testing`).
  *
- * Test helper; needs the `redis-server` binary (Debian package `redis-server`) on PATH.
+ * Test helper; needs the `redis-server` binary (Debian package `redis-server`) on PATH. In CI
+ * (`CI` set) its absence fails the suite; locally the suite is skipped with a visible warning.
  *
  * @since 0.1.0
  */
@@ -38,12 +40,21 @@ export interface RedisServer {
   readonly stop: (signal?: NodeJS.Signals) => Promise<void>
 }
 
-export const make = (port: number): RedisServer => {
+/**
+ * A `redis-server` on `port`. With `dir`, every write is persisted to an append-only file there
+ * (`appendfsync always`), so a stop and a restart on the same port keep the data — an outage of
+ * the server, not a loss of its data. Without `dir`, nothing is persisted.
+ */
+export const make = (port: number, options: { readonly dir?: string } = {}): RedisServer => {
   let child: ChildProcess | undefined
+  const persistence =
+    options.dir === undefined
+      ? ["--save", "", "--appendonly", "no", "--dir", tmpdir()]
+      : ["--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", options.dir]
   const start = () =>
     new Promise<void>((resolve, reject) => {
-      const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-      const proc = spawn("redis-server", [...args, "--dir", tmpdir()], { stdio: ["ignore", "pipe", "pipe"] })
+      const args = ["--port", String(port), "--bind", "127.0.0.1", ...persistence]
+      const proc = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] })
       child = proc
       let output = ""
       const timer = setTimeout(() => {
@@ -77,13 +88,13 @@ export const make = (port: number): RedisServer => {
 }
 
 /**
- * `describe(name)` with a fresh redis-server started before its tests and stopped after them.
- * `body` receives a getter: the server exists only once `beforeAll` has run.
+ * `describe(name)` for tests that need `redis-server`: in CI its absence fails the suite (CI
+ * installs it, see .ci/run — a missing binary there is a broken pipeline, not a reason to pass
+ * without ever testing Redis); locally the suite is skipped with a visible warning, so
+ * contributors without Redis can still run the rest.
  */
-export const describeWithRedis = (name: string, body: (server: () => RedisServer) => void): void => {
+export const describeIfAvailable = (name: string, body: () => void): void => {
   if (!available && process.env["CI"]) {
-    // CI installs redis-server (.ci/run); its absence there is a broken pipeline, not a reason to
-    // pass silently without ever testing the Redis store.
     describe(name, () => {
       it("needs redis-server on PATH", () => {
         throw new Error("redis-server is not on PATH; CI must install it (apt-get install -y redis-server)")
@@ -91,12 +102,17 @@ export const describeWithRedis = (name: string, body: (server: () => RedisServer
     })
     return
   }
-  if (!available) {
-    // Locally the Redis tests are optional so contributors without Redis can still run the rest;
-    // the warning makes the skip visible instead of silent.
+  if (!available)
     console.warn(`[${name}] skipped: redis-server is not on PATH (apt-get install -y redis-server)`)
-  }
-  describe.skipIf(!available)(name, () => {
+  describe.skipIf(!available)(name, body)
+}
+
+/**
+ * `describeIfAvailable` with a fresh redis-server started before its tests and stopped after
+ * them. `body` receives a getter: the server exists only once `beforeAll` has run.
+ */
+export const describeWithRedis = (name: string, body: (server: () => RedisServer) => void): void =>
+  describeIfAvailable(name, () => {
     let server: RedisServer | undefined
     beforeAll(async () => {
       server = make(await freePort())
@@ -108,4 +124,3 @@ export const describeWithRedis = (name: string, body: (server: () => RedisServer
       return server
     })
   })
-}
