@@ -1,11 +1,12 @@
 /**
- * Our bearer pipeline as deployed on Node: `NodeProxyKeys` (node:crypto HS256), the JWKS verifier
- * over jose/WebCrypto, encrypted upstream token sets (AES-256-GCM, WebCrypto), and a store.
+ * Our bearer pipeline as deployed on Node (what `ProxyLayer` assembles): `NodeProxyKeys`
+ * (node:crypto HS256), `NodeUpstreamVerifier` (node:crypto KeyObjects, jose for the rest),
+ * `NodeStorageKeys` (node:crypto AES-256-GCM and HMAC), and a store.
  */
-import { IssueAccessToken, type Store, TokenStore } from "@oidc-proxy/core"
+import { IssueAccessToken, Jwks, ProxyConfig, type Store, TokenStore } from "@oidc-proxy/core"
 import { TestProxy, type TestUpstream } from "@oidc-proxy/core/testing"
-import { NodeProxyKeys } from "@oidc-proxy/node"
-import { Effect, type Layer, ManagedRuntime } from "effect"
+import { NodeProxyKeys, NodeStorageKeys, NodeUpstreamVerifier } from "@oidc-proxy/node"
+import { Effect, Layer, ManagedRuntime } from "effect"
 
 export interface StackOptions {
   readonly store: Layer.Layer<Store.Store>
@@ -13,6 +14,8 @@ export interface StackOptions {
   readonly cacheMaxEntries?: number
   /** `jose` to use the WebCrypto HS256 implementation instead of node:crypto. */
   readonly keys?: "node" | "jose"
+  /** Remember upstream verifications by token string (default true). */
+  readonly upstreamCache?: boolean
 }
 
 export interface UpstreamTokens {
@@ -26,8 +29,19 @@ export const makeStack = (upstream: TestUpstream.TestUpstream, options: StackOpt
     cache_ttl_seconds: options.cacheTtlSeconds ?? 5,
     cache_max_entries: options.cacheMaxEntries ?? 10_000,
   })
-  const keys = TestProxy.keysLayer(options.keys === "jose" ? undefined : NodeProxyKeys.hmacSha256)
-  return ManagedRuntime.make(TestProxy.layer(upstream, config, options.store, keys))
+  if (options.keys === "jose") return ManagedRuntime.make(TestProxy.layer(upstream, config, options.store))
+  const settings = Layer.effect(ProxyConfig.Settings, Effect.orDie(ProxyConfig.decode(config)))
+  const layer = Layer.mergeAll(
+    TestProxy.keysLayer(NodeProxyKeys.hmacSha256),
+    NodeUpstreamVerifier.layerJwt({ resultCache: options.upstreamCache ?? true }).pipe(
+      Layer.provide(Jwks.layerStatic(upstream.jwks)),
+    ),
+    TokenStore.layer.pipe(
+      Layer.provide(options.store),
+      Layer.provide(NodeStorageKeys.layer([{ kid: "k1", secret: TestProxy.testSecret }]).pipe(Layer.orDie)),
+    ),
+  ).pipe(Layer.provideMerge(settings))
+  return ManagedRuntime.make(layer)
 }
 
 export type Stack = ReturnType<typeof makeStack>

@@ -6,11 +6,20 @@
  * `Clock`'s time. An unknown `kid` asks the `Jwks` port to refresh once, then fails.
  * Introspection and userinfo strategies (opaque upstream tokens) implement the same port.
  *
+ * `makeJwtWith` adds a synchronous path over key operations a runtime provides (`node:crypto` on
+ * Node): tokens in a plain shape verify in one step; everything else, refusals included, is decided
+ * by jose, so verdicts are jose's. The first token accepted on that path with a given key is also
+ * verified by jose, and a key jose disagrees on is left to jose for good. Both verifiers remember
+ * successful verifications by token string (at most `cache_ttl_seconds`, `exp`/`nbf` re-checked on
+ * every hit, `cache_max_entries` entries), so N proxy tokens over one upstream session verify the
+ * upstream JWT once: a JWKS key withdrawn at the IdP stops verifying within `cache_ttl_seconds`.
+ *
  * @see [OpenID Connect Core §3.1.3.7](https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation)
  * @since 0.1.0
  */
 import { Clock, Context, Effect, Layer, Schema } from "effect"
-import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from "jose"
+import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, type JWK, jwtVerify } from "jose"
+import * as CompactJws from "./internal/compactJws.ts"
 import { fromJoseError } from "./internal/joseErrors.ts"
 import { Jwks } from "./Jwks.ts"
 import { InvalidToken, type UpstreamError } from "./OAuthError.ts"
@@ -65,63 +74,176 @@ const kidOf = (token: string): string | undefined => {
 }
 
 /**
- * A JWT verifier over the `Jwks` port.
+ * Synchronous key operations a runtime provides for upstream JWTs (see `makeJwtWith`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type JwsKeys = CompactJws.JwsKeys
+
+/**
+ * The algorithms the synchronous path handles (others are verified by jose).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type JwsAlgorithm = CompactJws.SupportedAlgorithm
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface JwtOptions {
+  /** Remember successful verifications by token string (default: true). */
+  readonly resultCache?: boolean
+}
+
+interface Remembered {
+  readonly expect: Expectation
+  readonly claims: VerifiedClaims
+  readonly payload: Record<string, unknown>
+  readonly until: number
+}
+
+const sameExpectation = (a: Expectation, b: Expectation) =>
+  a.issuer === b.issuer && a.audience === b.audience && a.notAfter === b.notAfter
+
+/**
+ * A JWT verifier over the `Jwks` port, with an optional synchronous path over `keys`.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const makeJwt = Effect.gen(function* () {
-  const jwks = yield* Jwks
-  const settings = yield* Settings
-  // createLocalJWKSet imports keys lazily and caches them per set; keep one per fetched set.
-  const sets = new WeakMap<JSONWebKeySet, ReturnType<typeof createLocalJWKSet>>()
-  const local = (set: JSONWebKeySet) => {
-    let s = sets.get(set)
-    if (s === undefined) {
-      s = createLocalJWKSet(set)
-      sets.set(set, s)
+export const makeJwtWith = (keys: JwsKeys | undefined, options: JwtOptions = {}) =>
+  Effect.gen(function* () {
+    const jwks = yield* Jwks
+    const settings = yield* Settings
+    const tolerance = settings.clock_tolerance_seconds
+    const algorithms = [...settings.upstream.algorithms]
+    // createLocalJWKSet imports keys lazily and caches them per set; keep one per fetched set.
+    const sets = new WeakMap<JSONWebKeySet, ReturnType<typeof createLocalJWKSet>>()
+    const local = (set: JSONWebKeySet) => {
+      let s = sets.get(set)
+      if (s === undefined) {
+        s = createLocalJWKSet(set)
+        sets.set(set, s)
+      }
+      return s
     }
-    return s
-  }
-  const attempt = (token: string, set: JSONWebKeySet, expect: Expectation, now: number) =>
-    Effect.tryPromise({
-      try: () =>
-        jwtVerify(token, local(set), {
-          algorithms: [...settings.upstream.algorithms],
-          issuer: expect.issuer,
-          ...(expect.audience === undefined ? {} : { audience: expect.audience }),
-          clockTolerance: settings.clock_tolerance_seconds,
-          currentDate: new Date(now),
+    const attempt = (token: string, set: JSONWebKeySet, expect: Expectation, now: number) =>
+      Effect.tryPromise({
+        try: () =>
+          jwtVerify(token, local(set), {
+            algorithms,
+            issuer: expect.issuer,
+            ...(expect.audience === undefined ? {} : { audience: expect.audience }),
+            clockTolerance: tolerance,
+            currentDate: new Date(now),
+          }),
+        catch: (error) => fromJoseError("upstream", error),
+      }).pipe(Effect.map((verified) => verified.payload as Record<string, unknown>))
+    const withJose = (token: string, set: JSONWebKeySet, expect: Expectation, now: number) =>
+      attempt(token, set, expect, now).pipe(
+        Effect.catchIf(
+          (e) => e.reason === "unknown_kid",
+          () => Effect.flatMap(jwks.refresh(kidOf(token)), (next) => attempt(token, next, expect, now)),
+        ),
+      )
+    // Keys on which jose confirmed a synchronous acceptance, and keys it did not.
+    const confirmed = new WeakSet<JWK>()
+    const joseOnly = new WeakSet<JWK>()
+    const payloadOf = (token: string, set: JSONWebKeySet, expect: Expectation, now: number) => {
+      if (keys === undefined) return withJose(token, set, expect, now)
+      const outcome = CompactJws.verify(
+        token,
+        set,
+        keys,
+        { issuer: expect.issuer, audience: expect.audience, algorithms, tolerance },
+        Math.floor(now / 1000),
+      )
+      if (outcome._tag === "defer" || joseOnly.has(outcome.jwk)) return withJose(token, set, expect, now)
+      if (confirmed.has(outcome.jwk)) return Effect.succeed(outcome.payload)
+      const jwk = outcome.jwk
+      return withJose(token, set, expect, now).pipe(
+        Effect.tap(() => Effect.sync(() => confirmed.add(jwk))),
+        Effect.tapError(() => Effect.sync(() => joseOnly.add(jwk))),
+      )
+    }
+    const cacheOn = options.resultCache !== false && settings.cache_ttl_seconds > 0
+    const ttl = settings.cache_ttl_seconds * 1000
+    const maxEntries = settings.cache_max_entries
+    const remembered = new Map<string, Remembered>()
+    const recall = (token: string, expect: Expectation, clock: number, now: number) => {
+      const entry = remembered.get(token)
+      if (entry === undefined) return undefined
+      if (entry.until <= clock) {
+        remembered.delete(token)
+        return undefined
+      }
+      return sameExpectation(entry.expect, expect) &&
+        CompactJws.timely(entry.payload, tolerance, Math.floor(now / 1000))
+        ? entry.claims
+        : undefined
+    }
+    const remember = (
+      token: string,
+      expect: Expectation,
+      entry: Omit<Remembered, "expect" | "until">,
+      clock: number,
+    ) => {
+      if (!cacheOn || maxEntries <= 0) return
+      remembered.delete(token)
+      while (remembered.size >= maxEntries) {
+        const oldest = remembered.keys().next()
+        if (oldest.done === true) break
+        remembered.delete(oldest.value)
+      }
+      remembered.set(token, { ...entry, expect, until: clock + ttl })
+    }
+    return UpstreamVerifier.of({
+      verify: (token, expect) =>
+        Effect.gen(function* () {
+          const clock = yield* Clock.currentTimeMillis
+          const now = expect.notAfter === undefined ? clock : Math.min(clock, (expect.notAfter - 1) * 1000)
+          const known = cacheOn ? recall(token, expect, clock, now) : undefined
+          if (known !== undefined) return known
+          const payload = yield* payloadOf(token, yield* jwks.current, expect, now)
+          const claims = decodeClaims(payload)
+          if (claims._tag === "None") {
+            return yield* new InvalidToken({
+              source: "upstream",
+              reason: "claims",
+              description: "The upstream token has claims of an unexpected shape",
+            })
+          }
+          remember(token, expect, { claims: claims.value, payload }, clock)
+          return claims.value
         }),
-      catch: (error) => fromJoseError("upstream", error),
     })
-  return UpstreamVerifier.of({
-    verify: (token, expect) =>
-      Effect.gen(function* () {
-        const clock = yield* Clock.currentTimeMillis
-        const now = expect.notAfter === undefined ? clock : Math.min(clock, (expect.notAfter - 1) * 1000)
-        const first = yield* jwks.current
-        const { payload } = yield* attempt(token, first, expect, now).pipe(
-          Effect.catchIf(
-            (e) => e.reason === "unknown_kid",
-            () => Effect.flatMap(jwks.refresh(kidOf(token)), (set) => attempt(token, set, expect, now)),
-          ),
-        )
-        const claims = decodeClaims(payload)
-        if (claims._tag === "None") {
-          return yield* new InvalidToken({
-            source: "upstream",
-            reason: "claims",
-            description: "The upstream token has claims of an unexpected shape",
-          })
-        }
-        return claims.value
-      }),
   })
-})
+
+/**
+ * A JWT verifier over the `Jwks` port (jose/WebCrypto).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeJwt = makeJwtWith(undefined)
 
 /**
  * @category layers
  * @since 0.1.0
  */
 export const layerJwt = Layer.effect(UpstreamVerifier, makeJwt)
+
+/**
+ * A JWT verifier with a synchronous path over `keys` (see `makeJwtWith`).
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerJwtWith = (
+  keys: JwsKeys,
+  options: JwtOptions = {},
+): Layer.Layer<UpstreamVerifier, never, Jwks | Settings> =>
+  Layer.effect(UpstreamVerifier, makeJwtWith(keys, options))

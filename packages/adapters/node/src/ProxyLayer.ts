@@ -3,17 +3,21 @@
  * service `@oidc-proxy/http`'s handler needs.
  *
  * Adapter (assembly). The proxy's HS256 tokens are signed and verified with `node:crypto`
- * (`NodeProxyKeys`). A bad configuration fails the layer with `InvalidConfig` naming every bad
+ * (`NodeProxyKeys`), stored records are encrypted and hashed with `node:crypto`
+ * (`NodeStorageKeys`, the WebCrypto format), and upstream JWTs are verified with `node:crypto`
+ * `KeyObject`s (`NodeUpstreamVerifier`, jose decides everything else). A bad configuration fails the layer with `InvalidConfig` naming every bad
  * field; an unreachable or malformed upstream fails it with `DiscoveryError` naming the field.
  *
  * @since 0.1.0
  */
-import { ProxyConfig, StorageKeys, type Store, TokenStore, UpstreamVerifier } from "@oidc-proxy/core"
+import { ProxyConfig, type StorageKeys, type Store, TokenStore } from "@oidc-proxy/core"
 import type { WebHandler } from "@oidc-proxy/http"
 import { UpstreamHttp } from "@oidc-proxy/upstream-http"
 import { Effect, Layer, type Redacted } from "effect"
 import * as NodeClientMetadataFetcher from "./NodeClientMetadataFetcher.ts"
 import * as NodeProxyKeys from "./NodeProxyKeys.ts"
+import * as NodeStorageKeys from "./NodeStorageKeys.ts"
+import * as NodeUpstreamVerifier from "./NodeUpstreamVerifier.ts"
 
 /**
  * @category models
@@ -51,11 +55,11 @@ export const layer = (options: Options): Layer.Layer<WebHandler.Requirements, un
         issuer: config.upstream.issuer,
         client_id: config.upstream.client_id,
       })
-      const storageKeys = StorageKeys.layer(options.secrets)
+      const storageKeys = NodeStorageKeys.layer(options.secrets)
       return Layer.mergeAll(
         // HS256 through node:crypto, synchronously (jose/WebCrypto decides anything unusual).
         NodeProxyKeys.layerFromSecret(options.secrets[0].secret),
-        UpstreamVerifier.layerJwt.pipe(Layer.provide(upstream)),
+        NodeUpstreamVerifier.layerJwt().pipe(Layer.provide(upstream)),
         TokenStore.layer.pipe(Layer.provide(Layer.merge(options.store, storageKeys))),
         storageKeys,
         upstream,

@@ -18,6 +18,10 @@ export * as NodeProxyKeys from "./NodeProxyKeys.ts"
 /** @since 0.1.0 */
 export * as NodeServer from "./NodeServer.ts"
 /** @since 0.1.0 */
+export * as NodeStorageKeys from "./NodeStorageKeys.ts"
+/** @since 0.1.0 */
+export * as NodeUpstreamVerifier from "./NodeUpstreamVerifier.ts"
+/** @since 0.1.0 */
 export * as ProxyLayer from "./ProxyLayer.ts"
 /** @since 0.1.0 */
 export * as ReverseProxy from "./ReverseProxy.ts"
