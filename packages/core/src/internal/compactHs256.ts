@@ -52,6 +52,10 @@ const parseObject = (text: string): Record<string, unknown> | undefined => {
   }
 }
 
+/** Whether `text` is the unpadded base64url `encode` gives for what it decodes to. */
+const canonical = (text: string, hmac: HmacSha256): boolean =>
+  text.length % 4 !== 1 && hmac.encode(hmac.decode(text)) === text
+
 const optionalNumber = (value: unknown) => value === undefined || typeof value === "number"
 
 /** Verifies `token` at `now` (seconds). */
@@ -63,6 +67,9 @@ export const verify = (token: string, hmac: HmacSha256, expect: Expect, now: num
   const p = token.slice(first + 1, second)
   const s = token.slice(second + 1)
   if (s.length !== signatureLength || !segment.test(h) || !segment.test(p) || !segment.test(s)) return defer
+  // Canonical base64url only: a lenient decoder reads `<header>X` (length ≡ 1 mod 4) as the same
+  // header, where jose refuses it as malformed — found by the random-corruption test.
+  if (!canonical(h, hmac) || !canonical(p, hmac)) return defer
   const header = parseObject(hmac.decode(h))
   if (header === undefined || header["alg"] !== "HS256" || header["typ"] !== expect.typ) return defer
   if (Object.keys(header).length !== 2) return defer
