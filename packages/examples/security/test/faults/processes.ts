@@ -6,11 +6,11 @@
  *
  * Test support. Everything binds 127.0.0.1; every start has a matching stop.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import { createServer as createHttpServer, request as httpRequest } from "node:http"
 import { type AddressInfo, createServer } from "node:net"
 import { join } from "node:path"
-import { RedisServer } from "@oidc-proxy/store-redis/testing"
+import { RedisServer as Redis } from "@oidc-proxy/store-redis/testing"
 
 /** A port that was free a moment ago (the kernel picks it). */
 export const freePort = (): Promise<number> =>
@@ -52,11 +52,11 @@ export const waitFor = async <A>(
 // --- redis-server -------------------------------------------------------------------------------
 
 /** The shared throwaway redis-server (store-redis's test helper), persistence optional. */
-export const redisAvailable = RedisServer.available
-export const describeWithRedis = RedisServer.describeIfAvailable
-export type RedisServer = RedisServer.RedisServer
-export const redisServer = (port: number, dir?: string): RedisServer.RedisServer =>
-  RedisServer.make(port, dir === undefined ? {} : { dir })
+export const redisAvailable = Redis.available
+export const describeWithRedis = Redis.describeIfAvailable
+export type RedisServer = Redis.RedisServer
+export const redisServer = (port: number, dir?: string): RedisServer =>
+  Redis.make(port, dir === undefined ? {} : { dir })
 
 // --- the oidc-proxy binary ----------------------------------------------------------------------
 
