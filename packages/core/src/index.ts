@@ -30,6 +30,8 @@ export * as Entropy from "./Entropy.ts"
 /** @since 0.1.0 */
 export * as AuthorizationEndpoint from "./flows/AuthorizationEndpoint.ts"
 /** @since 0.1.0 */
+export * as CallbackEndpoint from "./flows/CallbackEndpoint.ts"
+/** @since 0.1.0 */
 export * as ClientAuthentication from "./flows/ClientAuthentication.ts"
 /** @since 0.1.0 */
 export * as Metadata from "./flows/Metadata.ts"

@@ -15,6 +15,7 @@ import type { ProxyKeys, StorageKeys, Upstream, UpstreamVerifier } from "@oidc-p
 import {
   type AccessToken,
   AuthorizationEndpoint,
+  CallbackEndpoint,
   ClientMetadataFetcher,
   Endpoints,
   LoadAccessToken,
@@ -176,7 +177,7 @@ export const make = (options: Options = {}): Effect.Effect<Handler, never, Requi
       respond(
         "browser",
         Effect.flatMap(RequestInput.params(url.searchParams), (p) =>
-          AuthorizationEndpoint.callback(p, RequestInput.cookies(request)),
+          CallbackEndpoint.callback(p, RequestInput.cookies(request)),
         ),
       ),
     )

@@ -1,5 +1,6 @@
 /**
- * `/authorize`, the consent form and the upstream callback: the browser legs of a sign-in.
+ * `/authorize` and the consent form: the first browser leg of a sign-in (the upstream callback,
+ * the second, is `CallbackEndpoint`).
  *
  * Effect over ports (Settings, TokenStore, StorageKeys, Entropy, UpstreamClient,
  * UpstreamVerifier, Clock).
@@ -20,7 +21,7 @@ import * as ClientIdMetadata from "../ClientIdMetadata.ts"
 import * as Clients from "../Clients.ts"
 import * as Endpoints from "../Endpoints.ts"
 import { Entropy } from "../Entropy.ts"
-import { type OAuthFailure, oauth, type StoreError, type UpstreamError } from "../OAuthError.ts"
+import { type OAuthFailure, oauth, type StoreError } from "../OAuthError.ts"
 import * as Pkce from "../Pkce.ts"
 import { type ProxyConfig, Settings } from "../ProxyConfig.ts"
 import * as RedirectUri from "../RedirectUri.ts"
@@ -29,9 +30,6 @@ import type { Transaction } from "../Session.ts"
 import type { StorageKeys } from "../StorageKeys.ts"
 import { TokenStore } from "../TokenStore.ts"
 import { UpstreamClient } from "../Upstream.ts"
-import * as UpstreamSession from "../UpstreamSession.ts"
-import { fromTokenResponse } from "../UpstreamTokenSet.ts"
-import type { UpstreamVerifier } from "../UpstreamVerifier.ts"
 import * as Browser from "./Browser.ts"
 import { advertisedScopes } from "./Metadata.ts"
 import * as Outcome from "./Outcome.ts"
@@ -312,167 +310,4 @@ export const consent = (
       })
     }
     return yield* toUpstream(transactionId, consented, cookiesOut)
-  })
-
-/**
- * Step-up (MCP SEP-2350): the scopes of a new sign-in are the union of what this client was last
- * granted for this subject and what it asks for now, so a client that re-authorizes for one more
- * scope keeps the others. The union is remembered for the next sign-in (as long as a refresh
- * token lives). It covers the proxy's own records — the code's scope and the scope set recorded
- * for the upstream token set, which id_token mode reads; in access_token mode the upstream token's
- * claims still decide.
- */
-const rememberGrant = (transaction: Transaction, subject: string, upstreamScope: Scopes.ScopeSet) =>
-  Effect.gen(function* () {
-    const config = yield* Settings
-    const store = yield* TokenStore
-    const key = `${transaction.client_id}|${subject}`
-    const previous = yield* store.grants.get(key)
-    const granted = Option.match(previous, {
-      onNone: () => ({ scope: transaction.scope, upstream_scope: upstreamScope }),
-      onSome: (p) => ({
-        scope: Scopes.union(p.scope, transaction.scope),
-        upstream_scope: Scopes.union(p.upstream_scope, upstreamScope),
-      }),
-    })
-    yield* store.grants.set(
-      key,
-      { client_id: transaction.client_id, subject, ...granted },
-      `${config.ttl.refresh_token} seconds`,
-    )
-    return granted
-  })
-
-/** Upstream error codes forwarded to the client as they are; anything else becomes `server_error`. */
-const forwardable = new Set(["access_denied", "invalid_scope", "temporarily_unavailable", "server_error"])
-
-/**
- * `GET {callback_path}`: the upstream's answer. Checks the binding, takes the transaction once,
- * exchanges the code, verifies the upstream token, stores the upstream token set encrypted, and
- * sends the client its own single-use code.
- *
- * @category constructors
- * @since 0.1.0
- */
-export const callback = (
-  params: Params,
-  cookies: Readonly<Record<string, string>>,
-): Effect.Effect<Outcome.Outcome, Failure | UpstreamError, Requirements | UpstreamVerifier> =>
-  Effect.gen(function* () {
-    const config = yield* Settings
-    const store = yield* TokenStore
-    const iss = Endpoints.make(config).issuer
-    const transactionId = params["state"]
-    if (transactionId === undefined || transactionId === "") {
-      return yield* errorPage("invalid_request", "The identity provider's answer has no state")
-    }
-    const found = yield* store.transactions.get(transactionId)
-    if (Option.isNone(found))
-      return yield* errorPage("invalid_request", "This sign-in expired or was already completed")
-    if (!(yield* Browser.isBound(transactionId, found.value, cookies))) {
-      return yield* errorPage("access_denied", "This sign-in was started in another browser")
-    }
-    if (!found.value.consented) return yield* errorPage("access_denied", "The sign-in was not approved")
-    const taken = yield* store.transactions.take(transactionId)
-    if (Option.isNone(taken)) return yield* errorPage("invalid_request", "This sign-in was already completed")
-    const transaction = taken.value
-    const unbind = yield* Browser.unbind(transactionId, config)
-    const toClient = (response: Record<string, string | undefined>) =>
-      Outcome.redirect(
-        Outcome.withParams(transaction.redirect_uri, { ...response, state: transaction.state, iss }),
-        [unbind],
-      )
-
-    // RFC 9207: an IdP that says it sends `iss` must send its own issuer (mix-up defence).
-    const upstreamMeta = (yield* UpstreamClient).metadata
-    const callbackIss = params["iss"]
-    if (
-      (callbackIss !== undefined ||
-        upstreamMeta["authorization_response_iss_parameter_supported"] === true) &&
-      callbackIss !== upstreamMeta.issuer
-    ) {
-      return toClient({
-        error: "server_error",
-        error_description: "The identity provider's answer names another issuer",
-      })
-    }
-    const upstreamError = params["error"]
-    if (upstreamError !== undefined) {
-      const error = forwardable.has(upstreamError) ? upstreamError : "server_error"
-      return toClient({
-        error,
-        error_description: `The identity provider answered ${upstreamError.slice(0, 64).replace(/[^\w.-]/g, "")}`,
-      })
-    }
-    const code = params["code"]
-    if (code === undefined || code === "") {
-      return toClient({
-        error: "server_error",
-        error_description: "The identity provider's answer has no code",
-      })
-    }
-    const upstream = yield* UpstreamClient
-    const exchanged = yield* Effect.result(
-      upstream.exchangeCode({
-        code,
-        redirect_uri: Endpoints.make(config).callback,
-        code_verifier: transaction.upstream_code_verifier,
-      }),
-    )
-    if (exchanged._tag === "Failure") {
-      const e = exchanged.failure
-      yield* Effect.logWarning("upstream code exchange failed").pipe(
-        Effect.annotateLogs({ reason: e.reason }),
-      )
-      return toClient({
-        error: e.retryable ? "temporarily_unavailable" : "server_error",
-        error_description: "The identity provider did not complete the sign-in",
-      })
-    }
-    const entropy = yield* Entropy
-    const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
-    const set = fromTokenResponse(
-      yield* entropy.token(16),
-      exchanged.success,
-      now,
-      transaction.upstream_scope,
-    )
-    const verified = yield* Effect.result(UpstreamSession.verify(set, { live: false }))
-    if (verified._tag === "Failure") {
-      const e = verified.failure
-      yield* Effect.logWarning("upstream token failed verification").pipe(
-        Effect.annotateLogs({ reason: e.reason }),
-      )
-      return toClient({
-        error: "server_error",
-        error_description: "The identity provider's token could not be verified",
-      })
-    }
-    const subject = verified.success.sub
-    if (subject === undefined || subject === "") {
-      return toClient({
-        error: "server_error",
-        error_description: "The identity provider's token has no subject",
-      })
-    }
-    const granted = yield* rememberGrant(transaction, subject, set.scope)
-    const recorded = { ...set, scope: granted.upstream_scope }
-    yield* store.upstreamTokenSets.set(recorded.id, recorded, `${config.ttl.refresh_token} seconds`)
-    const clientCode = yield* entropy.token(32)
-    yield* store.codes.set(
-      clientCode,
-      {
-        client_id: transaction.client_id,
-        redirect_uri: transaction.redirect_uri,
-        code_challenge: transaction.code_challenge,
-        scope: granted.scope,
-        resource: transaction.resource,
-        subject,
-        upstream_token_set_id: set.id,
-        family_id: yield* entropy.token(16),
-        expires_at: now + config.ttl.authorization_code,
-      },
-      `${config.ttl.authorization_code} seconds`,
-    )
-    return toClient({ code: clientCode })
   })

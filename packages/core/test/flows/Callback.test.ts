@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as AuthorizationEndpoint from "../../src/flows/AuthorizationEndpoint.ts"
+import * as CallbackEndpoint from "../../src/flows/CallbackEndpoint.ts"
 import { TestStore, TestUpstreamClient } from "../../src/testing/index.ts"
 import {
   authorizeParams,
@@ -15,7 +16,7 @@ import {
   withProxy,
 } from "./support.ts"
 
-const callback = AuthorizationEndpoint.callback
+const callback = CallbackEndpoint.callback
 
 /** The browser is at the IdP; the IdP will accept `upstream-code` with `script`. */
 const atIdp = (script: TestUpstreamClient.CodeScript = {}) =>
@@ -37,7 +38,7 @@ const clientRedirect = (outcome: Parameters<typeof locationOf>[0]) => {
   return url.searchParams
 }
 
-describe("AuthorizationEndpoint.callback", () => {
+describe("CallbackEndpoint.callback", () => {
   it.effect("callback - without the binding cookie: refused, the transaction still exists", () =>
     withProxy(
       Effect.gen(function* () {

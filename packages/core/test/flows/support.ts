@@ -6,6 +6,7 @@ import { assert } from "@effect/vitest"
 import { Effect, type Layer } from "effect"
 import { TestClock } from "effect/testing"
 import * as AuthorizationEndpoint from "../../src/flows/AuthorizationEndpoint.ts"
+import * as CallbackEndpoint from "../../src/flows/CallbackEndpoint.ts"
 import type * as Outcome from "../../src/flows/Outcome.ts"
 import * as RegisterEndpoint from "../../src/flows/RegisterEndpoint.ts"
 import * as RevocationEndpoint from "../../src/flows/RevocationEndpoint.ts"
@@ -227,7 +228,7 @@ export const signIn = (
     const at = yield* toUpstream(client, options.params)
     const upstreamCode = `upstream-code-${++upstreamCodes}`
     yield* (yield* TestUpstreamClient.TestUpstreamClient).setCode(upstreamCode, options.upstream)
-    const outcome = yield* AuthorizationEndpoint.callback({ state: at.state, code: upstreamCode }, at.cookies)
+    const outcome = yield* CallbackEndpoint.callback({ state: at.state, code: upstreamCode }, at.cookies)
     const location = locationOf(outcome)
     const code = location.searchParams.get("code")
     assert.isNotNull(code, `the callback answered ${location.href}`)
