@@ -297,11 +297,22 @@ const startServer = (kind: string, target?: string) =>
     const child = fork(join(here, "src/servers.ts"), [kind, ...(target === undefined ? [] : [target])], {
       stdio: ["ignore", "pipe", "inherit", "ipc"],
     })
-    let buffer = ""
+    let buffer: string | undefined = ""
     child.stdout!.on("data", (chunk: Buffer) => {
+      // One line announces the server (`{"url", "token"?}`); every other line (the gateway's
+      // startup warnings and access log) is dropped.
+      if (buffer === undefined) return
       buffer += chunk.toString()
-      const nl = buffer.indexOf("\n")
-      if (nl >= 0) resolve({ ...(JSON.parse(buffer.slice(0, nl)) as { url: string; token?: string }), child })
+      const lines = buffer.split("\n")
+      buffer = lines.pop() ?? ""
+      for (const line of lines) {
+        const parsed = JSON.parse(line) as { url?: string; token?: string }
+        if (typeof parsed.url === "string" && parsed.url.startsWith("http")) {
+          resolve({ url: parsed.url, ...(parsed.token === undefined ? {} : { token: parsed.token }), child })
+          buffer = undefined
+          return
+        }
+      }
     })
     child.once("exit", (code) => reject(new Error(`${kind} exited ${code}`)))
   })
@@ -332,7 +343,7 @@ const gatewayRuns = smoke ? 1 : 3
 const variants: Array<[string, Server | undefined]> = [
   ["direct to the MCP server", undefined],
   ["bare undici reverse proxy (no auth)", await startServer("undici", mcp.url)],
-  ["oidc-proxy gateway (WebHandler + NodeServer + ReverseProxy)", await startServer("gateway", mcp.url)],
+  ["oidc-proxy gateway (Gateway.start)", await startServer("gateway", mcp.url)],
   ["Express + requireBearerAuth (jose HS256)", await startServer("express")],
 ]
 for (const [name, server] of variants) {
@@ -446,7 +457,7 @@ const partsSum = [
 ]
   .map((p) => find("parts", `${p} (memory)`)?.cpuUs ?? 0)
   .reduce((a, b) => a + b, 0)
-const gw = find("gateway", "oidc-proxy gateway (WebHandler + NodeServer + ReverseProxy)")
+const gw = find("gateway", "oidc-proxy gateway (Gateway.start)")
 const undici = find("gateway", "bare undici reverse proxy (no auth)")
 const express = find("gateway", "Express + requireBearerAuth (jose HS256)")
 const mem = find("memory", `oidc-proxy memory store, ${smoke ? 200 : 100_000} sessions`)

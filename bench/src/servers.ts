@@ -5,15 +5,13 @@
  *
  * - `mcp`: the MCP server stand-in — answers a JSON-RPC `tools/call` (no auth);
  * - `undici`: a bare reverse proxy (undici, no auth) to `target`;
- * - `gateway`: our gateway path — `WebHandler` + `NodeServer.listen` + `ReverseProxy` as
- *   `onAuthorized`, memory store, `NodeProxyKeys`;
+ * - `gateway`: the real gateway — `Gateway.start` over `ProxyLayer` (memory store, discovery and
+ *   JWKS from a local fake IdP), access logs on;
  * - `express`: Express + the MCP SDK's `requireBearerAuth` with a jose HS256 verifier, answering
  *   the call itself.
  */
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
-import type { WebHandler as WH } from "@oidc-proxy/http"
-import type { Effect as E } from "effect"
 
 const kind = process.argv[2]
 const target = process.argv[3] ?? ""
@@ -90,27 +88,92 @@ if (kind === "mcp") {
   server.keepAliveTimeout = 60_000
   announce(`${await listenPlain(server)}/mcp`)
 } else if (kind === "gateway") {
-  const { WebHandler } = await import("@oidc-proxy/http")
-  const { NodeServer, ReverseProxy } = await import("@oidc-proxy/node")
-  const { Store } = await import("@oidc-proxy/core")
+  // The production assembly: `Gateway.start` with `Gateway.servicesLayer`'s parts (ProxyLayer:
+  // node:crypto keys, discovery and JWKS over HTTP from a local fake IdP) over a memory store the
+  // benchmark can also write its session into. Access logs on (JSON lines to stdout, discarded by
+  // the parent), as deployed.
+  const { Gateway, GatewayConfig, ProxyLayer } = await import("@oidc-proxy/node")
+  const { IssueAccessToken, Store, TokenStore } = await import("@oidc-proxy/core")
   const { TestUpstream } = await import("@oidc-proxy/core/testing")
-  const { Effect } = await import("effect")
-  const { createSessions, makeStack, upstreamTokens } = await import("./stack.ts")
-  const upstream = await Effect.runPromise(TestUpstream.make())
-  const stack = makeStack(upstream, { store: Store.layerMemory })
-  const [token] = await createSessions(stack, await upstreamTokens(upstream), 1)
-  const forward = ReverseProxy.make({ target: new URL(target), resourcePath: "/mcp" })
-  // The benchmark drives the bearer check and the forward only; `/token` and friends, which need
-  // the upstream token client, are not served here.
-  const handler = await stack.runPromise(
-    WebHandler.make({ onAuthorized: forward }) as unknown as E.Effect<WH.Handler>,
-  )
-  const listening = await NodeServer.listen(handler, {
-    host: "127.0.0.1",
-    port: 0,
-    origin: () => "https://proxy.test",
+  const { Effect, Layer, ManagedRuntime, Result } = await import("effect")
+  const { upstreamTokens } = await import("./stack.ts")
+  const idp = createServer((req, res) => {
+    const body =
+      req.url === "/.well-known/openid-configuration"
+        ? {
+            issuer: idpUrl,
+            authorization_endpoint: `${idpUrl}/authorize`,
+            token_endpoint: `${idpUrl}/token`,
+            jwks_uri: `${idpUrl}/jwks`,
+            response_types_supported: ["code"],
+            subject_types_supported: ["public"],
+            id_token_signing_alg_values_supported: ["RS256"],
+          }
+        : req.url === "/jwks"
+          ? upstream.jwks
+          : undefined
+    res.writeHead(body === undefined ? 404 : 200, { "content-type": "application/json" })
+    res.end(JSON.stringify(body ?? {}))
   })
-  announce(`${listening.url}/mcp`, token)
+  const idpUrl = await listenPlain(idp)
+  const upstream = await Effect.runPromise(TestUpstream.make({ issuer: idpUrl, clientId: "proxy-client" }))
+  const decoded = GatewayConfig.decode({
+    OIDC_PROXY_BASE_URL: "http://127.0.0.1:8080",
+    OIDC_PROXY_LISTEN: "127.0.0.1:0",
+    OIDC_PROXY_TARGET: target,
+    OIDC_PROXY_UPSTREAM_ISSUER: idpUrl,
+    OIDC_PROXY_UPSTREAM_CLIENT_ID: "proxy-client",
+    OIDC_PROXY_UPSTREAM_CLIENT_SECRET: "upstream-client-secret-value",
+    OIDC_PROXY_SECRET: "a-master-secret-of-at-least-32-bytes!!",
+    OIDC_PROXY_STORE: "memory",
+    OIDC_PROXY_VERIFY_ID_TOKEN: "true",
+    OIDC_PROXY_LOG_LEVEL: process.env["BENCH_GATEWAY_LOG_LEVEL"] ?? "info",
+  })
+  if (Result.isFailure(decoded)) throw decoded.failure
+  const config = decoded.success
+  const store = Layer.succeed(Store.Store, Effect.runSync(Store.makeMemory))
+  const proxy = ProxyLayer.layer({
+    config: config.proxy,
+    secrets: config.secrets,
+    store,
+    upstream: {
+      client_secret: config.upstream.client_secret,
+      token_endpoint_auth_method: config.upstream.token_endpoint_auth_method,
+    },
+  })
+  const gateway = await Gateway.start(config, { services: Layer.merge(proxy, store) })
+  // One session in the same store, issued with the same secrets.
+  const tokens = await upstreamTokens(upstream)
+  const issuer = ManagedRuntime.make(proxy)
+  const token = await issuer.runPromise(
+    Effect.gen(function* () {
+      const tokenStore = yield* TokenStore.TokenStore
+      const now = Math.floor(Date.now() / 1000)
+      yield* tokenStore.upstreamTokenSets.set(
+        "bench",
+        {
+          id: "bench",
+          access_token: tokens.accessToken,
+          id_token: tokens.idToken,
+          refresh_token: "upstream-refresh-bench-0123456789abcdef0123456789abcdef",
+          token_type: "Bearer",
+          scope: ["openid", "profile", "email", "tools"],
+          expires_at: now + 3600,
+          raw: {},
+        },
+        "2 hours",
+      )
+      const issued = yield* IssueAccessToken.issueAccessToken({
+        upstream_token_set_id: "bench",
+        client_id: "bench-client",
+        subject: "user-1",
+        scopes: ["openid", "tools"],
+        lifetime: 3600,
+      })
+      return issued.access_token
+    }),
+  )
+  announce(`${gateway.url}/mcp`, token)
 } else if (kind === "express") {
   const express = (await import("express")).default
   const { requireBearerAuth } = await import("@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js")

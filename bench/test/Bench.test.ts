@@ -27,7 +27,7 @@ const expected = [
   ["memory", "fastmcp OAuthProxy (encrypted memory storage)"],
   ["gateway", "direct to the MCP server"],
   ["gateway", "bare undici reverse proxy (no auth)"],
-  ["gateway", "oidc-proxy gateway (WebHandler + NodeServer + ReverseProxy)"],
+  ["gateway", "oidc-proxy gateway (Gateway.start)"],
   ["gateway", "Express + requireBearerAuth (jose HS256)"],
   ["scale", "warm check, synchronous, random of 1000 sessions"],
   ["scale", "cold check, random of 1000 sessions"],

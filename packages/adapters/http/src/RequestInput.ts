@@ -181,9 +181,18 @@ export const cookies = (request: Request): Record<string, string> => {
  * @category constructors
  * @since 0.1.0
  */
-export const bearer = (request: Request): string | undefined => {
-  const header = request.headers.get("authorization")
-  if (header === null) return undefined
+export const bearer = (request: Request): string | undefined =>
+  bearerOfHeader(request.headers.get("authorization"))
+
+/**
+ * `bearer` over the `Authorization` header's value (repeated fields combined with `, `, as
+ * `Headers` does), for edges that read headers without a `Request`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const bearerOfHeader = (header: string | null | undefined): string | undefined => {
+  if (header === null || header === undefined) return undefined
   const m = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)[ ]*$/i.exec(header)
   if (m !== null) return m[1]
   return /^Bearer\b/i.test(header) ? "" : undefined

@@ -10,23 +10,27 @@
  *
  * @since 0.1.0
  */
+
+import type { IncomingMessage, ServerResponse } from "node:http"
 import {
   type AccessToken,
   Endpoints,
+  LoadAccessToken,
   type OAuthError,
   ProxyConfig,
   Store,
   TokenStore,
   Upstream,
 } from "@oidc-proxy/core"
-import { WebHandler } from "@oidc-proxy/http"
+import { RequestInput, WebHandler } from "@oidc-proxy/http"
 import { RedisStore } from "@oidc-proxy/store-redis"
 import { SqliteStore } from "@oidc-proxy/store-sqlite"
-import { Effect, Layer, Logger, ManagedRuntime, Option, References } from "effect"
+import { Clock, Effect, Layer, Logger, LogLevel, ManagedRuntime, Option, References } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { Otlp } from "effect/observability"
 import type { GatewayConfig } from "./GatewayConfig.ts"
 import * as Metrics from "./Metrics.ts"
+import * as NodeForward from "./NodeForward.ts"
 import * as NodeServer from "./NodeServer.ts"
 import * as ProxyLayer from "./ProxyLayer.ts"
 import * as ReverseProxy from "./ReverseProxy.ts"
@@ -232,9 +236,13 @@ const startWith = async (
   runtime: ManagedRuntime.ManagedRuntime<Services, unknown>,
   metrics: Metrics.Metrics,
 ): Promise<Gateway> => {
-  const settings = await runtime.runPromise(
+  const { settings, tokenStore, clock } = await runtime.runPromise(
     Effect.gen(function* () {
-      return yield* ProxyConfig.Settings
+      return {
+        settings: yield* ProxyConfig.Settings,
+        tokenStore: yield* TokenStore.TokenStore,
+        clock: yield* Clock.Clock,
+      }
     }),
   )
   for (const warning of config.warnings) await runtime.runPromise(Effect.logWarning(warning))
@@ -279,6 +287,24 @@ const startWith = async (
     return proxy(request)
   }
 
+  /** One access log line per request: the path only, never a query string nor a header. */
+  const logsRequests = LogLevel.isGreaterThanOrEqualTo("Info", config.logLevel)
+  const accessLog = (requestId: string, method: string, path: string, status: number, started: number) => {
+    // Below the minimum level the line would be dropped anyway; skip the fiber.
+    if (!logsRequests) return
+    runtime.runFork(
+      Effect.logInfo("request").pipe(
+        Effect.annotateLogs({
+          request_id: requestId,
+          method,
+          path,
+          status,
+          duration_ms: Math.round((performance.now() - started) * 10) / 10,
+        }),
+      ),
+    )
+  }
+
   const handler: NodeServer.FetchHandler = async (request) => {
     const started = performance.now()
     const requestId = crypto.randomUUID()
@@ -288,24 +314,32 @@ const startWith = async (
     metrics.request(endpoint, response.status)
     if (endpoint === "resource" && (response.status === 401 || response.status === 403))
       metrics.bearer(response.status === 401 ? "401" : "403")
-    runtime.runFork(
-      Effect.logInfo("request").pipe(
-        Effect.annotateLogs({
-          request_id: requestId,
-          method: request.method,
-          path,
-          status: response.status,
-          duration_ms: Math.round((performance.now() - started) * 10) / 10,
-        }),
-      ),
-    )
+    accessLog(requestId, request.method, path, response.status, started)
     const headers = new Headers(response.headers)
     headers.set("x-request-id", requestId)
     return new Response(response.body, { status: response.status, statusText: response.statusText, headers })
   }
 
   const origin = new URL(config.baseUrl).origin
-  const main = await NodeServer.listen(handler, { ...config.listen, origin: () => origin })
+  const fast = fastPath({
+    config,
+    options,
+    settings,
+    tokenStore,
+    clock,
+    metrics,
+    resourcePath,
+    origin,
+    names,
+    isResource,
+    endpointOf,
+    accessLog,
+  })
+  const main = await NodeServer.listen(handler, {
+    ...config.listen,
+    origin: () => origin,
+    ...(fast === undefined ? {} : { intercept: fast.intercept }),
+  })
   let metricsServer: NodeServer.Listening | undefined
   try {
     metricsServer =
@@ -322,6 +356,7 @@ const startWith = async (
           )
   } catch (error) {
     await main.close()
+    await fast?.close()
     throw error
   }
   let stopping: Promise<void> | undefined
@@ -333,9 +368,87 @@ const startWith = async (
       stopping ??= (async () => {
         const timeout = config.shutdownTimeoutSeconds * 1000
         await Promise.all([main.shutdown(timeout), metricsServer?.shutdown(timeout)])
+        await fast?.close()
         await runtime.dispose()
       })()
       return stopping
     },
   }
+}
+
+/**
+ * The fast path of the protected resource: a bearer this instance verified recently (the
+ * synchronous `LoadAccessToken.makeCachedCheck`, read from the Node request's headers) is
+ * forwarded with `NodeForward` — no Web `Request`/`Response`, no Effect runtime. Anything else
+ * (not remembered, refused, a route of the proxy, `Expect`, repeated `Authorization`) returns
+ * `false` and takes the `WebHandler` path, so every answer but a forwarded one stays the same.
+ * Off when the target token is forwarded (`X-Forwarded-Access-Token` reads the store), when traces
+ * are exported (the forward span) and when a custom `fetch` reaches the target.
+ */
+const fastPath = (input: {
+  readonly config: GatewayConfig
+  readonly options: Options
+  readonly settings: ProxyConfig.ProxyConfig
+  readonly tokenStore: TokenStore.TokenStoreShape
+  readonly clock: Clock.Clock
+  readonly metrics: Metrics.Metrics
+  readonly resourcePath: string
+  readonly origin: string
+  readonly names: ReadonlyMap<string, string>
+  readonly isResource: (path: string) => boolean
+  readonly endpointOf: (path: string) => string
+  readonly accessLog: (
+    requestId: string,
+    method: string,
+    path: string,
+    status: number,
+    started: number,
+  ) => void
+}) => {
+  const { config, metrics, clock, names, isResource, endpointOf, accessLog } = input
+  if (config.forwardAccessToken || config.otlpEndpoint !== undefined || input.options.fetch !== undefined)
+    return undefined
+  const cachedCheck = LoadAccessToken.makeCachedCheck(input.settings, input.tokenStore)
+  const forwarder = NodeForward.make({
+    target: config.target,
+    resourcePath: input.resourcePath,
+    observe: ({ seconds, ok }) => metrics.target(seconds, ok),
+  })
+  const intercept = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const started = performance.now()
+    let url: URL
+    try {
+      url = new URL(req.url ?? "/", input.origin)
+    } catch {
+      return false
+    }
+    const pathname = url.pathname
+    // `WebHandler` routes on the path without trailing slashes: a route of the proxy is never fast.
+    const path = pathname.length > 1 ? pathname.replace(/\/+$/, "") : pathname
+    if (names.has(path) || names.has(pathname) || path.includes("/.well-known/") || !isResource(path))
+      return false
+    const incoming = NodeForward.incomingHeaders(req)
+    if (incoming["expect"] !== undefined) return false
+    const bearer = RequestInput.bearerOfHeader(incoming["authorization"])
+    if (bearer === undefined || bearer === "" || bearer.length > RequestInput.maxTokenLength) return false
+    const decision = cachedCheck(bearer, clock.currentTimeMillisUnsafe())
+    if (decision === undefined || decision._tag !== "Allow") return false
+    metrics.bearer("allow")
+    const requestId = crypto.randomUUID()
+    const method = req.method ?? "GET"
+    forwarder.forward(
+      req,
+      res,
+      incoming,
+      decision.accessToken,
+      url,
+      { "x-request-id": requestId },
+      (status) => {
+        metrics.request(endpointOf(pathname), status)
+        accessLog(requestId, method, pathname, status, started)
+      },
+    )
+    return true
+  }
+  return { intercept, close: forwarder.close }
 }

@@ -56,6 +56,12 @@ export const make = (): Metrics => {
   const bucketCounts = new Map<string, Array<number>>()
   const sums = new Map<string, number>()
   const counts = new Map<string, number>()
+  const requestKeys = new Map<string, string>()
+  const bearerKeys: Record<BearerResult, string> = {
+    allow: labels({ result: "allow" }),
+    "401": labels({ result: "401" }),
+    "403": labels({ result: "403" }),
+  }
   const inc = (map: Map<string, number>, key: string, by = 1) => map.set(key, (map.get(key) ?? 0) + by)
 
   const counter = (name: string, help: string, map: Map<string, number>) => [
@@ -65,8 +71,17 @@ export const make = (): Metrics => {
   ]
 
   return {
-    request: (endpoint, status) => inc(requests, labels({ endpoint, status_class: statusClass(status) })),
-    bearer: (result) => inc(bearer, labels({ result })),
+    request: (endpoint, status) => {
+      // Label sets come from fixed sets: render each once.
+      const id = `${endpoint} ${Math.floor(status / 100)}`
+      let key = requestKeys.get(id)
+      if (key === undefined) {
+        key = labels({ endpoint, status_class: statusClass(status) })
+        requestKeys.set(id, key)
+      }
+      inc(requests, key)
+    },
+    bearer: (result) => inc(bearer, bearerKeys[result]),
     target: (seconds, ok) => {
       const key = ok ? "ok" : "error"
       const buckets = bucketCounts.get(key) ?? latencyBuckets.map(() => 0)

@@ -145,13 +145,26 @@ const shutdownServer = (server: Server, timeoutMillis: number): Promise<void> =>
  */
 export const listen = (
   handler: FetchHandler,
-  options: { readonly host: string; readonly port: number; readonly origin?: (port: number) => string },
+  options: {
+    readonly host: string
+    readonly port: number
+    readonly origin?: (port: number) => string
+    /**
+     * Sees each request first, as Node objects; `true` = it answers the request itself (e.g. the
+     * gateway's fast path), `false` = the fetch handler does.
+     */
+    readonly intercept?: (req: IncomingMessage, res: ServerResponse) => boolean
+  },
 ): Promise<Listening> =>
   new Promise((resolve, reject) => {
     let origin = ""
+    const intercept = options.intercept
     const server = createServer(
       { requestTimeout: 60_000, headersTimeout: 20_000, maxHeaderSize: 16 * 1024 },
-      (req, res) => toNodeListener(handler, origin)(req, res),
+      (req, res) => {
+        if (intercept?.(req, res) === true) return
+        toNodeListener(handler, origin)(req, res)
+      },
     )
     server.once("error", reject)
     server.listen(options.port, options.host, () => {

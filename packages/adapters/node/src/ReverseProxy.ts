@@ -50,23 +50,111 @@ const hopByHop = new Set([
 /** Encodings `fetch` decodes by itself: the body it hands over is already plain. */
 const decodedByFetch = new Set(["gzip", "x-gzip", "deflate", "br", "zstd"])
 
-const withoutHopByHop = (source: Headers): Headers => {
-  const headers = new Headers()
-  const listed = new Set(
-    (source.get("connection") ?? "")
+/**
+ * A header set as a plain record: lower-case names, values as `Headers` combines them (`, `), and
+ * `set-cookie` (response only) as a list. What both the Fetch path and the Node fast path read.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type HeaderRecord = Record<string, string | ReadonlyArray<string>>
+
+const single = (value: string | ReadonlyArray<string> | undefined): string | undefined =>
+  value === undefined ? undefined : typeof value === "string" ? value : value.join(", ")
+
+/** The fields `Connection` names as hop-by-hop for this message. */
+const connectionListed = (connection: string | undefined): ReadonlySet<string> | undefined => {
+  if (connection === undefined || connection === "") return undefined
+  // The usual values name only fields that are hop-by-hop anyway.
+  const lower = connection.toLowerCase()
+  if (lower === "keep-alive" || lower === "close") return undefined
+  return new Set(
+    connection
       .split(",")
       .map((s) => s.trim().toLowerCase())
       .filter((s) => s !== ""),
   )
+}
+
+const withoutHopByHopRecord = (source: HeaderRecord): Record<string, string | ReadonlyArray<string>> => {
+  const out: Record<string, string | ReadonlyArray<string>> = {}
+  const listed = connectionListed(single(source["connection"]))
+  for (const name in source) {
+    if (hopByHop.has(name) || listed?.has(name) === true) continue
+    out[name] = source[name]!
+  }
+  return out
+}
+
+/** A `Headers` as a `HeaderRecord` (repeated fields combined, `set-cookie` kept as a list). */
+const recordOf = (source: Headers): HeaderRecord => {
+  const out: Record<string, string | ReadonlyArray<string>> = {}
   source.forEach((value, name) => {
-    if (!hopByHop.has(name) && !listed.has(name)) headers.append(name, value)
+    if (name !== "set-cookie") out[name] = value
   })
+  const cookies = source.getSetCookie()
+  if (cookies.length > 0) out["set-cookie"] = cookies
+  return out
+}
+
+const headersOf = (record: HeaderRecord): Headers => {
+  const headers = new Headers()
+  for (const name in record) {
+    const value = record[name]!
+    if (typeof value === "string") headers.append(name, value)
+    else for (const v of value) headers.append(name, v)
+  }
+  return headers
+}
+
+/**
+ * The header rules of a forwarded request, over plain records (`incoming`: lower-case names):
+ * the caller's fields minus hop-by-hop ones, `Authorization`, every `X-Auth-Request-*` /
+ * `X-Forwarded-Access-Token` the caller sent and the proxy's own `oidcp_` cookies; plus
+ * `accept-encoding: identity` and the identity. The one implementation behind `forwardHeaders`
+ * and the gateway's Node fast path.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const forwardHeaderRecord = (
+  incoming: HeaderRecord,
+  token: AccessToken.AccessToken,
+  upstreamAccessToken?: string,
+): Record<string, string> => {
+  const headers: Record<string, string> = {}
+  const listed = connectionListed(single(incoming["connection"]))
+  for (const name in incoming) {
+    if (hopByHop.has(name) || listed?.has(name) === true) continue
+    if (name === "authorization" || name.startsWith("x-auth-request-") || name === "x-forwarded-access-token")
+      continue
+    headers[name] = single(incoming[name])!
+  }
+  // The proxy's own cookies (consent binding, remembered consent) are none of the target's business.
+  const cookie = headers["cookie"]
+  if (cookie !== undefined) {
+    const kept = cookie
+      .split(";")
+      .map((c) => c.trim())
+      .filter((c) => c !== "" && !c.startsWith("oidcp_"))
+    if (kept.length === 0) delete headers["cookie"]
+    else headers["cookie"] = kept.join("; ")
+  }
+  // The body is passed through unchanged; asking for no encoding keeps `fetch` from decoding it.
+  headers["accept-encoding"] = "identity"
+  headers["x-auth-request-user"] = token.subject
+  const email = token.claims["email"]
+  if (typeof email === "string" && email !== "") headers["x-auth-request-email"] = email
+  headers["x-auth-request-scopes"] = token.scopes.join(" ")
+  headers["x-auth-request-client-id"] = token.client_id
+  if (upstreamAccessToken !== undefined) headers["x-forwarded-access-token"] = upstreamAccessToken
   return headers
 }
 
 /**
  * The headers sent to the target: the caller's, minus hop-by-hop fields, `Authorization`, and
- * every `X-Auth-Request-*` / `X-Forwarded-Access-Token` the caller sent; plus the identity.
+ * every `X-Auth-Request-*` / `X-Forwarded-Access-Token` the caller sent; plus the identity
+ * (`forwardHeaderRecord` over a `Headers`).
  *
  * @category constructors
  * @since 0.1.0
@@ -75,30 +163,24 @@ export const forwardHeaders = (
   incoming: Headers,
   token: AccessToken.AccessToken,
   upstreamAccessToken?: string,
-): Headers => {
-  const headers = withoutHopByHop(incoming)
-  for (const name of [...headers.keys()]) {
-    if (name === "authorization" || name.startsWith("x-auth-request-") || name === "x-forwarded-access-token")
-      headers.delete(name)
+): Headers => headersOf(forwardHeaderRecord(recordOf(incoming), token, upstreamAccessToken))
+
+/**
+ * The target's response headers as passed back to the caller: hop-by-hop fields removed;
+ * `decoded` says the body was already decoded (by `fetch`), so its `content-encoding` goes too.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const responseHeaderRecord = (
+  source: HeaderRecord,
+  decoded: boolean,
+): Record<string, string | ReadonlyArray<string>> => {
+  const headers = withoutHopByHopRecord(source)
+  if (decoded) {
+    const encoding = single(source["content-encoding"])?.trim().toLowerCase()
+    if (encoding !== undefined && decodedByFetch.has(encoding)) delete headers["content-encoding"]
   }
-  // The proxy's own cookies (consent binding, remembered consent) are none of the target's business.
-  const cookie = headers.get("cookie")
-  if (cookie !== null) {
-    const kept = cookie
-      .split(";")
-      .map((c) => c.trim())
-      .filter((c) => c !== "" && !c.startsWith("oidcp_"))
-    if (kept.length === 0) headers.delete("cookie")
-    else headers.set("cookie", kept.join("; "))
-  }
-  // The body is passed through unchanged; asking for no encoding keeps `fetch` from decoding it.
-  headers.set("accept-encoding", "identity")
-  headers.set("x-auth-request-user", token.subject)
-  const email = token.claims["email"]
-  if (typeof email === "string" && email !== "") headers.set("x-auth-request-email", email)
-  headers.set("x-auth-request-scopes", token.scopes.join(" "))
-  headers.set("x-auth-request-client-id", token.client_id)
-  if (upstreamAccessToken !== undefined) headers.set("x-forwarded-access-token", upstreamAccessToken)
   return headers
 }
 
@@ -121,18 +203,24 @@ export const targetUrl = (requestUrl: URL, options: Pick<Options, "target" | "re
   return url
 }
 
-const badGateway = (): Response =>
-  new Response(
-    JSON.stringify({ error: "bad_gateway", error_description: "The protected resource is unreachable" }),
-    { status: 502, headers: { "content-type": "application/json", "cache-control": "no-store" } },
-  )
+/**
+ * The body of the 502 answer when the target cannot be reached.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const badGatewayBody = JSON.stringify({
+  error: "bad_gateway",
+  error_description: "The protected resource is unreachable",
+})
 
-const responseHeaders = (source: Headers): Headers => {
-  const headers = withoutHopByHop(source)
-  const encoding = source.get("content-encoding")?.trim().toLowerCase()
-  if (encoding !== undefined && decodedByFetch.has(encoding)) headers.delete("content-encoding")
-  return headers
-}
+const badGateway = (): Response =>
+  new Response(badGatewayBody, {
+    status: 502,
+    headers: { "content-type": "application/json", "cache-control": "no-store" },
+  })
+
+const responseHeaders = (source: Headers): Headers => headersOf(responseHeaderRecord(recordOf(source), true))
 
 /**
  * The `onAuthorized` hook: forwards `request` for `token` to the target.

@@ -11,8 +11,10 @@ export * as Gateway from "./Gateway.ts"
 export * as GatewayConfig from "./GatewayConfig.ts"
 /** @since 0.1.0 */
 export * as Metrics from "./Metrics.ts"
-/** @since 0.1.0 */
 export * as NodeClientMetadataFetcher from "./NodeClientMetadataFetcher.ts"
+/** @since 0.1.0 */
+/** @since 0.1.0 */
+export * as NodeForward from "./NodeForward.ts"
 /** @since 0.1.0 */
 export * as NodeProxyKeys from "./NodeProxyKeys.ts"
 /** @since 0.1.0 */

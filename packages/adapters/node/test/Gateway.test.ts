@@ -173,6 +173,92 @@ describe("Gateway", () => {
     assert.strictEqual((await response.json()).error, "bad_gateway")
   })
 
+  it("resource - fast path: a remembered bearer reaches the target with exactly the headers of the first (Fetch) forward", async () => {
+    const { gateway, target, issue } = await setup()
+    const token = await issue({ sub: "alice", email: "alice@example.com" }, ["openid", "mcp:tools"])
+    const send = () =>
+      fetch(`${gateway.url}/mcp/sub?x=1`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "x-auth-request-user": "mallory",
+          "x-forwarded-access-token": "forged",
+          cookie: "oidcp_consent=secret; app=1; oidcp_x=2",
+          "content-type": "application/json",
+        },
+        body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
+      })
+    const first = await send() // verified through WebHandler, then remembered
+    const second = await send() // answered by the synchronous check and forwarded with undici
+    for (const response of [first, second]) {
+      assert.strictEqual(response.status, 200)
+      assert.strictEqual(response.headers.get("mcp-session-id"), "session-from-target")
+      assert.match(response.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/)
+      assert.deepStrictEqual(await response.json(), { path: "/mcp/sub?x=1" })
+    }
+    assert.strictEqual(target.seen.length, 2)
+    const [a, b] = target.seen as [(typeof target.seen)[0], (typeof target.seen)[0]]
+    const identity = (h: typeof a.headers) => {
+      const { host: _h, connection: _c, "content-length": _l, "transfer-encoding": _t, ...rest } = h
+      return rest
+    }
+    assert.deepStrictEqual(identity(b.headers), identity(a.headers))
+    assert.strictEqual(b.body, a.body)
+    assert.strictEqual(b.headers["cookie"], "app=1")
+    assert.strictEqual(b.headers["x-auth-request-user"], "alice")
+    assert.isUndefined(b.headers.authorization)
+    assert.isUndefined(b.headers["x-forwarded-access-token"])
+    const rendered = gateway.metrics.render()
+    assert.include(rendered, 'oidc_proxy_bearer_checks_total{result="allow"} 2')
+    assert.include(rendered, 'oidc_proxy_http_requests_total{endpoint="resource",status_class="2xx"} 2')
+  })
+
+  it("resource - fast path: server-sent events stream through chunk by chunk", async () => {
+    const { gateway, issue } = await setup({
+      respond: (_req, res) => {
+        res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" })
+        res.write("data: one\n\n")
+        setTimeout(() => res.end("data: two\n\n"), 300)
+      },
+    })
+    const token = await issue({ sub: "alice" })
+    const headers = { authorization: `Bearer ${token}`, "x-test-raw": "1" }
+    await (await fetch(`${gateway.url}/mcp`, { headers })).text() // remembered from here on
+    const started = performance.now()
+    const response = await fetch(`${gateway.url}/mcp`, { headers })
+    assert.strictEqual(response.headers.get("content-type"), "text/event-stream")
+    const reader = response.body!.getReader()
+    const first = new TextDecoder().decode((await reader.read()).value)
+    assert.strictEqual(first, "data: one\n\n")
+    assert.isBelow(performance.now() - started, 250)
+    let rest = ""
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      rest += new TextDecoder().decode(value)
+    }
+    assert.strictEqual(rest, "data: two\n\n")
+  })
+
+  it("resource - fast path: a target gone after the first request is the same 502 JSON", async () => {
+    const { gateway, target, issue } = await setup()
+    const token = await issue({ sub: "alice" })
+    const headers = { authorization: `Bearer ${token}` }
+    assert.strictEqual((await fetch(`${gateway.url}/mcp`, { headers })).status, 200)
+    await target.close()
+    const response = await fetch(`${gateway.url}/mcp`, { headers })
+    assert.strictEqual(response.status, 502)
+    assert.strictEqual(response.headers.get("content-type"), "application/json")
+    assert.deepStrictEqual(await response.json(), {
+      error: "bad_gateway",
+      error_description: "The protected resource is unreachable",
+    })
+    assert.include(
+      gateway.metrics.render(),
+      'oidc_proxy_http_requests_total{endpoint="resource",status_class="5xx"} 1',
+    )
+  })
+
   it("metrics - served on the metrics listener only, counting requests, bearer checks and latency", async () => {
     const { gateway, issue } = await setup()
     const token = await issue({ sub: "alice" })
