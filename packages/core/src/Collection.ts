@@ -37,6 +37,11 @@ export interface Options {
   readonly hashKey?: boolean
   /** Encrypt the value (for values that hold tokens). */
   readonly encrypt?: boolean
+  /**
+   * A field of the value that repeats the id: not stored, put back from the id on read (records
+   * that still hold it decode as before).
+   */
+  readonly idField?: string
 }
 
 /**
@@ -54,30 +59,39 @@ export const make = <S extends Schema.Codec<unknown, unknown>>(
 ): Collection<S["Type"]> => {
   const codec = schema as Schema.Codec<S["Type"], unknown>
   const encodeValue = Schema.encodeSync(codec)
-  const encodeJson = (value: S["Type"]) => JSON.stringify(encodeValue(value))
+  const idField = options.idField
+  const encodeJson = (id: string, value: S["Type"]) => {
+    const encoded = encodeValue(value)
+    if (idField === undefined || typeof encoded !== "object" || encoded === null)
+      return JSON.stringify(encoded)
+    const { [idField]: repeated, ...rest } = encoded as Record<string, unknown>
+    return JSON.stringify(repeated === id ? rest : encoded)
+  }
   const decodeValue = Schema.decodeUnknownOption(codec)
   // JSON.parse then the Schema: the same verdicts as `Schema.fromJsonString`, ~2 µs cheaper a read.
-  const decodeJson = (json: string): Option.Option<S["Type"]> => {
+  const decodeJson = (id: string, json: string): Option.Option<S["Type"]> => {
     let parsed: unknown
     try {
       parsed = JSON.parse(json)
     } catch {
       return Option.none()
     }
+    if (idField !== undefined && typeof parsed === "object" && parsed !== null && !(idField in parsed))
+      (parsed as Record<string, unknown>)[idField] = id
     return decodeValue(parsed)
   }
   const key = (id: string): Effect.Effect<string> =>
     options.hashKey === true
       ? Effect.map(keys.hash(id), (h) => `${name}:${h}`)
       : Effect.succeed(`${name}:${id}`)
-  const encode = (value: S["Type"]): Effect.Effect<string> =>
-    options.encrypt === true ? keys.encrypt(encodeJson(value)) : Effect.succeed(encodeJson(value))
+  const encode = (id: string, value: S["Type"]): Effect.Effect<string> =>
+    options.encrypt === true ? keys.encrypt(encodeJson(id, value)) : Effect.succeed(encodeJson(id, value))
   const miss = (why: string) =>
     Effect.logWarning(`stored record ${why}; treated as missing`).pipe(
       Effect.annotateLogs({ collection: name }),
       Effect.as(Option.none<S["Type"]>()),
     )
-  const decode = (found: Option.Option<string>): Effect.Effect<Option.Option<S["Type"]>> =>
+  const decode = (id: string, found: Option.Option<string>): Effect.Effect<Option.Option<S["Type"]>> =>
     Effect.gen(function* () {
       if (Option.isNone(found)) return Option.none()
       let json = found.value
@@ -86,14 +100,14 @@ export const make = <S extends Schema.Codec<unknown, unknown>>(
         if (Option.isNone(plain)) return yield* miss("does not decrypt")
         json = plain.value
       }
-      const value = decodeJson(json)
+      const value = decodeJson(id, json)
       return Option.isSome(value) ? value : yield* miss("does not decode")
     })
   return {
-    get: (id) => Effect.flatMap(key(id), (k) => Effect.flatMap(store.get(k), decode)),
+    get: (id) => Effect.flatMap(key(id), (k) => Effect.flatMap(store.get(k), (found) => decode(id, found))),
     set: (id, value, ttl) =>
-      Effect.flatMap(Effect.all([key(id), encode(value)]), ([k, v]) => store.set(k, v, ttl)),
+      Effect.flatMap(Effect.all([key(id), encode(id, value)]), ([k, v]) => store.set(k, v, ttl)),
     delete: (id) => Effect.flatMap(key(id), store.delete),
-    take: (id) => Effect.flatMap(key(id), (k) => Effect.flatMap(store.take(k), decode)),
+    take: (id) => Effect.flatMap(key(id), (k) => Effect.flatMap(store.take(k), (found) => decode(id, found))),
   }
 }

@@ -95,9 +95,13 @@ export const make = Effect.gen(function* () {
       encrypt: true,
     }),
     families: Collection.make(store, keys, "family", Family),
-    jtiMappings: evicting(Collection.make(store, keys, "jti", JtiMapping), verified.evictJti, false),
+    jtiMappings: evicting(
+      Collection.make(store, keys, "jti", JtiMapping, { idField: "jti" }),
+      verified.evictJti,
+      false,
+    ),
     upstreamTokenSets: evicting(
-      Collection.make(store, keys, "upstream", UpstreamTokenSet, { encrypt: true }),
+      Collection.make(store, keys, "upstream", UpstreamTokenSet, { encrypt: true, idField: "id" }),
       verified.evictUpstream,
       true,
     ),

@@ -31,7 +31,10 @@ export const UpstreamTokenSet = Schema.Struct({
   expires_at: Schema.Number,
   /** Expiry of the upstream refresh token, seconds since the epoch, when known. */
   refresh_expires_at: Schema.optionalKey(Schema.Number),
-  /** The token response as received, for claims the proxy does not model. */
+  /**
+   * The members of the token response the proxy does not model (`unmodelled`); records written
+   * before may hold the whole response.
+   */
   raw: Schema.Record(Schema.String, Schema.Unknown),
 })
 
@@ -100,6 +103,30 @@ export const fromTokenResponse = (
       now +
       (response.expires_in !== undefined && response.expires_in > 0 ? response.expires_in : defaultLifetime),
     ...(refreshExpiresAt === undefined ? {} : { refresh_expires_at: refreshExpiresAt }),
-    raw: response.raw,
+    raw: unmodelled(response.raw),
   }
+}
+
+/** The members of a token response the record models in fields of its own. */
+const modelled = new Set([
+  "access_token",
+  "id_token",
+  "refresh_token",
+  "token_type",
+  "expires_in",
+  "refresh_expires_in",
+  "scope",
+])
+
+/**
+ * The members of a token response `UpstreamTokenSet` does not model: `raw` keeps only these, so the
+ * tokens are not stored twice (older records with a full `raw` still decode).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const unmodelled = (raw: Readonly<Record<string, unknown>>): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(raw)) if (!modelled.has(key)) out[key] = raw[key]
+  return out
 }
