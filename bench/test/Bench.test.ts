@@ -28,8 +28,11 @@ const expected = [
   ["gateway", "direct to the MCP server"],
   ["gateway", "bare undici reverse proxy (no auth)"],
   ["gateway", "oidc-proxy gateway (Gateway.start)"],
+  ["gateway", "oidc-proxy gateway (Gateway.start, access log off)"],
   ["gateway", "Express + requireBearerAuth (jose HS256)"],
   ["scale", "warm check, synchronous, random of 1000 sessions"],
+  ["scale", "warm check, synchronous, fresh string, random of 1000 sessions"],
+  ["scale", "control: Map.get of a fresh string, random of 1000 sessions"],
   ["scale", "cold check, random of 1000 sessions"],
   ["memory", "oidc-proxy memory store, 200 sessions"],
   ["memory", "oidc-proxy sqlite store, 200 sessions"],
@@ -69,7 +72,7 @@ describe("bench", () => {
             `${section} | ${name}`,
           )
         }
-        assert.strictEqual(results.targets.length, 8)
+        assert.strictEqual(results.targets.length, 9)
         for (const t of results.targets) assert.isTrue(typeof t.value === "number", t.target)
       } finally {
         rmSync(dir, { recursive: true, force: true })
