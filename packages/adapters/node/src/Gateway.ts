@@ -29,6 +29,7 @@ import { Clock, Effect, Layer, Logger, LogLevel, ManagedRuntime, Option, Referen
 import { FetchHttpClient } from "effect/http"
 import { Otlp } from "effect/observability"
 import type { GatewayConfig } from "./GatewayConfig.ts"
+import * as AccessLog from "./internal/accessLog.ts"
 import * as Metrics from "./Metrics.ts"
 import * as NodeForward from "./NodeForward.ts"
 import * as NodeServer from "./NodeServer.ts"
@@ -289,9 +290,19 @@ const startWith = async (
 
   /** One access log line per request: the path only, never a query string nor a header. */
   const logsRequests = LogLevel.isGreaterThanOrEqualTo("Info", config.logLevel)
+  // JSON lines with no OTLP exporter: the same line built from a template and written once per
+  // event-loop turn (~35 µs a request less than a logger fiber and a synchronous write each).
+  const directLog =
+    logsRequests && config.logFormat === "json" && config.otlpEndpoint === undefined
+      ? AccessLog.make()
+      : undefined
   const accessLog = (requestId: string, method: string, path: string, status: number, started: number) => {
     // Below the minimum level the line would be dropped anyway; skip the fiber.
     if (!logsRequests) return
+    if (directLog !== undefined) {
+      directLog.line(requestId, method, path, status, Math.round((performance.now() - started) * 10) / 10)
+      return
+    }
     runtime.runFork(
       Effect.logInfo("request").pipe(
         Effect.annotateLogs({
@@ -369,6 +380,7 @@ const startWith = async (
         const timeout = config.shutdownTimeoutSeconds * 1000
         await Promise.all([main.shutdown(timeout), metricsServer?.shutdown(timeout)])
         await fast?.close()
+        directLog?.flush()
         await runtime.dispose()
       })()
       return stopping
