@@ -5,7 +5,8 @@
  * Adapter (Node only, undici). The header rules are `ReverseProxy`'s (`forwardHeaderRecord`,
  * `responseHeaderRecord`), so the target sees exactly what the Fetch path would send; the body is
  * passed through undecoded (`accept-encoding: identity` is asked for, and any `content-encoding`
- * the target still uses is kept). Streaming both ways: server-sent events reach the client chunk
+ * the target still uses is kept), so `content-length` is kept both ways when there is no
+ * `transfer-encoding`. Streaming both ways: server-sent events reach the client chunk
  * by chunk; a client that goes away aborts the target request. An unreachable target is the same
  * 502 JSON answer as `ReverseProxy.make`.
  *
@@ -93,11 +94,24 @@ export const make = (options: Options): Forwarder => {
     res.once("close", () => {
       if (!res.writableFinished) abort.abort()
     })
+    const withBody = method !== "GET" && method !== "HEAD"
+    const headers = ReverseProxy.forwardHeaderRecord(incoming, token)
+    // `content-length` is not hop-by-hop: the body is passed through byte for byte, so the caller's
+    // length still holds (unless a `transfer-encoding` governs the framing). The target then gets
+    // the body with its length instead of chunked framing.
+    const length = incoming["content-length"]
+    if (
+      withBody &&
+      length !== undefined &&
+      incoming["transfer-encoding"] === undefined &&
+      /^\d{1,15}$/.test(length)
+    )
+      headers["content-length"] = length
     request(ReverseProxy.targetUrl(url, options), {
       method: method as Dispatcher.HttpMethod,
-      headers: ReverseProxy.forwardHeaderRecord(incoming, token),
+      headers,
       // Streamed, not buffered: a Streamable HTTP request body may be large or long-lived.
-      body: method === "GET" || method === "HEAD" ? null : req,
+      body: withBody ? req : null,
       signal: abort.signal,
       dispatcher,
     }).then(

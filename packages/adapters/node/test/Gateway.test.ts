@@ -204,6 +204,9 @@ describe("Gateway", () => {
     }
     assert.deepStrictEqual(identity(b.headers), identity(a.headers))
     assert.strictEqual(b.body, a.body)
+    // The fast path keeps the caller's `content-length` (the body goes through unchanged).
+    assert.strictEqual(b.headers["content-length"], String(Buffer.byteLength(b.body)))
+    assert.isUndefined(b.headers["transfer-encoding"])
     assert.strictEqual(b.headers["cookie"], "app=1")
     assert.strictEqual(b.headers["x-auth-request-user"], "alice")
     assert.isUndefined(b.headers.authorization)
