@@ -91,20 +91,23 @@ export const make = <S extends Schema.Codec<unknown, unknown>>(
       Effect.annotateLogs({ collection: name }),
       Effect.as(Option.none<S["Type"]>()),
     )
-  const decode = (id: string, found: Option.Option<string>): Effect.Effect<Option.Option<S["Type"]>> =>
-    Effect.gen(function* () {
-      if (Option.isNone(found)) return Option.none()
-      let json = found.value
-      if (options.encrypt === true) {
-        const plain = yield* keys.decrypt(found.value)
-        if (Option.isNone(plain)) return yield* miss("does not decrypt")
-        json = plain.value
-      }
-      const value = decodeJson(id, json)
-      return Option.isSome(value) ? value : yield* miss("does not decode")
-    })
+  const decoded = (id: string, json: string): Effect.Effect<Option.Option<S["Type"]>> => {
+    const value = decodeJson(id, json)
+    return Option.isSome(value) ? Effect.succeed(value) : miss("does not decode")
+  }
+  // Plain functions, no generator: a read is on every cold bearer check.
+  const decode = (id: string, found: Option.Option<string>): Effect.Effect<Option.Option<S["Type"]>> => {
+    if (Option.isNone(found)) return Effect.succeedNone
+    if (options.encrypt !== true) return decoded(id, found.value)
+    return Effect.flatMap(keys.decrypt(found.value), (plain) =>
+      Option.isNone(plain) ? miss("does not decrypt") : decoded(id, plain.value),
+    )
+  }
   return {
-    get: (id) => Effect.flatMap(key(id), (k) => Effect.flatMap(store.get(k), (found) => decode(id, found))),
+    get: (id) =>
+      options.hashKey === true
+        ? Effect.flatMap(key(id), (k) => Effect.flatMap(store.get(k), (found) => decode(id, found)))
+        : Effect.flatMap(store.get(`${name}:${id}`), (found) => decode(id, found)),
     set: (id, value, ttl) =>
       Effect.flatMap(Effect.all([key(id), encode(id, value)]), ([k, v]) => store.set(k, v, ttl)),
     delete: (id) => Effect.flatMap(key(id), store.delete),

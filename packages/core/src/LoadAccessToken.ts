@@ -16,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Option } from "effect"
+import { Clock, Context, Effect, Option } from "effect"
 import { type AccessToken, resolveAccessToken } from "./AccessToken.ts"
 import * as Authorize from "./Authorize.ts"
 import { InvalidToken, type StoreError, type UpstreamError } from "./OAuthError.ts"
@@ -25,7 +25,9 @@ import { ProxyKeys } from "./ProxyKeys.ts"
 import * as Scopes from "./Scopes.ts"
 import { TokenStore, type TokenStoreShape } from "./TokenStore.ts"
 import * as UpstreamSession from "./UpstreamSession.ts"
-import type { UpstreamVerifier } from "./UpstreamVerifier.ts"
+import type { UpstreamTokenSet } from "./UpstreamTokenSet.ts"
+import { UpstreamVerifier } from "./UpstreamVerifier.ts"
+import type { VerifiedClaims } from "./VerifiedClaims.ts"
 
 /**
  * The services `loadAccessToken` runs over.
@@ -90,9 +92,132 @@ export const loadAccessToken = Effect.fnUntraced(function* (bearer: string) {
 }) as (bearer: string) => Effect.Effect<AccessToken, InvalidToken | StoreError | UpstreamError, Requirements>
 
 /**
+ * The bearer check over services already resolved: what `check` runs.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Check = (
+  bearer: string | undefined,
+  requiredScopes?: Scopes.ScopeSet,
+) => Effect.Effect<Authorize.Decision, StoreError | UpstreamError>
+
+/**
+ * Builds the whole bearer check (`check`) once over the services in context: settings, keys,
+ * store and verifier are read here, not on every check, and a cold check is one straight-line
+ * generator (proxy token, jti mapping, upstream token set, upstream verification, cache, decision)
+ * instead of nested ones. The same steps and answers as `loadAccessToken` + `check`; an upstream
+ * refresh (rare: only near the upstream token set's expiry) goes through `UpstreamSession`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeCheck: Effect.Effect<Check, never, Requirements> = Effect.contextWith(
+  (context: Context.Context<Requirements>) => Effect.succeed(checkIn(context)),
+)
+
+const checkIn = (context: Context.Context<Requirements>): Check => {
+  const settings = Context.get(context, Settings)
+  const keys = Context.get(context, ProxyKeys)
+  const store = Context.get(context, TokenStore)
+  const verifier = Context.get(context, UpstreamVerifier)
+  const cache = store.verified
+  const base = Scopes.union(settings.required_scopes, [])
+  const unauthenticated = Authorize.unauthenticated(base)
+  const skew = settings.upstream.refresh_skew_seconds
+  const idTokenMode = settings.verification_mode === "id_token"
+  const { issuer, client_id, audience } = settings.upstream
+  const accessExpectation = audience === undefined ? { issuer } : { issuer, audience }
+  const freshen = (set: UpstreamTokenSet) =>
+    UpstreamSession.ensureFresh(set).pipe(Effect.provideContext(context))
+
+  const load = Effect.fnUntraced(function* (bearer: string, required: Scopes.ScopeSet) {
+    const started = yield* Clock.currentTimeMillis
+    const remembered = cache?.lookup(bearer, started)
+    const epoch = cache?.epoch() ?? 0
+    let accessToken: AccessToken
+    if (remembered !== undefined) accessToken = remembered
+    else {
+      const claims = yield* keys.verify(bearer)
+      const mapping = yield* store.jtiMappings.get(claims.jti)
+      if (Option.isNone(mapping) || mapping.value.client_id !== claims.client_id) {
+        return Authorize.denyFromError(
+          fail("unknown_jti", "proxy", "The access token is unknown or was revoked"),
+        )
+      }
+      const upstream = yield* store.upstreamTokenSets.get(mapping.value.upstream_token_set_id)
+      if (Option.isNone(upstream)) {
+        return Authorize.denyFromError(
+          fail(
+            "upstream_missing",
+            "upstream",
+            "The upstream session behind the access token no longer exists",
+          ),
+        )
+      }
+      let set = upstream.value
+      let live = true
+      if (!(set.expires_at - skew > Math.floor(started / 1000))) {
+        const fresh = yield* freshen(set)
+        set = fresh.set
+        live = fresh.live
+      }
+      let verified: VerifiedClaims
+      if (idTokenMode) {
+        if (set.id_token === undefined) {
+          return Authorize.denyFromError(
+            fail("missing_id_token", "upstream", "The upstream token set has no id_token to verify"),
+          )
+        }
+        const exp = live ? UpstreamSession.expOf(set.id_token) : undefined
+        verified = yield* verifier.verify(
+          set.id_token,
+          exp === undefined
+            ? { issuer, audience: client_id }
+            : { issuer, audience: client_id, notAfter: exp },
+        )
+      } else verified = yield* verifier.verify(set.access_token, accessExpectation)
+      accessToken = resolveAccessToken(settings.verification_mode, set, verified, { token: bearer, claims })
+      if (cache !== undefined && live) {
+        // Never past the token's expiry nor the moment the upstream set must be refreshed.
+        const refreshAt = (set.expires_at - skew) * 1000
+        cache.remember(
+          bearer,
+          accessToken,
+          { jti: claims.jti, upstreamId: set.id },
+          Math.min(claims.exp * 1000, refreshAt),
+          yield* Clock.currentTimeMillis,
+          epoch,
+        )
+      }
+    }
+    return Authorize.authorize(accessToken, {
+      requiredScopes: required,
+      resource: settings.resource,
+      now: Math.floor((yield* Clock.currentTimeMillis) / 1000),
+      leeway: settings.clock_tolerance_seconds,
+    })
+  }) as (
+    bearer: string,
+    required: Scopes.ScopeSet,
+  ) => Effect.Effect<Authorize.Decision, InvalidToken | StoreError | UpstreamError>
+
+  return (bearer, requiredScopes) => {
+    const required =
+      requiredScopes === undefined || requiredScopes.length === 0 ? base : Scopes.union(base, requiredScopes)
+    if (bearer === undefined || bearer === "")
+      return Effect.succeed(required === base ? unauthenticated : Authorize.unauthenticated(required))
+    return Effect.catchTag(load(bearer, required), "InvalidToken", (error) =>
+      Effect.succeed(Authorize.denyFromError(error)),
+    )
+  }
+}
+
+/**
  * The whole bearer check: no bearer → 401 without `error`; a refused token → 401
  * `invalid_token`; a missing scope → 403 `insufficient_scope`; otherwise allow. Store and upstream
- * failures stay in the error channel (503 at the edge).
+ * failures stay in the error channel (503 at the edge). Callers that check many bearers over the
+ * same services can build the check once with `makeCheck`.
  *
  * @category constructors
  * @since 0.1.0
@@ -101,23 +226,18 @@ export const check = (
   bearer: string | undefined,
   requiredScopes: Scopes.ScopeSet = [],
 ): Effect.Effect<Authorize.Decision, StoreError | UpstreamError, Requirements> =>
-  Effect.gen(function* () {
-    const settings = yield* Settings
-    const required = Scopes.union(settings.required_scopes, requiredScopes)
-    if (bearer === undefined || bearer === "") return Authorize.unauthenticated(required)
-    const loaded = yield* Effect.result(loadAccessToken(bearer))
-    if (loaded._tag === "Failure") {
-      const error = loaded.failure
-      return error._tag === "InvalidToken" ? Authorize.denyFromError(error) : yield* Effect.fail(error)
-    }
-    const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
-    return Authorize.authorize(loaded.success, {
-      requiredScopes: required,
-      resource: settings.resource,
-      now,
-      leeway: settings.clock_tolerance_seconds,
-    })
-  })
+  Effect.contextWith((context: Context.Context<Requirements>) => checkOf(context)(bearer, requiredScopes))
+
+/** One built check per services context (a runtime's context is the same object on every run). */
+const built = new WeakMap<Context.Context<Requirements>, Check>()
+const checkOf = (context: Context.Context<Requirements>): Check => {
+  let f = built.get(context)
+  if (f === undefined) {
+    f = checkIn(context)
+    built.set(context, f)
+  }
+  return f
+}
 
 /**
  * A synchronous bearer check that answers from the verified-token cache only: the same decision

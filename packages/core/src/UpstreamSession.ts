@@ -27,9 +27,33 @@ const fail = (reason: InvalidToken["reason"], description: string) =>
 
 const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => Math.floor(ms / 1000))
 
-const expOf = (token: string): number | undefined => {
+/** Node's `Buffer` when there is one: decoding the payload segment alone is ~2 µs cheaper than jose. */
+const NodeBuffer = (
+  globalThis as {
+    readonly Buffer?: { from: (s: string, encoding: "base64url") => { toString: () => string } }
+  }
+).Buffer
+
+/**
+ * The `exp` of a JWT read from its payload segment, unverified (`undefined` when absent or
+ * malformed).
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const expOf = (token: string): number | undefined => {
   try {
-    const exp = decodeJwt(token).exp
+    let exp: unknown
+    if (NodeBuffer !== undefined) {
+      const first = token.indexOf(".")
+      const second = token.indexOf(".", first + 1)
+      if (first < 0 || second < 0 || token.indexOf(".", second + 1) >= 0) return undefined
+      const payload: unknown = JSON.parse(
+        NodeBuffer.from(token.slice(first + 1, second), "base64url").toString(),
+      )
+      if (typeof payload !== "object" || payload === null || Array.isArray(payload)) return undefined
+      exp = (payload as { exp?: unknown }).exp
+    } else exp = decodeJwt(token).exp
     return typeof exp === "number" ? exp : undefined
   } catch {
     return undefined
