@@ -35,6 +35,9 @@ const runs = smoke ? 1 : 5
 const ops = (n: number) => (smoke ? Math.max(20, Math.floor(n / 200)) : n)
 const inFlight = 16
 const resultsFile = process.env["BENCH_RESULTS"] ?? join(here, "results.json")
+/** `BENCH_ONLY=pipeline,gateway` runs only those sections (baseline, pipeline, peer, gateway, scale, memory). */
+const selected = process.env["BENCH_ONLY"]?.split(",").map((s) => s.trim())
+const only = (section: string) => selected === undefined || selected.includes(section)
 
 interface Row {
   readonly section: string
@@ -86,7 +89,7 @@ const startRedis = async () => {
 console.error("baselines")
 const upstream = await Effect.runPromise(TestUpstream.make())
 const tokens = await upstreamTokens(upstream)
-{
+if (only("baseline")) {
   const key = new Uint8Array(32).fill(3)
   const now = Math.floor(Date.now() / 1000)
   const hs = await new SignJWT({
@@ -153,7 +156,7 @@ const fastCheckOf = async (stack: Stack) => {
   return { store, check: LoadAccessToken.makeCachedCheck(settings, store) }
 }
 
-for (const [name, store] of Object.entries(stores)) {
+for (const [name, store] of only("pipeline") ? Object.entries(stores) : []) {
   // Upstream verification cache off: every cold check verifies the upstream id_token signature.
   const stack = makeStack(upstream, { store, upstreamCache: false })
   const coldCount = ops(4_000)
@@ -230,7 +233,7 @@ for (const [name, store] of Object.entries(stores)) {
 
 // ---------------------------------------------------------------------------------------------
 console.error("peer: fastmcp OAuthProxy")
-{
+if (only("peer")) {
   const provider = new OAuthProvider({
     baseUrl: "https://proxy.test",
     clientId: "upstream-client",
@@ -338,52 +341,54 @@ const load = (url: string, token: string | undefined, seconds: number) =>
     },
   )
 
-const mcp = await startServer("mcp")
-const seconds = smoke ? 1 : 3
-const gatewayRuns = smoke ? 1 : 3
-const variants: Array<[string, Server | undefined]> = [
-  ["direct to the MCP server", undefined],
-  ["bare undici reverse proxy (no auth)", await startServer("undici", mcp.url)],
-  ["oidc-proxy gateway (Gateway.start)", await startServer("gateway", mcp.url)],
-  [
-    "oidc-proxy gateway (Gateway.start, access log off)",
-    await startServer("gateway", mcp.url, { BENCH_GATEWAY_LOG_LEVEL: "warn" }),
-  ],
-  ["Express + requireBearerAuth (jose HS256)", await startServer("express")],
-]
-for (const [name, server] of variants) {
-  const url = server?.url ?? mcp.url
-  const measured = server?.child ?? mcp.child
-  await load(url, server?.token, 1) // warm-up
-  const samples: Array<{ rps: number; p50: number; p99: number; cpu: number }> = []
-  for (let r = 0; r < gatewayRuns; r++) {
-    const before = await cpuOf(measured)
-    const result = await load(url, server?.token, seconds)
-    const after = await cpuOf(measured)
-    if (result.non2xx > 0) throw new Error(`${name}: ${result.non2xx} non-2xx answers`)
-    samples.push({
-      rps: result.rps,
-      p50: result.p50,
-      p99: result.p99,
-      cpu: (after - before) / result.requests,
-    })
+if (only("gateway")) {
+  const mcp = await startServer("mcp")
+  const seconds = smoke ? 1 : 3
+  const gatewayRuns = smoke ? 1 : 3
+  const variants: Array<[string, Server | undefined]> = [
+    ["direct to the MCP server", undefined],
+    ["bare undici reverse proxy (no auth)", await startServer("undici", mcp.url)],
+    ["oidc-proxy gateway (Gateway.start)", await startServer("gateway", mcp.url)],
+    [
+      "oidc-proxy gateway (Gateway.start, access log off)",
+      await startServer("gateway", mcp.url, { BENCH_GATEWAY_LOG_LEVEL: "warn" }),
+    ],
+    ["Express + requireBearerAuth (jose HS256)", await startServer("express")],
+  ]
+  for (const [name, server] of variants) {
+    const url = server?.url ?? mcp.url
+    const measured = server?.child ?? mcp.child
+    await load(url, server?.token, 1) // warm-up
+    const samples: Array<{ rps: number; p50: number; p99: number; cpu: number }> = []
+    for (let r = 0; r < gatewayRuns; r++) {
+      const before = await cpuOf(measured)
+      const result = await load(url, server?.token, seconds)
+      const after = await cpuOf(measured)
+      if (result.non2xx > 0) throw new Error(`${name}: ${result.non2xx} non-2xx answers`)
+      samples.push({
+        rps: result.rps,
+        p50: result.p50,
+        p99: result.p99,
+        cpu: (after - before) / result.requests,
+      })
+    }
+    add("gateway", name, {
+      opsPerSec: median(samples.map((s) => s.rps)),
+      p50Ms: median(samples.map((s) => s.p50)),
+      p99Ms: median(samples.map((s) => s.p99)),
+      cpuUs: median(samples.map((s) => s.cpu)),
+      runs: gatewayRuns,
+      note: server === undefined ? "CPU of the MCP server" : "CPU of the server in front",
+    } as Partial<Figure> & Omit<Row, "section" | "name">)
   }
-  add("gateway", name, {
-    opsPerSec: median(samples.map((s) => s.rps)),
-    p50Ms: median(samples.map((s) => s.p50)),
-    p99Ms: median(samples.map((s) => s.p99)),
-    cpuUs: median(samples.map((s) => s.cpu)),
-    runs: gatewayRuns,
-    note: server === undefined ? "CPU of the MCP server" : "CPU of the server in front",
-  } as Partial<Figure> & Omit<Row, "section" | "name">)
+  for (const [, server] of variants) server?.child.kill()
+  mcp.child.kill()
 }
-for (const [, server] of variants) server?.child.kill()
-mcp.child.kill()
 
 // ---------------------------------------------------------------------------------------------
 console.error("scale: hot-path cost vs live sessions, bytes per session")
 const sizes = smoke ? [100, 1_000] : [1_000, 10_000, 100_000]
-for (const size of sizes) {
+for (const size of only("scale") ? sizes : []) {
   // The longest TTL, so every session stays warm while the run lasts.
   const stack = makeStack(upstream, {
     upstreamCache: false,
@@ -472,7 +477,7 @@ const memoryOf = (kind: string, n: number) =>
         : reject(new Error(`memory ${kind} exited ${code}`)),
     )
   })
-for (const kind of ["memory", "sqlite", "redis"]) {
+for (const kind of only("memory") ? ["memory", "sqlite", "redis"] : []) {
   for (const n of smoke ? [200] : [10_000, 100_000]) {
     if (kind !== "memory" && n > 10_000) continue
     add("memory", `oidc-proxy ${kind} store, ${n} sessions`, { bytesPerSession: await memoryOf(kind, n) })
