@@ -8,9 +8,11 @@
  * - `gateway`: the real gateway — `Gateway.start` over `ProxyLayer` (memory store, discovery and
  *   JWKS from a local fake IdP), access logs on;
  * - `express`: Express + the MCP SDK's `requireBearerAuth` with a jose HS256 verifier, answering
- *   the call itself.
+ *   the call itself;
+ * - `express-proxy`: the same auth, then the request forwarded to `target` with undici (as the
+ *   `undici` kind does) — the same job as the gateway.
  */
-import { createServer } from "node:http"
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 
 const kind = process.argv[2]
@@ -174,7 +176,10 @@ if (kind === "mcp") {
     }),
   )
   announce(`${gateway.url}/mcp`, token)
-} else if (kind === "express") {
+} else if (kind === "express" || kind === "express-proxy") {
+  // Express + the MCP SDK's `requireBearerAuth` with a jose HS256 verifier. `express` answers the
+  // call itself (no proxy hop); `express-proxy` forwards it to `target` with undici, the same way
+  // as the `undici` kind — the same job as the gateway (auth, then forward).
   const express = (await import("express")).default
   const { requireBearerAuth } = await import("@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js")
   const { InvalidTokenError } = await import("@modelcontextprotocol/sdk/server/auth/errors.js")
@@ -200,14 +205,51 @@ if (kind === "mcp") {
     },
   }
   const app = express()
-  app.use(express.json())
-  app.post(
-    "/mcp",
-    requireBearerAuth({ verifier }),
-    (req: { body: unknown }, res: { json: (b: unknown) => void }) => {
-      res.json(JSON.parse(result((req.body as { id?: unknown }).id ?? null)))
-    },
-  )
+  if (kind === "express") {
+    app.use(express.json())
+    app.post(
+      "/mcp",
+      requireBearerAuth({ verifier }),
+      (req: { body: unknown }, res: { json: (b: unknown) => void }) => {
+        res.json(JSON.parse(result((req.body as { id?: unknown }).id ?? null)))
+      },
+    )
+  } else {
+    const { Agent, request } = await import("undici")
+    const dispatcher = new Agent({ connections: 64, pipelining: 1 })
+    const url = new URL(target)
+    app.post("/mcp", requireBearerAuth({ verifier }), async (req: IncomingMessage, res: ServerResponse) => {
+      try {
+        const headers: Record<string, string> = {}
+        for (let i = 0; i < req.rawHeaders.length; i += 2) {
+          const name = req.rawHeaders[i]!.toLowerCase()
+          if (
+            name !== "host" &&
+            name !== "connection" &&
+            name !== "content-length" &&
+            name !== "authorization"
+          )
+            headers[name] = req.rawHeaders[i + 1]!
+        }
+        const upstream = await request(url, {
+          method: req.method as "POST",
+          headers,
+          body: req.method === "GET" ? null : req,
+          dispatcher,
+        })
+        const out: Record<string, string> = {}
+        for (const [k, v] of Object.entries(upstream.headers))
+          if (typeof v === "string" && k !== "connection" && k !== "keep-alive" && k !== "transfer-encoding")
+            out[k] = v
+        res.writeHead(upstream.statusCode, out)
+        for await (const chunk of upstream.body) res.write(chunk)
+        res.end()
+      } catch {
+        res.writeHead(502)
+        res.end()
+      }
+    })
+  }
   const now = Math.floor(Date.now() / 1000)
   const token = await new SignJWT({ client_id: "c1", scope: "openid tools", sub: "u1", jti: "j1" })
     .setProtectedHeader({ alg: "HS256", typ: "at+jwt" })
