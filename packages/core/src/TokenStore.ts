@@ -8,11 +8,14 @@
  *
  * Each instance also owns the verified-token cache (`VerifiedTokenCache`) that `loadAccessToken`
  * reads: deleting or taking a jti mapping, and writing, deleting or taking an upstream token set,
- * through this instance evicts the tokens that depended on it, so revocation wins here at once.
+ * through this instance evicts the tokens that depended on it, so revocation wins here at once —
+ * and publishes the eviction on `CacheInvalidation`, so the other instances sharing the store
+ * evict too (and clear everything when their channel may have missed messages).
  *
  * @since 0.1.0
  */
 import { Context, Effect, Layer, Option } from "effect"
+import { CacheInvalidation } from "./CacheInvalidation.ts"
 import { Client } from "./Client.ts"
 import { CachedDocument } from "./ClientIdMetadata.ts"
 import * as Collection from "./Collection.ts"
@@ -83,6 +86,10 @@ export const make = Effect.gen(function* () {
     ttlMillis: 1000 * (Option.isSome(settings) ? settings.value.cache_ttl_seconds : 5),
     maxEntries: Option.isSome(settings) ? settings.value.cache_max_entries : 10_000,
   })
+  const member = yield* (yield* CacheInvalidation).join({
+    evict: (e) => (e.kind === "jti" ? verified.evictJti(e.id) : verified.evictUpstream(e.id)),
+    reset: verified.clear,
+  })
   const hashed = { hashKey: true } as const
   return TokenStore.of({
     clients: Collection.make(store, keys, "client", Client),
@@ -98,11 +105,13 @@ export const make = Effect.gen(function* () {
     jtiMappings: evicting(
       Collection.make(store, keys, "jti", JtiMapping, { idField: "jti" }),
       verified.evictJti,
+      (id) => member.publish({ kind: "jti", id }),
       false,
     ),
     upstreamTokenSets: evicting(
       Collection.make(store, keys, "upstream", UpstreamTokenSet, { encrypt: true, idField: "id" }),
       verified.evictUpstream,
+      (id) => member.publish({ kind: "upstream", id }),
       true,
     ),
     consents: Collection.make(store, keys, "consent", RememberedConsent, hashed),
@@ -115,32 +124,34 @@ export const make = Effect.gen(function* () {
 
 /**
  * A collection whose removals (and, with `onSet`, writes) evict the verified tokens that depend on
- * the id — before the store is touched, so a failed write never leaves a stale entry behind.
+ * the id: before the store is touched (a failed write never leaves a stale entry behind), and again
+ * once it has answered (a verification that started in between read the old record), then tell the
+ * other instances — after the write, so what they read once they evicted is the new state.
  */
 const evicting = <A>(
   collection: Collection.Collection<A>,
   evict: (id: string) => void,
+  publish: (id: string) => Effect.Effect<void>,
   onSet: boolean,
-): Collection.Collection<A> => ({
-  get: collection.get,
-  set: onSet
-    ? (id, value, ttl) =>
-        Effect.andThen(
-          Effect.sync(() => evict(id)),
-          collection.set(id, value, ttl),
-        )
-    : collection.set,
-  delete: (id) =>
-    Effect.andThen(
-      Effect.sync(() => evict(id)),
-      collection.delete(id),
-    ),
-  take: (id) =>
-    Effect.andThen(
-      Effect.sync(() => evict(id)),
-      collection.take(id),
-    ),
-})
+): Collection.Collection<A> => {
+  const around = <X, E>(id: string, write: Effect.Effect<X, E>): Effect.Effect<X, E> =>
+    Effect.suspend(() => {
+      evict(id)
+      return Effect.ensuring(
+        write,
+        Effect.suspend(() => {
+          evict(id)
+          return publish(id)
+        }),
+      )
+    })
+  return {
+    get: collection.get,
+    set: onSet ? (id, value, ttl) => around(id, collection.set(id, value, ttl)) : collection.set,
+    delete: (id) => around(id, collection.delete(id)),
+    take: (id) => around(id, collection.take(id)),
+  }
+}
 
 /**
  * @category layers

@@ -12,6 +12,8 @@ export * as AddressPolicy from "./AddressPolicy.ts"
 /** @since 0.1.0 */
 export * as Authorize from "./Authorize.ts"
 /** @since 0.1.0 */
+export * as CacheInvalidation from "./CacheInvalidation.ts"
+/** @since 0.1.0 */
 export * as Client from "./Client.ts"
 /** @since 0.1.0 */
 export * as ClientAssertion from "./ClientAssertion.ts"
