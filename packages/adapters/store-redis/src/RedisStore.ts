@@ -7,7 +7,10 @@
  * construction. Every Redis failure — a lost connection included — is a `StoreError` (the HTTP
  * layer answers 503 `temporarily_unavailable`), described by the error's kind only, never by a
  * key or a value. While the server is unreachable commands fail at once instead of queueing, and
- * the client reconnects by itself, so the store recovers without a restart.
+ * the client reconnects by itself, so the store recovers without a restart. `layer` also provides
+ * the `CacheInvalidation` channel (`RedisCacheInvalidation`) of the store's prefix, so a revocation
+ * on one instance is refused by every other instance sharing the Redis store once its message
+ * arrives, instead of within `cache_ttl_seconds`.
  *
  * @since 0.1.0
  */
@@ -15,6 +18,7 @@ import { NodeRedis } from "@effect/platform-node"
 import { OAuthError, Store } from "@oidc-proxy/core"
 import { Config, Duration, Effect, Layer, Option } from "effect"
 import { Redis } from "effect/persistence"
+import * as RedisCacheInvalidation from "./RedisCacheInvalidation.ts"
 
 /**
  * @category models
@@ -93,7 +97,8 @@ const millis = (input: Duration.Input) =>
 
 /**
  * The Redis store with its own node-redis client, connected when the layer is built (the build
- * fails with `RedisError` when the server is unreachable) and closed with the layer.
+ * fails with `RedisError` when the server is unreachable) and closed with the layer; with it, the
+ * `CacheInvalidation` channel `<prefix>invalidate` on a subscriber connection of its own.
  *
  * @example
  * ```ts
@@ -102,8 +107,9 @@ const millis = (input: Duration.Input) =>
  * @category layers
  * @since 0.1.0
  */
-export const layer = (options: Options): Layer.Layer<Store.Store, Redis.RedisError> =>
-  layerRedis(options.prefix === undefined ? {} : { prefix: options.prefix }).pipe(
+export const layer = (options: Options): Layer.Layer<Store.Store, Redis.RedisError> => {
+  const prefix = options.prefix === undefined ? {} : { prefix: options.prefix }
+  return Layer.merge(layerRedis(prefix), RedisCacheInvalidation.layerNodeRedis(prefix)).pipe(
     Layer.provide(
       NodeRedis.layer({
         url: options.url,
@@ -115,6 +121,7 @@ export const layer = (options: Options): Layer.Layer<Store.Store, Redis.RedisErr
       }),
     ),
   )
+}
 
 /**
  * The Redis store with its options read from `Config`.

@@ -5,4 +5,6 @@
  */
 
 /** @since 0.1.0 */
+export * as RedisCacheInvalidation from "./RedisCacheInvalidation.ts"
+/** @since 0.1.0 */
 export * as RedisStore from "./RedisStore.ts"
