@@ -127,8 +127,9 @@ export const servicesLayer = (
   config: GatewayConfig,
   metrics: Metrics.Metrics,
 ): Layer.Layer<Services, unknown> => {
-  // One store instance: the same layer value is memoized when built twice in one graph.
-  const store = countingStore(metrics).pipe(Layer.provide(storeLayer(config.store)))
+  // One store instance: the same layer value is memoized when built twice in one graph. Merged, not
+  // hidden: what the store layer provides besides `Store` (Redis: cache invalidation) reaches ProxyLayer.
+  const store = countingStore(metrics).pipe(Layer.provideMerge(storeLayer(config.store)))
   return Layer.merge(
     ProxyLayer.layer({
       config: config.proxy,
