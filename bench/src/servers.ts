@@ -1,7 +1,7 @@
 /**
  * The HTTP servers of the gateway benchmark, one per process: `node servers.ts <kind> [target]`.
  * Prints `{"url", "token"?}` as its first stdout line; on the IPC message `"cpu"` answers with its
- * process CPU time (µs) so far.
+ * process CPU time (µs) so far; `"exit"` exits cleanly (a `--cpu-prof` profile is written).
  *
  * - `mcp`: the MCP server stand-in — answers a JSON-RPC `tools/call` (no auth);
  * - `undici`: a bare reverse proxy (undici, no auth) to `target`;
@@ -32,6 +32,8 @@ const announce = (url: string, token?: string) => {
       const u = process.cpuUsage()
       process.send?.({ cpu: u.user + u.system })
     }
+    // A clean exit, so `--cpu-prof` writes its profile.
+    if (m === "exit") process.exit(0)
   })
 }
 
@@ -94,7 +96,10 @@ if (kind === "mcp") {
   // node:crypto keys, discovery and JWKS over HTTP from a local fake IdP) over a memory store the
   // benchmark can also write its session into. Access logs on (JSON lines to stdout, discarded by
   // the parent), as deployed.
-  const { Gateway, GatewayConfig, ProxyLayer } = await import("@oidc-proxy/node")
+  // `BENCH_GATEWAY_MODULE`: another copy of `@oidc-proxy/node` (e.g. a baseline for A/B runs).
+  const { Gateway, GatewayConfig, ProxyLayer } = (await import(
+    process.env["BENCH_GATEWAY_MODULE"] ?? "@oidc-proxy/node"
+  )) as typeof import("@oidc-proxy/node")
   const { IssueAccessToken, Store, TokenStore } = await import("@oidc-proxy/core")
   const { TestUpstream } = await import("@oidc-proxy/core/testing")
   const { Effect, Layer, ManagedRuntime, Result } = await import("effect")

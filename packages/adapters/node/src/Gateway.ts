@@ -30,6 +30,8 @@ import { FetchHttpClient } from "effect/http"
 import { Otlp } from "effect/observability"
 import type { GatewayConfig } from "./GatewayConfig.ts"
 import * as AccessLog from "./internal/accessLog.ts"
+import * as RequestId from "./internal/requestId.ts"
+import * as RequestTarget from "./internal/requestTarget.ts"
 import * as Metrics from "./Metrics.ts"
 import * as NodeForward from "./NodeForward.ts"
 import * as NodeServer from "./NodeServer.ts"
@@ -317,18 +319,19 @@ const startWith = async (
     )
   }
 
+  const requestId = RequestId.make()
   const handler: NodeServer.FetchHandler = async (request) => {
     const started = performance.now()
-    const requestId = crypto.randomUUID()
+    const id = requestId()
     const path = new URL(request.url).pathname
     const response = await handle(request, path)
     const endpoint = endpointOf(path)
     metrics.request(endpoint, response.status)
     if (endpoint === "resource" && (response.status === 401 || response.status === 403))
       metrics.bearer(response.status === 401 ? "401" : "403")
-    accessLog(requestId, request.method, path, response.status, started)
+    accessLog(id, request.method, path, response.status, started)
     const headers = new Headers(response.headers)
-    headers.set("x-request-id", requestId)
+    headers.set("x-request-id", id)
     return new Response(response.body, { status: response.status, statusText: response.statusText, headers })
   }
 
@@ -345,6 +348,7 @@ const startWith = async (
     names,
     isResource,
     endpointOf,
+    requestId,
     accessLog,
   })
   const main = await NodeServer.listen(handler, {
@@ -410,6 +414,7 @@ const fastPath = (input: {
   readonly names: ReadonlyMap<string, string>
   readonly isResource: (path: string) => boolean
   readonly endpointOf: (path: string) => string
+  readonly requestId: () => string
   readonly accessLog: (
     requestId: string,
     method: string,
@@ -426,18 +431,38 @@ const fastPath = (input: {
     target: config.target,
     resourcePath: input.resourcePath,
     observe: ({ seconds, ok }) => metrics.target(seconds, ok),
+    onResponse: (status, forwarded) => {
+      metrics.request(endpointOf(forwarded.path), status)
+      accessLog(forwarded.requestId, forwarded.method, forwarded.path, status, forwarded.started)
+    },
   })
+  const targetOptions = { target: config.target, resourcePath: input.resourcePath }
+  const targetPath = RequestTarget.makeTargetPath(targetOptions)
   const intercept = (req: IncomingMessage, res: ServerResponse): boolean => {
     const started = performance.now()
-    let url: URL
-    try {
-      url = new URL(req.url ?? "/", input.origin)
-    } catch {
-      return false
+    // The path and query as `new URL(req.url, origin)` gives them; without the `URL` object when
+    // the parser would give them back unchanged.
+    const raw = req.url ?? "/"
+    let pathname: string
+    let search: string
+    const q = RequestTarget.simpleQueryIndex(raw)
+    if (q >= 0) {
+      pathname = q === raw.length ? raw : raw.slice(0, q)
+      search = RequestTarget.searchOf(raw, q)
+    } else {
+      try {
+        const url = new URL(raw, input.origin)
+        pathname = url.pathname
+        search = url.search
+      } catch {
+        return false
+      }
     }
-    const pathname = url.pathname
     // `WebHandler` routes on the path without trailing slashes: a route of the proxy is never fast.
-    const path = pathname.length > 1 ? pathname.replace(/\/+$/, "") : pathname
+    const path =
+      pathname.length > 1 && pathname.charCodeAt(pathname.length - 1) === 47
+        ? pathname.replace(/\/+$/, "")
+        : pathname
     if (names.has(path) || names.has(pathname) || path.includes("/.well-known/") || !isResource(path))
       return false
     const incoming = NodeForward.incomingHeaders(req)
@@ -447,20 +472,13 @@ const fastPath = (input: {
     const decision = cachedCheck(bearer, clock.currentTimeMillisUnsafe())
     if (decision === undefined || decision._tag !== "Allow") return false
     metrics.bearer("allow")
-    const requestId = crypto.randomUUID()
-    const method = req.method ?? "GET"
-    forwarder.forward(
-      req,
-      res,
-      incoming,
-      decision.accessToken,
-      url,
-      { "x-request-id": requestId },
-      (status) => {
-        metrics.request(endpointOf(pathname), status)
-        accessLog(requestId, method, pathname, status, started)
-      },
-    )
+    let target: string
+    if (q >= 0) target = targetPath(pathname, search)
+    else {
+      const url = ReverseProxy.targetUrl(new URL(raw, input.origin), targetOptions)
+      target = `${url.pathname}${url.search}`
+    }
+    forwarder.forward(req, res, incoming, decision.accessToken, target, input.requestId(), pathname, started)
     return true
   }
   return { intercept, close: forwarder.close }

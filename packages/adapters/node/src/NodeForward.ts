@@ -1,6 +1,8 @@
 /**
  * The gateway's fast forward: an authorized `node:http` request sent straight to the target with
- * undici (keep-alive pool), both bodies piped, no Web `Request`/`Response` in between.
+ * undici's `dispatch` (keep-alive pool), the request body streamed to the target and the answer
+ * written to the `ServerResponse` as it arrives — no Web `Request`/`Response`, no `Readable` for the
+ * answer, no promise or `AbortController` per request.
  *
  * Adapter (Node only, undici). The header rules are `ReverseProxy`'s (`forwardHeaderRecord`,
  * `responseHeaderRecord`), so the target sees exactly what the Fetch path would send; the body is
@@ -15,7 +17,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
 import type { AccessToken } from "@oidc-proxy/core"
-import { Agent, type Dispatcher, request } from "undici"
+import { Agent, type Dispatcher } from "undici"
 import * as ReverseProxy from "./ReverseProxy.ts"
 
 /**
@@ -29,6 +31,8 @@ export interface Options {
   readonly resourcePath: string
   /** Called once per forwarded request with the time to the target's response headers. */
   readonly observe?: ((outcome: { readonly seconds: number; readonly ok: boolean }) => void) | undefined
+  /** Called once per forwarded request with the status sent to the caller (502: unreachable). */
+  readonly onResponse?: ((status: number, forwarded: Forwarded) => void) | undefined
   /** Default: a keep-alive `Agent` owned by this forwarder (`close` closes it). */
   readonly dispatcher?: Dispatcher | undefined
 }
@@ -54,13 +58,29 @@ export const incomingHeaders = (req: IncomingMessage): Record<string, string> =>
 }
 
 /**
+ * One forwarded request as `onResponse` sees it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Forwarded {
+  readonly requestId: string
+  readonly method: string
+  /** The caller's path (no query). */
+  readonly path: string
+  /** `performance.now()` when the request arrived. */
+  readonly started: number
+}
+
+/**
  * @category models
  * @since 0.1.0
  */
 export interface Forwarder {
   /**
-   * Forwards `req` (already authorized as `token`, its URL parsed as `url`) and writes the target's
-   * answer to `res` with `extraHeaders` added; `onHeaders` is called once with the status sent
+   * Forwards `req` (already authorized as `token`) to `targetPath` (path and query on the target's
+   * origin, see `ReverseProxy.targetUrl`) and writes the target's answer to `res` with
+   * `x-request-id: requestId` added; `options.onResponse` is called once with the status sent
    * (502 when the target is unreachable). Never throws.
    */
   readonly forward: (
@@ -68,11 +88,114 @@ export interface Forwarder {
     res: ServerResponse,
     incoming: Record<string, string>,
     token: AccessToken.AccessToken,
-    url: URL,
-    extraHeaders: Readonly<Record<string, string>>,
-    onHeaders: (status: number) => void,
+    targetPath: string,
+    requestId: string,
+    path: string,
+    started: number,
   ) => void
   readonly close: () => Promise<void>
+}
+
+const badGatewayHeaders = (requestId: string) => ({
+  "content-type": "application/json",
+  "cache-control": "no-store",
+  "x-request-id": requestId,
+})
+
+/**
+ * One exchange with the target, as an undici dispatch handler writing straight to the
+ * `ServerResponse`: headers → `writeHead`, each chunk → `write` (target paused while the client is
+ * not draining), end → `end`. No `Readable`, no promise, no `AbortController` per request.
+ */
+class Exchange implements Dispatcher.DispatchHandler, Forwarded {
+  controller: Dispatcher.DispatchController | undefined = undefined
+  /** The client went away before the target answered in full. */
+  gone = false
+  readonly onClose: () => void
+  readonly onDrain: () => void
+  readonly res: ServerResponse
+  readonly requestId: string
+  readonly method: string
+  readonly path: string
+  readonly started: number
+  readonly sent: number
+  readonly shared: Shared
+  constructor(
+    res: ServerResponse,
+    requestId: string,
+    method: string,
+    path: string,
+    started: number,
+    sent: number,
+    shared: Shared,
+  ) {
+    this.res = res
+    this.requestId = requestId
+    this.method = method
+    this.path = path
+    this.started = started
+    this.sent = sent
+    this.shared = shared
+    this.onClose = () => {
+      if (this.res.writableFinished) return
+      this.gone = true
+      this.controller?.abort(new Error("client closed the connection"))
+    }
+    this.onDrain = () => this.controller?.resume()
+    res.once("close", this.onClose)
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller
+    if (this.gone) controller.abort(new Error("client closed the connection"))
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | Array<string> | undefined>,
+  ): void {
+    this.shared.observe?.({ seconds: (performance.now() - this.sent) / 1000, ok: true })
+    const out = ReverseProxy.responseHeaderRecord(headers as ReverseProxy.HeaderRecord, false) as Record<
+      string,
+      string | Array<string>
+    >
+    // The body is passed through byte for byte, so its length still holds.
+    const length = headers["content-length"]
+    if (typeof length === "string" && headers["transfer-encoding"] === undefined)
+      out["content-length"] = length
+    out["x-request-id"] = this.requestId
+    this.res.writeHead(statusCode, out)
+    this.shared.onResponse?.(statusCode, this)
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.res.write(chunk)) {
+      controller.pause()
+      this.res.once("drain", this.onDrain)
+    }
+  }
+
+  onResponseEnd(): void {
+    this.res.end()
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, _error: Error): void {
+    const res = this.res
+    if (res.headersSent) {
+      res.destroy()
+      return
+    }
+    this.shared.observe?.({ seconds: (performance.now() - this.sent) / 1000, ok: false })
+    res.writeHead(502, badGatewayHeaders(this.requestId))
+    res.end(ReverseProxy.badGatewayBody)
+    this.shared.onResponse?.(502, this)
+  }
+}
+
+interface Shared {
+  readonly observe: Options["observe"]
+  readonly onResponse: Options["onResponse"]
 }
 
 /**
@@ -85,15 +208,11 @@ export const make = (options: Options): Forwarder => {
   const own = options.dispatcher === undefined
   const dispatcher: Dispatcher =
     options.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, connections: 256, pipelining: 1 })
-  const observe = options.observe
+  const origin = options.target.origin
+  const shared: Shared = { observe: options.observe, onResponse: options.onResponse }
 
-  const forward: Forwarder["forward"] = (req, res, incoming, token, url, extraHeaders, onHeaders) => {
+  const forward: Forwarder["forward"] = (req, res, incoming, token, targetPath, requestId, path, started) => {
     const method = req.method ?? "GET"
-    const started = performance.now()
-    const abort = new AbortController()
-    res.once("close", () => {
-      if (!res.writableFinished) abort.abort()
-    })
     const withBody = method !== "GET" && method !== "HEAD"
     const headers = ReverseProxy.forwardHeaderRecord(incoming, token)
     // `content-length` is not hop-by-hop: the body is passed through byte for byte, so the caller's
@@ -107,51 +226,23 @@ export const make = (options: Options): Forwarder => {
       /^\d{1,15}$/.test(length)
     )
       headers["content-length"] = length
-    request(ReverseProxy.targetUrl(url, options), {
-      method: method as Dispatcher.HttpMethod,
-      headers,
-      // Streamed, not buffered: a Streamable HTTP request body may be large or long-lived.
-      body: withBody ? req : null,
-      signal: abort.signal,
-      dispatcher,
-    }).then(
-      (answer) => {
-        observe?.({ seconds: (performance.now() - started) / 1000, ok: true })
-        const headers = ReverseProxy.responseHeaderRecord(
-          answer.headers as ReverseProxy.HeaderRecord,
-          false,
-        ) as Record<string, string | Array<string>>
-        // The body is passed through byte for byte, so its length still holds.
-        const length = answer.headers["content-length"]
-        if (typeof length === "string" && answer.headers["transfer-encoding"] === undefined)
-          headers["content-length"] = length
-        Object.assign(headers, extraHeaders)
-        res.writeHead(answer.statusCode, headers)
-        onHeaders(answer.statusCode)
-        // `pipe`, not `pipeline`: the latter builds (and aborts) an `AbortController` per request,
-        // a `DOMException` with its stack trace each time (~5 % of the gateway's CPU).
-        const body = answer.body
-        body.once("error", () => res.destroy())
-        res.once("close", () => {
-          if (!res.writableFinished) body.destroy()
-        })
-        body.pipe(res)
-      },
-      () => {
-        observe?.({ seconds: (performance.now() - started) / 1000, ok: false })
-        if (res.headersSent) {
-          res.destroy()
-          return
-        }
-        res.writeHead(502, {
-          "content-type": "application/json",
-          "cache-control": "no-store",
-          ...extraHeaders,
-        })
-        res.end(ReverseProxy.badGatewayBody)
-        onHeaders(502)
-      },
-    )
+    const exchange = new Exchange(res, requestId, method, path, started, performance.now(), shared)
+    try {
+      dispatcher.dispatch(
+        {
+          origin,
+          path: targetPath,
+          method: method as Dispatcher.HttpMethod,
+          headers,
+          // Streamed, not buffered: a Streamable HTTP request body may be large or long-lived.
+          body: withBody ? req : null,
+        },
+        exchange,
+      )
+    } catch (error) {
+      // Options undici refuses up front (e.g. a header value it will not send): as unreachable.
+      exchange.onResponseError(undefined as never, error as Error)
+    }
   }
   return { forward, close: () => (own ? dispatcher.close() : Promise.resolve()) }
 }

@@ -243,6 +243,99 @@ describe("Gateway", () => {
     assert.strictEqual(rest, "data: two\n\n")
   })
 
+  it("resource - fast path: a client going away aborts the target request", async () => {
+    let targetClosed: () => void = () => {}
+    const closed = new Promise<void>((resolve) => {
+      targetClosed = resolve
+    })
+    const { gateway, issue } = await setup({
+      respond: (req, res) => {
+        if (req.headers["x-test-first"] === "1") {
+          res.writeHead(200, { "content-type": "text/plain" })
+          res.end("ok")
+          return
+        }
+        res.writeHead(200, { "content-type": "text/event-stream" })
+        res.write("data: one\n\n")
+        res.once("close", () => targetClosed())
+      },
+    })
+    const token = await issue({ sub: "alice" })
+    const headers = { authorization: `Bearer ${token}`, "x-test-raw": "1" }
+    await (await fetch(`${gateway.url}/mcp`, { headers: { ...headers, "x-test-first": "1" } })).text()
+    const controller = new AbortController()
+    const response = await fetch(`${gateway.url}/mcp`, { headers, signal: controller.signal })
+    const reader = response.body!.getReader()
+    assert.strictEqual(new TextDecoder().decode((await reader.read()).value), "data: one\n\n")
+    controller.abort()
+    await Promise.race([
+      closed,
+      new Promise((_, reject) => setTimeout(() => reject(new Error("target request not aborted")), 2000)),
+    ])
+  })
+
+  it("resource - fast path: a large answer and a large body pass through whole (backpressure)", async () => {
+    const big = Buffer.alloc(8 * 1024 * 1024, "abcdefgh")
+    const { gateway, target, issue } = await setup({
+      respond: (_req, res, body) => {
+        res.writeHead(200, {
+          "content-type": "application/octet-stream",
+          "x-body-length": String(body.length),
+        })
+        res.end(big)
+      },
+    })
+    const token = await issue({ sub: "alice" })
+    const send = async () => {
+      const response = await fetch(`${gateway.url}/mcp/upload`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+        body: big.subarray(0, 3 * 1024 * 1024),
+      })
+      assert.strictEqual(response.status, 200)
+      assert.strictEqual(response.headers.get("x-body-length"), String(3 * 1024 * 1024))
+      // Read slowly at first, so the gateway has to wait for the client to drain.
+      const reader = response.body!.getReader()
+      let received = 0
+      let reads = 0
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        received += value.byteLength
+        if (reads++ < 5) await new Promise((r) => setTimeout(r, 20))
+      }
+      assert.strictEqual(received, big.length)
+    }
+    await send() // remembered from here on
+    await send()
+    assert.strictEqual(target.seen.length, 2)
+  })
+
+  it("resource - fast path: a path the URL parser rewrites is forwarded as the Fetch path forwards it", async () => {
+    const { gateway, target, issue } = await setup()
+    const token = await issue({ sub: "alice" })
+    const headers = { authorization: `Bearer ${token}` }
+    await (await fetch(`${gateway.url}/mcp`, { headers })).text() // remembered from here on
+    const { request } = await import("node:http")
+    const raw = (path: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const url = new URL(gateway.url)
+        const req = request({ host: url.hostname, port: url.port, path, headers }, (res) => {
+          let body = ""
+          res.on("data", (c: Buffer) => {
+            body += c.toString()
+          })
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }))
+        })
+        req.on("error", reject)
+        req.end()
+      })
+    const answer = await raw("/mcp/a/../b?q='x'")
+    assert.strictEqual(answer.status, 200)
+    assert.deepStrictEqual(JSON.parse(answer.body), { path: "/mcp/b?q=%27x%27" })
+    assert.strictEqual(target.seen.at(-1)?.url, "/mcp/b?q=%27x%27")
+  })
+
   it("resource - fast path: a target gone after the first request is the same 502 JSON", async () => {
     const { gateway, target, issue } = await setup()
     const token = await issue({ sub: "alice" })

@@ -1,0 +1,113 @@
+/**
+ * The gateway fast path's small helpers: request targets read without `URL` give what `URL` gives
+ * (and `ReverseProxy.targetUrl` maps them the same way); request ids keep a UUID's shape and are
+ * unique.
+ *
+ * @since 0.1.0
+ */
+import { assert, describe, it } from "@effect/vitest"
+import fc from "fast-check"
+import * as RequestId from "../src/internal/requestId.ts"
+import * as RequestTarget from "../src/internal/requestTarget.ts"
+import * as ReverseProxy from "../src/ReverseProxy.ts"
+
+const origin = "http://127.0.0.1:8080"
+
+/** Characters that matter to the URL parser, plus plain ones. */
+const tricky = fc.constantFrom(
+  ..."/?#.%2eE:@!$&'()*+,;=-_~ \"<>`{}|\\^[]\t\né€aZ09".split(""),
+  "%2e",
+  "%2E",
+  "/.",
+  "/..",
+  "//",
+  "mcp",
+  "/mcp",
+)
+const rawTarget = fc.array(tricky, { maxLength: 14 }).map((parts) => parts.join(""))
+
+const fast = (raw: string) => {
+  const q = RequestTarget.simpleQueryIndex(raw)
+  if (q < 0) return undefined
+  return { pathname: q === raw.length ? raw : raw.slice(0, q), search: RequestTarget.searchOf(raw, q) }
+}
+
+describe("RequestTarget", () => {
+  it("simpleQueryIndex - a simple target is exactly what URL gives; everything else is not simple", () => {
+    const samples = [
+      "/mcp",
+      "/mcp/",
+      "/mcp?",
+      "/mcp?x=1&y=a:b@c",
+      "/mcp/sub/../x",
+      "/mcp/./x",
+      "/mcp/%2e%2e/x",
+      "//evil.test/mcp",
+      "http://other.test/mcp",
+      "/mcp?x='1'",
+      "/mcp#frag",
+      "/m cp",
+      "/mcp\\x",
+      "*",
+      "",
+      "/mcp/é",
+    ]
+    for (const raw of samples) {
+      const got = fast(raw)
+      if (got === undefined) continue
+      const url = new URL(raw, origin)
+      assert.deepStrictEqual(got, { pathname: url.pathname, search: url.search }, raw)
+    }
+    assert.isDefined(fast("/mcp?x=1&y=a:b@c"))
+    assert.isUndefined(fast("//evil.test/mcp"))
+    assert.isUndefined(fast("/mcp/../x"))
+    assert.isUndefined(fast("/mcp/%2E%2e/x"))
+    assert.isUndefined(fast("http://other.test/mcp"))
+  })
+
+  it("simpleQueryIndex - random targets: simple ones are exactly what URL gives", () => {
+    fc.assert(
+      fc.property(rawTarget, (tail) => {
+        const raw = `/${tail}`
+        const got = fast(raw)
+        if (got === undefined) return
+        const url = new URL(raw, origin)
+        assert.deepStrictEqual(got, { pathname: url.pathname, search: url.search }, raw)
+      }),
+      { numRuns: 3000 },
+    )
+  })
+
+  it("makeTargetPath - the same path and query as ReverseProxy.targetUrl", () => {
+    const targets = ["http://t.test/mcp", "http://t.test/mcp/", "http://t.test/", "http://t.test/a/b"]
+    const resources = ["/mcp", "/", "/mcp/"]
+    const requests = ["/mcp", "/mcp/", "/mcp/sub?x=1", "/mcp?", "/mcp/a/b?q=a:b", "/", "/other?z"]
+    for (const t of targets)
+      for (const resourcePath of resources) {
+        const options = { target: new URL(t), resourcePath }
+        const map = RequestTarget.makeTargetPath(options)
+        for (const raw of requests) {
+          const q = RequestTarget.simpleQueryIndex(raw)
+          assert.isAtLeast(q, 0)
+          const pathname = q === raw.length ? raw : raw.slice(0, q)
+          const expected = ReverseProxy.targetUrl(new URL(raw, origin), options)
+          assert.strictEqual(
+            map(pathname, RequestTarget.searchOf(raw, q)),
+            `${expected.pathname}${expected.search}`,
+            `${t} ${resourcePath} ${raw}`,
+          )
+        }
+      }
+  })
+})
+
+describe("RequestId", () => {
+  it("make - UUID-shaped (version 4, variant bits), unique, one prefix per generator", () => {
+    const next = RequestId.make()
+    const ids = Array.from({ length: 5000 }, next)
+    for (const id of ids.slice(0, 50))
+      assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    assert.strictEqual(new Set(ids).size, ids.length)
+    assert.notStrictEqual(RequestId.make()().slice(0, 24), ids[0]!.slice(0, 24))
+  })
+})
