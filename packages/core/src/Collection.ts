@@ -26,6 +26,13 @@ export interface Collection<A> {
   readonly set: (id: string, value: A, ttl: Duration.Input) => Effect.Effect<void, StoreError>
   readonly delete: (id: string) => Effect.Effect<void, StoreError>
   readonly take: (id: string) => Effect.Effect<Option.Option<A>, StoreError>
+  /**
+   * Present when the store and the keys answer synchronously (`Store.getSync`,
+   * `StorageKeys.decryptSync`) and ids are not hashed: `get` at `nowMillis` without the Effect
+   * runtime. `undefined` means "ask `get`" (a record that does not decrypt or decode: `get` logs
+   * it and answers none).
+   */
+  readonly getSync?: (id: string, nowMillis: number) => Option.Option<A> | undefined
 }
 
 /**
@@ -42,6 +49,13 @@ export interface Options {
    * that still hold it decode as before).
    */
   readonly idField?: string
+  /**
+   * A cheap check for a parsed record that is already its own decoded value (what the Schema would
+   * give back, no excess members): such a record skips the Schema decode; any other goes through
+   * it, so old record shapes decode as before. It must be derived from the Schema and tested
+   * against it (see `UpstreamTokenSet.isDecoded`).
+   */
+  readonly decoded?: (value: unknown) => boolean
 }
 
 /**
@@ -67,7 +81,13 @@ export const make = <S extends Schema.Codec<unknown, unknown>>(
     const { [idField]: repeated, ...rest } = encoded as Record<string, unknown>
     return JSON.stringify(repeated === id ? rest : encoded)
   }
-  const decodeValue = Schema.decodeUnknownOption(codec)
+  const schemaDecode = Schema.decodeUnknownOption(codec)
+  const isDecoded = options.decoded
+  const decodeValue =
+    isDecoded === undefined
+      ? schemaDecode
+      : (parsed: unknown): Option.Option<S["Type"]> =>
+          isDecoded(parsed) ? Option.some(parsed as S["Type"]) : schemaDecode(parsed)
   // JSON.parse then the Schema: the same verdicts as `Schema.fromJsonString`, ~2 µs cheaper a read.
   const decodeJson = (id: string, json: string): Option.Option<S["Type"]> => {
     let parsed: unknown
@@ -103,7 +123,30 @@ export const make = <S extends Schema.Codec<unknown, unknown>>(
       Option.isNone(plain) ? miss("does not decrypt") : decoded(id, plain.value),
     )
   }
+  const getStored = store.getSync
+  const decryptSync = keys.decryptSync
+  const getSync =
+    getStored === undefined || options.hashKey === true
+      ? undefined
+      : options.encrypt !== true
+        ? (id: string, now: number): Option.Option<S["Type"]> | undefined => {
+            const found = getStored(`${name}:${id}`, now)
+            if (found === undefined) return Option.none()
+            const value = decodeJson(id, found)
+            return Option.isSome(value) ? value : undefined
+          }
+        : decryptSync === undefined
+          ? undefined
+          : (id: string, now: number): Option.Option<S["Type"]> | undefined => {
+              const found = getStored(`${name}:${id}`, now)
+              if (found === undefined) return Option.none()
+              const plain = decryptSync(found)
+              if (plain === undefined) return undefined
+              const value = decodeJson(id, plain)
+              return Option.isSome(value) ? value : undefined
+            }
   return {
+    ...(getSync === undefined ? {} : { getSync }),
     get: (id) =>
       options.hashKey === true
         ? Effect.flatMap(key(id), (k) => Effect.flatMap(store.get(k), (found) => decode(id, found)))

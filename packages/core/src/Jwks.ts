@@ -20,6 +20,12 @@ import type { UpstreamError } from "./OAuthError.ts"
 export interface JwksShape {
   readonly current: Effect.Effect<JSONWebKeySet, UpstreamError>
   readonly refresh: (kid: string | undefined) => Effect.Effect<JSONWebKeySet, UpstreamError>
+  /**
+   * Optional: what `current` would answer at `nowMillis` (epoch ms) when the adapter can say so
+   * without I/O (a fresh cached set), else `undefined`. Lets the upstream verifier answer
+   * synchronously; it must agree with `current`.
+   */
+  readonly currentSync?: (nowMillis: number) => JSONWebKeySet | undefined
 }
 
 /**
@@ -35,7 +41,10 @@ export class Jwks extends Context.Service<Jwks, JwksShape>()("@oidc-proxy/core/J
  * @since 0.1.0
  */
 export const layerStatic = (jwks: JSONWebKeySet): Layer.Layer<Jwks> =>
-  Layer.succeed(Jwks, Jwks.of({ current: Effect.succeed(jwks), refresh: () => Effect.succeed(jwks) }))
+  Layer.succeed(
+    Jwks,
+    Jwks.of({ current: Effect.succeed(jwks), refresh: () => Effect.succeed(jwks), currentSync: () => jwks }),
+  )
 
 /**
  * A key set held in a `Ref`, so a test can rotate keys while the proxy runs.
@@ -44,4 +53,7 @@ export const layerStatic = (jwks: JSONWebKeySet): Layer.Layer<Jwks> =>
  * @since 0.1.0
  */
 export const layerRef = (ref: Ref.Ref<JSONWebKeySet>): Layer.Layer<Jwks> =>
-  Layer.succeed(Jwks, Jwks.of({ current: Ref.get(ref), refresh: () => Ref.get(ref) }))
+  Layer.succeed(
+    Jwks,
+    Jwks.of({ current: Ref.get(ref), refresh: () => Ref.get(ref), currentSync: () => Ref.getUnsafe(ref) }),
+  )

@@ -14,6 +14,12 @@
  * bearer synchronously, without entering the Effect runtime. Revocation through this instance
  * evicts at once; other instances sharing the store refuse within `cache_ttl_seconds`.
  *
+ * When every port can answer in the process (the optional `verifySync`/`getSync` capabilities:
+ * `node:crypto` keys, a memory store, a cached JWKS), `check` runs a cold check as plain function
+ * calls with one `Clock` read; anything those cannot settle (jose, a refresh, any upstream
+ * refusal, a record that does not decode) runs the general Effect path from the start, so the
+ * answers are the same (tested in `@oidc-proxy/node`'s `SyncCheck.test.ts`).
+ *
  * @since 0.1.0
  */
 import { Clock, Context, Effect, Option } from "effect"
@@ -21,12 +27,12 @@ import { type AccessToken, resolveAccessToken } from "./AccessToken.ts"
 import * as Authorize from "./Authorize.ts"
 import { InvalidToken, type StoreError, type UpstreamError } from "./OAuthError.ts"
 import { type ProxyConfig, Settings } from "./ProxyConfig.ts"
-import { ProxyKeys } from "./ProxyKeys.ts"
+import { ProxyKeys, type ProxyKeysShape } from "./ProxyKeys.ts"
 import * as Scopes from "./Scopes.ts"
 import { TokenStore, type TokenStoreShape } from "./TokenStore.ts"
 import * as UpstreamSession from "./UpstreamSession.ts"
 import type { UpstreamTokenSet } from "./UpstreamTokenSet.ts"
-import { UpstreamVerifier } from "./UpstreamVerifier.ts"
+import { UpstreamVerifier, type UpstreamVerifierShape } from "./UpstreamVerifier.ts"
 import type { VerifiedClaims } from "./VerifiedClaims.ts"
 
 /**
@@ -202,14 +208,110 @@ const checkIn = (context: Context.Context<Requirements>): Check => {
     required: Scopes.ScopeSet,
   ) => Effect.Effect<Authorize.Decision, InvalidToken | StoreError | UpstreamError>
 
+  const general = (bearer: string, required: Scopes.ScopeSet) =>
+    Effect.catchTag(load(bearer, required), "InvalidToken", (error) =>
+      Effect.succeed(Authorize.denyFromError(error)),
+    )
+  const synchronous = makeSyncLoad(settings, keys, store, verifier)
+  const decide = (accessToken: AccessToken, required: Scopes.ScopeSet, now: number) =>
+    Authorize.authorize(accessToken, {
+      requiredScopes: required,
+      resource: settings.resource,
+      now: Math.floor(now / 1000),
+      leeway: settings.clock_tolerance_seconds,
+    })
+
   return (bearer, requiredScopes) => {
     const required =
       requiredScopes === undefined || requiredScopes.length === 0 ? base : Scopes.union(base, requiredScopes)
     if (bearer === undefined || bearer === "")
       return Effect.succeed(required === base ? unauthenticated : Authorize.unauthenticated(required))
-    return Effect.catchTag(load(bearer, required), "InvalidToken", (error) =>
-      Effect.succeed(Authorize.denyFromError(error)),
+    if (synchronous === undefined) return general(bearer, required)
+    // Every port answers in the process: one Clock read, no fiber step per port; whatever the
+    // synchronous capabilities cannot settle runs the general path from the start.
+    return Clock.clockWith((clock) => {
+      const now = clock.currentTimeMillisUnsafe()
+      const found = cache?.lookup(bearer, now) ?? synchronous(bearer, now)
+      if (found === undefined) return general(bearer, required)
+      return Effect.succeed(
+        found instanceof InvalidToken ? Authorize.denyFromError(found) : decide(found, required, now),
+      )
+    })
+  }
+}
+
+/**
+ * The cold check over the ports' synchronous capabilities (`ProxyKeys.verifySync`,
+ * `Collection.getSync`, `UpstreamVerifier.verifySync`), when every one is present: an
+ * `AccessToken` (remembered in the cache), a refusal decided without the upstream (bad signature,
+ * unknown jti, no upstream session, no id_token), or `undefined` — the general path decides (jose,
+ * a record that does not decode, an upstream refresh, any upstream refusal). Same steps, same
+ * order, same answers as `load`; time is the one `now`.
+ */
+const makeSyncLoad = (
+  settings: ProxyConfig,
+  keys: ProxyKeysShape,
+  store: TokenStoreShape,
+  verifier: UpstreamVerifierShape,
+): ((bearer: string, now: number) => AccessToken | InvalidToken | undefined) | undefined => {
+  const verifyProxy = keys.verifySync
+  const readJti = store.jtiMappings.getSync
+  const readUpstream = store.upstreamTokenSets.getSync
+  const verifyUpstream = verifier.verifySync
+  if (
+    verifyProxy === undefined ||
+    readJti === undefined ||
+    readUpstream === undefined ||
+    verifyUpstream === undefined
+  )
+    return undefined
+  const cache = store.verified
+  const mode = settings.verification_mode
+  const skew = settings.upstream.refresh_skew_seconds
+  const { issuer, client_id, audience } = settings.upstream
+  const idExpectation = { issuer, audience: client_id }
+  const accessExpectation = audience === undefined ? { issuer } : { issuer, audience }
+  return (bearer, now) => {
+    const claims = verifyProxy(bearer, now)
+    if (claims === undefined || claims instanceof InvalidToken) return claims
+    const mapping = readJti(claims.jti, now)
+    if (mapping === undefined) return undefined
+    if (Option.isNone(mapping) || mapping.value.client_id !== claims.client_id)
+      return fail("unknown_jti", "proxy", "The access token is unknown or was revoked")
+    const upstream = readUpstream(mapping.value.upstream_token_set_id, now)
+    if (upstream === undefined) return undefined
+    if (Option.isNone(upstream))
+      return fail(
+        "upstream_missing",
+        "upstream",
+        "The upstream session behind the access token no longer exists",
+      )
+    const set = upstream.value
+    const refreshAt = set.expires_at - skew
+    if (!(refreshAt > Math.floor(now / 1000))) return undefined // a refresh: the general path
+    let verified: VerifiedClaims | undefined
+    if (mode === "id_token") {
+      if (set.id_token === undefined)
+        return fail("missing_id_token", "upstream", "The upstream token set has no id_token to verify")
+      const exp = UpstreamSession.expOf(set.id_token)
+      verified = verifyUpstream(
+        set.id_token,
+        exp === undefined ? idExpectation : { issuer, audience: client_id, notAfter: exp },
+        now,
+      )
+    } else verified = verifyUpstream(set.access_token, accessExpectation, now)
+    if (verified === undefined) return undefined
+    const accessToken = resolveAccessToken(mode, set, verified, { token: bearer, claims })
+    // Nothing ran between the reads and here, so the epoch is the current one.
+    cache?.remember(
+      bearer,
+      accessToken,
+      { jti: claims.jti, upstreamId: set.id },
+      Math.min(claims.exp * 1000, refreshAt * 1000),
+      now,
+      cache.epoch(),
     )
+    return accessToken
   }
 }
 

@@ -41,6 +41,12 @@ export interface ProxyKeysShape {
    * resource), `exp`/`nbf` with the configured leeway at the `Clock`'s time, and the claim shapes.
    */
   readonly verify: (token: string) => Effect.Effect<ProxyTokenClaims, InvalidToken>
+  /**
+   * Optional, for keys that verify synchronously: `verify` at `nowMillis` (epoch ms) without the
+   * Effect runtime — the claims, the refusal, or `undefined` when `verify` must decide (the
+   * jose path). It must agree with `verify`.
+   */
+  readonly verifySync?: (token: string, nowMillis: number) => ProxyTokenClaims | InvalidToken | undefined
 }
 
 /**
@@ -205,6 +211,14 @@ export const makeHmacWith = (
       reason: "signature",
       description: "The access token signature does not verify",
     })
+    // The claims, a bad signature, or `undefined`: jose decides.
+    const verifySync = (token: string, now: number): ProxyTokenClaims | InvalidToken | undefined => {
+      const outcome = CompactHs256.verify(token, hmac, expect, Math.floor(now / 1000))
+      if (outcome._tag === "signature") return signatureFails
+      if (outcome._tag === "defer") return undefined
+      const claims = decodeClaims(outcome.payload)
+      return claims._tag === "Some" ? claims.value : undefined
+    }
     return ProxyKeys.of({
       sign: (claims) =>
         Effect.sync(() =>
@@ -215,12 +229,14 @@ export const makeHmacWith = (
         ),
       verify: (token) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          const outcome = CompactHs256.verify(token, hmac, expect, Math.floor(now / 1000))
-          if (outcome._tag === "signature") return Effect.fail(signatureFails)
-          if (outcome._tag === "defer") return jose.verify(token)
-          const claims = decodeClaims(outcome.payload)
-          return claims._tag === "Some" ? Effect.succeed(claims.value) : jose.verify(token)
+          const verdict = verifySync(token, now)
+          return verdict === undefined
+            ? jose.verify(token)
+            : verdict instanceof InvalidToken
+              ? Effect.fail(verdict)
+              : Effect.succeed(verdict)
         }),
+      verifySync,
     })
   })
 

@@ -31,6 +31,11 @@ export interface StorageKeysShape {
   readonly encrypt: (plaintext: string) => Effect.Effect<string>
   /** Decrypts with the key the ciphertext names; none when the key is unknown or the tag fails. */
   readonly decrypt: (ciphertext: string) => Effect.Effect<Option.Option<string>>
+  /**
+   * Optional, for runtimes with synchronous ciphers (`node:crypto`): `decrypt` answered
+   * synchronously, `undefined` when it would be none. It must agree with `decrypt`.
+   */
+  readonly decryptSync?: (ciphertext: string) => string | undefined
 }
 
 /**

@@ -28,6 +28,13 @@ export interface StoreShape {
    * key, exactly one sees the value.
    */
   readonly take: (key: string) => Effect.Effect<Option.Option<string>, StoreError>
+  /**
+   * Optional, for stores that hold their data in the process: the value of `key` at `nowMillis`
+   * (epoch ms), answered synchronously — `undefined` when absent or expired. It must agree with
+   * `get`. The cold bearer check uses it to read without entering the Effect runtime; stores that
+   * do I/O leave it out.
+   */
+  readonly getSync?: (key: string, nowMillis: number) => string | undefined
 }
 
 /**
@@ -157,6 +164,7 @@ export const makeMemory: Effect.Effect<StoreShape> = Effect.sync(() => {
   return {
     get: (key) =>
       Clock.currentTimeMillis.pipe(Effect.map((now) => Option.fromNullishOr(storedValue(live(key, now))))),
+    getSync: (key, now) => storedValue(live(key, now)),
     set: (key, value, ttl) =>
       Clock.currentTimeMillis.pipe(
         Effect.map((now) => {
@@ -185,7 +193,8 @@ export const layerMemory: Layer.Layer<Store> = Layer.effect(Store, makeMemory)
 
 /**
  * A scripted store for tests: every operation defaults to a memory store and can be overridden
- * (e.g. to fail with `StoreError`); the overrides see the memory store they wrap.
+ * (e.g. to fail with `StoreError`); the overrides see the memory store they wrap. Overriding `get`
+ * drops the memory store's `getSync`, so every read goes through the override.
  *
  * @category layers
  * @since 0.1.0
@@ -193,7 +202,12 @@ export const layerMemory: Layer.Layer<Store> = Layer.effect(Store, makeMemory)
 export const layerTest = (overrides: (memory: StoreShape) => Partial<StoreShape>): Layer.Layer<Store> =>
   Layer.effect(
     Store,
-    Effect.map(makeMemory, (memory) => ({ ...memory, ...overrides(memory) })),
+    Effect.map(makeMemory, (memory) => {
+      const scripted = overrides(memory)
+      if (scripted.get === undefined) return { ...memory, ...scripted }
+      const { getSync: _, ...rest } = memory
+      return { ...rest, ...scripted }
+    }),
   )
 
 /**

@@ -34,7 +34,7 @@ import {
 } from "./Session.ts"
 import { StorageKeys } from "./StorageKeys.ts"
 import { Store } from "./Store.ts"
-import { UpstreamTokenSet } from "./UpstreamTokenSet.ts"
+import { isDecoded, UpstreamTokenSet } from "./UpstreamTokenSet.ts"
 import * as VerifiedTokenCache from "./VerifiedTokenCache.ts"
 
 /**
@@ -109,7 +109,11 @@ export const make = Effect.gen(function* () {
       false,
     ),
     upstreamTokenSets: evicting(
-      Collection.make(store, keys, "upstream", UpstreamTokenSet, { encrypt: true, idField: "id" }),
+      Collection.make(store, keys, "upstream", UpstreamTokenSet, {
+        encrypt: true,
+        idField: "id",
+        decoded: isDecoded,
+      }),
       verified.evictUpstream,
       (id) => member.publish({ kind: "upstream", id }),
       true,
@@ -146,6 +150,7 @@ const evicting = <A>(
       )
     })
   return {
+    ...(collection.getSync === undefined ? {} : { getSync: collection.getSync }),
     get: collection.get,
     set: onSet ? (id, value, ttl) => around(id, collection.set(id, value, ttl)) : collection.set,
     delete: (id) => around(id, collection.delete(id)),

@@ -44,6 +44,59 @@ export const UpstreamTokenSet = Schema.Struct({
  */
 export type UpstreamTokenSet = typeof UpstreamTokenSet.Type
 
+const members = new Set([
+  "id",
+  "access_token",
+  "id_token",
+  "refresh_token",
+  "token_type",
+  "scope",
+  "expires_at",
+  "refresh_expires_at",
+  "raw",
+])
+
+const nonEmpty = (value: unknown) => typeof value === "string" && value !== ""
+const finite = (value: unknown) => typeof value === "number" && Number.isFinite(value)
+const optional = (record: Record<string, unknown>, key: string, ok: (value: unknown) => boolean) =>
+  !Object.hasOwn(record, key) || ok(record[key])
+
+/**
+ * Whether `value` (parsed JSON) is already an `UpstreamTokenSet` exactly as the Schema decodes it:
+ * every member of the Schema's shape, none other, `raw` a plain record. Such a record is used as is
+ * (a token set read from the store, authenticated by AES-GCM, is nearly always one); anything else
+ * goes through the Schema decode — older shapes included. `false` is never a verdict on its own.
+ * Tested against the Schema (`test/UpstreamTokenSet.test.ts`): `true` ⇒ the decode succeeds and
+ * equals `value`.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const isDecoded = (value: unknown): value is UpstreamTokenSet => {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false
+  const record = value as Record<string, unknown>
+  for (const key in record) if (!members.has(key) || !Object.hasOwn(record, key)) return false
+  const { scope, raw } = record
+  if (
+    !nonEmpty(record["id"]) ||
+    !nonEmpty(record["access_token"]) ||
+    !optional(record, "id_token", nonEmpty) ||
+    !optional(record, "refresh_token", nonEmpty) ||
+    typeof record["token_type"] !== "string" ||
+    !finite(record["expires_at"]) ||
+    !optional(record, "refresh_expires_at", finite) ||
+    !Array.isArray(scope) ||
+    typeof raw !== "object" ||
+    raw === null ||
+    Array.isArray(raw) ||
+    Object.getPrototypeOf(raw) !== Object.prototype ||
+    Object.hasOwn(raw, "__proto__")
+  )
+    return false
+  for (let i = 0; i < scope.length; i++) if (typeof scope[i] !== "string") return false
+  return true
+}
+
 /**
  * The fields of a token-endpoint response that the proxy records.
  *

@@ -52,6 +52,12 @@ export interface UpstreamVerifierShape {
     token: string,
     expect: Expectation,
   ) => Effect.Effect<VerifiedClaims, InvalidToken | UpstreamError>
+  /**
+   * Optional: an acceptance `verify` would give at `nowMillis` (epoch ms), answered synchronously,
+   * or `undefined` when `verify` must decide (refusals always, key fetches, first use of a key).
+   * It must agree with `verify`.
+   */
+  readonly verifySync?: (token: string, expect: Expectation, nowMillis: number) => VerifiedClaims | undefined
 }
 
 /**
@@ -200,7 +206,33 @@ export const makeJwtWith = (keys: JwsKeys | undefined, options: JwtOptions = {})
       }
       remembered.set(token, { ...entry, expect, until: clock + ttl })
     }
+    const currentSync = jwks.currentSync
+    // Only acceptances: from the result cache, or the synchronous path on a key jose confirmed.
+    const verifySync =
+      currentSync === undefined
+        ? undefined
+        : (token: string, expect: Expectation, clock: number): VerifiedClaims | undefined => {
+            const now = expect.notAfter === undefined ? clock : Math.min(clock, (expect.notAfter - 1) * 1000)
+            const known = cacheOn ? recall(token, expect, clock, now) : undefined
+            if (known !== undefined || keys === undefined) return known
+            const set = currentSync(clock)
+            if (set === undefined) return undefined
+            const outcome = CompactJws.verify(
+              token,
+              set,
+              keys,
+              { issuer: expect.issuer, audience: expect.audience, algorithms, tolerance },
+              Math.floor(now / 1000),
+            )
+            if (outcome._tag === "defer" || !confirmed.has(outcome.jwk) || joseOnly.has(outcome.jwk))
+              return undefined
+            const claims = decodeClaims(outcome.payload)
+            if (claims._tag === "None") return undefined
+            remember(token, expect, { claims: claims.value, payload: outcome.payload }, clock)
+            return claims.value
+          }
     return UpstreamVerifier.of({
+      ...(verifySync === undefined ? {} : { verifySync }),
       verify: (token, expect) =>
         Effect.gen(function* () {
           const clock = yield* Clock.currentTimeMillis

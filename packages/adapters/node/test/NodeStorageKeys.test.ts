@@ -6,6 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { StorageKeys } from "@oidc-proxy/core"
 import { Effect, Option, Redacted } from "effect"
+import fc from "fast-check"
 import * as NodeStorageKeys from "../src/NodeStorageKeys.ts"
 
 const secrets = [
@@ -35,6 +36,8 @@ describe("NodeStorageKeys", () => {
         assert.deepStrictEqual(yield* web.decrypt(fromNode), Option.some(text))
         assert.deepStrictEqual(yield* node.decrypt(fromWeb), Option.some(text))
         assert.deepStrictEqual(yield* node.decrypt(fromNode), Option.some(text))
+        assert.strictEqual(node.decryptSync?.(fromWeb), text)
+        assert.strictEqual(node.decryptSync?.(fromNode), text)
       }
     }),
   )
@@ -74,9 +77,33 @@ describe("NodeStorageKeys", () => {
         "",
       ]
       for (const text of corpus) {
+        assert.strictEqual(node.decryptSync?.(text), undefined, text)
         assert.isTrue(Option.isNone(yield* node.decrypt(text)), text)
         assert.isTrue(Option.isNone(yield* web.decrypt(text)), text)
       }
+      // Only canonical base64url segments (WebCrypto's decoder skips whitespace; this one refuses).
+      const strict = [
+        ...["+", "/", " ", "=", "\n", "é", "."].map(
+          (c) => `${v}.${kid}.${iv}.${ct.slice(0, 5)}${c}${ct.slice(5)}`,
+        ),
+        ...["+", "/", "=", "!"].map((c) => `${v}.${kid}.${iv.slice(0, 4)}${c}${iv.slice(5)}.${ct}`),
+        `${v}.${kid}.${iv}.${ct}A`,
+        `${v}.${kid}.${iv}.${ct}==`,
+        `${v}.${kid}.${iv}A.${ct}`,
+      ]
+      for (const text of strict) {
+        assert.strictEqual(node.decryptSync?.(text), undefined, text)
+        assert.isTrue(Option.isNone(yield* node.decrypt(text)), text)
+      }
+      // No other spelling of a valid ciphertext decrypts: any character inserted anywhere.
+      fc.assert(
+        fc.property(fc.nat(iv.length + ct.length), fc.string({ minLength: 1, maxLength: 2 }), (at, c) => {
+          const body = `${iv}.${ct}`
+          const text = `${v}.${kid}.${body.slice(0, at)}${c}${body.slice(at)}`
+          assert.strictEqual(node.decryptSync?.(text), undefined, text)
+        }),
+        { numRuns: 500 },
+      )
     }),
   )
 

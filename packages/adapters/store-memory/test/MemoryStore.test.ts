@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Store } from "@oidc-proxy/core"
-import { Effect, Option } from "effect"
+import { Clock, Effect, Option } from "effect"
 import { TestClock } from "effect/testing"
 import * as MemoryStore from "../src/index.ts"
 
@@ -39,6 +39,25 @@ describe("MemoryStore", () => {
       yield* store.delete("k")
       yield* store.delete("absent")
       assert.deepStrictEqual(yield* store.get("k"), Option.none())
+    }).pipe(Effect.provide(MemoryStore.layer)),
+  )
+
+  it.effect("getSync - answers what get answers, at the time it is given", () =>
+    Effect.gen(function* () {
+      const store = yield* Store.Store
+      const packed = `v1.k1.AAECAwQFBgcICQoL.${Buffer.alloc(80, 9).toString("base64url")}`
+      yield* store.set("plain", "v", "10 seconds")
+      yield* store.set("packed", packed, "10 seconds")
+      for (const step of ["0 seconds", "9 seconds", "1 second"] as const) {
+        yield* TestClock.adjust(step)
+        const now = yield* Clock.currentTimeMillis
+        for (const key of ["plain", "packed", "absent"]) {
+          const sync = store.getSync?.(key, now)
+          assert.deepStrictEqual(Option.fromNullishOr(sync), yield* store.get(key))
+        }
+      }
+      yield* store.set("packed", packed, "10 seconds")
+      assert.strictEqual(store.getSync?.("packed", yield* Clock.currentTimeMillis), packed)
     }).pipe(Effect.provide(MemoryStore.layer)),
   )
 })

@@ -221,7 +221,10 @@ export const make = (options: Options): Effect.Effect<Jwks.JwksShape, never, Htt
         return fetchKeys.pipe(Effect.tap(() => Effect.logDebug("upstream JWKS refetched for an unknown kid")))
       })
 
-    return Jwks.Jwks.of({ current, refresh })
+    // What `current` answers without a fetch (no lock needed: a read sees a complete assignment).
+    const currentSync = (now: number) => (fresh(now) ? state.keys : undefined)
+
+    return Jwks.Jwks.of({ current, refresh, currentSync })
   })
 
 /**

@@ -1,0 +1,284 @@
+/**
+ * The synchronous cold check: with every port answering in the process (memory store,
+ * `NodeStorageKeys`, `NodeProxyKeys`, `NodeUpstreamVerifier` over a static JWKS),
+ * `LoadAccessToken.check` decides without a fiber step per port. It must decide exactly as the
+ * general Effect path: both stacks below share one memory store; the general one sees it without
+ * `getSync`, so it runs every step through the Effect runtime. Same sessions, same clock, same
+ * decisions — valid, refused at each step, corrupted bearers, records that do not decode.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import {
+  IssueAccessToken,
+  Jwks,
+  LoadAccessToken,
+  ProxyConfig,
+  Store,
+  TokenStore,
+  type UpstreamTokenSet,
+} from "@oidc-proxy/core"
+import { TestProxy, TestUpstream } from "@oidc-proxy/core/testing"
+import { Effect, Layer, Option } from "effect"
+import { TestClock } from "effect/testing"
+import fc from "fast-check"
+import * as NodeProxyKeys from "../src/NodeProxyKeys.ts"
+import * as NodeStorageKeys from "../src/NodeStorageKeys.ts"
+import * as NodeUpstreamVerifier from "../src/NodeUpstreamVerifier.ts"
+
+const start = 1_800_000_000
+
+const stackOver = (upstream: TestUpstream.TestUpstream, config: unknown, store: Store.StoreShape) =>
+  Layer.mergeAll(
+    TestProxy.keysLayer(NodeProxyKeys.hmacSha256),
+    NodeUpstreamVerifier.layerJwt({ resultCache: false }).pipe(
+      Layer.provide(Jwks.layerStatic(upstream.jwks)),
+    ),
+    TokenStore.layer.pipe(
+      Layer.provide(Layer.succeed(Store.Store, store)),
+      Layer.provide(NodeStorageKeys.layer([{ kid: "k1", secret: TestProxy.testSecret }]).pipe(Layer.orDie)),
+    ),
+  ).pipe(Layer.provideMerge(Layer.effect(ProxyConfig.Settings, Effect.orDie(ProxyConfig.decode(config)))))
+
+/** Two stacks over one memory store: `fast` may answer synchronously, `general` never does. */
+const pair = (mode: "id_token" | "access_token") =>
+  Effect.gen(function* () {
+    yield* TestClock.setTime(start * 1000)
+    const upstream = yield* TestUpstream.make()
+    const config = TestProxy.config(upstream, { verification_mode: mode, clock_tolerance_seconds: 5 })
+    const memory = yield* Store.makeMemory
+    const reads = { effect: 0 }
+    const fastStore: Store.StoreShape = {
+      ...memory,
+      get: (key) =>
+        Effect.andThen(
+          Effect.sync(() => reads.effect++),
+          memory.get(key),
+        ),
+    }
+    const generalStore: Store.StoreShape = {
+      get: memory.get,
+      set: memory.set,
+      delete: memory.delete,
+      take: memory.take,
+    }
+    const fast = yield* Layer.build(stackOver(upstream, config, fastStore))
+    const general = yield* Layer.build(stackOver(upstream, config, generalStore))
+    return { upstream, memory, reads, fast, general }
+  })
+
+type Pair = Effect.Success<ReturnType<typeof pair>>
+
+const session = (
+  p: Pair,
+  id: string,
+  set: Partial<UpstreamTokenSet.UpstreamTokenSet> & { readonly idToken?: string | undefined },
+  client = "c1",
+) =>
+  Effect.gen(function* () {
+    const store = yield* TokenStore.TokenStore
+    const { idToken, ...rest } = set
+    yield* store.upstreamTokenSets.set(
+      id,
+      {
+        id,
+        access_token: "opaque-upstream-access-token",
+        ...(idToken === undefined ? {} : { id_token: idToken }),
+        token_type: "Bearer",
+        scope: ["openid", "tools"],
+        expires_at: start + 3600,
+        raw: {},
+        ...rest,
+      },
+      "2 hours",
+    )
+    const issued = yield* IssueAccessToken.issueAccessToken({
+      upstream_token_set_id: id,
+      client_id: client,
+      subject: "u1",
+      scopes: ["openid"],
+      lifetime: 600,
+    })
+    return issued
+  }).pipe(Effect.provide(p.fast))
+
+/** Both decisions on a cold cache (the general one first, so it cannot warm anything for `fast`). */
+const decide = (p: Pair, bearer: string, scopes: ReadonlyArray<string> = []) =>
+  Effect.gen(function* () {
+    const clear = (ctx: typeof p.fast) =>
+      Effect.map(Effect.provide(Effect.service(TokenStore.TokenStore), ctx), (s) => s.verified?.clear())
+    yield* clear(p.general)
+    const general = yield* Effect.provide(LoadAccessToken.check(bearer, scopes), p.general)
+    yield* clear(p.fast)
+    const before = p.reads.effect
+    const fast = yield* Effect.provide(LoadAccessToken.check(bearer, scopes), p.fast)
+    return { fast: JSON.stringify(fast), general: JSON.stringify(general), sync: p.reads.effect === before }
+  })
+
+const same = (p: Pair, bearer: string, scopes: ReadonlyArray<string> = []) =>
+  Effect.map(decide(p, bearer, scopes), (d) => {
+    assert.strictEqual(d.fast, d.general)
+    return d
+  })
+
+describe("SyncCheck", () => {
+  it.effect("check - a valid session is decided synchronously, as the general path decides it", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const p = yield* pair("id_token")
+        const idToken = yield* p.upstream.sign(
+          { sub: "u1", aud: p.upstream.clientId, exp: start + 3600 },
+          { now: start },
+        )
+        const { access_token } = yield* session(p, "ts", { idToken })
+        // The first acceptance per upstream key is confirmed by jose (the general path).
+        const first = yield* same(p, access_token)
+        assert.include(first.fast, '"_tag":"Allow"')
+        const again = yield* same(p, access_token)
+        assert.isTrue(again.sync)
+        const scoped = yield* same(p, access_token, ["admin"])
+        assert.include(scoped.fast, "insufficient_scope")
+        assert.isTrue(scoped.sync)
+        // Later, with the proxy token expired: refused on both paths.
+        yield* TestClock.adjust("11 minutes")
+        const late = yield* same(p, access_token)
+        assert.include(late.fast, "invalid_token")
+      }),
+    ),
+  )
+
+  it.effect("check - each refusal step and each hand-over to the general path gives the same answer", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const p = yield* pair("id_token")
+        const sign = (claims: Record<string, unknown>) =>
+          p.upstream.sign(
+            { sub: "u1", aud: p.upstream.clientId, exp: start + 3600, ...claims },
+            { now: start },
+          )
+        const good = yield* sign({})
+        yield* same(p, (yield* session(p, "warm", { idToken: good })).access_token)
+        const cases: Array<{ readonly name: string; readonly bearer: string; readonly sync: boolean }> = []
+        const add = (name: string, bearer: string, sync: boolean) => cases.push({ name, bearer, sync })
+        add("valid", (yield* session(p, "s-valid", { idToken: good })).access_token, true)
+        add("no id_token", (yield* session(p, "s-none", { idToken: undefined })).access_token, true)
+        add(
+          "id_token, other audience",
+          (yield* session(p, "s-aud", { idToken: yield* sign({ aud: "x" }) })).access_token,
+          false,
+        )
+        add(
+          "id_token, other issuer",
+          (yield* session(p, "s-iss", { idToken: yield* sign({ iss: "https://evil.test" }) })).access_token,
+          false,
+        )
+        add(
+          "id_token expired, session live",
+          (yield* session(p, "s-exp", { idToken: yield* sign({ exp: start - 100 }) })).access_token,
+          true,
+        )
+        add(
+          "id_token bad signature",
+          (yield* session(p, "s-sig", { idToken: `${good.slice(0, -4)}AAAA` })).access_token,
+          false,
+        )
+        add(
+          "upstream set near expiry (refresh)",
+          (yield* session(p, "s-old", { idToken: good, expires_at: start + 10 })).access_token,
+          false,
+        )
+        add(
+          "upstream set expired",
+          (yield* session(p, "s-dead", { idToken: good, expires_at: start - 10 })).access_token,
+          false,
+        )
+        const revoked = yield* session(p, "s-revoked", { idToken: good })
+        const gone = yield* session(p, "s-gone", { idToken: good })
+        const garbled = yield* session(p, "s-garbled", { idToken: good })
+        yield* Effect.gen(function* () {
+          const store = yield* TokenStore.TokenStore
+          yield* store.jtiMappings.delete(revoked.jti)
+          yield* store.upstreamTokenSets.delete("s-gone")
+        }).pipe(Effect.provide(p.fast))
+        // A stored value that does not decrypt: the general path logs it and treats it as missing.
+        yield* p.memory.set("upstream:s-garbled", "v1.k1.AAAAAAAAAAAAAAAA.AAAA", "1 hour")
+        add("unknown jti", revoked.access_token, true)
+        add("upstream set deleted", gone.access_token, true)
+        add("upstream record does not decrypt", garbled.access_token, false)
+        add("other client", (yield* session(p, "s-client", { idToken: good }, "c2")).access_token, true)
+        for (const c of cases) {
+          const d = yield* decide(p, c.bearer)
+          assert.strictEqual(d.fast, d.general, c.name)
+          assert.strictEqual(d.sync, c.sync, `${c.name}: synchronous`)
+        }
+        // Random corruptions of a valid bearer.
+        const bearer = cases[0]!.bearer
+        const corruptions = fc.sample(
+          fc.oneof(
+            fc
+              .tuple(fc.nat(bearer.length - 1), fc.constantFrom(..."AaZz09-_.=+/ "))
+              .map(([i, ch]) => bearer.slice(0, i) + ch + bearer.slice(i + 1)),
+            fc.nat(bearer.length - 1).map((i) => bearer.slice(0, i)),
+            fc.string({ maxLength: 8 }).map((s) => bearer + s),
+          ),
+          { numRuns: 150, seed: 8 },
+        )
+        for (const token of corruptions) yield* same(p, token)
+      }),
+    ),
+  )
+
+  it.effect("check - access_token mode decides as the general path", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const p = yield* pair("access_token")
+        const jwt = (claims: Record<string, unknown>) =>
+          p.upstream.sign({ sub: "u1", exp: start + 3600, scope: "openid tools", ...claims }, { now: start })
+        const good = (yield* session(p, "a1", { access_token: yield* jwt({}) })).access_token
+        yield* same(p, good)
+        const d = yield* same(p, good, ["tools"])
+        assert.include(d.fast, '"_tag":"Allow"')
+        assert.isTrue(d.sync)
+        const expired = (yield* session(p, "a2", { access_token: yield* jwt({ exp: start - 100 }) }))
+          .access_token
+        yield* same(p, expired)
+        const opaque = (yield* session(p, "a3", {})).access_token
+        yield* same(p, opaque)
+      }),
+    ),
+  )
+
+  it.effect("check - an old record shape (full raw, id repeated, extra member) decodes on both paths", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const p = yield* pair("id_token")
+        const idToken = yield* p.upstream.sign(
+          { sub: "u1", aud: p.upstream.clientId, exp: start + 3600 },
+          { now: start },
+        )
+        yield* same(p, (yield* session(p, "warm", { idToken })).access_token)
+        const { access_token } = yield* session(p, "old", { idToken })
+        const keys = yield* NodeStorageKeys.make([{ kid: "k1", secret: TestProxy.testSecret }]).pipe(
+          Effect.orDie,
+        )
+        const old = {
+          id: "old",
+          access_token: "opaque-upstream-access-token",
+          id_token: idToken,
+          token_type: "Bearer",
+          scope: ["openid", "tools"],
+          expires_at: start + 3600,
+          raw: { access_token: "opaque-upstream-access-token", id_token: idToken, expires_in: 3600 },
+          legacy: true,
+        }
+        yield* p.memory.set("upstream:old", yield* keys.encrypt(JSON.stringify(old)), "1 hour")
+        const d = yield* same(p, access_token)
+        assert.include(d.fast, '"_tag":"Allow"')
+        assert.isTrue(d.sync)
+        const stored = yield* Effect.provide(
+          Effect.flatMap(Effect.service(TokenStore.TokenStore), (s) => s.upstreamTokenSets.get("old")),
+          p.fast,
+        )
+        assert.isTrue(Option.isSome(stored) && !("legacy" in stored.value))
+      }),
+    ),
+  )
+})
