@@ -64,7 +64,7 @@ const decodeJson = Schema.decodeUnknownOption(MessageJson)
 /**
  * The JSON text of a message.
  *
- * @category encoding
+ * @category schemas
  * @since 0.1.0
  */
 export const encodeMessage: (message: Message) => string = Schema.encodeSync(MessageJson)
@@ -72,7 +72,7 @@ export const encodeMessage: (message: Message) => string = Schema.encodeSync(Mes
 /**
  * A received text as a message; none when it is not one (it is then ignored).
  *
- * @category encoding
+ * @category schemas
  * @since 0.1.0
  */
 export const decodeMessage = (text: unknown): Option.Option<Message> => decodeJson(text)

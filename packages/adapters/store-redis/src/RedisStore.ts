@@ -83,7 +83,9 @@ export const make = (
   })
 
 /**
- * The store over a `Redis` service provided elsewhere (a shared client, another runtime's).
+ * The store over a `Redis` service provided elsewhere (a shared client, another runtime's). It
+ * provides no cache invalidation: add `RedisCacheInvalidation.layerNodeRedis` when the client is a
+ * `NodeRedis` one, or the other instances refuse a revoked token within `cache_ttl_seconds` only.
  *
  * @category layers
  * @since 0.1.0
