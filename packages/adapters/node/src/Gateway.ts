@@ -293,8 +293,9 @@ const startWith = async (
 
   /** One access log line per request: the path only, never a query string nor a header. */
   const logsRequests = LogLevel.isGreaterThanOrEqualTo("Info", config.logLevel)
-  // JSON lines with no OTLP exporter: the same line built from a template and written once per
-  // event-loop turn (~35 µs a request less than a logger fiber and a synchronous write each).
+  // JSON lines with no OTLP exporter: the same line built from a template and written in batches
+  // (~35 µs a request less than a logger fiber and a synchronous write each; a write per batch of
+  // up to 10 ms instead of one per event-loop turn: another ~10 µs).
   const directLog =
     logsRequests && config.logFormat === "json" && config.otlpEndpoint === undefined
       ? AccessLog.make()
@@ -373,6 +374,7 @@ const startWith = async (
   } catch (error) {
     await main.close()
     await fast?.close()
+    directLog?.close()
     throw error
   }
   let stopping: Promise<void> | undefined
@@ -385,7 +387,7 @@ const startWith = async (
         const timeout = config.shutdownTimeoutSeconds * 1000
         await Promise.all([main.shutdown(timeout), metricsServer?.shutdown(timeout)])
         await fast?.close()
-        directLog?.flush()
+        directLog?.close()
         await runtime.dispose()
       })()
       return stopping

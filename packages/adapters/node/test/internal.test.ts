@@ -7,6 +7,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import fc from "fast-check"
+import * as AccessLog from "../src/internal/accessLog.ts"
 import * as RequestId from "../src/internal/requestId.ts"
 import * as RequestTarget from "../src/internal/requestTarget.ts"
 import * as ReverseProxy from "../src/ReverseProxy.ts"
@@ -109,5 +110,44 @@ describe("RequestId", () => {
       assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
     assert.strictEqual(new Set(ids).size, ids.length)
     assert.notStrictEqual(RequestId.make()().slice(0, 24), ids[0]!.slice(0, 24))
+  })
+})
+
+describe("AccessLog", () => {
+  it("make - lines queued within flushMillis go out in one write; maxPending writes at once; close writes the rest", async () => {
+    const writes: Array<string> = []
+    const log = AccessLog.make((chunk) => writes.push(chunk), { flushMillis: 30, maxPending: 2000 })
+    log.line("id-1", "POST", "/mcp", 200, 1.5)
+    log.line("id-2", "GET", '/m"cp', 404, 0.1)
+    assert.strictEqual(writes.length, 0)
+    await new Promise((r) => setTimeout(r, 60))
+    assert.strictEqual(writes.length, 1)
+    const lines = writes[0]!.trimEnd().split("\n")
+    assert.strictEqual(lines.length, 2)
+    const first = JSON.parse(lines[0]!) as Record<string, unknown>
+    assert.deepStrictEqual(Object.keys(first), [
+      "message",
+      "level",
+      "timestamp",
+      "annotations",
+      "spans",
+      "fiberId",
+    ])
+    assert.deepStrictEqual(first["annotations"], {
+      request_id: "id-1",
+      method: "POST",
+      path: "/mcp",
+      status: 200,
+      duration_ms: 1.5,
+    })
+    assert.match(String(first["timestamp"]), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+    assert.isBelow(Math.abs(Date.parse(String(first["timestamp"])) - Date.now()), 5000)
+    assert.strictEqual((JSON.parse(lines[1]!) as { annotations: { path: string } }).annotations.path, '/m"cp')
+    for (let i = 0; i < 20; i++) log.line(`id-${i}`, "POST", "/mcp", 200, 1)
+    assert.strictEqual(writes.length, 2) // over maxPending: written without waiting
+    log.line("last", "POST", "/mcp", 200, 1)
+    log.close()
+    assert.strictEqual(writes.length, 3)
+    assert.include(writes[2]!, '"request_id":"last"')
   })
 })
