@@ -63,7 +63,24 @@ export const resolveScopes = (
   mode: VerificationMode,
   upstream: UpstreamTokenSet,
   claims: VerifiedClaims,
-): Scopes.ScopeSet => (mode === "id_token" ? Scopes.normalize(upstream.scope) : Scopes.fromClaims(claims))
+): Scopes.ScopeSet =>
+  mode === "id_token"
+    ? normalized(upstream.scope)
+      ? upstream.scope
+      : Scopes.normalize(upstream.scope)
+    : Scopes.fromClaims(claims)
+
+/**
+ * Whether `Scopes.normalize` would give `tokens` back unchanged (non-empty tokens without
+ * whitespace, strictly ascending): a recorded scope set nearly always is one.
+ */
+const normalized = (tokens: ReadonlyArray<string>): boolean => {
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i]!
+    if (token === "" || /\s/.test(token) || (i > 0 && !(tokens[i - 1]! < token))) return false
+  }
+  return true
+}
 
 /**
  * Builds the `AccessToken` of a request from the verification mode, the stored upstream token

@@ -13,13 +13,13 @@
  * @see [RFC 5869](https://www.rfc-editor.org/rfc/rfc5869) (HKDF)
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Layer, Redacted, Schema } from "effect"
+import { Clock, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { createLocalJWKSet, exportJWK, type JSONWebKeySet, type JWK, jwtVerify, SignJWT } from "jose"
 import * as CompactHs256 from "./internal/compactHs256.ts"
 import { fromJoseError } from "./internal/joseErrors.ts"
 import { InvalidToken } from "./OAuthError.ts"
 import { Settings } from "./ProxyConfig.ts"
-import { ProxyTokenClaims } from "./ProxyTokenClaims.ts"
+import { isDecoded, ProxyTokenClaims } from "./ProxyTokenClaims.ts"
 
 /**
  * The JWT `typ` of the proxy's access tokens.
@@ -108,7 +108,10 @@ export const deriveKey = (
     })
   })
 
-const decodeClaims = Schema.decodeUnknownOption(ProxyTokenClaims)
+const decodeWithSchema = Schema.decodeUnknownOption(ProxyTokenClaims)
+/** A payload already in decoded form is used as is (`ProxyTokenClaims.isDecoded`); others are decoded. */
+const decodeClaims = (payload: unknown): Option.Option<ProxyTokenClaims> =>
+  isDecoded(payload) ? Option.some(payload) : decodeWithSchema(payload)
 
 const missingClaim = new InvalidToken({
   source: "proxy",

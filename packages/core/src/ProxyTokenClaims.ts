@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import * as Decoded from "./internal/decoded.ts"
 
 /**
  * @category schemas
@@ -35,3 +36,28 @@ export const ProxyTokenClaims = Schema.Struct({
  * @since 0.1.0
  */
 export type ProxyTokenClaims = typeof ProxyTokenClaims.Type
+
+const members = new Set(["iss", "aud", "sub", "client_id", "scope", "jti", "exp", "iat", "nbf"])
+const audience = (value: unknown) => Decoded.nonEmpty(value) || Decoded.strings(value, Decoded.nonEmpty)
+
+/**
+ * Whether `value` (a verified token's payload as JSON.parse gives it) is already
+ * `ProxyTokenClaims` exactly as the Schema decodes it (no other member), so it can be used as is;
+ * anything else goes through the Schema. Tested against the Schema
+ * (`test/DecodedSchemas.test.ts`): `true` ⇒ the decode succeeds and equals `value`.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const isDecoded = (value: unknown): value is ProxyTokenClaims =>
+  Decoded.plain(value) &&
+  Decoded.only(value, members) &&
+  Decoded.nonEmpty(value["iss"]) &&
+  audience(value["aud"]) &&
+  Decoded.nonEmpty(value["sub"]) &&
+  Decoded.nonEmpty(value["client_id"]) &&
+  Decoded.optional(value, "scope", Decoded.string) &&
+  Decoded.nonEmpty(value["jti"]) &&
+  Decoded.finite(value["exp"]) &&
+  Decoded.finite(value["iat"]) &&
+  Decoded.optional(value, "nbf", Decoded.finite)

@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import * as Decoded from "./internal/decoded.ts"
 
 /**
  * @category schemas
@@ -56,11 +57,6 @@ const members = new Set([
   "raw",
 ])
 
-const nonEmpty = (value: unknown) => typeof value === "string" && value !== ""
-const finite = (value: unknown) => typeof value === "number" && Number.isFinite(value)
-const optional = (record: Record<string, unknown>, key: string, ok: (value: unknown) => boolean) =>
-  !Object.hasOwn(record, key) || ok(record[key])
-
 /**
  * Whether `value` (parsed JSON) is already an `UpstreamTokenSet` exactly as the Schema decodes it:
  * every member of the Schema's shape, none other, `raw` a plain record. Such a record is used as is
@@ -72,30 +68,18 @@ const optional = (record: Record<string, unknown>, key: string, ok: (value: unkn
  * @category schemas
  * @since 0.1.0
  */
-export const isDecoded = (value: unknown): value is UpstreamTokenSet => {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false
-  const record = value as Record<string, unknown>
-  for (const key in record) if (!members.has(key) || !Object.hasOwn(record, key)) return false
-  const { scope, raw } = record
-  if (
-    !nonEmpty(record["id"]) ||
-    !nonEmpty(record["access_token"]) ||
-    !optional(record, "id_token", nonEmpty) ||
-    !optional(record, "refresh_token", nonEmpty) ||
-    typeof record["token_type"] !== "string" ||
-    !finite(record["expires_at"]) ||
-    !optional(record, "refresh_expires_at", finite) ||
-    !Array.isArray(scope) ||
-    typeof raw !== "object" ||
-    raw === null ||
-    Array.isArray(raw) ||
-    Object.getPrototypeOf(raw) !== Object.prototype ||
-    Object.hasOwn(raw, "__proto__")
-  )
-    return false
-  for (let i = 0; i < scope.length; i++) if (typeof scope[i] !== "string") return false
-  return true
-}
+export const isDecoded = (value: unknown): value is UpstreamTokenSet =>
+  Decoded.plain(value) &&
+  Decoded.only(value, members) &&
+  Decoded.nonEmpty(value["id"]) &&
+  Decoded.nonEmpty(value["access_token"]) &&
+  Decoded.optional(value, "id_token", Decoded.nonEmpty) &&
+  Decoded.optional(value, "refresh_token", Decoded.nonEmpty) &&
+  Decoded.string(value["token_type"]) &&
+  Decoded.strings(value["scope"]) &&
+  Decoded.finite(value["expires_at"]) &&
+  Decoded.optional(value, "refresh_expires_at", Decoded.finite) &&
+  Decoded.plain(value["raw"])
 
 /**
  * The fields of a token-endpoint response that the proxy records.

@@ -17,14 +17,14 @@
  * @see [OpenID Connect Core §3.1.3.7](https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation)
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Layer, Schema } from "effect"
+import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, type JWK, jwtVerify } from "jose"
 import * as CompactJws from "./internal/compactJws.ts"
 import { fromJoseError } from "./internal/joseErrors.ts"
 import { Jwks } from "./Jwks.ts"
 import { InvalidToken, type UpstreamError } from "./OAuthError.ts"
 import { Settings } from "./ProxyConfig.ts"
-import { VerifiedClaims } from "./VerifiedClaims.ts"
+import { isDecoded, VerifiedClaims } from "./VerifiedClaims.ts"
 
 /**
  * What a verified upstream token must say.
@@ -68,7 +68,10 @@ export class UpstreamVerifier extends Context.Service<UpstreamVerifier, Upstream
   "@oidc-proxy/core/UpstreamVerifier",
 ) {}
 
-const decodeClaims = Schema.decodeUnknownOption(VerifiedClaims)
+const decodeWithSchema = Schema.decodeUnknownOption(VerifiedClaims)
+/** A payload already in decoded form is used as is (`VerifiedClaims.isDecoded`); others are decoded. */
+const decodeClaims = (payload: unknown): Option.Option<VerifiedClaims> =>
+  isDecoded(payload) ? Option.some(payload) : decodeWithSchema(payload)
 
 const kidOf = (token: string): string | undefined => {
   try {

@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import * as Decoded from "./internal/decoded.ts"
 
 /**
  * @category schemas
@@ -33,3 +34,23 @@ export const VerifiedClaims = Schema.StructWithRest(
  * @since 0.1.0
  */
 export type VerifiedClaims = typeof VerifiedClaims.Type
+
+const audience = (value: unknown) => typeof value === "string" || Decoded.strings(value)
+
+/**
+ * Whether `value` (a JWT payload as JSON.parse gives it) is already `VerifiedClaims` exactly as the
+ * Schema decodes it, so a verifier can use it as is; anything else goes through the Schema.
+ * Tested against the Schema (`test/DecodedSchemas.test.ts`): `true` ⇒ the decode succeeds and
+ * equals `value`.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const isDecoded = (value: unknown): value is VerifiedClaims =>
+  Decoded.plain(value) &&
+  Decoded.string(value["iss"]) &&
+  Decoded.optional(value, "sub", Decoded.string) &&
+  Decoded.optional(value, "aud", audience) &&
+  Decoded.optional(value, "exp", Decoded.finite) &&
+  Decoded.optional(value, "iat", Decoded.finite) &&
+  Decoded.optional(value, "nbf", Decoded.finite)
