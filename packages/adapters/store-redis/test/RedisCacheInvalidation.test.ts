@@ -13,7 +13,7 @@ import { NodeRedis } from "@effect/platform-node"
 import { assert, it } from "@effect/vitest"
 import { CacheInvalidation, IssueAccessToken, LoadAccessToken, TokenStore } from "@oidc-proxy/core"
 import { TestProxy, TestUpstream } from "@oidc-proxy/core/testing"
-import { Clock, Effect, Layer, Schedule } from "effect"
+import { Clock, Effect, Layer, Logger, Schedule } from "effect"
 import { Redis } from "effect/persistence"
 import { RedisCacheInvalidation, RedisStore } from "../src/index.ts"
 import {
@@ -103,6 +103,9 @@ const within = (ms: number, what: string, check: Effect.Effect<boolean, unknown>
 
 const revoked = "The access token is unknown or was revoked"
 
+/** Log lines of the malformed-message test. */
+const logged: Array<string> = []
+
 const raw = <A, E>(url: string, f: (redis: Redis.Redis["Service"]) => Effect.Effect<A, E>) =>
   Effect.gen(function* () {
     return yield* f(yield* Redis.Redis)
@@ -155,6 +158,7 @@ describeWithRedis("RedisCacheInvalidation", (server) => {
     () =>
       Effect.gen(function* () {
         const url = server().url
+        logged.length = 0
         const { b, issued, decision, cached } = yield* twoInstances(url, "inv3:")
         assert.strictEqual(yield* decision(b), "allow")
         const channel = RedisCacheInvalidation.channel("inv3:")
@@ -180,7 +184,17 @@ describeWithRedis("RedisCacheInvalidation", (server) => {
         )
         assert.strictEqual(yield* decision(b), "allow", "the token itself was never revoked")
         assert.strictEqual(yield* cached(b), 1)
-      }).pipe(Effect.scoped),
+        // Each instance logs each of the three bad messages (A's may still be on their way), never its text.
+        yield* within(
+          boundMs,
+          "both instances logged the three bad messages",
+          Effect.sync(() => logged.filter((line) => line.includes("ignored a message")).length === 6),
+        )
+        for (const line of logged) assert.notInclude(line, "garbage")
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(Logger.layer([Logger.make((options) => void logged.push(String(options.message)))])),
+      ),
     30_000,
   )
 
