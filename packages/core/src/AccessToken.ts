@@ -63,23 +63,23 @@ export const resolveScopes = (
   mode: VerificationMode,
   upstream: UpstreamTokenSet,
   claims: VerifiedClaims,
-): Scopes.ScopeSet =>
-  mode === "id_token"
-    ? normalized(upstream.scope)
-      ? upstream.scope
-      : Scopes.normalize(upstream.scope)
-    : Scopes.fromClaims(claims)
+): Scopes.ScopeSet => (mode === "id_token" ? recorded(upstream.scope) : Scopes.fromClaims(claims))
 
 /**
- * Whether `Scopes.normalize` would give `tokens` back unchanged (non-empty tokens without
- * whitespace, strictly ascending): a recorded scope set nearly always is one.
+ * `Scopes.normalize` of a recorded scope set, cheaply when its tokens are already single tokens
+ * (non-empty, no whitespace — nearly always): the set itself when sorted without duplicates,
+ * else a sorted copy without them.
  */
-const normalized = (tokens: ReadonlyArray<string>): boolean => {
+const recorded = (tokens: ReadonlyArray<string>): Scopes.ScopeSet => {
+  let sorted = true
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!
-    if (token === "" || /\s/.test(token) || (i > 0 && !(tokens[i - 1]! < token))) return false
+    if (token === "" || /\s/.test(token)) return Scopes.normalize(tokens)
+    if (i > 0 && !(tokens[i - 1]! < token)) sorted = false
   }
-  return true
+  if (sorted) return tokens
+  const copy = [...tokens].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  return copy.filter((token, i) => i === 0 || token !== copy[i - 1])
 }
 
 /**

@@ -291,14 +291,22 @@ const makeSyncLoad = (
     if (!(refreshAt > Math.floor(now / 1000))) return undefined // a refresh: the general path
     let verified: VerifiedClaims | undefined
     if (mode === "id_token") {
-      if (set.id_token === undefined)
+      const idToken = set.id_token
+      if (idToken === undefined)
         return fail("missing_id_token", "upstream", "The upstream token set has no id_token to verify")
-      const exp = UpstreamSession.expOf(set.id_token)
-      verified = verifyUpstream(
-        set.id_token,
-        exp === undefined ? idExpectation : { issuer, audience: client_id, notAfter: exp },
-        now,
-      )
+      // The general path verifies at min(now, exp − 1 s) (`notAfter`: the id_token's own `exp`).
+      // An acceptance at `now` whose `exp` is at least a second away is that same verification,
+      // without reading `exp` first; otherwise verify as the general path does.
+      verified = verifyUpstream(idToken, idExpectation, now)
+      const exp = verified?.exp
+      if (!(typeof exp === "number" && now <= (exp - 1) * 1000)) {
+        const notAfter = UpstreamSession.expOf(idToken)
+        verified = verifyUpstream(
+          idToken,
+          notAfter === undefined ? idExpectation : { issuer, audience: client_id, notAfter },
+          now,
+        )
+      }
     } else verified = verifyUpstream(set.access_token, accessExpectation, now)
     if (verified === undefined) return undefined
     const accessToken = resolveAccessToken(mode, set, verified, { token: bearer, claims })

@@ -209,6 +209,29 @@ describe("SyncCheck", () => {
           assert.strictEqual(d.fast, d.general, c.name)
           assert.strictEqual(d.sync, c.sync, `${c.name}: synchronous`)
         }
+        // id_tokens at the edges of their lifetime (the fast path reads `exp` from the verified claims).
+        const edges = [
+          { exp: start + 1 },
+          { exp: start },
+          { exp: start - 3 },
+          { exp: start - 6 },
+          { exp: start + 1.5 },
+          { exp: start + 0.25 },
+          { nbf: start + 3, exp: start + 4 },
+          { nbf: start + 4, exp: start - 2 }, // valid at now only, not at exp − 1 s
+          { nbf: start + 6 },
+          { exp: "soon" },
+          {},
+        ]
+        for (const [i, claims] of edges.entries()) {
+          const token = yield* sign(claims)
+          const edge = (yield* session(p, `s-edge-${i}`, { idToken: token })).access_token
+          for (const step of ["0 millis", "400 millis", "700 millis"] as const) {
+            yield* TestClock.adjust(step)
+            yield* same(p, edge)
+          }
+          yield* TestClock.setTime(start * 1000)
+        }
         // Random corruptions of a valid bearer.
         const bearer = cases[0]!.bearer
         const corruptions = fc.sample(

@@ -127,12 +127,14 @@ export const verify = (
     return defer
   if ((kid !== undefined && typeof kid !== "string") || (typ !== undefined && typeof typ !== "string"))
     return defer
+  // The claims before the signature: a token that would be deferred anyway costs no public-key
+  // operation (an expired id_token, say). Every condition must hold, so the order decides nothing.
+  const payload = parseObject(keys.decode(token.slice(first + 1, second)))
+  if (payload === undefined || !claimsOk(payload, expect, now)) return defer
   const jwk = selectKey(set, alg as SupportedAlgorithm, kid)
   if (jwk === undefined) return defer
   const check = keys.keyFor(jwk, alg as SupportedAlgorithm)
   if (check === undefined || !check(token.slice(0, second), token.slice(second + 1))) return defer
-  const payload = parseObject(keys.decode(token.slice(first + 1, second)))
-  if (payload === undefined || !claimsOk(payload, expect, now)) return defer
   return { _tag: "ok", payload, jwk }
 }
 
