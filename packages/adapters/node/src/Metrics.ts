@@ -84,11 +84,13 @@ export const make = (): Metrics => {
     bearer: (result) => inc(bearer, bearerKeys[result]),
     target: (seconds, ok) => {
       const key = ok ? "ok" : "error"
-      const buckets = bucketCounts.get(key) ?? latencyBuckets.map(() => 0)
-      latencyBuckets.forEach((le, i) => {
-        if (seconds <= le) buckets[i] = (buckets[i] ?? 0) + 1
-      })
-      bucketCounts.set(key, buckets)
+      let buckets = bucketCounts.get(key)
+      if (buckets === undefined) {
+        buckets = latencyBuckets.map(() => 0)
+        bucketCounts.set(key, buckets)
+      }
+      for (let i = latencyBuckets.length - 1; i >= 0 && seconds <= latencyBuckets[i]!; i--)
+        buckets[i] = buckets[i]! + 1
       inc(sums, key, seconds)
       inc(counts, key)
     },

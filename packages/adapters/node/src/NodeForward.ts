@@ -17,7 +17,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
 import type { AccessToken } from "@oidc-proxy/core"
-import { Agent, type Dispatcher } from "undici"
+import { type Dispatcher, Pool } from "undici"
 import * as ReverseProxy from "./ReverseProxy.ts"
 
 /**
@@ -33,7 +33,7 @@ export interface Options {
   readonly observe?: ((outcome: { readonly seconds: number; readonly ok: boolean }) => void) | undefined
   /** Called once per forwarded request with the status sent to the caller (502: unreachable). */
   readonly onResponse?: ((status: number, forwarded: Forwarded) => void) | undefined
-  /** Default: a keep-alive `Agent` owned by this forwarder (`close` closes it). */
+  /** Default: a keep-alive `Pool` to the target owned by this forwarder (`close` closes it). */
   readonly dispatcher?: Dispatcher | undefined
 }
 
@@ -207,7 +207,9 @@ interface Shared {
 export const make = (options: Options): Forwarder => {
   const own = options.dispatcher === undefined
   const dispatcher: Dispatcher =
-    options.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, connections: 256, pipelining: 1 })
+    // One origin: its `Pool` directly (an `Agent` would look the origin's pool up per request).
+    options.dispatcher ??
+    new Pool(options.target.origin, { keepAliveTimeout: 30_000, connections: 256, pipelining: 1 })
   const origin = options.target.origin
   const shared: Shared = { observe: options.observe, onResponse: options.onResponse }
 

@@ -10,6 +10,7 @@ import fc from "fast-check"
 import * as AccessLog from "../src/internal/accessLog.ts"
 import * as RequestId from "../src/internal/requestId.ts"
 import * as RequestTarget from "../src/internal/requestTarget.ts"
+import * as Metrics from "../src/Metrics.ts"
 import * as ReverseProxy from "../src/ReverseProxy.ts"
 
 const origin = "http://127.0.0.1:8080"
@@ -149,5 +150,39 @@ describe("AccessLog", () => {
     log.close()
     assert.strictEqual(writes.length, 3)
     assert.include(writes[2]!, '"request_id":"last"')
+  })
+})
+
+describe("Metrics", () => {
+  it("target - cumulative histogram buckets, sum and count per outcome", () => {
+    const metrics = Metrics.make()
+    for (const seconds of [0.001, 0.005, 0.02, 0.3, 20]) metrics.target(seconds, true)
+    metrics.target(0.07, false)
+    const text = metrics.render()
+    const bucket = (outcome: string, le: string) =>
+      Number(
+        new RegExp(`_bucket\\{outcome="${outcome}",le="${le.replace(/[.+]/g, "\\$&")}"\\} (\\d+)`).exec(
+          text,
+        )?.[1],
+      )
+    const expected: Record<string, number> = {
+      "0.005": 2,
+      "0.01": 2,
+      "0.025": 3,
+      "0.05": 3,
+      "0.1": 3,
+      "0.25": 3,
+      "0.5": 4,
+      "1": 4,
+      "2.5": 4,
+      "5": 4,
+      "10": 4,
+      "+Inf": 5,
+    }
+    for (const [le, n] of Object.entries(expected)) assert.strictEqual(bucket("ok", le), n, le)
+    assert.strictEqual(bucket("error", "0.05"), 0)
+    assert.strictEqual(bucket("error", "0.1"), 1)
+    assert.include(text, 'oidc_proxy_target_request_duration_seconds_count{outcome="ok"} 5')
+    assert.include(text, 'oidc_proxy_target_request_duration_seconds_count{outcome="error"} 1')
   })
 })
