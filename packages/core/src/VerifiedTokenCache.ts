@@ -87,14 +87,16 @@ export const make = (options: Options): VerifiedTokenCache => {
   const enabled = options.ttlMillis > 0 && options.maxEntries > 0
   const entries = new Map<string, Entry>()
   const byJti = new Map<string, string>()
-  const byUpstream = new Map<string, Set<string>>()
+  // One token per upstream token set is the common case: held as is, a `Set` only for several.
+  const byUpstream = new Map<string, string | Set<string>>()
   let evictions = 0
 
   const drop = (token: string, entry: Entry) => {
     entries.delete(token)
     if (byJti.get(entry.jti) === token) byJti.delete(entry.jti)
     const tokens = byUpstream.get(entry.upstreamId)
-    if (tokens !== undefined) {
+    if (tokens === token) byUpstream.delete(entry.upstreamId)
+    else if (typeof tokens === "object") {
       tokens.delete(token)
       if (tokens.size === 0) byUpstream.delete(entry.upstreamId)
     }
@@ -124,12 +126,10 @@ export const make = (options: Options): VerifiedTokenCache => {
       }
       entries.set(token, { accessToken, expiresAt, jti: links.jti, upstreamId: links.upstreamId })
       byJti.set(links.jti, token)
-      let tokens = byUpstream.get(links.upstreamId)
-      if (tokens === undefined) {
-        tokens = new Set()
-        byUpstream.set(links.upstreamId, tokens)
-      }
-      tokens.add(token)
+      const tokens = byUpstream.get(links.upstreamId)
+      if (tokens === undefined) byUpstream.set(links.upstreamId, token)
+      else if (typeof tokens === "object") tokens.add(token)
+      else if (tokens !== token) byUpstream.set(links.upstreamId, new Set([tokens, token]))
     },
     evictJti: (jti) => {
       evictions++
@@ -143,7 +143,7 @@ export const make = (options: Options): VerifiedTokenCache => {
       evictions++
       const tokens = byUpstream.get(upstreamId)
       if (tokens === undefined) return
-      for (const token of [...tokens]) {
+      for (const token of typeof tokens === "string" ? [tokens] : [...tokens]) {
         const entry = entries.get(token)
         if (entry !== undefined) drop(token, entry)
       }

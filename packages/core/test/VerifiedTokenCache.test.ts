@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import { TestClock } from "effect/testing"
+import * as fc from "fast-check"
 import type { AccessToken } from "../src/AccessToken.ts"
 import { issueAccessToken } from "../src/IssueAccessToken.ts"
 import * as LoadAccessToken from "../src/LoadAccessToken.ts"
@@ -53,6 +54,42 @@ describe("VerifiedTokenCache", () => {
     cache.evictJti("jd") // a revocation lands while "d" is being verified
     cache.remember("d", token("d"), { jti: "jd", upstreamId: "u3" }, 9e9, 0, before)
     assert.isUndefined(cache.lookup("d", 1))
+  })
+
+  it("evict - agrees with a plain model on random remember/evict sequences (several tokens per upstream)", () => {
+    const op = fc.oneof(
+      fc.record({ op: fc.constant("remember" as const), t: fc.nat(5), u: fc.nat(2) }),
+      fc.record({ op: fc.constant("jti" as const), j: fc.nat(5) }),
+      fc.record({ op: fc.constant("upstream" as const), u: fc.nat(2) }),
+    )
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 40 }), fc.integer({ min: 1, max: 8 }), (ops, maxEntries) => {
+        const cache = VerifiedTokenCache.make({ ttlMillis: 5000, maxEntries })
+        // The model: token → links, insertion order kept (the oldest goes first when full).
+        const model = new Map<string, { readonly jti: string; readonly upstreamId: string }>()
+        for (const o of ops) {
+          if (o.op === "remember") {
+            const t = `t${o.t}`
+            // A jti names one token (it is the token's own id); tokens share upstream token sets.
+            const links = { jti: `j${o.t}`, upstreamId: `u${o.u}` }
+            cache.remember(t, token(t), links, 60_000, 0, cache.epoch())
+            model.delete(t)
+            while (model.size >= maxEntries) model.delete(model.keys().next().value!)
+            model.set(t, links)
+          } else if (o.op === "jti") {
+            cache.evictJti(`j${o.j}`)
+            model.delete(`t${o.j}`)
+          } else {
+            cache.evictUpstream(`u${o.u}`)
+            for (const [t, l] of [...model]) if (l.upstreamId === `u${o.u}`) model.delete(t)
+          }
+          assert.strictEqual(cache.size(), model.size)
+          for (let i = 0; i < 6; i++)
+            assert.strictEqual(cache.lookup(`t${i}`, 1) !== undefined, model.has(`t${i}`))
+        }
+      }),
+      { numRuns: 500 },
+    )
   })
 
   it("disabled - remembers nothing", () => {
