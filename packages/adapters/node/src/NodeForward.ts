@@ -118,7 +118,8 @@ class Exchange implements Dispatcher.DispatchHandler, Forwarded {
   readonly method: string
   readonly path: string
   readonly started: number
-  readonly sent: number
+  /** `performance.now()` when the request was handed to undici. */
+  sent = 0
   readonly shared: Shared
   constructor(
     res: ServerResponse,
@@ -126,7 +127,6 @@ class Exchange implements Dispatcher.DispatchHandler, Forwarded {
     method: string,
     path: string,
     started: number,
-    sent: number,
     shared: Shared,
   ) {
     this.res = res
@@ -134,7 +134,6 @@ class Exchange implements Dispatcher.DispatchHandler, Forwarded {
     this.method = method
     this.path = path
     this.started = started
-    this.sent = sent
     this.shared = shared
     this.onClose = () => {
       if (this.res.writableFinished) return
@@ -193,6 +192,9 @@ class Exchange implements Dispatcher.DispatchHandler, Forwarded {
   }
 }
 
+/** Request bodies up to this length (declared by `content-length`) are read whole before sending. */
+const bufferedBodyMax = 64 * 1024
+
 interface Shared {
   readonly observe: Options["observe"]
   readonly onResponse: Options["onResponse"]
@@ -228,17 +230,41 @@ export const make = (options: Options): Forwarder => {
       /^\d{1,15}$/.test(length)
     )
       headers["content-length"] = length
-    const exchange = new Exchange(res, requestId, method, path, started, performance.now(), shared)
+    const exchange = new Exchange(res, requestId, method, path, started, shared)
+    const size = headers["content-length"] === undefined ? -1 : Number(headers["content-length"])
+    if (size < 0 || size > bufferedBodyMax) {
+      // Streamed, not buffered: a Streamable HTTP request body may be large or long-lived.
+      send(exchange, method, headers, targetPath, withBody ? req : null)
+      return
+    }
+    // A small body of known length (a JSON-RPC message) is read whole first and sent with the
+    // headers in one write: cheaper than streaming it (~5 µs a request). A caller that goes away
+    // before its body ends gets nothing more and a 502 is logged, as when streaming (the target is
+    // not asked at all then); once sent, the response's `close` aborts the target request.
+    const chunks: Array<Buffer> = []
+    let ended = false
+    req.on("data", (chunk: Buffer) => {
+      chunks.push(chunk)
+    })
+    req.on("end", () => {
+      ended = true
+      send(exchange, method, headers, targetPath, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
+    })
+    req.on("error", (error) => {
+      if (!ended) exchange.onResponseError(undefined as never, error)
+    })
+  }
+  const send = (
+    exchange: Exchange,
+    method: string,
+    headers: Record<string, string>,
+    targetPath: string,
+    body: IncomingMessage | Buffer | null,
+  ) => {
+    exchange.sent = performance.now()
     try {
       dispatcher.dispatch(
-        {
-          origin,
-          path: targetPath,
-          method: method as Dispatcher.HttpMethod,
-          headers,
-          // Streamed, not buffered: a Streamable HTTP request body may be large or long-lived.
-          body: withBody ? req : null,
-        },
+        { origin, path: targetPath, method: method as Dispatcher.HttpMethod, headers, body },
         exchange,
       )
     } catch (error) {

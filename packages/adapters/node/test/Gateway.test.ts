@@ -336,6 +336,38 @@ describe("Gateway", () => {
     assert.strictEqual(target.seen.at(-1)?.url, "/mcp/b?q=%27x%27")
   })
 
+  it("resource - fast path: an empty body and a caller gone mid-body (target not asked, counted as 5xx)", async () => {
+    const { gateway, target, issue } = await setup()
+    const token = await issue({ sub: "alice" })
+    const post = (body: string) =>
+      fetch(`${gateway.url}/mcp`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body })
+    await (await post("{}")).text() // remembered from here on
+    const empty = await post("")
+    assert.strictEqual(empty.status, 200)
+    await empty.text()
+    assert.strictEqual(target.seen.at(-1)?.body, "")
+    assert.strictEqual(target.seen.at(-1)?.headers["content-length"], "0")
+    const seen = target.seen.length
+    const { connect } = await import("node:net")
+    const url = new URL(gateway.url)
+    const socket = connect(Number(url.port), url.hostname)
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()))
+    socket.write(
+      `POST /mcp HTTP/1.1\r\nhost: ${url.host}\r\nauthorization: Bearer ${token}\r\ncontent-length: 100\r\n\r\n{"jsonrpc"`,
+    )
+    await new Promise((r) => setTimeout(r, 50))
+    socket.destroy()
+    await new Promise((r) => setTimeout(r, 100))
+    assert.strictEqual(target.seen.length, seen)
+    assert.include(
+      gateway.metrics.render(),
+      'oidc_proxy_http_requests_total{endpoint="resource",status_class="5xx"} 1',
+    )
+    const after = await post('{"id":2}')
+    assert.strictEqual(after.status, 200)
+    await after.text()
+  })
+
   it("resource - fast path: a target gone after the first request is the same 502 JSON", async () => {
     const { gateway, target, issue } = await setup()
     const token = await issue({ sub: "alice" })
