@@ -123,6 +123,18 @@ export const make = <S extends Schema.Codec<unknown, unknown>>(
       Option.isNone(plain) ? miss("does not decrypt") : decoded(id, plain.value),
     )
   }
+  // A store failure (`getSync` throws) is `null`: `get` reads again and reports it.
+  const read = (
+    getSync: (key: string, now: number) => string | undefined,
+    id: string,
+    now: number,
+  ): string | undefined | null => {
+    try {
+      return getSync(`${name}:${id}`, now)
+    } catch {
+      return null
+    }
+  }
   const getStored = store.getSync
   const decryptSync = keys.decryptSync
   const getSync =
@@ -130,7 +142,8 @@ export const make = <S extends Schema.Codec<unknown, unknown>>(
       ? undefined
       : options.encrypt !== true
         ? (id: string, now: number): Option.Option<S["Type"]> | undefined => {
-            const found = getStored(`${name}:${id}`, now)
+            const found = read(getStored, id, now)
+            if (found === null) return undefined
             if (found === undefined) return Option.none()
             const value = decodeJson(id, found)
             return Option.isSome(value) ? value : undefined
@@ -138,7 +151,8 @@ export const make = <S extends Schema.Codec<unknown, unknown>>(
         : decryptSync === undefined
           ? undefined
           : (id: string, now: number): Option.Option<S["Type"]> | undefined => {
-              const found = getStored(`${name}:${id}`, now)
+              const found = read(getStored, id, now)
+              if (found === null) return undefined
               if (found === undefined) return Option.none()
               const plain = decryptSync(found)
               if (plain === undefined) return undefined

@@ -29,10 +29,11 @@ export interface StoreShape {
    */
   readonly take: (key: string) => Effect.Effect<Option.Option<string>, StoreError>
   /**
-   * Optional, for stores that hold their data in the process: the value of `key` at `nowMillis`
-   * (epoch ms), answered synchronously — `undefined` when absent or expired. It must agree with
-   * `get`. The cold bearer check uses it to read without entering the Effect runtime; stores that
-   * do I/O leave it out.
+   * Optional, for stores that answer without waiting (in-process memory, an embedded synchronous
+   * database): the value of `key` at `nowMillis` (epoch ms), answered synchronously — `undefined`
+   * when absent or expired. It must agree with `get`; when the store fails it throws, and callers
+   * ask `get` (which reports the failure as `StoreError`). The cold bearer check uses it to read
+   * without entering the Effect runtime; stores that do network I/O leave it out.
    */
   readonly getSync?: (key: string, nowMillis: number) => string | undefined
 }
@@ -136,7 +137,11 @@ const storedValue = (entry: MemoryEntry | undefined): string | undefined =>
     ? undefined
     : entry.head === undefined
       ? entry.value
-      : `${entry.head}${toBase64Url(entry.value.slice(0, ivBytes))}.${toBase64Url(entry.value.slice(ivBytes))}`
+      : unpacked(entry.head, toBase64Url(entry.value))
+
+/** 12 bytes are 16 base64url characters with no carry, so `iv‖ct` encodes as `<iv><ct>`. */
+const unpacked = (head: string, ivAndCiphertext: string): string =>
+  `${head}${ivAndCiphertext.slice(0, 16)}.${ivAndCiphertext.slice(16)}`
 
 /**
  * An in-memory store: a `Map` whose entries expire by `Clock` (so `TestClock` drives it). Expired

@@ -84,10 +84,9 @@ export const make = (
       try {
         const decipher = createDecipheriv("aes-256-gcm", key.key, iv, { authTagLength: tagLength })
         decipher.setAAD(key.aad).setAuthTag(ct.subarray(ct.length - tagLength))
-        const plain = Buffer.concat([
-          decipher.update(ct.subarray(0, ct.length - tagLength)),
-          decipher.final(),
-        ])
+        // GCM's final() yields no bytes; it checks the tag (and throws on a mismatch).
+        const plain = decipher.update(ct.subarray(0, ct.length - tagLength))
+        decipher.final()
         return plain.toString("utf8")
       } catch {
         return undefined

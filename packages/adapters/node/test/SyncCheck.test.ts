@@ -249,6 +249,35 @@ describe("SyncCheck", () => {
     ),
   )
 
+  it.effect("check - a store whose getSync throws: the general path reads and reports the failure", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const p = yield* pair("id_token")
+        const idToken = yield* p.upstream.sign(
+          { sub: "u1", aud: p.upstream.clientId, exp: start + 3600 },
+          { now: start },
+        )
+        const { access_token } = yield* session(p, "ts", { idToken })
+        yield* same(p, access_token)
+        const failing: Store.StoreShape = {
+          ...p.memory,
+          getSync: () => {
+            throw new Error("disk I/O error")
+          },
+          get: () => Effect.fail(Store.storeError("get", new Error("disk I/O error"))),
+        }
+        const upstream = p.upstream
+        const config = TestProxy.config(upstream, {
+          verification_mode: "id_token",
+          clock_tolerance_seconds: 5,
+        })
+        const broken = yield* Layer.build(stackOver(upstream, config, failing))
+        const exit = yield* Effect.exit(Effect.provide(LoadAccessToken.check(access_token), broken))
+        assert.isTrue(exit._tag === "Failure" && JSON.stringify(exit.cause).includes("StoreError"))
+      }),
+    ),
+  )
+
   it.effect("check - access_token mode decides as the general path", () =>
     Effect.scoped(
       Effect.gen(function* () {

@@ -98,6 +98,9 @@ const makeWith = (statements: Statements): Store.StoreShape => ({
         catch: fail("set"),
       }),
     ),
+  // node:sqlite answers synchronously: the bearer check reads without a fiber step (a failure
+  // throws, and the check asks `get`, which reports it).
+  getSync: (key, now) => Option.getOrUndefined(storedValue(statements.get.get(key, now))),
   delete: (key) => Effect.try({ try: () => void statements.delete.run(key), catch: fail("delete") }),
   take: (key) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>

@@ -12,7 +12,7 @@
  */
 import { describe, it } from "@effect/vitest"
 import { Collection, type OAuthError, StorageKeys, Store } from "@oidc-proxy/core"
-import { Duration, Effect, type Layer, Option, Redacted, Schema } from "effect"
+import { Clock, Duration, Effect, type Layer, Option, Redacted, Schema } from "effect"
 import { TestClock } from "effect/testing"
 
 /**
@@ -115,6 +115,31 @@ export const checks: Readonly<Record<string, Check>> = {
       yield* t.pass(Duration.times(t.shortTtl, 1.5))
       yield* expectNone(yield* s.get(k), "get after the TTL")
       yield* expectNone(yield* s.take(k), "take after the TTL")
+    }),
+
+  "getSync - when the store offers it, the same answers as get, before and after the TTL": (t) =>
+    Effect.gen(function* () {
+      const s = yield* Store.Store
+      const getSync = s.getSync
+      if (getSync === undefined) return
+      const ns = yield* namespace
+      const values = ["v", "", "日本語 🔑", `v1.k1.AAECAwQFBgcICQoL.${"CQkJ".repeat(30)}`]
+      for (const [i, v] of values.entries()) yield* s.set(`${ns}${i}`, v, t.shortTtl)
+      const same = (what: string) =>
+        Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          for (const key of [...values.keys()].map((i) => `${ns}${i}`).concat(`${ns}absent`)) {
+            const sync = getSync(key, now)
+            const found = yield* s.get(key)
+            yield* expect(
+              Option.getOrUndefined(found) === sync,
+              `${what}: getSync and get disagree on ${key.slice(ns.length)}`,
+            )
+          }
+        })
+      yield* same("right after set")
+      yield* t.pass(Duration.times(t.shortTtl, 2))
+      yield* same("after the TTL")
     }),
 
   "set - TTLs are per key": (t) =>
