@@ -355,12 +355,17 @@ const checkOf = (context: Context.Context<Requirements>): Check => {
  * `nowMillis`), the 401 for a missing bearer, and `undefined` when the token is not remembered —
  * then run `check`. For HTTP edges that want to skip the Effect runtime on the hot path.
  *
+ * With `ports` (the proxy keys and the upstream verifier of the same services), a token not
+ * remembered is also checked synchronously when every port can answer so (as `check` does, see
+ * `makeCheck`); `undefined` then means only "the general path must decide".
+ *
  * @category constructors
  * @since 0.1.0
  */
 export const makeCachedCheck = (
   settings: ProxyConfig,
   store: TokenStoreShape,
+  ports?: { readonly keys: ProxyKeysShape; readonly verifier: UpstreamVerifierShape },
 ): ((
   bearer: string | undefined,
   nowMillis: number,
@@ -369,14 +374,17 @@ export const makeCachedCheck = (
   const cache = store.verified
   const base = Scopes.union(settings.required_scopes, [])
   const unauthenticated = Authorize.unauthenticated(base)
+  const synchronous =
+    ports === undefined ? undefined : makeSyncLoad(settings, ports.keys, store, ports.verifier)
   return (bearer, nowMillis, requiredScopes) => {
     const required =
       requiredScopes === undefined || requiredScopes.length === 0 ? base : Scopes.union(base, requiredScopes)
     if (bearer === undefined || bearer === "")
       return required === base ? unauthenticated : Authorize.unauthenticated(required)
-    const accessToken = cache?.lookup(bearer, nowMillis)
-    if (accessToken === undefined) return undefined
-    return Authorize.authorize(accessToken, {
+    const found = cache?.lookup(bearer, nowMillis) ?? synchronous?.(bearer, nowMillis)
+    if (found === undefined) return undefined
+    if (found instanceof InvalidToken) return Authorize.denyFromError(found)
+    return Authorize.authorize(found, {
       requiredScopes: required,
       resource: settings.resource,
       now: Math.floor(nowMillis / 1000),

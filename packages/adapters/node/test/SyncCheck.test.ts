@@ -12,12 +12,14 @@ import {
   Jwks,
   LoadAccessToken,
   ProxyConfig,
+  ProxyKeys,
   Store,
   TokenStore,
   type UpstreamTokenSet,
+  UpstreamVerifier,
 } from "@oidc-proxy/core"
 import { TestProxy, TestUpstream } from "@oidc-proxy/core/testing"
-import { Effect, Layer, Option } from "effect"
+import { Clock, Effect, Layer, Option } from "effect"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import * as NodeProxyKeys from "../src/NodeProxyKeys.ts"
@@ -113,9 +115,28 @@ const decide = (p: Pair, bearer: string, scopes: ReadonlyArray<string> = []) =>
     return { fast: JSON.stringify(fast), general: JSON.stringify(general), sync: p.reads.effect === before }
   })
 
+/** `makeCachedCheck` with the ports, on a cold cache: the same decision, or `undefined`. */
+const cachedWithPorts = (p: Pair, bearer: string, scopes: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const ports = yield* Effect.all({
+      settings: Effect.service(ProxyConfig.Settings),
+      store: Effect.service(TokenStore.TokenStore),
+      keys: Effect.service(ProxyKeys.ProxyKeys),
+      verifier: Effect.service(UpstreamVerifier.UpstreamVerifier),
+    }).pipe(Effect.provide(p.fast))
+    ports.store.verified?.clear()
+    const check = LoadAccessToken.makeCachedCheck(ports.settings, ports.store, ports)
+    const decision = check(bearer, yield* Clock.currentTimeMillis, scopes)
+    ports.store.verified?.clear()
+    return decision === undefined ? undefined : JSON.stringify(decision)
+  })
+
 const same = (p: Pair, bearer: string, scopes: ReadonlyArray<string> = []) =>
-  Effect.map(decide(p, bearer, scopes), (d) => {
+  Effect.gen(function* () {
+    const d = yield* decide(p, bearer, scopes)
     assert.strictEqual(d.fast, d.general)
+    const cached = yield* cachedWithPorts(p, bearer, scopes)
+    if (cached !== undefined) assert.strictEqual(cached, d.general)
     return d
   })
 
@@ -208,6 +229,8 @@ describe("SyncCheck", () => {
           const d = yield* decide(p, c.bearer)
           assert.strictEqual(d.fast, d.general, c.name)
           assert.strictEqual(d.sync, c.sync, `${c.name}: synchronous`)
+          const cached = yield* cachedWithPorts(p, c.bearer, [])
+          assert.strictEqual(cached, c.sync ? d.general : undefined, `${c.name}: makeCachedCheck`)
         }
         // id_tokens at the edges of their lifetime (the fast path reads `exp` from the verified claims).
         const edges = [
