@@ -13,7 +13,11 @@ const runs = Number(process.argv[2] ?? 5)
 const inFlight = 16
 const upstream = await Effect.runPromise(TestUpstream.make())
 const tokens = await upstreamTokens(upstream)
-const stack = makeStack(upstream, { store: Store.layerMemory, upstreamCache: false })
+const stack = makeStack(upstream, {
+  store: Store.layerMemory,
+  upstreamCache: false,
+  ...(process.env["COLD_TTL"] === undefined ? {} : { cacheTtlSeconds: Number(process.env["COLD_TTL"]) }),
+})
 const count = 4_000
 const sessions = await createSessions(stack, tokens, count * (runs + 1) + 1, "m-")
 const services = await stack.runPromise(

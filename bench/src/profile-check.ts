@@ -13,10 +13,12 @@ import { Effect } from "effect"
 import { createSessions, makeStack, upstreamTokens } from "./stack.ts"
 
 const iterations = Number(process.argv[2] ?? 20_000)
-const cold = process.argv[3] === "cold"
+const cold = process.argv[3] === "cold" || process.argv[3] === "cold-known"
+// `cold-known`: cache emptied before every check, upstream verification cache on (the JWT is known).
+const known = process.argv[3] === "cold-known"
 
 const upstream = await Effect.runPromise(TestUpstream.make())
-const stack = makeStack(upstream, { store: Store.layerMemory, upstreamCache: !cold })
+const stack = makeStack(upstream, { store: Store.layerMemory, upstreamCache: !cold || known })
 const sessions = await createSessions(stack, await upstreamTokens(upstream), 1000)
 const store = await stack.runPromise(Effect.service(TokenStore.TokenStore))
 // As the bench measures it: one `runPromise` per check, 16 in flight.
