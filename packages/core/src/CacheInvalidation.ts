@@ -15,7 +15,7 @@
  * (`jti:<jti>`, `upstream:<id>` — neither is a bearer secret, so neither key is hashed), and the
  * publishing member's random id. A transport therefore carries nothing its store does not already
  * hold; a forged message can only evict (one more store read), never allow. Messages are decoded
- * with `Message`; one that does not decode is ignored.
+ * with `Message`; one that does not decode, or is longer than any message could be, is ignored.
  *
  * @since 0.1.0
  */
@@ -60,9 +60,21 @@ export type Message = typeof Message.Type
 
 const MessageJson = Schema.fromJsonString(Message)
 const decodeJson = Schema.decodeUnknownOption(MessageJson)
+const encodeJson = Schema.encodeOption(MessageJson)
 
 /**
- * The JSON text of a message.
+ * The longest text read as a message. Every message `encodeMessage` can produce fits (a 64-character
+ * origin and a 512-character id, each character escaped as `\uXXXX`, are under 3.6 KB); anything
+ * longer is ignored before it is parsed.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const maxMessageLength = 4096
+
+/**
+ * The JSON text of a message; throws when the message does not fit `Message` (an id empty or
+ * longer than 512 characters) — `publisher` sends without throwing.
  *
  * @category schemas
  * @since 0.1.0
@@ -70,12 +82,14 @@ const decodeJson = Schema.decodeUnknownOption(MessageJson)
 export const encodeMessage: (message: Message) => string = Schema.encodeSync(MessageJson)
 
 /**
- * A received text as a message; none when it is not one (it is then ignored).
+ * A received text as a message; none when it is not one, or is longer than `maxMessageLength`
+ * (it is then ignored).
  *
  * @category schemas
  * @since 0.1.0
  */
-export const decodeMessage = (text: unknown): Option.Option<Message> => decodeJson(text)
+export const decodeMessage = (text: unknown): Option.Option<Message> =>
+  typeof text === "string" && text.length <= maxMessageLength ? decodeJson(text) : Option.none()
 
 /**
  * What a member does with what others publish.
@@ -111,6 +125,30 @@ export interface CacheInvalidationShape {
 }
 
 const silent: Member = { publish: () => Effect.void }
+
+/**
+ * A member's `publish` over a transport's `send`, keeping `Member`'s promise never to fail: an
+ * eviction that does not fit a message (an id empty or longer than 512 characters) or that `send`
+ * could not deliver is logged — by the kind of failure only (`kindOf`), never the id — and the
+ * other members then refuse within their cache TTL.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const publisher =
+  <E>(
+    origin: string,
+    send: (text: string) => Effect.Effect<void, E>,
+    kindOf: (error: E) => string,
+  ): Member["publish"] =>
+  (evict) => {
+    const text = encodeJson({ origin, evict })
+    return Option.isNone(text)
+      ? Effect.logWarning("cache invalidation: an eviction whose id does not fit a message was not sent")
+      : Effect.catch(send(text.value), (error) =>
+          Effect.logWarning(`cache invalidation: publish failed: ${kindOf(error)}`),
+        )
+  }
 
 /**
  * No other instance: nothing is sent or heard.
@@ -194,7 +232,11 @@ export const layerMemory: Layer.Layer<never> = Layer.sync(CacheInvalidation, () 
   return {
     join: (listener) =>
       Effect.map(members.add(listener), (origin) => ({
-        publish: (evict) => Effect.sync(() => void members.deliver(encodeMessage({ origin, evict }))),
+        publish: publisher(
+          origin,
+          (text) => Effect.sync(() => void members.deliver(text)),
+          () => "in-process bus",
+        ),
       })),
   }
 })

@@ -2,11 +2,14 @@
  * Cross-instance invalidation: two `TokenStore`s over one store and one `CacheInvalidation`
  * channel (the in-process bus) — a revocation through one is refused by the other at once, with a
  * cache TTL (300 s) that could not have expired; malformed or own messages are ignored; a reset
- * clears the cache. Without a channel the other instance's bound stays the cache TTL
- * (`VerifiedTokenCache.test.ts`).
+ * clears the cache. The races are forced with a store that holds one read or write until released:
+ * a check in flight on the other instance when the eviction arrives does not re-insert the token,
+ * and the eviction is published only once the store write is done (a check the other instance runs
+ * meanwhile cannot re-insert the old record for its whole cache TTL). Without a channel the other
+ * instance's bound stays the cache TTL (`VerifiedTokenCache.test.ts`).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Option } from "effect"
+import { Deferred, Effect, Fiber, Layer, Logger, Option } from "effect"
 import { TestClock } from "effect/testing"
 import * as CacheInvalidation from "../src/CacheInvalidation.ts"
 import { issueAccessToken } from "../src/IssueAccessToken.ts"
@@ -21,8 +24,43 @@ const tokenStore = Effect.gen(function* () {
   return yield* TokenStore
 })
 
+/** Wraps a store so that its `operation` on a key that `matches`, once armed, waits until released. */
+const holding = (operation: "get" | "delete", matches: (key: string) => boolean) =>
+  Effect.gen(function* () {
+    const reached = yield* Deferred.make<void>()
+    const release = yield* Deferred.make<void>()
+    let armed = false
+    const hold = <A, E>(k: string, effect: Effect.Effect<A, E>) =>
+      armed && matches(k)
+        ? Effect.andThen(
+            Deferred.succeed(reached, undefined),
+            Effect.andThen(Deferred.await(release), effect),
+          )
+        : effect
+    return {
+      // No `getSync`: every check takes the Effect path, where the hold can land.
+      wrap: (inner: Store.StoreShape): Store.StoreShape => ({
+        get: (k) => (operation === "get" ? hold(k, inner.get(k)) : inner.get(k)),
+        set: inner.set,
+        delete: (k) => (operation === "delete" ? hold(k, inner.delete(k)) : inner.delete(k)),
+        take: inner.take,
+      }),
+      arm: () => {
+        armed = true
+      },
+      reached: Deferred.await(reached),
+      release: Deferred.succeed(release, undefined),
+    }
+  })
+
 /** Two instances over one store and one channel; a session issued through `b`. */
-const twoInstances = (channel: Layer.Layer<never>) =>
+const twoInstances = (
+  channel: Layer.Layer<never>,
+  stores: {
+    readonly a?: (shared: Store.StoreShape) => Store.StoreShape
+    readonly b?: (shared: Store.StoreShape) => Store.StoreShape
+  } = {},
+) =>
   Effect.gen(function* () {
     yield* TestClock.setTime(start * 1000)
     const upstream = yield* TestUpstream.make()
@@ -33,14 +71,14 @@ const twoInstances = (channel: Layer.Layer<never>) =>
     const config = TestProxy.config(upstream, { verification_mode: "id_token", cache_ttl_seconds: 300 })
     const shared = yield* Store.makeMemory
     const bus = yield* Layer.build(channel)
-    const instance = () =>
+    const instance = (store: Store.StoreShape) =>
       TestProxy.layer(
         upstream,
         config,
-        Layer.merge(Layer.succeed(Store.Store, shared), Layer.succeedContext(bus)),
+        Layer.merge(Layer.succeed(Store.Store, store), Layer.succeedContext(bus)),
       )
-    const a = yield* Layer.build(instance())
-    const b = yield* Layer.build(instance())
+    const a = yield* Layer.build(instance(stores.a?.(shared) ?? shared))
+    const b = yield* Layer.build(instance(stores.b?.(shared) ?? shared))
     const issued = yield* Effect.gen(function* () {
       const store = yield* TokenStore
       yield* store.upstreamTokenSets.set(
@@ -119,6 +157,61 @@ describe("CacheInvalidation", () => {
     ),
   )
 
+  it.effect(
+    "epoch guard - a check in flight on the other instance when the eviction arrives does not re-insert",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const hold = yield* holding("get", (key) => key === "upstream:ts")
+          const { a, b, issued, on, decision, cached } = yield* twoInstances(CacheInvalidation.layerMemory, {
+            a: hold.wrap,
+          })
+          // A's cold check has read the jti mapping and waits on the upstream token set read.
+          hold.arm()
+          const inFlight = yield* Effect.forkChild(decision(a))
+          yield* hold.reached
+          yield* on(
+            b,
+            Effect.flatMap(tokenStore, (s) => s.jtiMappings.delete(issued.jti)),
+          )
+          yield* hold.release
+          // It read the mapping before the revocation, so it may answer allow; it must not remember.
+          assert.strictEqual(yield* Fiber.join(inFlight), "allow")
+          assert.strictEqual(yield* cached(a), 0)
+          assert.strictEqual(yield* decision(a), "The access token is unknown or was revoked")
+        }),
+      ),
+  )
+
+  it.effect(
+    "publish after the write - a check on the other instance meanwhile cannot re-insert the old record",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const hold = yield* holding("delete", (key) => key.startsWith("jti:"))
+          const { a, b, issued, on, decision, cached } = yield* twoInstances(CacheInvalidation.layerMemory, {
+            b: hold.wrap,
+          })
+          assert.strictEqual(yield* decision(a), "allow")
+          // B's revocation waits in the store write; A checks meanwhile (were A told before the write,
+          // it would read the mapping again here and remember it for its 300 s TTL).
+          hold.arm()
+          const revoking = yield* Effect.forkChild(
+            on(
+              b,
+              Effect.flatMap(tokenStore, (s) => s.jtiMappings.delete(issued.jti)),
+            ),
+          )
+          yield* hold.reached
+          assert.strictEqual(yield* decision(a), "allow")
+          yield* hold.release
+          yield* Fiber.join(revoking)
+          assert.strictEqual(yield* cached(a), 0)
+          assert.strictEqual(yield* decision(a), "The access token is unknown or was revoked")
+        }),
+      ),
+  )
+
   it.effect("none (the default) - the other instance keeps its entry until its cache TTL", () =>
     Effect.scoped(
       Effect.gen(function* () {
@@ -187,6 +280,8 @@ describe("CacheInvalidation", () => {
           JSON.stringify({ origin: "x", evict: { kind: "jti", id: "" } }),
           JSON.stringify({ origin: "x", evict: { kind: "jti", id: "j".repeat(513) } }),
           JSON.stringify({ origin: "", evict: { kind: "jti", id: "j" } }),
+          // Valid, but longer than any message could be: not even parsed.
+          JSON.stringify({ origin: "x", evict: { kind: "jti", id: "j" }, pad: "p".repeat(5000) }),
         ])
           assert.isFalse(members.deliver(bad), String(bad))
         assert.deepStrictEqual(heard, [])
@@ -198,7 +293,60 @@ describe("CacheInvalidation", () => {
         assert.deepStrictEqual(heard, ["second jti:j1"])
         members.reset()
         assert.deepStrictEqual(heard, ["second jti:j1", "first reset", "second reset"])
+        // The longest message that encodes is still heard (ids escaped as \uXXXX included).
+        const longest = CacheInvalidation.encodeMessage({
+          origin: "\u0001".repeat(64),
+          evict: { kind: "upstream", id: "\u0001".repeat(512) },
+        })
+        assert.isAtMost(longest.length, CacheInvalidation.maxMessageLength)
+        assert.isTrue(members.deliver(longest))
       }),
     ),
+  )
+
+  it.effect("members - a member whose scope closed hears nothing more", () =>
+    Effect.gen(function* () {
+      const members = CacheInvalidation.makeMembers(() => "m")
+      const heard: Array<string> = []
+      yield* Effect.scoped(
+        members.add({ evict: (e) => void heard.push(e.id), reset: () => void heard.push("reset") }),
+      )
+      members.deliver(CacheInvalidation.encodeMessage({ origin: "other", evict: { kind: "jti", id: "j1" } }))
+      members.reset()
+      assert.deepStrictEqual(heard, [])
+    }),
+  )
+
+  it.effect(
+    "publisher - never fails: an id that does not fit a message, or a failed send, is logged without the id",
+    () =>
+      Effect.gen(function* () {
+        const logged: Array<string> = []
+        const sent: Array<string> = []
+        const ok = CacheInvalidation.publisher(
+          "o",
+          (text) => Effect.sync(() => void sent.push(text)),
+          () => "unused",
+        )
+        const failing = CacheInvalidation.publisher(
+          "o",
+          () => Effect.fail({ code: "ECONNRESET" }),
+          (e) => e.code,
+        )
+        yield* Effect.gen(function* () {
+          yield* ok({ kind: "jti", id: "j1" })
+          yield* ok({ kind: "jti", id: "secret-looking-id".repeat(40) })
+          yield* ok({ kind: "jti", id: "" })
+          yield* failing({ kind: "upstream", id: "u1" })
+        }).pipe(Effect.provide(Logger.layer([Logger.make((o) => void logged.push(String(o.message)))])))
+        assert.deepStrictEqual(sent, [
+          CacheInvalidation.encodeMessage({ origin: "o", evict: { kind: "jti", id: "j1" } }),
+        ])
+        assert.deepStrictEqual(logged, [
+          "cache invalidation: an eviction whose id does not fit a message was not sent",
+          "cache invalidation: an eviction whose id does not fit a message was not sent",
+          "cache invalidation: publish failed: ECONNRESET",
+        ])
+      }),
   )
 })

@@ -12,6 +12,10 @@
  * does not decode is logged (without its text) and ignored; a failed `PUBLISH` is logged, and the
  * other instances then refuse within their `cache_ttl_seconds`.
  *
+ * The Redis user needs `PUBLISH` and `SUBSCRIBE` on the channel: with Redis 7 ACLs a user created
+ * without channel permissions (`acl-pubsub-default resetchannels`, the default) makes the layer
+ * build fail with `NOPERM`; grant `&<prefix>invalidate`.
+ *
  * @since 0.1.0
  */
 import { randomUUID } from "node:crypto"
@@ -113,13 +117,11 @@ export const make = (
     return {
       join: (listener) =>
         Effect.map(members.add(listener), (origin) => ({
-          publish: (evict) =>
-            redis.send("PUBLISH", name, CacheInvalidation.encodeMessage({ origin, evict })).pipe(
-              Effect.asVoid,
-              Effect.catch((error) =>
-                Effect.logWarning(`cache invalidation: publish failed: ${kindOf(error.cause)}`),
-              ),
-            ),
+          publish: CacheInvalidation.publisher(
+            origin,
+            (text) => Effect.asVoid(redis.send("PUBLISH", name, text)),
+            (error) => kindOf(error.cause),
+          ),
         })),
     }
   })

@@ -170,6 +170,12 @@ describeWithRedis("RedisCacheInvalidation", (server) => {
               "garbage",
               "{}",
               JSON.stringify({ origin: "x", evict: { kind: "everything", id: "*" } }),
+              // Would evict, but is longer than any message could be: ignored unparsed.
+              JSON.stringify({
+                origin: "another-instance",
+                evict: { kind: "jti", id: issued.jti },
+                pad: "p".repeat(100_000),
+              }),
               foreign({ kind: "jti", id: "some-other-jti" }),
             ],
             (message) => r.send("PUBLISH", channel, message),
@@ -184,11 +190,11 @@ describeWithRedis("RedisCacheInvalidation", (server) => {
         )
         assert.strictEqual(yield* decision(b), "allow", "the token itself was never revoked")
         assert.strictEqual(yield* cached(b), 1)
-        // Each instance logs each of the three bad messages (A's may still be on their way), never its text.
+        // Each instance logs each of the four bad messages (A's may still be on their way), never its text.
         yield* within(
           boundMs,
-          "both instances logged the three bad messages",
-          Effect.sync(() => logged.filter((line) => line.includes("ignored a message")).length === 6),
+          "both instances logged the four bad messages",
+          Effect.sync(() => logged.filter((line) => line.includes("ignored a message")).length === 8),
         )
         for (const line of logged) assert.notInclude(line, "garbage")
       }).pipe(
@@ -232,6 +238,32 @@ describeWithRedis("RedisCacheInvalidation", (server) => {
         )
       }).pipe(Effect.scoped),
     60_000,
+  )
+
+  it.live(
+    "scope closed - both subscriber connections are closed with their instances",
+    () =>
+      Effect.gen(function* () {
+        const url = server().url
+        const subscribers = raw(url, (r) =>
+          Effect.map(
+            r.send<Array<unknown>>("PUBSUB", "NUMSUB", RedisCacheInvalidation.channel("inv6:")),
+            (reply) => Number(reply[1]),
+          ),
+        )
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            yield* twoInstances(url, "inv6:")
+            assert.strictEqual(yield* subscribers, 2)
+          }),
+        )
+        yield* within(
+          boundMs,
+          "no subscriber left",
+          Effect.map(subscribers, (n) => n === 0),
+        )
+      }),
+    30_000,
   )
 })
 
