@@ -136,29 +136,19 @@ export const make = <S extends Schema.Codec<unknown, unknown>>(
     }
   }
   const getStored = store.getSync
-  const decryptSync = keys.decryptSync
+  // The stored text as plaintext: decrypted synchronously, or as is.
+  const plainOf = options.encrypt === true ? keys.decryptSync : (stored: string): string | undefined => stored
   const getSync =
-    getStored === undefined || options.hashKey === true
+    getStored === undefined || plainOf === undefined || options.hashKey === true
       ? undefined
-      : options.encrypt !== true
-        ? (id: string, now: number): Option.Option<S["Type"]> | undefined => {
-            const found = read(getStored, id, now)
-            if (found === null) return undefined
-            if (found === undefined) return Option.none()
-            const value = decodeJson(id, found)
-            return Option.isSome(value) ? value : undefined
-          }
-        : decryptSync === undefined
-          ? undefined
-          : (id: string, now: number): Option.Option<S["Type"]> | undefined => {
-              const found = read(getStored, id, now)
-              if (found === null) return undefined
-              if (found === undefined) return Option.none()
-              const plain = decryptSync(found)
-              if (plain === undefined) return undefined
-              const value = decodeJson(id, plain)
-              return Option.isSome(value) ? value : undefined
-            }
+      : (id: string, now: number): Option.Option<S["Type"]> | undefined => {
+          const found = read(getStored, id, now)
+          if (found === null) return undefined
+          if (found === undefined) return Option.none()
+          const plain = plainOf(found)
+          const value = plain === undefined ? undefined : decodeJson(id, plain)
+          return value !== undefined && Option.isSome(value) ? value : undefined
+        }
   return {
     ...(getSync === undefined ? {} : { getSync }),
     get: (id) =>
