@@ -14,7 +14,10 @@
  *
  * The Redis user needs `PUBLISH` and `SUBSCRIBE` on the channel: with Redis 7 ACLs a user created
  * without channel permissions (`acl-pubsub-default resetchannels`, the default) makes the layer
- * build fail with `NOPERM`; grant `&<prefix>invalidate`.
+ * build fail with `NOPERM`; grant `&<prefix>invalidate`. Pub/sub ignores the database number:
+ * deployments on one Redis server that differ only by database (`redis://host/1`, `/2`) hear each
+ * other's evictions (harmless — an eviction never allows — but needless); give them different
+ * prefixes.
  *
  * @since 0.1.0
  */
