@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import * as Decoded from "./internal/decoded.ts"
 
 /**
  * @category schemas
@@ -27,3 +28,21 @@ export const JtiMapping = Schema.Struct({
  * @since 0.1.0
  */
 export type JtiMapping = typeof JtiMapping.Type
+
+const members = new Set(["jti", "upstream_token_set_id", "client_id", "expires_at"])
+
+/**
+ * Whether `value` (a stored mapping as JSON.parse gives it, `jti` put back) is already a
+ * `JtiMapping` exactly as the Schema decodes it, so a read can use it as is; anything else goes
+ * through the Schema. Tested against the Schema (`test/DecodedSchemas.test.ts`).
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const isDecoded = (value: unknown): value is JtiMapping =>
+  Decoded.plain(value) &&
+  Decoded.only(value, members) &&
+  Decoded.nonEmpty(value["jti"]) &&
+  Decoded.nonEmpty(value["upstream_token_set_id"]) &&
+  Decoded.nonEmpty(value["client_id"]) &&
+  Decoded.finite(value["expires_at"])

@@ -19,7 +19,7 @@ import { CacheInvalidation } from "./CacheInvalidation.ts"
 import { Client } from "./Client.ts"
 import { CachedDocument } from "./ClientIdMetadata.ts"
 import * as Collection from "./Collection.ts"
-import { JtiMapping } from "./JtiMapping.ts"
+import { isDecoded as isDecodedMapping, JtiMapping } from "./JtiMapping.ts"
 import { Settings } from "./ProxyConfig.ts"
 import {
   AuthorizationCode,
@@ -103,7 +103,7 @@ export const make = Effect.gen(function* () {
     }),
     families: Collection.make(store, keys, "family", Family),
     jtiMappings: evicting(
-      Collection.make(store, keys, "jti", JtiMapping, { idField: "jti" }),
+      Collection.make(store, keys, "jti", JtiMapping, { idField: "jti", decoded: isDecodedMapping }),
       verified.evictJti,
       (id) => member.publish({ kind: "jti", id }),
       false,

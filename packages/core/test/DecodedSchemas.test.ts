@@ -8,6 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Option, Schema } from "effect"
 import * as fc from "fast-check"
 import { resolveScopes } from "../src/AccessToken.ts"
+import * as JtiMapping from "../src/JtiMapping.ts"
 import * as ProxyTokenClaims from "../src/ProxyTokenClaims.ts"
 import * as Scopes from "../src/Scopes.ts"
 import { Arbitraries } from "../src/testing/index.ts"
@@ -119,6 +120,32 @@ describe("DecodedSchemas", () => {
       { numRuns: 300 },
     )
     assert.isFalse(VerifiedClaims.isDecoded(JSON.parse('{"iss": "x", "__proto__": {"sub": 1}}')))
+  })
+
+  it("JtiMapping.isDecoded - stored mappings are recognised; yes implies the Schema agrees", () => {
+    const mappingAgrees = agreesWith(
+      JtiMapping.JtiMapping as Schema.Codec<JtiMapping.JtiMapping, unknown>,
+      JtiMapping.isDecoded,
+    )
+    const mapping = fc.record({
+      jti: fc.string({ minLength: 1 }),
+      upstream_token_set_id: fc.string({ minLength: 1 }),
+      client_id: fc.string({ minLength: 1 }),
+      expires_at: fc.integer(),
+    })
+    fc.assert(
+      fc.property(mapping, (m) => {
+        assert.isTrue(mappingAgrees(JSON.parse(JSON.stringify(m))))
+      }),
+      { numRuns: 200 },
+    )
+    fc.assert(
+      fc.property(
+        altered(mapping, ["jti", "upstream_token_set_id", "client_id", "expires_at"]),
+        (m) => void mappingAgrees(m),
+      ),
+      { numRuns: 500 },
+    )
   })
 
   it("resolveScopes - in id_token mode, the recorded scopes as Scopes.normalize gives them", () => {
