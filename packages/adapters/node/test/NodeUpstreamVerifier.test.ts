@@ -124,54 +124,55 @@ const expectations: ReadonlyArray<UpstreamVerifier.Expectation> = [
   { issuer, audience, notAfter: now + 600 },
 ]
 
+/** Crafted tokens: every algorithm, every claim and header variation, malformed shapes. */
+const craftedCorpus = (): Array<string> => {
+  const corpus: Array<string> = []
+  for (const alg of algs) {
+    const valid = signJwt(alg, claims)
+    const [h, p, s] = valid.split(".") as [string, string, string]
+    corpus.push(
+      valid,
+      signJwt(alg, { ...claims, exp: now - 3 }),
+      signJwt(alg, { ...claims, exp: now - 30 }),
+      signJwt(alg, { ...claims, exp: undefined }),
+      signJwt(alg, { ...claims, exp: "soon" }),
+      signJwt(alg, { ...claims, nbf: now + 4 }),
+      signJwt(alg, { ...claims, nbf: now + 60 }),
+      signJwt(alg, { ...claims, iat: "then" }),
+      signJwt(alg, { ...claims, iss: "https://evil.test" }),
+      signJwt(alg, { ...claims, iss: undefined }),
+      signJwt(alg, { ...claims, aud: "other" }),
+      signJwt(alg, { ...claims, aud: ["x", audience] }),
+      signJwt(alg, { ...claims, aud: undefined }),
+      signJwt(alg, { ...claims, sub: 42 }),
+      signJwt(alg, claims, { alg, kid: alg, typ: "JWT" }),
+      signJwt(alg, claims, { alg }),
+      signJwt(alg, claims, { alg, kid: "unknown" }),
+      signJwt(alg, claims, { alg, kid: "twice" }),
+      signJwt(alg, claims, { alg, kid: alg, crit: ["exp"] }),
+      signJwt(alg, claims, { alg, kid: alg, b64: false }),
+      signJwt(alg, claims, { alg, kid: alg, jku: "https://evil.test/jwks" }),
+      signJwt(alg, claims, { alg: alg === "RS256" ? "PS256" : "RS256", kid: alg }),
+      signJwt(alg, [1, 2] as never),
+      `${h}.${p}.${s.slice(0, -1)}`,
+      `${h}.${p}.${s}A`,
+      `${h}.${p}.${s.slice(0, -2)}AA`,
+      `${h}A.${p}.${s}`,
+      `${h}.${p}A.${s}`,
+      `${h}.${b64({ ...claims, sub: "evil" })}.${s}`,
+      `${b64({ alg: "none" })}.${p}.`,
+      `${h}.${p}`,
+    )
+  }
+  corpus.push(signJwt("RS256", claims, { alg: "RS256", kid: "small" }, small.privateKey), "a.b.c", "", "..")
+  return corpus
+}
+
 describe("NodeUpstreamVerifier", () => {
   it.effect("verify - the same verdict as jose on crafted tokens, at several times", () =>
     Effect.gen(function* () {
       const { jose, node } = yield* both
-      const corpus: Array<string> = []
-      for (const alg of algs) {
-        const valid = signJwt(alg, claims)
-        const [h, p, s] = valid.split(".") as [string, string, string]
-        corpus.push(
-          valid,
-          signJwt(alg, { ...claims, exp: now - 3 }),
-          signJwt(alg, { ...claims, exp: now - 30 }),
-          signJwt(alg, { ...claims, exp: undefined }),
-          signJwt(alg, { ...claims, exp: "soon" }),
-          signJwt(alg, { ...claims, nbf: now + 4 }),
-          signJwt(alg, { ...claims, nbf: now + 60 }),
-          signJwt(alg, { ...claims, iat: "then" }),
-          signJwt(alg, { ...claims, iss: "https://evil.test" }),
-          signJwt(alg, { ...claims, iss: undefined }),
-          signJwt(alg, { ...claims, aud: "other" }),
-          signJwt(alg, { ...claims, aud: ["x", audience] }),
-          signJwt(alg, { ...claims, aud: undefined }),
-          signJwt(alg, { ...claims, sub: 42 }),
-          signJwt(alg, claims, { alg, kid: alg, typ: "JWT" }),
-          signJwt(alg, claims, { alg }),
-          signJwt(alg, claims, { alg, kid: "unknown" }),
-          signJwt(alg, claims, { alg, kid: "twice" }),
-          signJwt(alg, claims, { alg, kid: alg, crit: ["exp"] }),
-          signJwt(alg, claims, { alg, kid: alg, b64: false }),
-          signJwt(alg, claims, { alg, kid: alg, jku: "https://evil.test/jwks" }),
-          signJwt(alg, claims, { alg: alg === "RS256" ? "PS256" : "RS256", kid: alg }),
-          signJwt(alg, [1, 2] as never),
-          `${h}.${p}.${s.slice(0, -1)}`,
-          `${h}.${p}.${s}A`,
-          `${h}.${p}.${s.slice(0, -2)}AA`,
-          `${h}A.${p}.${s}`,
-          `${h}.${p}A.${s}`,
-          `${h}.${b64({ ...claims, sub: "evil" })}.${s}`,
-          `${b64({ alg: "none" })}.${p}.`,
-          `${h}.${p}`,
-        )
-      }
-      corpus.push(
-        signJwt("RS256", claims, { alg: "RS256", kid: "small" }, small.privateKey),
-        "a.b.c",
-        "",
-        "..",
-      )
+      const corpus = craftedCorpus()
       for (const t of [now, now + 595, now + 604, now + 606]) {
         yield* TestClock.setTime(t * 1000)
         for (const expect of expectations)
@@ -184,6 +185,30 @@ describe("NodeUpstreamVerifier", () => {
           }
       }
       for (const alg of algs) assert.isAbove(fastAccepted.get(alg) ?? 0, 10, alg)
+    }),
+  )
+
+  it.effect("verifySync - every answer it gives is the one verify gives, on crafted tokens and times", () =>
+    Effect.gen(function* () {
+      const verifiers = yield* Effect.all([
+        UpstreamVerifier.makeJwtWith(NodeUpstreamVerifier.makeKeys(), { resultCache: false }),
+        UpstreamVerifier.makeJwtWith(NodeUpstreamVerifier.makeKeys()),
+      ]).pipe(Effect.provide(Layer.merge(settings, Jwks.layerStatic(jwks))))
+      const corpus = craftedCorpus()
+      let answered = 0
+      for (const t of [now, now + 595, now + 604, now + 606]) {
+        yield* TestClock.setTime(t * 1000)
+        for (const v of verifiers)
+          for (const expect of expectations)
+            for (const token of corpus) {
+              const general = yield* verdict(v, token, expect)
+              const quick = v.verifySync?.(token, expect, t * 1000)
+              if (quick === undefined) continue
+              answered++
+              assert.strictEqual(`ok ${JSON.stringify(quick)}`, general, token)
+            }
+      }
+      assert.isAbove(answered, 50)
     }),
   )
 

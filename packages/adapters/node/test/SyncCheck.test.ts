@@ -3,8 +3,9 @@
  * `NodeStorageKeys`, `NodeProxyKeys`, `NodeUpstreamVerifier` over a static JWKS),
  * `LoadAccessToken.check` decides without a fiber step per port. It must decide exactly as the
  * general Effect path: both stacks below share one memory store; the general one sees it without
- * `getSync`, so it runs every step through the Effect runtime. Same sessions, same clock, same
- * decisions — valid, refused at each step, corrupted bearers, records that do not decode.
+ * `getSync`, and its keys and verifier without `verifySync`, so it runs every step through the
+ * ports' Effects. Same sessions, same clock, same decisions — valid, refused at each step,
+ * corrupted bearers, records that do not decode.
  */
 import { assert, describe, it } from "@effect/vitest"
 import {
@@ -19,7 +20,7 @@ import {
   UpstreamVerifier,
 } from "@oidc-proxy/core"
 import { TestProxy, TestUpstream } from "@oidc-proxy/core/testing"
-import { Clock, Effect, Layer, Option } from "effect"
+import { Clock, Context, Effect, Layer, Option } from "effect"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import * as NodeProxyKeys from "../src/NodeProxyKeys.ts"
@@ -63,7 +64,18 @@ const pair = (mode: "id_token" | "access_token") =>
       take: memory.take,
     }
     const fast = yield* Layer.build(stackOver(upstream, config, fastStore))
-    const general = yield* Layer.build(stackOver(upstream, config, generalStore))
+    // The general stack also loses the keys' and the verifier's synchronous answers: every step
+    // of its checks is the ports' Effect.
+    const built = yield* Layer.build(stackOver(upstream, config, generalStore))
+    const keys = Context.get(built, ProxyKeys.ProxyKeys)
+    const verifier = Context.get(built, UpstreamVerifier.UpstreamVerifier)
+    const general = built.pipe(
+      Context.add(ProxyKeys.ProxyKeys, ProxyKeys.ProxyKeys.of({ sign: keys.sign, verify: keys.verify })),
+      Context.add(
+        UpstreamVerifier.UpstreamVerifier,
+        UpstreamVerifier.UpstreamVerifier.of({ verify: verifier.verify }),
+      ),
+    )
     return { upstream, memory, reads, fast, general }
   })
 
