@@ -154,6 +154,9 @@ class Exchange implements Dispatcher.DispatchHandler, Forwarded {
     statusCode: number,
     headers: Record<string, string | Array<string> | undefined>,
   ): void {
+    // Interim answers (100 Continue, 103 Early Hints) are not passed on, as `request` and `fetch`
+    // do not pass them on either; the final answer follows.
+    if (statusCode < 200) return
     this.shared.observe?.({ seconds: (performance.now() - this.sent) / 1000, ok: true })
     const out = ReverseProxy.responseHeaderRecord(headers as ReverseProxy.HeaderRecord, false) as Record<
       string,

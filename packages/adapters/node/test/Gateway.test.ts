@@ -368,6 +368,28 @@ describe("Gateway", () => {
     await after.text()
   })
 
+  it("resource - fast path: interim answers of the target (103 Early Hints) are not passed on", async () => {
+    const { gateway, issue } = await setup({
+      respond: (_req, res) => {
+        res.writeEarlyHints({ link: "</style.css>; rel=preload; as=style" })
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end('{"ok":true}')
+      },
+    })
+    const token = await issue({ sub: "alice" })
+    const headers = { authorization: `Bearer ${token}`, "x-test-raw": "1" }
+    for (let i = 0; i < 2; i++) {
+      // First through WebHandler (then remembered), then the fast path.
+      const response = await fetch(`${gateway.url}/mcp`, { headers })
+      assert.strictEqual(response.status, 200)
+      assert.deepStrictEqual(await response.json(), { ok: true })
+    }
+    assert.include(
+      gateway.metrics.render(),
+      'oidc_proxy_http_requests_total{endpoint="resource",status_class="2xx"} 2',
+    )
+  })
+
   it("resource - fast path: a target gone after the first request is the same 502 JSON", async () => {
     const { gateway, target, issue } = await setup()
     const token = await issue({ sub: "alice" })
