@@ -188,7 +188,8 @@ class Exchange implements Dispatcher.DispatchHandler, Forwarded {
       res.destroy()
       return
     }
-    this.shared.observe?.({ seconds: (performance.now() - this.sent) / 1000, ok: false })
+    // A caller gone before its body ended: the target was never asked, no target latency to count.
+    if (this.sent !== 0) this.shared.observe?.({ seconds: (performance.now() - this.sent) / 1000, ok: false })
     res.writeHead(502, badGatewayHeaders(this.requestId))
     res.end(ReverseProxy.badGatewayBody)
     this.shared.onResponse?.(502, this)

@@ -363,6 +363,8 @@ describe("Gateway", () => {
       gateway.metrics.render(),
       'oidc_proxy_http_requests_total{endpoint="resource",status_class="5xx"} 1',
     )
+    // Never sent to the target: no target latency observed.
+    assert.notInclude(gateway.metrics.render(), 'outcome="error"')
     const after = await post('{"id":2}')
     assert.strictEqual(after.status, 200)
     await after.text()
