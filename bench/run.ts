@@ -300,6 +300,8 @@ const startServer = (kind: string, target?: string, env: Record<string, string> 
     const child = fork(join(here, "src/servers.ts"), [kind, ...(target === undefined ? [] : [target])], {
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "inherit", "ipc"],
+      // The gateway runs as the `oidc-proxy` binary runs it (bin/oidc-proxy.mjs sets this flag).
+      ...(kind === "gateway" ? { execArgv: [...process.execArgv, "--no-allocation-site-pretenuring"] } : {}),
     })
     let buffer: string | undefined = ""
     child.stdout!.on("data", (chunk: Buffer) => {

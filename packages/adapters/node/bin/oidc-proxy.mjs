@@ -7,4 +7,11 @@ if (major < 22 || (major === 22 && minor < 19)) {
   process.stderr.write(`oidc-proxy: Node.js >= 22.19 is required (this is ${process.versions.node})\n`)
   process.exit(2)
 }
+// V8's allocation-site pretenuring off before any module loads: with the proxy's module graph
+// evaluated, V8 pretenures sites that node:http's and undici's per-request objects also go through,
+// so short-lived objects land in the old generation and pay for mark-compacts (~15 µs of CPU a
+// forwarded request, bench/README.md round 6). Set here, for the gateway's own process only —
+// `Gateway.start` leaves the flags of a process that embeds it alone.
+const { setFlagsFromString } = await import("node:v8")
+setFlagsFromString("--no-allocation-site-pretenuring")
 await import("../src/main.ts")

@@ -12,7 +12,6 @@
  */
 
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { setFlagsFromString } from "node:v8"
 import {
   type AccessToken,
   Endpoints,
@@ -59,22 +58,6 @@ export interface Options {
   readonly services?: Layer.Layer<Services, unknown>
   /** The `fetch` used to reach the target. Default: the global one. */
   readonly fetch?: typeof fetch
-  /**
-   * Turns V8's allocation-site pretenuring off for the whole process (default `true`). With the
-   * proxy's module graph loaded, V8 pretenures allocation sites that per-request objects of
-   * `node:http` and undici go through too, so short-lived objects land in the old generation and
-   * pay for mark-compact collections: ~15 µs of CPU a forwarded request (bench/README, round 6).
-   * `false` leaves V8's flags alone, e.g. when the gateway shares its process with other work.
-   */
-  readonly tuneV8?: boolean
-}
-
-/** `--no-allocation-site-pretenuring`, once per process; see `Options.tuneV8`. */
-let v8Tuned = false
-const tuneV8 = () => {
-  if (v8Tuned) return
-  v8Tuned = true
-  setFlagsFromString("--no-allocation-site-pretenuring")
 }
 
 /**
@@ -240,7 +223,6 @@ const readiness = Effect.gen(function* () {
  * @since 0.1.0
  */
 export const start = async (config: GatewayConfig, options: Options = {}): Promise<Gateway> => {
-  if (options.tuneV8 !== false) tuneV8()
   const metrics = Metrics.make()
   const services = options.services ?? servicesLayer(config, metrics)
   const runtime = ManagedRuntime.make(Layer.merge(services, observabilityLayer(config)))
