@@ -44,26 +44,15 @@ const listenPlain = (server: ReturnType<typeof createServer>) =>
     ),
   )
 
-if (kind === "mcp") {
-  const server = createServer((req, res) => {
-    const chunks: Array<Buffer> = []
-    req.on("data", (c: Buffer) => chunks.push(c))
-    req.on("end", () => {
-      let id: unknown = null
-      try {
-        id = (JSON.parse(Buffer.concat(chunks).toString()) as { id?: unknown }).id ?? null
-      } catch {}
-      res.writeHead(200, { "content-type": "application/json" })
-      res.end(result(id))
-    })
-  })
-  server.keepAliveTimeout = 60_000
-  announce(`${await listenPlain(server)}/mcp`)
-} else if (kind === "undici") {
+/**
+ * A bare reverse proxy's request handler (undici, no auth): the request's headers but the
+ * hop-by-hop ones and `authorization`, its body streamed, the target's answer streamed back.
+ */
+const undiciForward = async (to: string) => {
   const { Agent, request } = await import("undici")
   const dispatcher = new Agent({ connections: 64, pipelining: 1 })
-  const url = new URL(target)
-  const server = createServer(async (req, res) => {
+  const url = new URL(to)
+  return async (req: IncomingMessage, res: ServerResponse) => {
     try {
       const headers: Record<string, string> = {}
       for (let i = 0; i < req.rawHeaders.length; i += 2) {
@@ -88,7 +77,26 @@ if (kind === "mcp") {
       res.writeHead(502)
       res.end()
     }
+  }
+}
+
+if (kind === "mcp") {
+  const server = createServer((req, res) => {
+    const chunks: Array<Buffer> = []
+    req.on("data", (c: Buffer) => chunks.push(c))
+    req.on("end", () => {
+      let id: unknown = null
+      try {
+        id = (JSON.parse(Buffer.concat(chunks).toString()) as { id?: unknown }).id ?? null
+      } catch {}
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end(result(id))
+    })
   })
+  server.keepAliveTimeout = 60_000
+  announce(`${await listenPlain(server)}/mcp`)
+} else if (kind === "undici") {
+  const server = createServer(await undiciForward(target))
   server.keepAliveTimeout = 60_000
   announce(`${await listenPlain(server)}/mcp`)
 } else if (kind === "gateway") {
@@ -220,40 +228,7 @@ if (kind === "mcp") {
       },
     )
   } else {
-    const { Agent, request } = await import("undici")
-    const dispatcher = new Agent({ connections: 64, pipelining: 1 })
-    const url = new URL(target)
-    app.post("/mcp", requireBearerAuth({ verifier }), async (req: IncomingMessage, res: ServerResponse) => {
-      try {
-        const headers: Record<string, string> = {}
-        for (let i = 0; i < req.rawHeaders.length; i += 2) {
-          const name = req.rawHeaders[i]!.toLowerCase()
-          if (
-            name !== "host" &&
-            name !== "connection" &&
-            name !== "content-length" &&
-            name !== "authorization"
-          )
-            headers[name] = req.rawHeaders[i + 1]!
-        }
-        const upstream = await request(url, {
-          method: req.method as "POST",
-          headers,
-          body: req.method === "GET" ? null : req,
-          dispatcher,
-        })
-        const out: Record<string, string> = {}
-        for (const [k, v] of Object.entries(upstream.headers))
-          if (typeof v === "string" && k !== "connection" && k !== "keep-alive" && k !== "transfer-encoding")
-            out[k] = v
-        res.writeHead(upstream.statusCode, out)
-        for await (const chunk of upstream.body) res.write(chunk)
-        res.end()
-      } catch {
-        res.writeHead(502)
-        res.end()
-      }
-    })
+    app.post("/mcp", requireBearerAuth({ verifier }), await undiciForward(target))
   }
   const now = Math.floor(Date.now() / 1000)
   const token = await new SignJWT({ client_id: "c1", scope: "openid tools", sub: "u1", jti: "j1" })
