@@ -51,7 +51,7 @@ export interface VerifiedTokenCache {
     nowMillis: number,
     epoch: number,
   ) => void
-  /** Forgets the token with this `jti` (revocation of one access token, a family's tokens). */
+  /** Forgets every token with this `jti` (revocation of one access token, a family's tokens). */
   readonly evictJti: (jti: string) => void
   /** Forgets every token backed by this upstream token set (refresh, family revocation). */
   readonly evictUpstream: (upstreamId: string) => void
@@ -77,6 +77,30 @@ interface Entry {
   readonly upstreamId: string
 }
 
+/** A token set per key, held as the token itself while there is one (the common case). */
+type Index = Map<string, string | Set<string>>
+
+const link = (index: Index, key: string, token: string) => {
+  const tokens = index.get(key)
+  if (tokens === undefined) index.set(key, token)
+  else if (typeof tokens === "object") tokens.add(token)
+  else if (tokens !== token) index.set(key, new Set([tokens, token]))
+}
+
+const unlink = (index: Index, key: string, token: string) => {
+  const tokens = index.get(key)
+  if (tokens === token) index.delete(key)
+  else if (typeof tokens === "object") {
+    tokens.delete(token)
+    if (tokens.size === 0) index.delete(key)
+  }
+}
+
+const linked = (index: Index, key: string): ReadonlyArray<string> => {
+  const tokens = index.get(key)
+  return tokens === undefined ? [] : typeof tokens === "string" ? [tokens] : [...tokens]
+}
+
 /**
  * An empty cache.
  *
@@ -86,20 +110,24 @@ interface Entry {
 export const make = (options: Options): VerifiedTokenCache => {
   const enabled = options.ttlMillis > 0 && options.maxEntries > 0
   const entries = new Map<string, Entry>()
-  const byJti = new Map<string, string>()
-  // One token per upstream token set is the common case: held as is, a `Set` only for several.
-  const byUpstream = new Map<string, string | Set<string>>()
+  // Several bearer strings can carry one jti: jose and node:crypto read a signature whose last
+  // base64url character differs in its unused bits as the same signature. Revoking the jti
+  // evicts every one of them.
+  const byJti: Index = new Map()
+  const byUpstream: Index = new Map()
   let evictions = 0
 
   const drop = (token: string, entry: Entry) => {
     entries.delete(token)
-    if (byJti.get(entry.jti) === token) byJti.delete(entry.jti)
-    const tokens = byUpstream.get(entry.upstreamId)
-    if (tokens === token) byUpstream.delete(entry.upstreamId)
-    else if (typeof tokens === "object") {
-      tokens.delete(token)
-      if (tokens.size === 0) byUpstream.delete(entry.upstreamId)
+    unlink(byJti, entry.jti, token)
+    unlink(byUpstream, entry.upstreamId, token)
+  }
+  const dropAll = (index: Index, key: string) => {
+    for (const token of linked(index, key)) {
+      const entry = entries.get(token)
+      if (entry !== undefined) drop(token, entry)
     }
+    index.delete(key)
   }
 
   return {
@@ -125,29 +153,16 @@ export const make = (options: Options): VerifiedTokenCache => {
         drop(oldest.value, entries.get(oldest.value)!)
       }
       entries.set(token, { accessToken, expiresAt, jti: links.jti, upstreamId: links.upstreamId })
-      byJti.set(links.jti, token)
-      const tokens = byUpstream.get(links.upstreamId)
-      if (tokens === undefined) byUpstream.set(links.upstreamId, token)
-      else if (typeof tokens === "object") tokens.add(token)
-      else if (tokens !== token) byUpstream.set(links.upstreamId, new Set([tokens, token]))
+      link(byJti, links.jti, token)
+      link(byUpstream, links.upstreamId, token)
     },
     evictJti: (jti) => {
       evictions++
-      const token = byJti.get(jti)
-      if (token === undefined) return
-      const entry = entries.get(token)
-      if (entry !== undefined) drop(token, entry)
-      else byJti.delete(jti)
+      dropAll(byJti, jti)
     },
     evictUpstream: (upstreamId) => {
       evictions++
-      const tokens = byUpstream.get(upstreamId)
-      if (tokens === undefined) return
-      for (const token of typeof tokens === "string" ? [tokens] : [...tokens]) {
-        const entry = entries.get(token)
-        if (entry !== undefined) drop(token, entry)
-      }
-      byUpstream.delete(upstreamId)
+      dropAll(byUpstream, upstreamId)
     },
     clear: () => {
       evictions++

@@ -56,9 +56,9 @@ describe("VerifiedTokenCache", () => {
     assert.isUndefined(cache.lookup("d", 1))
   })
 
-  it("evict - agrees with a plain model on random remember/evict sequences (several tokens per upstream)", () => {
+  it("evict - agrees with a plain model on random remember/evict sequences (several tokens per jti and per upstream)", () => {
     const op = fc.oneof(
-      fc.record({ op: fc.constant("remember" as const), t: fc.nat(5), u: fc.nat(2) }),
+      fc.record({ op: fc.constant("remember" as const), t: fc.nat(5), j: fc.nat(3), u: fc.nat(2) }),
       fc.record({ op: fc.constant("jti" as const), j: fc.nat(5) }),
       fc.record({ op: fc.constant("upstream" as const), u: fc.nat(2) }),
     )
@@ -70,15 +70,15 @@ describe("VerifiedTokenCache", () => {
         for (const o of ops) {
           if (o.op === "remember") {
             const t = `t${o.t}`
-            // A jti names one token (it is the token's own id); tokens share upstream token sets.
-            const links = { jti: `j${o.t}`, upstreamId: `u${o.u}` }
+            // Tokens share jtis (spellings of one signature) and upstream token sets.
+            const links = { jti: `j${o.j}`, upstreamId: `u${o.u}` }
             cache.remember(t, token(t), links, 60_000, 0, cache.epoch())
             model.delete(t)
             while (model.size >= maxEntries) model.delete(model.keys().next().value!)
             model.set(t, links)
           } else if (o.op === "jti") {
             cache.evictJti(`j${o.j}`)
-            model.delete(`t${o.j}`)
+            for (const [t, l] of [...model]) if (l.jti === `j${o.j}`) model.delete(t)
           } else {
             cache.evictUpstream(`u${o.u}`)
             for (const [t, l] of [...model]) if (l.upstreamId === `u${o.u}`) model.delete(t)
@@ -192,6 +192,34 @@ describe("LoadAccessToken with the verified-token cache", () => {
         assert.strictEqual(yield* decision(a), "allow")
         yield* TestClock.adjust("5 seconds")
         assert.strictEqual(yield* decision(a), "The access token is unknown or was revoked")
+      }),
+    ),
+  )
+
+  it.effect("revocation - every spelling of the token the instance remembers is refused at once", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const { b, issued, on } = yield* twoInstances
+        // The last base64url character of an HS256 signature carries two unused bits: jose (and
+        // node:crypto) read the four spellings as one signature, so each is a valid bearer of its
+        // own, with the same jti.
+        const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        const i = alphabet.indexOf(issued.access_token.at(-1)!)
+        const spellings = [0, 1, 2, 3].map(
+          (bits) => `${issued.access_token.slice(0, -1)}${alphabet[(i & ~3) | bits]}`,
+        )
+        const check = (bearer: string) =>
+          on(
+            b,
+            Effect.map(LoadAccessToken.check(bearer), (d) => (d._tag === "Allow" ? "allow" : d.description)),
+          )
+        for (const bearer of spellings) assert.strictEqual(yield* check(bearer), "allow")
+        yield* on(
+          b,
+          Effect.flatMap(tokenStore, (s) => s.jtiMappings.delete(issued.jti)),
+        )
+        for (const bearer of spellings)
+          assert.strictEqual(yield* check(bearer), "The access token is unknown or was revoked")
       }),
     ),
   )
