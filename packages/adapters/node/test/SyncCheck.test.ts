@@ -2,10 +2,11 @@
  * The synchronous cold check: with every port answering in the process (memory store,
  * `NodeStorageKeys`, `NodeProxyKeys`, `NodeUpstreamVerifier` over a static JWKS),
  * `LoadAccessToken.check` decides without a fiber step per port. It must decide exactly as the
- * general Effect path: both stacks below share one memory store; the general one sees it without
- * `getSync`, and its keys and verifier without `verifySync`, so it runs every step through the
- * ports' Effects. Same sessions, same clock, same decisions — valid, refused at each step,
- * corrupted bearers, records that do not decode.
+ * general Effect path over jose: both stacks below share one memory store; the reference one sees
+ * it without `getSync`, and has jose-only keys and verifier (WebCrypto storage keys, no
+ * `verifySync`, no compact fast paths inside `verify`), so it runs every step through the ports'
+ * Effects and every verification through jose. Same sessions, same clock, same decisions — valid,
+ * refused at each step, corrupted bearers, records that do not decode, random upstream claims.
  */
 import { assert, describe, it } from "@effect/vitest"
 import {
@@ -14,6 +15,7 @@ import {
   LoadAccessToken,
   ProxyConfig,
   ProxyKeys,
+  StorageKeys,
   Store,
   TokenStore,
   type UpstreamTokenSet,
@@ -29,15 +31,29 @@ import * as NodeUpstreamVerifier from "../src/NodeUpstreamVerifier.ts"
 
 const start = 1_800_000_000
 
-const stackOver = (upstream: TestUpstream.TestUpstream, config: unknown, store: Store.StoreShape) =>
+const stackOver = (
+  upstream: TestUpstream.TestUpstream,
+  config: unknown,
+  store: Store.StoreShape,
+  reference = false,
+) =>
   Layer.mergeAll(
-    TestProxy.keysLayer(NodeProxyKeys.hmacSha256),
-    NodeUpstreamVerifier.layerJwt({ resultCache: false }).pipe(
-      Layer.provide(Jwks.layerStatic(upstream.jwks)),
-    ),
+    reference ? TestProxy.keysLayer() : TestProxy.keysLayer(NodeProxyKeys.hmacSha256),
+    (reference
+      ? Layer.effect(
+          UpstreamVerifier.UpstreamVerifier,
+          UpstreamVerifier.makeJwtWith(undefined, { resultCache: false }),
+        )
+      : NodeUpstreamVerifier.layerJwt({ resultCache: false })
+    ).pipe(Layer.provide(Jwks.layerStatic(upstream.jwks))),
     TokenStore.layer.pipe(
       Layer.provide(Layer.succeed(Store.Store, store)),
-      Layer.provide(NodeStorageKeys.layer([{ kid: "k1", secret: TestProxy.testSecret }]).pipe(Layer.orDie)),
+      Layer.provide(
+        (reference
+          ? StorageKeys.layer([{ kid: "k1", secret: TestProxy.testSecret }])
+          : NodeStorageKeys.layer([{ kid: "k1", secret: TestProxy.testSecret }])
+        ).pipe(Layer.orDie),
+      ),
     ),
   ).pipe(Layer.provideMerge(Layer.effect(ProxyConfig.Settings, Effect.orDie(ProxyConfig.decode(config)))))
 
@@ -64,9 +80,8 @@ const pair = (mode: "id_token" | "access_token") =>
       take: memory.take,
     }
     const fast = yield* Layer.build(stackOver(upstream, config, fastStore))
-    // The general stack also loses the keys' and the verifier's synchronous answers: every step
-    // of its checks is the ports' Effect.
-    const built = yield* Layer.build(stackOver(upstream, config, generalStore))
+    // The reference stack is jose throughout, and its ports' Effects only: no synchronous answers.
+    const built = yield* Layer.build(stackOver(upstream, config, generalStore, true))
     const keys = Context.get(built, ProxyKeys.ProxyKeys)
     const verifier = Context.get(built, UpstreamVerifier.UpstreamVerifier)
     const general = built.pipe(
@@ -365,6 +380,96 @@ describe("SyncCheck", () => {
           p.fast,
         )
         assert.isTrue(Option.isSome(stored) && !("legacy" in stored.value))
+      }),
+    ),
+  )
+
+  it.effect("check - random upstream claims, header types, session expiries and times: same decisions", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        for (const mode of ["id_token", "access_token"] as const) {
+          const p = yield* pair(mode)
+          const { issuer, clientId, kid } = p.upstream
+          // Any payload, signed as is (no iat added), with an optional typ.
+          const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64url")
+          const signRaw = (payload: Record<string, unknown>, typ: string | undefined) =>
+            Effect.promise(async () => {
+              const header = { alg: "RS256", kid, ...(typ === undefined ? {} : { typ }) }
+              const input = `${b64(JSON.stringify(header))}.${b64(JSON.stringify(payload))}`
+              const signature = await crypto.subtle.sign(
+                "RSASSA-PKCS1-v1_5",
+                p.upstream.privateKey,
+                new TextEncoder().encode(input),
+              )
+              return `${input}.${Buffer.from(signature).toString("base64url")}`
+            })
+          // The first acceptance per key is confirmed by jose: warm it so the fast path can answer.
+          const warm = yield* signRaw({ iss: issuer, sub: "u1", aud: clientId, exp: start + 3600 }, undefined)
+          yield* same(
+            p,
+            (yield* session(p, `warm-${mode}`, { idToken: warm, access_token: warm })).access_token,
+          )
+          const absent = fc.constant(undefined)
+          const time = fc.oneof(
+            fc.integer({ min: -20, max: 20 }).map((d) => start + d),
+            fc.integer({ min: -80, max: 80 }).map((d) => start + d / 8),
+            fc.constantFrom(start + 3600, start - 3600, 1e308, -1, 0),
+          )
+          const claims = fc.record({
+            iss: fc.oneof(
+              { arbitrary: fc.constant(issuer), weight: 6 },
+              fc.constantFrom("https://evil.test", `${issuer}/`, [issuer]),
+            ),
+            sub: fc.oneof(absent, fc.constantFrom("u1", "u2", "", 5)),
+            aud: fc.oneof(
+              { arbitrary: fc.constant(clientId), weight: 4 },
+              absent,
+              fc.constantFrom([clientId], ["x", clientId], "x", [], [1, clientId], [clientId, clientId]),
+            ),
+            exp: fc.oneof(
+              { arbitrary: fc.constant(start + 3600), weight: 4 },
+              absent,
+              time,
+              fc.constantFrom("soon", null, [start + 3600]),
+            ),
+            nbf: fc.oneof({ arbitrary: absent, weight: 4 }, time, fc.constantFrom("x", null)),
+            iat: fc.oneof(
+              { arbitrary: fc.constant(start), weight: 4 },
+              absent,
+              time,
+              fc.constantFrom("x", null),
+            ),
+            scope: fc.oneof(
+              absent,
+              fc.constantFrom("openid tools", "  tools\topenid tools ", "", 5, ["tools"]),
+            ),
+            scp: fc.oneof(absent, fc.constantFrom("admin", ["tools", "admin", 5], [], null)),
+          })
+          const cases = fc.sample(
+            fc.record({
+              claims,
+              typ: fc.constantFrom(undefined, "JWT", "at+jwt", "application/at+jwt"),
+              expiresIn: fc.constantFrom(3600, 3600, 3600, 200, 61, 59, 10, 0, -5),
+              refresh: fc.boolean(),
+              wait: fc.integer({ min: 0, max: 12_000 }),
+              required: fc.constantFrom([], ["tools"], ["admin"], ["openid", "tools"]),
+            }),
+            { numRuns: 200, seed: 3461 },
+          )
+          for (const [i, c] of cases.entries()) {
+            const payload = Object.fromEntries(Object.entries(c.claims).filter(([, v]) => v !== undefined))
+            const token = yield* signRaw(payload, c.typ)
+            const bearer = (yield* session(p, `r-${mode}-${i}`, {
+              idToken: token,
+              access_token: token,
+              expires_at: start + c.expiresIn,
+              ...(c.refresh ? { refresh_token: "upstream-refresh-token" } : {}),
+            })).access_token
+            yield* TestClock.adjust(`${c.wait} millis`)
+            yield* same(p, bearer, c.required)
+            yield* TestClock.setTime(start * 1000)
+          }
+        }
       }),
     ),
   )
