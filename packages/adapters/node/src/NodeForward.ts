@@ -52,7 +52,9 @@ export const incomingHeaders = (req: IncomingMessage): Record<string, string> =>
     if (name.charCodeAt(0) === 58 /* ":" */) continue
     const value = raw[i + 1]!
     const previous = out[name]
-    out[name] = previous === undefined ? value : `${previous}, ${value}`
+    // `typeof`, not `=== undefined`: a field named like an `Object.prototype` member
+    // (`constructor`) must not pick up the inherited function as a first value.
+    out[name] = typeof previous === "string" ? `${previous}, ${value}` : value
   }
   return out
 }
@@ -214,8 +216,9 @@ export const make = (options: Options): Forwarder => {
   const own = options.dispatcher === undefined
   const dispatcher: Dispatcher =
     // One origin: its `Pool` directly (an `Agent` would look the origin's pool up per request).
-    options.dispatcher ??
-    new Pool(options.target.origin, { keepAliveTimeout: 30_000, connections: 256, pipelining: 1 })
+    // No cap on connections, as `fetch`'s global dispatcher on the Fetch path: with a cap, that
+    // many long-lived streams (server-sent events) would queue every other caller's request.
+    options.dispatcher ?? new Pool(options.target.origin, { keepAliveTimeout: 30_000, pipelining: 1 })
   const origin = options.target.origin
   const shared: Shared = { observe: options.observe, onResponse: options.onResponse }
 
