@@ -33,7 +33,11 @@ const quote = (s: string): string => {
   return `"${s}"`
 }
 
-/** Writers with queued lines get them out when the process exits (writes to a pipe or file are synchronous then). */
+/**
+ * Writers with queued lines hand them to `write` when the process exits. Best effort: a file takes
+ * them synchronously, but on Linux a pipe's `process.stdout.write` is asynchronous — what does not
+ * fit in the pipe's buffer at once is queued in memory and lost at exit, as for any stdout write.
+ */
 const open = new Set<() => void>()
 let exitHooked = false
 const flushAll = () => {
