@@ -4,7 +4,10 @@
  *
  * Pure core over the `Store` and `StorageKeys` ports.
  * - `hashKey`: the id is a bearer secret (code, refresh token, transaction id); it is stored only
- *   as its keyed hash, so a dump of the store yields no usable secret.
+ *   as its keyed hash, so a dump of the store yields no usable secret. Written under the newest
+ *   key's hash; read, taken and deleted under every configured key's hash, newest first, so a
+ *   rotation of the storage secret does not lose the records written before it (refresh tokens,
+ *   codes, sign-ins in progress).
  * - `encrypt`: the value holds tokens; it is stored AES-256-GCM encrypted with the key id.
  * A stored value that does not decrypt or decode is a miss, logged as a warning without the value,
  * never a crash: a store shared across versions or partially corrupted must not take the proxy
@@ -149,15 +152,39 @@ export const make = <S extends Schema.Codec<unknown, unknown>>(
           const value = plain === undefined ? undefined : decodeJson(id, plain)
           return value !== undefined && Option.isSome(value) ? value : undefined
         }
+  // Hashed ids: the first key (newest first) under whose hash `op` finds the record.
+  const firstFound = (
+    id: string,
+    op: (key: string) => Effect.Effect<Option.Option<string>, StoreError>,
+  ): Effect.Effect<Option.Option<string>, StoreError> =>
+    Effect.flatMap(keys.hashes(id), (hashes) => {
+      const at = (i: number): Effect.Effect<Option.Option<string>, StoreError> =>
+        i >= hashes.length
+          ? Effect.succeedNone
+          : Effect.flatMap(op(`${name}:${hashes[i]}`), (found) =>
+              Option.isSome(found) ? Effect.succeed(found) : at(i + 1),
+            )
+      return at(0)
+    })
   return {
     ...(getSync === undefined ? {} : { getSync }),
     get: (id) =>
-      options.hashKey === true
-        ? Effect.flatMap(key(id), (k) => Effect.flatMap(store.get(k), (found) => decode(id, found)))
-        : Effect.flatMap(store.get(`${name}:${id}`), (found) => decode(id, found)),
+      Effect.flatMap(
+        options.hashKey === true ? firstFound(id, store.get) : store.get(`${name}:${id}`),
+        (found) => decode(id, found),
+      ),
     set: (id, value, ttl) =>
       Effect.flatMap(Effect.all([key(id), encode(id, value)]), ([k, v]) => store.set(k, v, ttl)),
-    delete: (id) => Effect.flatMap(key(id), store.delete),
-    take: (id) => Effect.flatMap(key(id), (k) => Effect.flatMap(store.take(k), (found) => decode(id, found))),
+    delete: (id) =>
+      options.hashKey === true
+        ? Effect.flatMap(keys.hashes(id), (hashes) =>
+            Effect.forEach(hashes, (h) => store.delete(`${name}:${h}`), { discard: true }),
+          )
+        : store.delete(`${name}:${id}`),
+    take: (id) =>
+      Effect.flatMap(
+        options.hashKey === true ? firstFound(id, store.take) : store.take(`${name}:${id}`),
+        (found) => decode(id, found),
+      ),
   }
 }

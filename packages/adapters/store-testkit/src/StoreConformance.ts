@@ -296,6 +296,29 @@ export const checks: Readonly<Record<string, Check>> = {
       yield* expectNone(yield* retired.get("id1"), "a record under a retired key")
     }),
 
+  "Collection hashKey - a record written under an old key's hash is found, taken and deleted after rotation":
+    (t) =>
+      Effect.gen(function* () {
+        const s = yield* Store.Store
+        const ns = yield* namespace
+        const options = { hashKey: true, encrypt: true } as const
+        const before = Collection.make(s, yield* storageKeys([oldKey]), `${ns}rt`, Sample, options)
+        yield* before.set("refresh-1", { token: "t1", n: 1 }, t.longTtl)
+        yield* before.set("refresh-2", { token: "t2", n: 2 }, t.longTtl)
+        yield* before.set("refresh-3", { token: "t3", n: 3 }, t.longTtl)
+        const after = Collection.make(s, yield* storageKeys([newKey, oldKey]), `${ns}rt`, Sample, options)
+        const found = yield* after.get("refresh-1")
+        yield* expect(Option.isSome(found) && found.value.token === "t1", "get finds the old hash")
+        const taken = yield* after.take("refresh-2")
+        yield* expect(Option.isSome(taken) && taken.value.token === "t2", "take finds the old hash")
+        yield* expectNone(yield* after.get("refresh-2"), "taken once")
+        yield* after.delete("refresh-3")
+        yield* expectNone(yield* before.get("refresh-3"), "delete removes the old hash's record")
+        yield* after.set("refresh-4", { token: "t4", n: 4 }, t.longTtl)
+        yield* expectNone(yield* before.get("refresh-4"), "new writes are under the new key's hash")
+        yield* expect(Option.isSome(yield* after.get("refresh-4")), "and found there")
+      }),
+
   "Collection - a tampered or undecodable record is a miss, not a failure": (t) =>
     Effect.gen(function* () {
       const s = yield* Store.Store
