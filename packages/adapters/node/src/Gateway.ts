@@ -80,7 +80,8 @@ export interface Gateway {
 }
 
 /**
- * Wraps the `Store` below it so every failure counts in `oidc_proxy_store_errors_total`.
+ * Wraps the `Store` below it so every failure counts in `oidc_proxy_store_errors_total`. Keeps the
+ * store's synchronous read, so the cold bearer check stays synchronous over a memory or SQLite store.
  *
  * @category layers
  * @since 0.1.0
@@ -93,6 +94,8 @@ export const countingStore = (metrics: Metrics.Metrics): Layer.Layer<Store.Store
       const count = <A>(operation: string, effect: Effect.Effect<A, OAuthError.StoreError>) =>
         Effect.tapError(effect, () => Effect.sync(() => metrics.storeError(operation)))
       return Store.Store.of({
+        // A synchronous read that throws is asked again through `get`, which counts the failure.
+        ...(inner.getSync === undefined ? {} : { getSync: inner.getSync }),
         get: (key) => count("get", inner.get(key)),
         set: (key, value, ttl) => count("set", inner.set(key, value, ttl)),
         delete: (key) => count("delete", inner.delete(key)),

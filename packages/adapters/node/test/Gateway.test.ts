@@ -6,7 +6,7 @@
  */
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import { OAuthError, Store } from "@oidc-proxy/core"
-import { Effect, Layer, Result } from "effect"
+import { Clock, Effect, Layer, Result } from "effect"
 import * as Gateway from "../src/Gateway.ts"
 import * as GatewayConfig from "../src/GatewayConfig.ts"
 import * as Metrics from "../src/Metrics.ts"
@@ -73,6 +73,15 @@ describe("Gateway", () => {
       assert.include(metrics.render(), 'oidc_proxy_store_errors_total{operation="take"} 1')
       assert.notInclude(metrics.render(), 'operation="set"')
     }),
+  )
+
+  it.effect("countingStore - keeps the store's synchronous read (the cold check stays synchronous)", () =>
+    Effect.gen(function* () {
+      const store = yield* Store.Store
+      yield* store.set("k", "v", "1 minute")
+      assert.isDefined(store.getSync)
+      assert.strictEqual(store.getSync?.("k", yield* Clock.currentTimeMillis), "v")
+    }).pipe(Effect.provide(Gateway.countingStore(Metrics.make()).pipe(Layer.provide(Store.layerMemory)))),
   )
 
   it("healthz - 200 while the process is up", async () => {
