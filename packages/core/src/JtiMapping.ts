@@ -29,7 +29,7 @@ export const JtiMapping = Schema.Struct({
  */
 export type JtiMapping = typeof JtiMapping.Type
 
-const members = new Set(["jti", "upstream_token_set_id", "client_id", "expires_at"])
+const members: ReadonlySet<string> = new Set(Object.keys(JtiMapping.fields))
 
 /**
  * Whether `value` (a stored mapping as JSON.parse gives it, `jti` put back) is already a

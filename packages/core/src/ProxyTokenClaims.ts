@@ -37,7 +37,7 @@ export const ProxyTokenClaims = Schema.Struct({
  */
 export type ProxyTokenClaims = typeof ProxyTokenClaims.Type
 
-const members = new Set(["iss", "aud", "sub", "client_id", "scope", "jti", "exp", "iat", "nbf"])
+const members: ReadonlySet<string> = new Set(Object.keys(ProxyTokenClaims.fields))
 const audience = (value: unknown) => Decoded.nonEmpty(value) || Decoded.strings(value, Decoded.nonEmpty)
 
 /**

@@ -45,17 +45,7 @@ export const UpstreamTokenSet = Schema.Struct({
  */
 export type UpstreamTokenSet = typeof UpstreamTokenSet.Type
 
-const members = new Set([
-  "id",
-  "access_token",
-  "id_token",
-  "refresh_token",
-  "token_type",
-  "scope",
-  "expires_at",
-  "refresh_expires_at",
-  "raw",
-])
+const members: ReadonlySet<string> = new Set(Object.keys(UpstreamTokenSet.fields))
 
 /**
  * Whether `value` (parsed JSON) is already an `UpstreamTokenSet` exactly as the Schema decodes it:

@@ -34,17 +34,7 @@ const record = fc
 /** A stored record as read back: JSON text parsed again. */
 const parsed = (value: unknown): unknown => JSON.parse(JSON.stringify(value))
 
-const members = [
-  "id",
-  "access_token",
-  "id_token",
-  "refresh_token",
-  "token_type",
-  "scope",
-  "expires_at",
-  "refresh_expires_at",
-  "raw",
-]
+const members = Object.keys(UpstreamTokenSet.fields)
 
 describe("UpstreamTokenSet", () => {
   it("isDecoded - every record the proxy writes is recognised, and decodes to itself", () => {
