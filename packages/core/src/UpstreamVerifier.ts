@@ -160,16 +160,19 @@ export const makeJwtWith = (keys: JwsKeys | undefined, options: JwtOptions = {})
       )
     // Keys on which jose confirmed a synchronous acceptance, and keys it did not.
     const confirmed = new WeakSet<JWK>()
-    const joseOnly = new WeakSet<JWK>()
-    const payloadOf = (token: string, set: JSONWebKeySet, expect: Expectation, now: number) => {
-      if (keys === undefined) return withJose(token, set, expect, now)
-      const outcome = CompactJws.verify(
+    // The synchronous strict-accept check over the runtime's keys, at `now` (milliseconds).
+    const compact = (jwsKeys: JwsKeys, token: string, set: JSONWebKeySet, expect: Expectation, now: number) =>
+      CompactJws.verify(
         token,
         set,
-        keys,
+        jwsKeys,
         { issuer: expect.issuer, audience: expect.audience, algorithms, tolerance },
         Math.floor(now / 1000),
       )
+    const joseOnly = new WeakSet<JWK>()
+    const payloadOf = (token: string, set: JSONWebKeySet, expect: Expectation, now: number) => {
+      if (keys === undefined) return withJose(token, set, expect, now)
+      const outcome = compact(keys, token, set, expect, now)
       if (outcome._tag === "defer" || joseOnly.has(outcome.jwk)) return withJose(token, set, expect, now)
       if (confirmed.has(outcome.jwk)) return Effect.succeed(outcome.payload)
       const jwk = outcome.jwk
@@ -220,13 +223,7 @@ export const makeJwtWith = (keys: JwsKeys | undefined, options: JwtOptions = {})
             if (known !== undefined || keys === undefined) return known
             const set = currentSync(clock)
             if (set === undefined) return undefined
-            const outcome = CompactJws.verify(
-              token,
-              set,
-              keys,
-              { issuer: expect.issuer, audience: expect.audience, algorithms, tolerance },
-              Math.floor(now / 1000),
-            )
+            const outcome = compact(keys, token, set, expect, now)
             if (outcome._tag === "defer" || !confirmed.has(outcome.jwk) || joseOnly.has(outcome.jwk))
               return undefined
             const claims = decodeClaims(outcome.payload)
