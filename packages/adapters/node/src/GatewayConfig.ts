@@ -73,7 +73,7 @@ export const variables = {
   target: v("OIDC_PROXY_TARGET", {
     required: true,
     description: "URL of the protected MCP server, e.g. http://127.0.0.1:9000/mcp",
-    parse: P.httpUrl,
+    parse: P.targetUrl,
   }),
   resourcePath: v("OIDC_PROXY_RESOURCE_PATH", {
     default: "/mcp",

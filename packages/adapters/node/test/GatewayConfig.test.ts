@@ -31,6 +31,7 @@ const badValues: ReadonlyArray<readonly [string, string]> = [
   ["OIDC_PROXY_LISTEN", "8080"],
   ["OIDC_PROXY_LISTEN", "127.0.0.1:70000"],
   ["OIDC_PROXY_TARGET", "ftp://127.0.0.1/mcp"],
+  ["OIDC_PROXY_TARGET", "http://user:pass@127.0.0.1:9000/mcp"],
   ["OIDC_PROXY_RESOURCE_PATH", "mcp"],
   ["OIDC_PROXY_UPSTREAM_ISSUER", "idp.example.com"],
   ["OIDC_PROXY_UPSTREAM_CLIENT_ID", "   "],

@@ -37,6 +37,17 @@ export const httpUrl: Parser<URL> = (raw) => {
   return Result.succeed(url)
 }
 
+/**
+ * The target's URL: an http(s) URL without credentials. `fetch` refuses a URL with credentials
+ * and undici's pool would drop them, so the two forward paths could not agree on one.
+ */
+export const targetUrl: Parser<URL> = (raw) =>
+  Result.flatMap(httpUrl(raw), (url) =>
+    url.username !== "" || url.password !== ""
+      ? Result.fail("must not contain credentials (user:password@)")
+      : Result.succeed(url),
+  )
+
 /** An http(s) URL kept exactly as written (an issuer is compared character for character). */
 export const httpUrlText: Parser<string> = (raw) => Result.map(httpUrl(raw.trim()), () => raw.trim())
 
