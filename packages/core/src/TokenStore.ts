@@ -93,7 +93,8 @@ export const make = Effect.gen(function* () {
   const hashed = { hashKey: true } as const
   return TokenStore.of({
     clients: Collection.make(store, keys, "client", Client),
-    transactions: Collection.make(store, keys, "txn", Transaction, hashed),
+    // Holds the upstream PKCE verifier and the consent CSRF token: encrypted as well as hashed.
+    transactions: Collection.make(store, keys, "txn", Transaction, { hashKey: true, encrypt: true }),
     codes: Collection.make(store, keys, "code", AuthorizationCode, hashed),
     redeemedCodes: Collection.make(store, keys, "code-used", RedeemedCode, hashed),
     refreshTokens: Collection.make(store, keys, "refresh", RefreshRecord, hashed),
@@ -155,6 +156,9 @@ const evicting = <A>(
     set: onSet ? (id, value, ttl) => around(id, collection.set(id, value, ttl)) : collection.set,
     delete: (id) => around(id, collection.delete(id)),
     take: (id) => around(id, collection.take(id)),
+    setIfAbsent: onSet
+      ? (id, value, ttl) => around(id, collection.setIfAbsent(id, value, ttl))
+      : collection.setIfAbsent,
   }
 }
 

@@ -169,7 +169,7 @@ describe("AuthorizationEndpoint.authorize", () => {
     ),
   )
 
-  it.effect("authorize - success stores one hashed transaction and sets a binding cookie", () =>
+  it.effect("authorize - success stores one hashed, encrypted transaction and sets a binding cookie", () =>
     withProxy(
       Effect.gen(function* () {
         const client = yield* register()
@@ -183,6 +183,11 @@ describe("AuthorizationEndpoint.authorize", () => {
         assert.isTrue(added[0]!.startsWith("txn:"))
         assert.notInclude(added[0]!, view.transaction, "the transaction id is stored only as its hash")
         for (const value of after.values()) assert.notInclude(value, view.transaction)
+        // The record holds the upstream PKCE verifier and the consent CSRF token: encrypted at rest.
+        const stored = after.get(added[0]!)!
+        assert.match(stored, /^v1\./)
+        assert.notInclude(stored, view.csrf)
+        assert.notInclude(stored, "upstream_code_verifier")
         assert.strictEqual(outcome._tag === "ConsentPage" ? outcome.cookies.length : 0, 1)
         const [cookie] = outcome._tag === "ConsentPage" ? outcome.cookies : []
         assert.match(cookie!.name, /^oidcp_tx_/)
