@@ -153,6 +153,31 @@ describe("AccessLog", () => {
   })
 })
 
+describe("AccessLog backlog", () => {
+  it("make - while the destination's backlog is over maxBacklog, batches are dropped and counted, then reported once it keeps up", () => {
+    const writes: Array<string> = []
+    let backlog = 0
+    const log = AccessLog.make((chunk) => writes.push(chunk), { backlog: () => backlog, maxBacklog: 100 })
+    log.line("kept-1", "POST", "/mcp", 200, 1)
+    log.flush()
+    backlog = 101
+    for (let i = 0; i < 3; i++) log.line(`lost-${i}`, "POST", "/mcp", 200, 1)
+    log.flush()
+    log.line("lost-3", "POST", "/mcp", 200, 1)
+    log.flush()
+    assert.strictEqual(writes.length, 1, "nothing more handed to a destination that does not keep up")
+    backlog = 0
+    log.line("kept-2", "POST", "/mcp", 200, 1)
+    log.close()
+    assert.strictEqual(writes.length, 3)
+    const warning = JSON.parse(writes[1]!) as { level: string; annotations: { dropped: number } }
+    assert.strictEqual(warning.level, "WARN")
+    assert.strictEqual(warning.annotations.dropped, 4)
+    assert.include(writes[2]!, '"request_id":"kept-2"')
+    assert.notInclude(writes.join(""), "lost-")
+  })
+})
+
 describe("Metrics", () => {
   it("target - cumulative histogram buckets, sum and count per outcome", () => {
     const metrics = Metrics.make()

@@ -56,6 +56,14 @@ export interface Options {
   readonly flushMillis?: number
   /** Default: 32 KiB of characters. */
   readonly maxPending?: number
+  /**
+   * Characters the destination has taken but not yet written (default: `process.stdout`'s
+   * `writableLength` when `write` is the default, else 0). A destination that stops reading
+   * (a blocked pipe) would otherwise make the process queue every line in memory.
+   */
+  readonly backlog?: () => number
+  /** Above this backlog a batch is dropped and counted instead of queued. Default: 8 MiB. */
+  readonly maxBacklog?: number
 }
 
 /**
@@ -70,13 +78,15 @@ export interface Options {
  * @category constructors
  * @since 0.1.0
  */
-export const make = (
-  write: (chunk: string) => void = (chunk) => void process.stdout.write(chunk),
-  options: Options = {},
-): Writer => {
+export const make = (write?: (chunk: string) => void, options: Options = {}): Writer => {
+  const out = write ?? ((chunk: string) => void process.stdout.write(chunk))
+  const backlog = options.backlog ?? (write === undefined ? () => process.stdout.writableLength : () => 0)
+  const maxBacklog = options.maxBacklog ?? 8 * 1024 * 1024
   const flushMillis = options.flushMillis ?? 10
   const maxPending = options.maxPending ?? 32 * 1024
   let pending = ""
+  let pendingLines = 0
+  let dropped = 0
   let timer: ReturnType<typeof setTimeout> | undefined
   let lastMillis = 0
   let lastTimestamp = ""
@@ -87,8 +97,22 @@ export const make = (
     }
     if (pending === "") return
     const chunk = pending
+    const lines = pendingLines
     pending = ""
-    write(chunk)
+    pendingLines = 0
+    // Bounded memory over complete lines: a destination that does not keep up loses whole batches,
+    // counted, and the count is written as a warning line once it keeps up again.
+    if (backlog() > maxBacklog) {
+      dropped += lines
+      return
+    }
+    if (dropped > 0) {
+      out(
+        `{"message":"access log lines dropped: the log destination did not keep up","level":"WARN","timestamp":"${new Date().toISOString()}","annotations":{"dropped":${dropped}},"spans":{},"fiberId":"#0"}\n`,
+      )
+      dropped = 0
+    }
+    out(chunk)
   }
   const onTimer = () => {
     timer = undefined
@@ -106,6 +130,7 @@ export const make = (
         lastMillis = now
         lastTimestamp = new Date(now).toISOString()
       }
+      pendingLines++
       pending += `{"message":"request","level":"INFO","timestamp":"${lastTimestamp}","annotations":{"request_id":${quote(requestId)},"method":${quote(method)},"path":${quote(path)},"status":${status},"duration_ms":${durationMs}},"spans":{},"fiberId":"#0"}\n`
       if (pending.length >= maxPending) flush()
       else if (timer === undefined) {
