@@ -159,10 +159,22 @@ export const listen = (
   new Promise((resolve, reject) => {
     let origin = ""
     const intercept = options.intercept
+    // An intercept that throws before answering leaves the request to the fetch handler (a proper
+    // answer, never a crashed process); one that had started answering has its response cut.
+    const intercepted = (req: IncomingMessage, res: ServerResponse): boolean => {
+      if (intercept === undefined) return false
+      try {
+        return intercept(req, res)
+      } catch {
+        if (!res.headersSent) return false
+        res.destroy()
+        return true
+      }
+    }
     const server = createServer(
       { requestTimeout: 60_000, headersTimeout: 20_000, maxHeaderSize: 16 * 1024 },
       (req, res) => {
-        if (intercept?.(req, res) === true) return
+        if (intercepted(req, res)) return
         toNodeListener(handler, origin)(req, res)
       },
     )
