@@ -6,6 +6,7 @@
  * operation (`process.cpuUsage`, thread pool included); throughput has many operations in flight.
  */
 import { type ChildProcess, fork, spawn } from "node:child_process"
+import { createHash } from "node:crypto"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
@@ -450,6 +451,19 @@ for (const size of only("scale") ? sizes : []) {
     await repeat(runs, () =>
       measureSync(ops(500_000), () => {
         if (control.get(fresh(pick())) === undefined) throw new Error("miss")
+      }),
+    ),
+  )
+  // The alternative key: a SHA-256 digest of the bearer (43 characters, so no full comparison with
+  // a stored ~600-character token) — shows whether keying by digest would flatten the growth.
+  const digest = (token: string) => createHash("sha256").update(token).digest("base64url")
+  const byDigest = new Map(sessions.map((t, i) => [digest(t), i] as const))
+  add(
+    "scale",
+    `control: Map.get by SHA-256 digest of a fresh string, random of ${size} sessions`,
+    await repeat(runs, () =>
+      measureSync(ops(500_000), () => {
+        if (byDigest.get(digest(fresh(pick()))) === undefined) throw new Error("miss")
       }),
     ),
   )
