@@ -2,8 +2,8 @@
  * `private_key_jwt` client authentication (RFC 7523 §2.2, §3) for clients whose Client ID
  * Metadata Document publishes keys: the assertion's `iss` and `sub` are the `client_id`, its
  * `aud` names this server (the token endpoint or the issuer), it expires within five minutes, and
- * its `jti` is used once — the replay cache is a `TokenStore` collection, so it holds across
- * instances sharing the store.
+ * its `jti` is used once — the replay cache is a `TokenStore` collection written with one atomic
+ * set-if-absent, so it holds across concurrent requests and instances sharing the store.
  *
  * Effect over ports (Settings, TokenStore, Clock); jose verifies the signature.
  *
@@ -11,7 +11,7 @@
  * @see [RFC 7521 §4.2](https://www.rfc-editor.org/rfc/rfc7521#section-4.2)
  * @since 0.1.0
  */
-import { Clock, Effect, Option } from "effect"
+import { Clock, Effect } from "effect"
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from "jose"
 import type { Client } from "./Client.ts"
 import * as Endpoints from "./Endpoints.ts"
@@ -74,12 +74,12 @@ export const verify = (
     if (typeof jti !== "string" || jti === "" || jti.length > 256)
       return yield* refused("The client assertion needs a jti")
     const store = yield* TokenStore
-    const key = `${client.client_id}|${jti}`
-    if (Option.isSome(yield* store.usedAssertions.get(key)))
-      return yield* refused("The client assertion was already used")
-    yield* store.usedAssertions.set(
-      key,
+    // One atomic set-if-absent, not a read then a write: of concurrent requests presenting one
+    // assertion, exactly one records its jti and is accepted.
+    const recorded = yield* store.usedAssertions.setIfAbsent(
+      `${client.client_id}|${jti}`,
       { client_id: client.client_id, expires_at: exp },
       `${Math.max(1, exp - now + config.clock_tolerance_seconds)} seconds`,
     )
+    if (!recorded) return yield* refused("The client assertion was already used")
   })

@@ -30,6 +30,11 @@ export interface Collection<A> {
   readonly delete: (id: string) => Effect.Effect<void, StoreError>
   readonly take: (id: string) => Effect.Effect<Option.Option<A>, StoreError>
   /**
+   * Stores `value` only when `id` holds no live record, atomically (`Store.setIfAbsent`): `true`
+   * when written. With hashed ids a record under an older key's hash also counts as present.
+   */
+  readonly setIfAbsent: (id: string, value: A, ttl: Duration.Input) => Effect.Effect<boolean, StoreError>
+  /**
    * Present when the store and the keys answer synchronously (`Store.getSync`,
    * `StorageKeys.decryptSync`) and ids are not hashed: `get` at `nowMillis` without the Effect
    * runtime. `undefined` means "ask `get`" (a record that does not decrypt or decode: `get` logs
@@ -185,6 +190,22 @@ export const make = <S extends Schema.Codec<unknown, unknown>>(
       Effect.flatMap(
         options.hashKey === true ? firstFound(id, store.take) : store.take(`${name}:${id}`),
         (found) => decode(id, found),
+      ),
+    setIfAbsent: (id, value, ttl) =>
+      Effect.flatMap(encode(id, value), (v) =>
+        options.hashKey === true
+          ? // Older keys' hashes are only read: nothing writes under them any more, so the one
+            // atomic step that decides is the write under the newest key's hash.
+            Effect.flatMap(keys.hashes(id), ([newest, ...older]) =>
+              Effect.flatMap(
+                Effect.forEach(older, (h) => store.get(`${name}:${h}`)),
+                (found) =>
+                  found.some(Option.isSome)
+                    ? Effect.succeed(false)
+                    : store.setIfAbsent(`${name}:${newest!}`, v, ttl),
+              ),
+            )
+          : store.setIfAbsent(`${name}:${id}`, v, ttl),
       ),
   }
 }

@@ -62,7 +62,7 @@ export class InvalidToken extends Schema.TaggedError<InvalidToken>()("InvalidTok
  * @since 0.1.0
  */
 export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
-  operation: Schema.Literals(["get", "set", "delete", "take"]),
+  operation: Schema.Literals(["get", "set", "delete", "take", "setIfAbsent"]),
   description: Schema.String,
 }) {}
 

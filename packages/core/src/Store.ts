@@ -1,10 +1,12 @@
 /**
- * The storage port: a small key-value primitive with TTL and an atomic take.
+ * The storage port: a small key-value primitive with TTL, an atomic take and an atomic
+ * set-if-absent.
  *
  * Port. Every durable piece of proxy state (clients, transactions, codes, upstream token sets,
  * jti mappings, refresh records) is a typed collection over this one service, so a custom store is
- * four methods. `take` (get-and-delete in one atomic step; Redis `GETDEL`, SQL
- * `DELETE … RETURNING`) is what makes codes, transactions and refresh tokens single use.
+ * five methods. `take` (get-and-delete in one atomic step; Redis `GETDEL`, SQL
+ * `DELETE … RETURNING`) is what makes codes, transactions and refresh tokens single use;
+ * `setIfAbsent` (Redis `SET … NX`) is what makes a client assertion's `jti` single use.
  * `layerMemory` is a real implementation with TTL read from `Clock`.
  *
  * @since 0.1.0
@@ -28,6 +30,18 @@ export interface StoreShape {
    * key, exactly one sees the value.
    */
   readonly take: (key: string) => Effect.Effect<Option.Option<string>, StoreError>
+  /**
+   * Stores `value` under `key` for `ttl` only when `key` holds no live value, in one atomic step:
+   * `true` when written, `false` when a live value was already there (left as it was). Of many
+   * concurrent calls for one absent key, exactly one answers `true` (Redis `SET … NX`, SQL
+   * `INSERT … ON CONFLICT DO UPDATE … WHERE expired`). It is what makes a one-time mark (a client
+   * assertion's `jti`) hold under concurrency.
+   */
+  readonly setIfAbsent: (
+    key: string,
+    value: string,
+    ttl: Duration.Input,
+  ) => Effect.Effect<boolean, StoreError>
   /**
    * Optional, for stores that answer without waiting (in-process memory, an embedded synchronous
    * database): the value of `key` at `nowMillis` (epoch ms), answered synchronously — `undefined`
@@ -185,6 +199,16 @@ export const makeMemory: Effect.Effect<StoreShape> = Effect.sync(() => {
           const entry = live(key, now)
           entries.delete(key)
           return Option.fromNullishOr(storedValue(entry))
+        }),
+      ),
+    // Atomic: the check and the write run in one synchronous step, no other fiber between them.
+    setIfAbsent: (key, value, ttl) =>
+      Clock.currentTimeMillis.pipe(
+        Effect.map((now) => {
+          if (live(key, now) !== undefined) return false
+          entries.set(isLatin1(key) ? flat(key) : key, memoryEntry(value, now + ttlMillis(ttl)))
+          if (++writes % 1024 === 0) sweep(now)
+          return true
         }),
       ),
   }

@@ -44,6 +44,7 @@ const holding = (operation: "get" | "delete", matches: (key: string) => boolean)
         set: inner.set,
         delete: (k) => (operation === "delete" ? hold(k, inner.delete(k)) : inner.delete(k)),
         take: inner.take,
+        setIfAbsent: inner.setIfAbsent,
       }),
       arm: () => {
         armed = true

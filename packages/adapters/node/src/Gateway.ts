@@ -100,6 +100,7 @@ export const countingStore = (metrics: Metrics.Metrics): Layer.Layer<Store.Store
         set: (key, value, ttl) => count("set", inner.set(key, value, ttl)),
         delete: (key) => count("delete", inner.delete(key)),
         take: (key) => count("take", inner.take(key)),
+        setIfAbsent: (key, value, ttl) => count("setIfAbsent", inner.setIfAbsent(key, value, ttl)),
       })
     }),
   )

@@ -78,6 +78,7 @@ const pair = (mode: "id_token" | "access_token") =>
       set: memory.set,
       delete: memory.delete,
       take: memory.take,
+      setIfAbsent: memory.setIfAbsent,
     }
     const fast = yield* Layer.build(stackOver(upstream, config, fastStore))
     // The reference stack is jose throughout, and its ports' Effects only: no synchronous answers.

@@ -3,8 +3,8 @@
  *
  * Adapter for core's `Store` port over `effect/persistence`'s `Redis` (`layer` provides it with
  * `@effect/platform-node`'s `NodeRedis`, a node-redis client). TTLs are Redis's own (`SET … PX`),
- * so expiry happens server-side and needs no purge; `take` is `GETDEL` (Redis ≥ 6.2), atomic by
- * construction. Every Redis failure — a lost connection included — is a `StoreError` (the HTTP
+ * so expiry happens server-side and needs no purge; `take` is `GETDEL` (Redis ≥ 6.2) and
+ * `setIfAbsent` is `SET … PX … NX`, atomic by construction. Every Redis failure — a lost connection included — is a `StoreError` (the HTTP
  * layer answers 503 `temporarily_unavailable`), described by the error's kind only, never by a
  * key or a value. While the server is unreachable commands fail at once instead of queueing, and
  * the client reconnects by itself, so the store recovers without a restart. `layer` also provides
@@ -79,6 +79,12 @@ export const make = (
       delete: (key) => redis.send("DEL", prefix + key).pipe(Effect.asVoid, Effect.mapError(fail("delete"))),
       take: (key) =>
         redis.send("GETDEL", prefix + key).pipe(Effect.map(nullable), Effect.mapError(fail("take"))),
+      // `NX`: written only when the key is absent (an expired key is absent); the reply is `OK` or nil.
+      setIfAbsent: (key, value, ttl) =>
+        redis.send("SET", prefix + key, value, "PX", String(Store.ttlMillis(ttl)), "NX").pipe(
+          Effect.map((reply) => typeof reply === "string"),
+          Effect.mapError(fail("setIfAbsent")),
+        ),
     })
   })
 

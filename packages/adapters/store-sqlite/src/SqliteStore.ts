@@ -4,8 +4,9 @@
  * Adapter for core's `Store` port; depends on `node:sqlite` (Node ≥ 22.19) and Effect's `Clock`.
  * The file is in WAL mode so readers never wait for the writer. A TTL is honoured on every read
  * (time comes from `Clock`, so `TestClock` drives it) and expired rows are purged by a background
- * fiber, so the file does not grow with dead entries. `take` is one `DELETE … RETURNING` statement,
- * atomic even across processes sharing the file. Every SQLite failure is a `StoreError` whose
+ * fiber, so the file does not grow with dead entries. `take` is one `DELETE … RETURNING` statement
+ * and `setIfAbsent` one `INSERT … ON CONFLICT DO UPDATE … WHERE expired`, atomic even across
+ * processes sharing the file. Every SQLite failure is a `StoreError` whose
  * description is SQLite's generic error text, never a key or a value.
  *
  * @since 0.1.0
@@ -55,6 +56,7 @@ interface Statements {
   readonly set: StatementSync
   readonly delete: StatementSync
   readonly take: StatementSync
+  readonly setIfAbsent: StatementSync
   readonly purge: StatementSync
 }
 
@@ -74,6 +76,12 @@ const open = (options: Options): { readonly db: DatabaseSync; readonly statement
       ),
       delete: db.prepare(`DELETE FROM ${table} WHERE key = ?`),
       take: db.prepare(`DELETE FROM ${table} WHERE key = ? AND expires_at > ? RETURNING value`),
+      // One statement: inserts, or replaces an expired row; a live row is left alone (0 changes).
+      setIfAbsent: db.prepare(
+        `INSERT INTO ${table} (key, value, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+         WHERE ${table}.expires_at <= ?`,
+      ),
       purge: db.prepare(`DELETE FROM ${table} WHERE expires_at <= ?`),
     }
     return { db, statements }
@@ -105,6 +113,14 @@ const makeWith = (statements: Statements): Store.StoreShape => ({
   take: (key) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Effect.try({ try: () => storedValue(statements.take.get(key, now)), catch: fail("take") }),
+    ),
+  setIfAbsent: (key, value, ttl) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.try({
+        try: () =>
+          Number(statements.setIfAbsent.run(key, value, now + Store.ttlMillis(ttl), now).changes) > 0,
+        catch: fail("setIfAbsent"),
+      }),
     ),
 })
 

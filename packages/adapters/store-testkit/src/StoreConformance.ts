@@ -206,6 +206,38 @@ export const checks: Readonly<Record<string, Check>> = {
       yield* expectNone(yield* s.get(k), "get after the takes")
     }),
 
+  "setIfAbsent - writes once, refuses while live, writes again after expiry": (t) =>
+    Effect.gen(function* () {
+      const s = yield* Store.Store
+      const k = `${yield* namespace}jti`
+      yield* expect(yield* s.setIfAbsent(k, "first", t.shortTtl), "the first setIfAbsent writes")
+      yield* expect(!(yield* s.setIfAbsent(k, "second", t.longTtl)), "a second one is refused while live")
+      yield* expectSome(yield* s.get(k), "first", "the refused call leaves the value as it was")
+      yield* t.pass(Duration.times(t.shortTtl, 2))
+      yield* expect(yield* s.setIfAbsent(k, "third", t.shortTtl), "after expiry it writes again")
+      yield* expectSome(yield* s.get(k), "third", "get after the write over an expired value")
+      const taken = `${k}-taken`
+      yield* s.set(taken, "v", t.longTtl)
+      yield* expectSome(yield* s.take(taken), "v", "take")
+      yield* expect(yield* s.setIfAbsent(taken, "w", t.longTtl), "after a take it writes again")
+    }),
+
+  "setIfAbsent - of 50 concurrent calls for one key exactly one writes": (t) =>
+    Effect.gen(function* () {
+      const s = yield* Store.Store
+      const k = `${yield* namespace}jti`
+      const results = yield* Effect.all(
+        Array.from({ length: 50 }, (_, i) => s.setIfAbsent(k, `v${i}`, t.longTtl)),
+        { concurrency: "unbounded" },
+      )
+      const winner = results.indexOf(true)
+      yield* expect(
+        results.filter((r) => r).length === 1,
+        `exactly one call writes, got ${results.filter((r) => r).length}`,
+      )
+      yield* expectSome(yield* s.get(k), `v${winner}`, "the value is the winner's")
+    }),
+
   "set/get/take - a 1 MB value round-trips": (t) =>
     Effect.gen(function* () {
       const s = yield* Store.Store
@@ -318,6 +350,21 @@ export const checks: Readonly<Record<string, Check>> = {
         yield* expectNone(yield* before.get("refresh-4"), "new writes are under the new key's hash")
         yield* expect(Option.isSome(yield* after.get("refresh-4")), "and found there")
       }),
+
+  "Collection hashKey - setIfAbsent sees a record under an old key's hash": (t) =>
+    Effect.gen(function* () {
+      const s = yield* Store.Store
+      const ns = yield* namespace
+      const before = Collection.make(s, yield* storageKeys([oldKey]), `${ns}aj`, Sample, { hashKey: true })
+      yield* expect(yield* before.setIfAbsent("jti-1", { token: "a", n: 1 }, t.longTtl), "first write")
+      yield* expect(!(yield* before.setIfAbsent("jti-1", { token: "b", n: 2 }, t.longTtl)), "refused")
+      const after = Collection.make(s, yield* storageKeys([newKey, oldKey]), `${ns}aj`, Sample, {
+        hashKey: true,
+      })
+      yield* expect(!(yield* after.setIfAbsent("jti-1", { token: "c", n: 3 }, t.longTtl)), "old hash counts")
+      yield* expect(yield* after.setIfAbsent("jti-2", { token: "d", n: 4 }, t.longTtl), "a new id writes")
+      yield* expectNone(yield* before.get("jti-2"), "under the new key's hash")
+    }),
 
   "Collection - a tampered or undecodable record is a miss, not a failure": (t) =>
     Effect.gen(function* () {

@@ -19,7 +19,7 @@ import * as Store from "../Store.ts"
  * @since 0.1.0
  */
 export interface Write {
-  readonly operation: "set" | "delete" | "take"
+  readonly operation: "set" | "delete" | "take" | "setIfAbsent"
   readonly key: string
 }
 
@@ -32,7 +32,7 @@ export interface TestStoreShape {
   readonly snapshot: Effect.Effect<ReadonlyMap<string, string>, StoreError>
   /** The live keys, sorted; with `prefix`, only those of one collection (e.g. `"txn:"`). */
   readonly keys: (prefix?: string) => Effect.Effect<ReadonlyArray<string>, StoreError>
-  /** Every `set`, `delete` and `take` so far, in order. */
+  /** Every `set`, `delete`, `take` and `setIfAbsent` so far, in order. */
   readonly writes: Effect.Effect<ReadonlyArray<Write>>
 }
 
@@ -68,6 +68,8 @@ export const layer = (
         set: (key, value, ttl) => Effect.andThen(record("set", key), inner.set(key, value, ttl)),
         delete: (key) => Effect.andThen(record("delete", key), inner.delete(key)),
         take: (key) => Effect.andThen(record("take", key), inner.take(key)),
+        setIfAbsent: (key, value, ttl) =>
+          Effect.andThen(record("setIfAbsent", key), inner.setIfAbsent(key, value, ttl)),
       }
       const snapshot = Effect.gen(function* () {
         const entries = new Map<string, string>()

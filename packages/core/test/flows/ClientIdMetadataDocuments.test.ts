@@ -483,6 +483,42 @@ describe("private_key_jwt for CIMD clients", () => {
     }),
   )
 
+  it.effect("token - of two concurrent requests with one assertion exactly one is accepted", () =>
+    Effect.gen(function* () {
+      const k = yield* keys
+      const server = docServer(
+        document({ token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [k.jwk] } }),
+      )
+      // Every read of the replay cache yields first, so a read-then-write check would let both in.
+      const slowReads = Store.layerTest((memory) => ({
+        get: (key) =>
+          key.startsWith("assertion-jti:")
+            ? Effect.andThen(Effect.yieldNow, memory.get(key))
+            : memory.get(key),
+      }))
+      yield* withProxy(
+        Effect.gen(function* () {
+          const first = yield* signIn(cimdClient())
+          const second = yield* signIn(cimdClient())
+          const good = yield* assertion(k.privateKey)
+          const form = { client_assertion_type: jwtBearer, client_assertion: good }
+          const results = yield* Effect.all(
+            [first, second].map((signedIn) => Effect.result(redeemWith(signedIn, form))),
+            { concurrency: "unbounded" },
+          )
+          const accepted = results.filter((r) => r._tag === "Success")
+          const refused = results.flatMap((r) => (r._tag === "Failure" ? [r.failure] : []))
+          assert.strictEqual(accepted.length, 1, "exactly one request is accepted")
+          assert.strictEqual(refused.length, 1)
+          const failure = refused[0] as unknown as { error: string; description: string }
+          assert.strictEqual(failure.error, "invalid_client")
+          assert.include(failure.description, "already used")
+        }).pipe(Effect.provide(server.layer)),
+        { store: slowReads },
+      )
+    }),
+  )
+
   it.effect("jwks_uri - the key set is fetched with the document through the same fetcher", () =>
     Effect.gen(function* () {
       const k = yield* keys

@@ -3,8 +3,8 @@
  * passes the conformance kit.
  *
  * Example adapter for core's `Store` port; depends only on `effect`. Read it as a template for
- * your own store (DynamoDB, Postgres, a KV service): four methods, time from `Clock`, failures as
- * `StoreError`, and `take` atomic. Then run `StoreConformance.suite` on it, as this package's test
+ * your own store (DynamoDB, Postgres, a KV service): five methods, time from `Clock`, failures as
+ * `StoreError`, and `take` and `setIfAbsent` atomic. Then run `StoreConformance.suite` on it, as this package's test
  * does.
  *
  * @since 0.1.0
@@ -58,6 +58,17 @@ export const make: Effect.Effect<Store.StoreShape> = Effect.sync(() => {
         const entry = live(key, at)
         entries.delete(key)
         return Option.fromNullishOr(entry?.value)
+      }),
+
+    // Atomic for the same reason: the check and the write are one synchronous step. A networked
+    // store needs a conditional write on the server (Redis `SET … NX`, SQL `INSERT … ON CONFLICT`
+    // that replaces only an expired row), never a get followed by a set.
+    setIfAbsent: (key, value, ttl) =>
+      Effect.map(now, (at) => {
+        if (live(key, at) !== undefined) return false
+        const ms = Duration.toMillis(Duration.fromInputUnsafe(ttl))
+        entries.set(key, { value, expiresAt: at + ms })
+        return true
       }),
   })
 })

@@ -46,6 +46,11 @@ const observableStore = () => {
       ),
     delete: memory.delete,
     take: memory.take,
+    setIfAbsent: (key, value, ttl) =>
+      Effect.andThen(
+        Effect.sync(() => written.add(key)),
+        memory.setIfAbsent(key, value, ttl),
+      ),
   })
   const keys = async () => {
     const live: Array<string> = []
