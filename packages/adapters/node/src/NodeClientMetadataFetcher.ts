@@ -8,7 +8,8 @@
  *   to that checked address (the `lookup` hook answers it), so DNS rebinding cannot switch it;
  * - no redirect is followed (a 3xx is a failure);
  * - only `200` with a JSON `Content-Type`; at most `maxBytes` (default 5 KiB); the whole exchange
- *   within `timeoutMs` (default 5 s); no cookies, no credentials.
+ *   within `timeoutMs` (default 5 s); no cookies, no credentials;
+ * - concurrent fetches of one URL are merged into one while it is in flight.
  *
  * @since 0.1.0
  */
@@ -199,17 +200,33 @@ export const fetchJson = async (
  * @category constructors
  * @since 0.1.0
  */
-export const make = (options: Options = {}): ClientMetadataFetcher.ClientMetadataFetcherShape => ({
-  fetch: (url) =>
-    Effect.tryPromise({
-      try: () => fetchJson(url, options),
-      catch: (e) =>
-        new OAuthError.ClientMetadataError({
-          reason: e instanceof FetchFailure ? e.reason : "unreachable",
-          description: e instanceof FetchFailure ? e.message : "the fetch failed",
-        }),
-    }),
-})
+export const make = (options: Options = {}): ClientMetadataFetcher.ClientMetadataFetcherShape => {
+  // Fetches in flight, by URL: concurrent resolutions of one document share one fetch and all get
+  // its result. An entry lives only while its fetch does (at most `timeoutMs`) and is removed when
+  // it settles, so nothing is cached here (caching is core's, in the shared store) and a failure
+  // reaches only the requests that were waiting for it. A waiter that is interrupted leaves the
+  // fetch running for the others.
+  const inFlight = new Map<string, Promise<ClientMetadataFetcher.Fetched>>()
+  const shared = (url: string): Promise<ClientMetadataFetcher.Fetched> => {
+    let pending = inFlight.get(url)
+    if (pending === undefined) {
+      pending = fetchJson(url, options).finally(() => inFlight.delete(url))
+      inFlight.set(url, pending)
+    }
+    return pending
+  }
+  return {
+    fetch: (url) =>
+      Effect.tryPromise({
+        try: () => shared(url),
+        catch: (e) =>
+          new OAuthError.ClientMetadataError({
+            reason: e instanceof FetchFailure ? e.reason : "unreachable",
+            description: e instanceof FetchFailure ? e.message : "the fetch failed",
+          }),
+      }),
+  }
+}
 
 /**
  * @category layers

@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createHttpsServer, type Server } from "node:https"
 import type { AddressInfo } from "node:net"
 import { ClientMetadataDocumentServer } from "@oidc-proxy/testbed"
+import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as NodeClientMetadataFetcher from "../src/NodeClientMetadataFetcher.ts"
 
@@ -173,6 +174,27 @@ describe("NodeClientMetadataFetcher", () => {
     const started = Date.now()
     expect(await reasonOf(fetchJson(`${base}/slow`, { timeoutMs: 300 }))).toBe("timeout")
     expect(Date.now() - started).toBeLessThan(2000)
+  })
+
+  it("coalescing - concurrent fetches of one URL share one request; settled ones are not kept", async () => {
+    const fetcher = NodeClientMetadataFetcher.make({ ca, allowLoopback: true, timeoutMs: 2000 })
+    const run = (url: string) => Effect.runPromise(Effect.result(fetcher.fetch(url)))
+    const url = `https://127.0.0.1:${httpsPort}/client.json`
+    const before = count("/client.json")
+    const results = await Promise.all(Array.from({ length: 10 }, () => run(url)))
+    expect(results.every((r) => r._tag === "Success")).toBe(true)
+    expect(count("/client.json")).toBe(before + 1)
+    // Settled: the next fetch is a new request, for a success and for a failure alike.
+    await run(url)
+    expect(count("/client.json")).toBe(before + 2)
+    const missing = count("/missing")
+    const failed = await Promise.all(
+      Array.from({ length: 5 }, () => run(`${url.replace("/client.json", "/missing")}`)),
+    )
+    expect(failed.every((r) => r._tag === "Failure")).toBe(true)
+    expect(count("/missing")).toBe(missing + 1)
+    await run(url.replace("/client.json", "/missing"))
+    expect(count("/missing")).toBe(missing + 2)
   })
 
   it("tls - a certificate the fetcher does not trust is refused", async () => {
