@@ -47,11 +47,15 @@ describe("bench", () => {
       const dir = mkdtempSync(join(tmpdir(), "bench-smoke-"))
       const file = join(dir, "results.json")
       try {
-        execFileSync(process.execPath, ["--expose-gc", "--no-allocation-site-pretenuring", join(import.meta.dirname, "..", "run.ts")], {
-          env: { ...process.env, BENCH_SMOKE: "1", BENCH_RESULTS: file },
-          stdio: ["ignore", "pipe", "pipe"],
-          timeout: 170_000,
-        })
+        execFileSync(
+          process.execPath,
+          ["--expose-gc", "--no-allocation-site-pretenuring", join(import.meta.dirname, "..", "run.ts")],
+          {
+            env: { ...process.env, BENCH_SMOKE: "1", BENCH_RESULTS: file },
+            stdio: ["ignore", "pipe", "pipe"],
+            timeout: 170_000,
+          },
+        )
         const results = JSON.parse(readFileSync(file, "utf8")) as {
           rows: Array<{
             section: string
