@@ -12,8 +12,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer, Logger, Option } from "effect"
 import { TestClock } from "effect/testing"
 import * as CacheInvalidation from "../src/CacheInvalidation.ts"
-import { issueAccessToken } from "../src/IssueAccessToken.ts"
-import * as LoadAccessToken from "../src/LoadAccessToken.ts"
+import type * as LoadAccessToken from "../src/LoadAccessToken.ts"
 import * as Store from "../src/Store.ts"
 import { TokenStore } from "../src/TokenStore.ts"
 import { TestProxy, TestUpstream } from "../src/testing/index.ts"
@@ -80,38 +79,10 @@ const twoInstances = (
       )
     const a = yield* Layer.build(instance(stores.a?.(shared) ?? shared))
     const b = yield* Layer.build(instance(stores.b?.(shared) ?? shared))
-    const issued = yield* Effect.gen(function* () {
-      const store = yield* TokenStore
-      yield* store.upstreamTokenSets.set(
-        "ts",
-        {
-          id: "ts",
-          access_token: "opaque",
-          id_token: idToken,
-          token_type: "Bearer",
-          scope: ["openid"],
-          expires_at: start + 3600,
-          raw: {},
-        },
-        "2 hours",
-      )
-      return yield* issueAccessToken({
-        upstream_token_set_id: "ts",
-        client_id: "c1",
-        subject: "u1",
-        scopes: ["openid"],
-        lifetime: 3600,
-      })
-    }).pipe(Effect.provideContext(b))
+    const issued = yield* TestProxy.issueSession(idToken, start + 3600).pipe(Effect.provideContext(b))
     const on = <X>(context: typeof a, effect: Effect.Effect<X, unknown, LoadAccessToken.Requirements>) =>
       Effect.provideContext(effect, context)
-    const decision = (context: typeof a) =>
-      on(
-        context,
-        Effect.map(LoadAccessToken.check(issued.access_token), (d) =>
-          d._tag === "Allow" ? "allow" : d.description,
-        ),
-      )
+    const decision = (context: typeof a) => on(context, TestProxy.verdict(issued.access_token))
     const cached = (context: typeof a) =>
       on(
         context,

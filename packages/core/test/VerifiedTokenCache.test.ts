@@ -3,7 +3,6 @@ import { Effect, Layer, Option } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import type { AccessToken } from "../src/AccessToken.ts"
-import { issueAccessToken } from "../src/IssueAccessToken.ts"
 import * as LoadAccessToken from "../src/LoadAccessToken.ts"
 import { Settings } from "../src/ProxyConfig.ts"
 import * as Store from "../src/Store.ts"
@@ -121,38 +120,10 @@ const twoInstances = Effect.gen(function* () {
   const instance = () => TestProxy.layer(upstream, config, Layer.succeed(Store.Store, shared))
   const a = yield* Layer.build(instance())
   const b = yield* Layer.build(instance())
-  const issued = yield* Effect.gen(function* () {
-    const store = yield* TokenStore
-    yield* store.upstreamTokenSets.set(
-      "ts",
-      {
-        id: "ts",
-        access_token: "opaque",
-        id_token: idToken,
-        token_type: "Bearer",
-        scope: ["openid"],
-        expires_at: start + 3600,
-        raw: {},
-      },
-      "2 hours",
-    )
-    return yield* issueAccessToken({
-      upstream_token_set_id: "ts",
-      client_id: "c1",
-      subject: "u1",
-      scopes: ["openid"],
-      lifetime: 3600,
-    })
-  }).pipe(Effect.provideContext(b))
+  const issued = yield* TestProxy.issueSession(idToken, start + 3600).pipe(Effect.provideContext(b))
   const on = <X>(context: typeof a, effect: Effect.Effect<X, unknown, LoadAccessToken.Requirements>) =>
     Effect.provideContext(effect, context)
-  const decision = (context: typeof a) =>
-    on(
-      context,
-      Effect.map(LoadAccessToken.check(issued.access_token), (d) =>
-        d._tag === "Allow" ? "allow" : d.description,
-      ),
-    )
+  const decision = (context: typeof a) => on(context, TestProxy.verdict(issued.access_token))
   return { a, b, issued, on, decision }
 })
 

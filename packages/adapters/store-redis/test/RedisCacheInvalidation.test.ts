@@ -11,7 +11,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeRedis } from "@effect/platform-node"
 import { assert, it } from "@effect/vitest"
-import { CacheInvalidation, IssueAccessToken, LoadAccessToken, TokenStore } from "@oidc-proxy/core"
+import { CacheInvalidation, type LoadAccessToken, TokenStore } from "@oidc-proxy/core"
 import { TestProxy, TestUpstream } from "@oidc-proxy/core/testing"
 import { Clock, Effect, Layer, Logger, Schedule } from "effect"
 import { Redis } from "effect/persistence"
@@ -41,38 +41,10 @@ const twoInstances = (url: string, prefix: string) =>
       TestProxy.layer(upstream, config, RedisStore.layer({ url, prefix }).pipe(Layer.orDie))
     const a = yield* Layer.build(instance())
     const b = yield* Layer.build(instance())
-    const issued = yield* Effect.gen(function* () {
-      const store = yield* TokenStore.TokenStore
-      yield* store.upstreamTokenSets.set(
-        "ts",
-        {
-          id: "ts",
-          access_token: "opaque",
-          id_token: idToken,
-          token_type: "Bearer",
-          scope: ["openid"],
-          expires_at: now + 3600,
-          raw: {},
-        },
-        "2 hours",
-      )
-      return yield* IssueAccessToken.issueAccessToken({
-        upstream_token_set_id: "ts",
-        client_id: "c1",
-        subject: "u1",
-        scopes: ["openid"],
-        lifetime: 3600,
-      })
-    }).pipe(Effect.provideContext(a))
+    const issued = yield* TestProxy.issueSession(idToken, now + 3600).pipe(Effect.provideContext(a))
     const on = <X, E>(context: typeof a, effect: Effect.Effect<X, E, LoadAccessToken.Requirements>) =>
       Effect.provideContext(effect, context)
-    const decision = (context: typeof a) =>
-      on(
-        context,
-        Effect.map(LoadAccessToken.check(issued.access_token), (d) =>
-          d._tag === "Allow" ? "allow" : d.description,
-        ),
-      )
+    const decision = (context: typeof a) => on(context, TestProxy.verdict(issued.access_token))
     const cached = (context: typeof a) =>
       on(
         context,

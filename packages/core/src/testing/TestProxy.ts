@@ -7,7 +7,9 @@
  * @since 0.1.0
  */
 import { Effect, Layer, Redacted } from "effect"
+import * as IssueAccessToken from "../IssueAccessToken.ts"
 import * as Jwks from "../Jwks.ts"
+import * as LoadAccessToken from "../LoadAccessToken.ts"
 import * as ProxyConfig from "../ProxyConfig.ts"
 import * as ProxyKeys from "../ProxyKeys.ts"
 import * as StorageKeys from "../StorageKeys.ts"
@@ -112,3 +114,45 @@ export const layerFull = (
     TestUpstreamClient.layer(upstream, options.client),
   ).pipe(Layer.provideMerge(storage), Layer.provideMerge(settings))
 }
+
+/**
+ * One upstream session (token set `ts` around `idToken`, valid until `expiresAt`, seconds) and a
+ * proxy token over it for client `c1` / subject `u1` / scope `openid`: what the cache and
+ * invalidation tests share.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const issueSession = (idToken: string, expiresAt: number) =>
+  Effect.gen(function* () {
+    const store = yield* TokenStore.TokenStore
+    yield* store.upstreamTokenSets.set(
+      "ts",
+      {
+        id: "ts",
+        access_token: "opaque",
+        id_token: idToken,
+        token_type: "Bearer",
+        scope: ["openid"],
+        expires_at: expiresAt,
+        raw: {},
+      },
+      "2 hours",
+    )
+    return yield* IssueAccessToken.issueAccessToken({
+      upstream_token_set_id: "ts",
+      client_id: "c1",
+      subject: "u1",
+      scopes: ["openid"],
+      lifetime: 3600,
+    })
+  })
+
+/**
+ * The bearer check's verdict on `token`: `"allow"`, or the refusal's description.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const verdict = (token: string) =>
+  Effect.map(LoadAccessToken.check(token), (d) => (d._tag === "Allow" ? "allow" : d.description))
