@@ -238,6 +238,27 @@ export const start = async (config: GatewayConfig, options: Options = {}): Promi
   }
 }
 
+/**
+ * How a revocation reaches the other instances sharing the configured store, said once at start:
+ * the cross-instance channel is a property of the store layer, invisible in the configuration.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const revocationNote = (
+  store: GatewayConfig["store"],
+  settings: Pick<ProxyConfig.ProxyConfig, "cache_ttl_seconds">,
+): string | undefined => {
+  switch (store._tag) {
+    case "redis":
+      return `revocations reach every instance sharing this Redis at once (pub/sub on oidc-proxy:invalidate); within cache_ttl_seconds (${settings.cache_ttl_seconds} s) when a message is lost`
+    case "sqlite":
+      return `other instances sharing this SQLite file refuse a revoked token within cache_ttl_seconds (${settings.cache_ttl_seconds} s): SQLite has no cross-instance invalidation`
+    case "memory":
+      return undefined
+  }
+}
+
 const startWith = async (
   config: GatewayConfig,
   options: Options,
@@ -254,6 +275,8 @@ const startWith = async (
     }),
   )
   for (const warning of config.warnings) await runtime.runPromise(Effect.logWarning(warning))
+  const revocation = options.services === undefined ? revocationNote(config.store, settings) : undefined
+  if (revocation !== undefined) await runtime.runPromise(Effect.logInfo(revocation))
   const endpoints = Endpoints.make(settings)
   const names = endpointNames(endpoints)
   const resourcePath = new URL(settings.resource).pathname.replace(/\/+$/, "") || "/"

@@ -84,6 +84,19 @@ describe("Gateway", () => {
     }).pipe(Effect.provide(Gateway.countingStore(Metrics.make()).pipe(Layer.provide(Store.layerMemory)))),
   )
 
+  it("revocationNote - says how revocations reach the other instances of each store kind", () => {
+    const settings = { cache_ttl_seconds: 7 }
+    assert.include(
+      Gateway.revocationNote({ _tag: "redis", url: "redis://127.0.0.1:6379" }, settings),
+      "pub/sub",
+    )
+    assert.include(
+      Gateway.revocationNote({ _tag: "sqlite", filename: "x.db" }, settings),
+      "within cache_ttl_seconds (7 s)",
+    )
+    assert.isUndefined(Gateway.revocationNote({ _tag: "memory" }, settings))
+  })
+
   it("healthz - 200 while the process is up", async () => {
     const { gateway } = await setup()
     const response = await fetch(`${gateway.url}/healthz`)
