@@ -5,9 +5,9 @@
  * Pure core over the `Store` and `StorageKeys` ports.
  * - `hashKey`: the id is a bearer secret (code, refresh token, transaction id); it is stored only
  *   as its keyed hash, so a dump of the store yields no usable secret. Written under the newest
- *   key's hash; read, taken and deleted under every configured key's hash, newest first, so a
- *   rotation of the storage secret does not lose the records written before it (refresh tokens,
- *   codes, sign-ins in progress).
+ *   key's hash (`setIfAbsent`: under every key's); read, taken and deleted under every configured
+ *   key's hash, newest first, so a rotation of the storage secret does not lose the records
+ *   written before it (refresh tokens, codes, sign-ins in progress).
  * - `encrypt`: the value holds tokens; it is stored AES-256-GCM encrypted with the key id.
  * A stored value that does not decrypt or decode is a miss, logged as a warning without the value,
  * never a crash: a store shared across versions or partially corrupted must not take the proxy
@@ -31,7 +31,9 @@ export interface Collection<A> {
   readonly take: (id: string) => Effect.Effect<Option.Option<A>, StoreError>
   /**
    * Stores `value` only when `id` holds no live record, atomically (`Store.setIfAbsent`): `true`
-   * when written. With hashed ids a record under an older key's hash also counts as present.
+   * when written. With hashed ids it is written under every configured key's hash, so a record
+   * under any of them (an older key's, or one written by an instance that knows only older keys)
+   * counts as present.
    */
   readonly setIfAbsent: (id: string, value: A, ttl: Duration.Input) => Effect.Effect<boolean, StoreError>
   /**
@@ -194,17 +196,20 @@ export const make = <S extends Schema.Codec<unknown, unknown>>(
     setIfAbsent: (id, value, ttl) =>
       Effect.flatMap(encode(id, value), (v) =>
         options.hashKey === true
-          ? // Older keys' hashes are only read: nothing writes under them any more, so the one
-            // atomic step that decides is the write under the newest key's hash.
-            Effect.flatMap(keys.hashes(id), ([newest, ...older]) =>
-              Effect.flatMap(
-                Effect.forEach(older, (h) => store.get(`${name}:${h}`)),
-                (found) =>
-                  found.some(Option.isSome)
-                    ? Effect.succeed(false)
-                    : store.setIfAbsent(`${name}:${newest!}`, v, ttl),
-              ),
-            )
+          ? // One atomic write under every key's hash, newest first, stopping at the first refused:
+            // written only when all were. During a rolling rotation an instance that knows only the
+            // old key still writes under that key's hash, so it and the upgraded instances contend
+            // on one atomic step (reading older hashes and writing under the newest one would let
+            // one assertion through once on each side).
+            Effect.flatMap(keys.hashes(id), (hashes) => {
+              const at = (i: number): Effect.Effect<boolean, StoreError> =>
+                i >= hashes.length
+                  ? Effect.succeed(true)
+                  : Effect.flatMap(store.setIfAbsent(`${name}:${hashes[i]}`, v, ttl), (written) =>
+                      written ? at(i + 1) : Effect.succeed(false),
+                    )
+              return at(0)
+            })
           : store.setIfAbsent(`${name}:${id}`, v, ttl),
       ),
   }

@@ -210,12 +210,16 @@ export const checks: Readonly<Record<string, Check>> = {
     Effect.gen(function* () {
       const s = yield* Store.Store
       const k = `${yield* namespace}jti`
-      yield* expect(yield* s.setIfAbsent(k, "first", t.shortTtl), "the first setIfAbsent writes")
+      // The live part uses the long TTL, so a slow machine cannot expire the value mid-check.
+      yield* expect(yield* s.setIfAbsent(k, "first", t.longTtl), "the first setIfAbsent writes")
       yield* expect(!(yield* s.setIfAbsent(k, "second", t.longTtl)), "a second one is refused while live")
       yield* expectSome(yield* s.get(k), "first", "the refused call leaves the value as it was")
+      const expiring = `${k}-expiring`
+      yield* expect(yield* s.setIfAbsent(expiring, "first", t.shortTtl), "a write with a short TTL")
       yield* t.pass(Duration.times(t.shortTtl, 2))
-      yield* expect(yield* s.setIfAbsent(k, "third", t.shortTtl), "after expiry it writes again")
-      yield* expectSome(yield* s.get(k), "third", "get after the write over an expired value")
+      yield* expect(yield* s.setIfAbsent(expiring, "third", t.longTtl), "after expiry it writes again")
+      yield* expectSome(yield* s.get(expiring), "third", "get after the write over an expired value")
+      yield* expect(!(yield* s.setIfAbsent(expiring, "fourth", t.longTtl)), "and that write is live")
       const taken = `${k}-taken`
       yield* s.set(taken, "v", t.longTtl)
       yield* expectSome(yield* s.take(taken), "v", "take")
@@ -363,7 +367,34 @@ export const checks: Readonly<Record<string, Check>> = {
       })
       yield* expect(!(yield* after.setIfAbsent("jti-1", { token: "c", n: 3 }, t.longTtl)), "old hash counts")
       yield* expect(yield* after.setIfAbsent("jti-2", { token: "d", n: 4 }, t.longTtl), "a new id writes")
-      yield* expectNone(yield* before.get("jti-2"), "under the new key's hash")
+      // Written under the old key's hash as well, so an instance that knows only the old key sees it.
+      yield* expect(Option.isSome(yield* before.get("jti-2")), "also under the old key's hash")
+    }),
+
+  "Collection hashKey - setIfAbsent holds across instances mid-rotation (old keys only / new and old)": (t) =>
+    Effect.gen(function* () {
+      const s = yield* Store.Store
+      const ns = yield* namespace
+      // A rolling restart: some instances already have the new key, others still only the old one.
+      const stale = Collection.make(s, yield* storageKeys([oldKey]), `${ns}aj`, Sample, { hashKey: true })
+      const upgraded = Collection.make(s, yield* storageKeys([newKey, oldKey]), `${ns}aj`, Sample, {
+        hashKey: true,
+      })
+      const v = { token: "a", n: 1 }
+      yield* expect(yield* upgraded.setIfAbsent("jti-1", v, t.longTtl), "first write, upgraded instance")
+      yield* expect(!(yield* stale.setIfAbsent("jti-1", v, t.longTtl)), "refused on an old-key instance")
+      yield* expect(yield* stale.setIfAbsent("jti-2", v, t.longTtl), "first write, old-key instance")
+      yield* expect(!(yield* upgraded.setIfAbsent("jti-2", v, t.longTtl)), "refused on an upgraded one")
+      for (let i = 0; i < 10; i++) {
+        const results = yield* Effect.all(
+          [stale, upgraded, stale, upgraded].map((c) => c.setIfAbsent(`race-${i}`, v, t.longTtl)),
+          { concurrency: "unbounded" },
+        )
+        yield* expect(
+          results.filter((r) => r).length === 1,
+          `exactly one concurrent call writes, got ${results.filter((r) => r).length}`,
+        )
+      }
     }),
 
   "Collection - a tampered or undecodable record is a miss, not a failure": (t) =>

@@ -19,6 +19,40 @@ const broken: ReadonlyArray<readonly [string, string, Layer.Layer<Store.Store>]>
     })),
   ],
   [
+    "a setIfAbsent that reads then writes in two steps",
+    "setIfAbsent - of 50 concurrent calls for one key exactly one writes",
+    Store.layerTest((memory) => ({
+      setIfAbsent: (key, value, ttl) =>
+        Effect.flatMap(memory.get(key), (found) =>
+          found._tag === "Some"
+            ? Effect.succeed(false)
+            : Effect.yieldNow.pipe(Effect.andThen(memory.set(key, value, ttl)), Effect.as(true)),
+        ),
+    })),
+  ],
+  [
+    "a setIfAbsent that overwrites a live value",
+    "setIfAbsent - writes once, refuses while live, writes again after expiry",
+    Store.layerTest((memory) => ({
+      setIfAbsent: (key, value, ttl) => Effect.as(memory.set(key, value, ttl), true),
+    })),
+  ],
+  [
+    "a setIfAbsent that refuses over an expired value",
+    "setIfAbsent - writes once, refuses while live, writes again after expiry",
+    Store.layerTest((memory) => {
+      const seen = new Set<string>()
+      return {
+        setIfAbsent: (key, value, ttl) =>
+          Effect.suspend(() => {
+            if (seen.has(key)) return Effect.succeed(false)
+            seen.add(key)
+            return Effect.as(memory.set(key, value, ttl), true)
+          }),
+      }
+    }),
+  ],
+  [
     "a set that ignores the TTL",
     "set/get - a value is readable before its TTL passes and gone after",
     Store.layerTest((memory) => ({ set: (key, value) => memory.set(key, value, "1 day") })),
