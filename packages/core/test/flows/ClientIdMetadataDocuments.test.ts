@@ -483,6 +483,40 @@ describe("private_key_jwt for CIMD clients", () => {
     }),
   )
 
+  it.effect("token - the jti is remembered for as long as the assertion is accepted (exp + leeway)", () =>
+    Effect.gen(function* () {
+      const k = yield* keys
+      const server = docServer(
+        document({ token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [k.jwk] } }),
+      )
+      yield* withProxy(
+        Effect.gen(function* () {
+          const good = yield* assertion(k.privateKey, { exp: start + 60 })
+          const use = oauthFailure(
+            TokenEndpoint.token(
+              {
+                grant_type: "authorization_code",
+                code: "unknown",
+                redirect_uri: redirect,
+                code_verifier: "v".repeat(43),
+                client_assertion_type: jwtBearer,
+                client_assertion: good,
+              },
+              undefined,
+            ),
+          )
+          // Accepted (the grant itself then fails: unknown code).
+          assert.strictEqual((yield* use).error, "invalid_grant")
+          // Past `exp` but within the default 30 s leeway the assertion still verifies: a replay.
+          yield* TestClock.adjust("89 seconds")
+          const replay = yield* use
+          assert.strictEqual(replay.error, "invalid_client")
+          assert.include(replay.description, "already used")
+        }).pipe(Effect.provide(server.layer)),
+      )
+    }),
+  )
+
   it.effect("token - of two concurrent requests with one assertion exactly one is accepted", () =>
     Effect.gen(function* () {
       const k = yield* keys
@@ -515,6 +549,33 @@ describe("private_key_jwt for CIMD clients", () => {
           assert.include(failure.description, "already used")
         }).pipe(Effect.provide(server.layer)),
         { store: slowReads },
+      )
+    }),
+  )
+
+  it.effect("token - a store failure recording the jti refuses the request (StoreError: a 503)", () =>
+    Effect.gen(function* () {
+      const k = yield* keys
+      const server = docServer(
+        document({ token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [k.jwk] } }),
+      )
+      const down = Store.layerTest((memory) => ({
+        setIfAbsent: (key, value, ttl) =>
+          key.startsWith("assertion-jti:")
+            ? Effect.fail(Store.storeError("setIfAbsent", new Error("down")))
+            : memory.setIfAbsent(key, value, ttl),
+      }))
+      yield* withProxy(
+        Effect.gen(function* () {
+          const signedIn = yield* signIn(cimdClient())
+          const form = { client_assertion_type: jwtBearer, client_assertion: yield* assertion(k.privateKey) }
+          const result = yield* Effect.result(redeemWith(signedIn, form))
+          assert.strictEqual(result._tag, "Failure", "never accepted when the jti cannot be recorded")
+          const failure = (result as { failure: { _tag: string; operation?: string } }).failure
+          assert.strictEqual(failure._tag, "StoreError")
+          assert.strictEqual(failure.operation, "setIfAbsent")
+        }).pipe(Effect.provide(server.layer)),
+        { store: down },
       )
     }),
   )

@@ -319,7 +319,7 @@ describe("fuzz", () => {
 
   it("a store outage - 503 temporarily_unavailable (fail closed), never another 5xx, never a secret", async () => {
     let broken = false
-    const outage = (operation: "get" | "set" | "delete" | "take") =>
+    const outage = (operation: OAuthError.StoreError["operation"]) =>
       Effect.fail(
         new OAuthError.StoreError({
           operation,
@@ -374,11 +374,13 @@ describe("fuzz", () => {
 /** The memory store, failing every operation while `isBroken()`. */
 const flakyStore = (
   isBroken: () => boolean,
-  fail: (operation: "get" | "set" | "delete" | "take") => Effect.Effect<never, OAuthError.StoreError>,
+  fail: (operation: OAuthError.StoreError["operation"]) => Effect.Effect<never, OAuthError.StoreError>,
 ) =>
   Store.layerTest((memory) => ({
     get: (key) => Effect.suspend(() => (isBroken() ? fail("get") : memory.get(key))),
     set: (key, value, ttl) => Effect.suspend(() => (isBroken() ? fail("set") : memory.set(key, value, ttl))),
     delete: (key) => Effect.suspend(() => (isBroken() ? fail("delete") : memory.delete(key))),
     take: (key) => Effect.suspend(() => (isBroken() ? fail("take") : memory.take(key))),
+    setIfAbsent: (key, value, ttl) =>
+      Effect.suspend(() => (isBroken() ? fail("setIfAbsent") : memory.setIfAbsent(key, value, ttl))),
   }))
