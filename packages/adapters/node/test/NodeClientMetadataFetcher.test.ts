@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createHttpsServer, type Server } from "node:https"
 import type { AddressInfo } from "node:net"
 import { ClientMetadataDocumentServer } from "@oidc-proxy/testbed"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as NodeClientMetadataFetcher from "../src/NodeClientMetadataFetcher.ts"
 
@@ -37,6 +37,9 @@ const routes = (hits: Map<string, number>) => (req: IncomingMessage, res: Server
       return json("{not json")
     case "/slow":
       return // never answers
+    case "/slow-json":
+      setTimeout(() => json(JSON.stringify({ client_id: "slow" })), 500)
+      return
     default:
       res.writeHead(404)
       return res.end()
@@ -195,6 +198,40 @@ describe("NodeClientMetadataFetcher", () => {
     expect(count("/missing")).toBe(missing + 1)
     await run(url.replace("/client.json", "/missing"))
     expect(count("/missing")).toBe(missing + 2)
+  })
+
+  it("coalescing - an interrupted waiter leaves the fetch to the others; other URLs and timed-out fetches are not shared", async () => {
+    const fetcher = NodeClientMetadataFetcher.make({ ca, allowLoopback: true, timeoutMs: 2000 })
+    const base = `https://127.0.0.1:${httpsPort}`
+    const before = count("/slow-json")
+    const a = Effect.runFork(fetcher.fetch(`${base}/slow-json`))
+    const b = Effect.runPromise(Effect.result(fetcher.fetch(`${base}/slow-json`)))
+    // Both wait on the one request (the server answers it 500 ms after it arrives); A gives up.
+    while (count("/slow-json") === before) await new Promise((r) => setTimeout(r, 5))
+    await Effect.runPromise(Fiber.interrupt(a))
+    const answered = await b
+    expect(answered._tag === "Success" && (answered.success.body as { client_id: string }).client_id).toBe(
+      "slow",
+    )
+    expect(count("/slow-json")).toBe(before + 1)
+    // Another URL (case included) is its own fetch, with its own answer.
+    const [ok, other] = await Promise.all(
+      [`${base}/client.json`, `${base}/Client.json`].map((u) =>
+        Effect.runPromise(Effect.result(fetcher.fetch(u))),
+      ),
+    )
+    expect(ok!._tag).toBe("Success")
+    expect(other!._tag).toBe("Failure")
+    // A fetch that timed out is not kept: the next one waits out its own timeout again.
+    const quick = NodeClientMetadataFetcher.make({ ca, allowLoopback: true, timeoutMs: 300 })
+    const timedOut = await Promise.all(
+      [1, 2].map(() => Effect.runPromise(Effect.result(quick.fetch(`${base}/slow`)))),
+    )
+    expect(timedOut.map((r) => r._tag === "Failure" && r.failure.reason)).toEqual(["timeout", "timeout"])
+    const started = Date.now()
+    const again = await Effect.runPromise(Effect.result(quick.fetch(`${base}/slow`)))
+    expect(again._tag === "Failure" && again.failure.reason).toBe("timeout")
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250)
   })
 
   it("tls - a certificate the fetcher does not trust is refused", async () => {
