@@ -74,12 +74,19 @@ export const verify = (
     if (typeof jti !== "string" || jti === "" || jti.length > 256)
       return yield* refused("The client assertion needs a jti")
     const store = yield* TokenStore
+    // The first whole second at which jose refuses the assertion (it accepts while
+    // `now < exp + tolerance`, `now` in whole seconds; `exp` may be fractional).
+    const closes = Math.ceil(exp + config.clock_tolerance_seconds)
     // One atomic set-if-absent, not a read then a write: of concurrent requests presenting one
-    // assertion, exactly one records its jti and is accepted.
+    // assertion, exactly one records its jti and is accepted. The mark lives until `closes`.
     const recorded = yield* store.usedAssertions.setIfAbsent(
       `${client.client_id}|${jti}`,
       { client_id: client.client_id, expires_at: exp },
-      `${Math.max(1, exp - now + config.clock_tolerance_seconds)} seconds`,
+      `${Math.max(1, closes - now)} seconds`,
     )
     if (!recorded) return yield* refused("The client assertion was already used")
+    // Recorded only once the window had closed (a slow verification or store): the first use's
+    // mark may have expired just before, so this is no proof of a first use.
+    if (Math.floor((yield* Clock.currentTimeMillis) / 1000) >= closes)
+      return yield* refused("The client assertion is invalid")
   })

@@ -483,6 +483,22 @@ describe("private_key_jwt for CIMD clients", () => {
     }),
   )
 
+  /** Authenticates with `clientAssertion` on a code grant for an unknown code: `invalid_grant` once accepted. */
+  const useAssertion = (clientAssertion: string) =>
+    oauthFailure(
+      TokenEndpoint.token(
+        {
+          grant_type: "authorization_code",
+          code: "unknown",
+          redirect_uri: redirect,
+          code_verifier: "v".repeat(43),
+          client_assertion_type: jwtBearer,
+          client_assertion: clientAssertion,
+        },
+        undefined,
+      ),
+    )
+
   it.effect("token - the jti is remembered for as long as the assertion is accepted (exp + leeway)", () =>
     Effect.gen(function* () {
       const k = yield* keys
@@ -491,20 +507,7 @@ describe("private_key_jwt for CIMD clients", () => {
       )
       yield* withProxy(
         Effect.gen(function* () {
-          const good = yield* assertion(k.privateKey, { exp: start + 60 })
-          const use = oauthFailure(
-            TokenEndpoint.token(
-              {
-                grant_type: "authorization_code",
-                code: "unknown",
-                redirect_uri: redirect,
-                code_verifier: "v".repeat(43),
-                client_assertion_type: jwtBearer,
-                client_assertion: good,
-              },
-              undefined,
-            ),
-          )
+          const use = useAssertion(yield* assertion(k.privateKey, { exp: start + 60 }))
           // Accepted (the grant itself then fails: unknown code).
           assert.strictEqual((yield* use).error, "invalid_grant")
           // Past `exp` but within the default 30 s leeway the assertion still verifies: a replay.
@@ -513,6 +516,54 @@ describe("private_key_jwt for CIMD clients", () => {
           assert.strictEqual(replay.error, "invalid_client")
           assert.include(replay.description, "already used")
         }).pipe(Effect.provide(server.layer)),
+      )
+    }),
+  )
+
+  it.effect("token - a fractional exp: the jti is remembered to the end of the last accepted second", () =>
+    Effect.gen(function* () {
+      const k = yield* keys
+      const server = docServer(
+        document({ token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [k.jwk] } }),
+      )
+      yield* withProxy(
+        Effect.gen(function* () {
+          // jose accepts while the whole second is before exp + 30 s, i.e. through start + 90.999.
+          const use = useAssertion(yield* assertion(k.privateKey, { exp: start + 60.5 }))
+          assert.strictEqual((yield* use).error, "invalid_grant")
+          yield* TestClock.adjust("90700 millis")
+          const replay = yield* use
+          assert.strictEqual(replay.error, "invalid_client")
+          assert.include(replay.description, "already used")
+        }).pipe(Effect.provide(server.layer)),
+      )
+    }),
+  )
+
+  it.effect("token - a jti recorded only after the window closed (slow store) is refused", () =>
+    Effect.gen(function* () {
+      const k = yield* keys
+      const server = docServer(
+        document({ token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [k.jwk] } }),
+      )
+      // The second recording takes a second: it starts inside the window and ends past it, after
+      // the first use's mark has expired.
+      let calls = 0
+      const slowSecond = Store.layerTest((memory) => ({
+        setIfAbsent: (key, value, ttl) =>
+          key.startsWith("assertion-jti:") && ++calls === 2
+            ? Effect.andThen(TestClock.adjust("1 second"), memory.setIfAbsent(key, value, ttl))
+            : memory.setIfAbsent(key, value, ttl),
+      }))
+      yield* withProxy(
+        Effect.gen(function* () {
+          const use = useAssertion(yield* assertion(k.privateKey, { exp: start + 60 }))
+          assert.strictEqual((yield* use).error, "invalid_grant")
+          yield* TestClock.adjust("89500 millis")
+          const replay = yield* use
+          assert.strictEqual(replay.error, "invalid_client")
+        }).pipe(Effect.provide(server.layer)),
+        { store: slowSecond },
       )
     }),
   )
