@@ -10,7 +10,7 @@
  * @since 0.1.0
  */
 import { Store } from "@oidc-proxy/core"
-import { Clock, Duration, Effect, Layer, Option } from "effect"
+import { Clock, Effect, Layer, Option } from "effect"
 
 interface Entry {
   readonly value: string
@@ -44,8 +44,7 @@ export const make: Effect.Effect<Store.StoreShape> = Effect.sync(() => {
 
     set: (key, value, ttl) =>
       Effect.map(now, (at) => {
-        const ms = Duration.toMillis(Duration.fromInputUnsafe(ttl))
-        entries.set(key, { value, expiresAt: at + ms })
+        entries.set(key, { value, expiresAt: at + Store.ttlMillis(ttl) })
       }),
 
     delete: (key) => Effect.sync(() => void entries.delete(key)),
@@ -66,8 +65,7 @@ export const make: Effect.Effect<Store.StoreShape> = Effect.sync(() => {
     setIfAbsent: (key, value, ttl) =>
       Effect.map(now, (at) => {
         if (live(key, at) !== undefined) return false
-        const ms = Duration.toMillis(Duration.fromInputUnsafe(ttl))
-        entries.set(key, { value, expiresAt: at + ms })
+        entries.set(key, { value, expiresAt: at + Store.ttlMillis(ttl) })
         return true
       }),
   })
