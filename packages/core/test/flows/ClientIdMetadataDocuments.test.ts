@@ -5,7 +5,7 @@
  * says; `private_key_jwt` assertions are checked and single use across instances.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { type Duration, Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { exportJWK, generateKeyPair, SignJWT } from "jose"
 import * as ClientMetadataFetcher from "../../src/ClientMetadataFetcher.ts"
@@ -499,44 +499,39 @@ describe("private_key_jwt for CIMD clients", () => {
       ),
     )
 
-  it.effect("token - the jti is remembered for as long as the assertion is accepted (exp + leeway)", () =>
+  /** An assertion expiring at `exp` is used, the clock moves by `advance`, and it is used again. */
+  const replayAfter = (exp: number, advance: Duration.Input) =>
     Effect.gen(function* () {
       const k = yield* keys
       const server = docServer(
         document({ token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [k.jwk] } }),
       )
-      yield* withProxy(
+      return yield* withProxy(
         Effect.gen(function* () {
-          const use = useAssertion(yield* assertion(k.privateKey, { exp: start + 60 }))
+          const use = useAssertion(yield* assertion(k.privateKey, { exp }))
           // Accepted (the grant itself then fails: unknown code).
           assert.strictEqual((yield* use).error, "invalid_grant")
-          // Past `exp` but within the default 30 s leeway the assertion still verifies: a replay.
-          yield* TestClock.adjust("89 seconds")
-          const replay = yield* use
-          assert.strictEqual(replay.error, "invalid_client")
-          assert.include(replay.description, "already used")
+          yield* TestClock.adjust(advance)
+          return yield* use
         }).pipe(Effect.provide(server.layer)),
       )
+    })
+
+  it.effect("token - the jti is remembered for as long as the assertion is accepted (exp + leeway)", () =>
+    Effect.gen(function* () {
+      // Past `exp` but within the default 30 s leeway the assertion still verifies: a replay.
+      const replay = yield* replayAfter(start + 60, "89 seconds")
+      assert.strictEqual(replay.error, "invalid_client")
+      assert.include(replay.description, "already used")
     }),
   )
 
   it.effect("token - a fractional exp: the jti is remembered to the end of the last accepted second", () =>
     Effect.gen(function* () {
-      const k = yield* keys
-      const server = docServer(
-        document({ token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [k.jwk] } }),
-      )
-      yield* withProxy(
-        Effect.gen(function* () {
-          // jose accepts while the whole second is before exp + 30 s, i.e. through start + 90.999.
-          const use = useAssertion(yield* assertion(k.privateKey, { exp: start + 60.5 }))
-          assert.strictEqual((yield* use).error, "invalid_grant")
-          yield* TestClock.adjust("90700 millis")
-          const replay = yield* use
-          assert.strictEqual(replay.error, "invalid_client")
-          assert.include(replay.description, "already used")
-        }).pipe(Effect.provide(server.layer)),
-      )
+      // jose accepts while the whole second is before exp + 30 s, i.e. through start + 90.999.
+      const replay = yield* replayAfter(start + 60.5, "90700 millis")
+      assert.strictEqual(replay.error, "invalid_client")
+      assert.include(replay.description, "already used")
     }),
   )
 
