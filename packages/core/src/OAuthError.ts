@@ -176,6 +176,7 @@ export class ClientMetadataError extends Schema.TaggedError<ClientMetadataError>
     "timeout",
     "unreachable",
     "malformed",
+    "busy",
   ]),
   description: Schema.String,
 }) {}

@@ -9,7 +9,9 @@
  * - no redirect is followed (a 3xx is a failure);
  * - only `200` with a JSON `Content-Type`; at most `maxBytes` (default 5 KiB); the whole exchange
  *   within `timeoutMs` (default 5 s); no cookies, no credentials;
- * - concurrent fetches of one URL are merged into one while it is in flight.
+ * - concurrent fetches of one URL are merged into one while it is in flight, and at most
+ *   `maxConcurrent` different URLs are fetched at once (default 32): a client id is chosen by the
+ *   caller, so without a bound anyone could make the proxy open any number of outbound requests.
  *
  * @since 0.1.0
  */
@@ -33,6 +35,8 @@ export interface Options {
   readonly timeoutMs?: number
   /** Extra trusted CA certificates (PEM), e.g. a test server's self-signed certificate. */
   readonly ca?: string | ReadonlyArray<string>
+  /** Different URLs fetched at once, at most; another one fails as `busy` at once. Default 32. */
+  readonly maxConcurrent?: number
   /** Name resolution (default `dns.lookup` with `all: true`); tests script it. */
   readonly resolve?: (hostname: string) => Promise<ReadonlyArray<{ address: string; family: number }>>
 }
@@ -207,9 +211,14 @@ export const make = (options: Options = {}): ClientMetadataFetcher.ClientMetadat
   // reaches only the requests that were waiting for it. A waiter that is interrupted leaves the
   // fetch running for the others.
   const inFlight = new Map<string, Promise<ClientMetadataFetcher.Fetched>>()
+  const maxConcurrent = options.maxConcurrent ?? 32
   const shared = (url: string): Promise<ClientMetadataFetcher.Fetched> => {
     let pending = inFlight.get(url)
     if (pending === undefined) {
+      if (inFlight.size >= maxConcurrent)
+        return Promise.reject(
+          new FetchFailure("busy", "too many client metadata documents are being fetched at once"),
+        )
       pending = fetchJson(url, options).finally(() => inFlight.delete(url))
       inFlight.set(url, pending)
     }

@@ -9,7 +9,8 @@ import * as NodeClientMetadataFetcher from "../src/NodeClientMetadataFetcher.ts"
 const selfSigned = ClientMetadataDocumentServer.selfSignedCertificate
 
 const routes = (hits: Map<string, number>) => (req: IncomingMessage, res: ServerResponse) => {
-  const path = req.url ?? "/"
+  // Counted and routed by path: a query string only makes another URL of the same document.
+  const path = (req.url ?? "/").split("?")[0]!
   hits.set(path, (hits.get(path) ?? 0) + 1)
   const json = (body: string, headers: Record<string, string> = {}) => {
     res.writeHead(200, { "content-type": "application/json", ...headers })
@@ -198,6 +199,28 @@ describe("NodeClientMetadataFetcher", () => {
     expect(count("/missing")).toBe(missing + 1)
     await run(url.replace("/client.json", "/missing"))
     expect(count("/missing")).toBe(missing + 2)
+  })
+
+  it("bound - at most maxConcurrent different URLs in flight; one more fails as busy at once, not queued", async () => {
+    const fetcher = NodeClientMetadataFetcher.make({
+      ca,
+      allowLoopback: true,
+      timeoutMs: 2000,
+      maxConcurrent: 2,
+    })
+    const base = `https://127.0.0.1:${httpsPort}`
+    const run = (url: string) => Effect.runPromise(Effect.result(fetcher.fetch(url)))
+    const before = count("/slow-json")
+    const first = run(`${base}/slow-json`)
+    const second = run(`${base}/slow-json?two`)
+    const sameAsFirst = run(`${base}/slow-json`) // merged with the first: not a third URL
+    const third = await run(`${base}/client.json`)
+    expect(third._tag === "Failure" && third.failure.reason).toBe("busy")
+    const settled = await Promise.all([first, second, sameAsFirst])
+    expect(settled.map((r) => r._tag)).toEqual(["Success", "Success", "Success"])
+    expect(count("/slow-json")).toBe(before + 2)
+    // Once they settled there is room again.
+    expect((await run(`${base}/client.json`))._tag).toBe("Success")
   })
 
   it("coalescing - an interrupted waiter leaves the fetch to the others; other URLs and timed-out fetches are not shared", async () => {
