@@ -159,6 +159,16 @@ const cachedWithPorts = (p: Pair, bearer: string, scopes: ReadonlyArray<string>)
     return decision === undefined ? undefined : JSON.stringify(decision)
   })
 
+/** A session over a valid id_token (subject u1, an hour left): the common starting point. */
+const validSession = (p: Pair) =>
+  Effect.gen(function* () {
+    const idToken = yield* p.upstream.sign(
+      { sub: "u1", aud: p.upstream.clientId, exp: start + 3600 },
+      { now: start },
+    )
+    return yield* session(p, "ts", { idToken })
+  })
+
 const same = (p: Pair, bearer: string, scopes: ReadonlyArray<string> = []) =>
   Effect.gen(function* () {
     const d = yield* decide(p, bearer, scopes)
@@ -173,11 +183,7 @@ describe("SyncCheck", () => {
     Effect.scoped(
       Effect.gen(function* () {
         const p = yield* pair("id_token")
-        const idToken = yield* p.upstream.sign(
-          { sub: "u1", aud: p.upstream.clientId, exp: start + 3600 },
-          { now: start },
-        )
-        const { access_token } = yield* session(p, "ts", { idToken })
+        const { access_token } = yield* validSession(p)
         // The first acceptance per upstream key is confirmed by jose (the general path).
         const first = yield* same(p, access_token)
         assert.include(first.fast, '"_tag":"Allow"')
@@ -304,11 +310,7 @@ describe("SyncCheck", () => {
     Effect.scoped(
       Effect.gen(function* () {
         const p = yield* pair("id_token")
-        const idToken = yield* p.upstream.sign(
-          { sub: "u1", aud: p.upstream.clientId, exp: start + 3600 },
-          { now: start },
-        )
-        const { access_token } = yield* session(p, "ts", { idToken })
+        const { access_token } = yield* validSession(p)
         yield* same(p, access_token)
         const failing: Store.StoreShape = {
           ...p.memory,
