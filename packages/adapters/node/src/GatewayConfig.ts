@@ -12,49 +12,89 @@
 import { createHash, randomBytes } from "node:crypto"
 import { ProxyConfig, ProxyKeys, type StorageKeys } from "@oidc-proxy/core"
 import { Effect, Exit, type LogLevel, Redacted, Result } from "effect"
+import * as Text from "./internal/configText.ts"
 import * as P from "./internal/parsers.ts"
+import { suggest } from "./internal/suggest.ts"
 
 /**
- * One environment variable.
+ * Where a variable's value goes in core's `ProxyConfig` input: a dotted path, and how the decoded
+ * value becomes the field (default: as is). `values` holds every variable's decoded value by key,
+ * for a field that combines two (the resource is base URL + path). An unset value sets nothing.
  *
  * @category models
  * @since 0.1.0
  */
-export interface Variable<A> {
+export interface ProxyField<A> {
+  readonly path: string
+  from?(value: A, values: Readonly<Record<string, unknown>>): unknown
+}
+
+/**
+ * One environment variable. `Out` is its decoded type in the configuration: `A` when it has a
+ * default or is required, otherwise `A | undefined`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Variable<A, Out = A | undefined> {
   readonly name: string
   /** The default as text (what `--help` shows); `undefined` = none. */
   readonly default: string | undefined
   /** The default when it is not a literal (e.g. derived from another variable); shown in `--help`. */
   readonly defaultText?: string
   readonly required: boolean
-  /** A secret: kept `Redacted`, its value never appears in a message. */
+  /** A secret: kept `Redacted`, its value never appears in a message or in `oidc-proxy check`. */
   readonly secret: boolean
   readonly description: string
-  readonly parse: (raw: string) => Result.Result<A, string>
+  /** The enumerated values, when the setting has a fixed set (taken from the parser). */
+  readonly values: ReadonlyArray<string> | undefined
+  readonly parse: P.Parser<A>
+  /** Where the value goes in core's `ProxyConfig` input; unset for gateway-only settings. */
+  readonly proxy: ProxyField<A> | undefined
+  /** Type-level only: the decoded type. */
+  readonly Out?: Out
 }
 
-const v = <A>(
+/** A table entry: everything but the name, which comes first in `v(...)`. */
+interface Spec<A> {
+  readonly default?: string
+  readonly defaultText?: string
+  readonly required?: boolean
+  readonly secret?: boolean
+  readonly description: string
+  readonly parse: P.Parser<A>
+  /** A dotted `ProxyConfig` path, or a path and a mapping. */
+  readonly proxy?: string | ProxyField<A>
+}
+
+function v<A>(
   name: string,
-  spec: {
-    readonly default?: string
-    readonly defaultText?: string
-    readonly required?: boolean
-    readonly secret?: boolean
-    readonly description: string
-    readonly parse: (raw: string) => Result.Result<A, string>
-  },
-): Variable<A> => ({
-  name,
-  default: spec.default,
-  ...(spec.defaultText === undefined ? {} : { defaultText: spec.defaultText }),
-  required: spec.required ?? false,
-  secret: spec.secret ?? false,
-  description: spec.description,
-  parse: spec.parse,
-})
+  spec: Spec<A> & ({ readonly default: string } | { readonly required: true }),
+): Variable<A, A>
+function v<A>(name: string, spec: Spec<A>): Variable<A>
+function v<A>(name: string, spec: Spec<A>): Variable<A> {
+  return {
+    name,
+    default: spec.default,
+    ...(spec.defaultText === undefined ? {} : { defaultText: spec.defaultText }),
+    required: spec.required ?? false,
+    secret: spec.secret ?? false,
+    description: spec.description,
+    values: spec.parse.values,
+    parse: spec.parse,
+    proxy: typeof spec.proxy === "string" ? { path: spec.proxy } : spec.proxy,
+  }
+}
 
 /**
- * Every variable the gateway reads, in `--help` order. The decoded field is the key.
+ * Every variable the gateway reads, in `--help` order: the one place a setting is written. Parsing,
+ * `--help`, the error messages, `oidc-proxy check` and the README table all come from here.
+ *
+ * Adding a variable is one entry: `key: v("OIDC_PROXY_NAME", { default, description, parse })`,
+ * plus `secret: true` for a secret, `required: true` when it has no default, and `proxy: "a.b"`
+ * when it sets core's `ProxyConfig` field `a.b` (`{ path, from }` when the value needs mapping).
+ * A gateway-only setting is then read as `values.key` in `assemble`. Enumerated values come from
+ * the parser (`P.oneOf([...])`). Then run `npm run docs:config`.
  *
  * @category constants
  * @since 0.1.0
@@ -64,6 +104,7 @@ export const variables = {
     required: true,
     description: "Public URL of the proxy (the issuer), e.g. http://127.0.0.1:8080",
     parse: P.baseUrl,
+    proxy: "issuer",
   }),
   listen: v("OIDC_PROXY_LISTEN", {
     defaultText: "host:port of the base URL",
@@ -79,16 +120,19 @@ export const variables = {
     default: "/mcp",
     description: "Path of the protected resource on the proxy; the resource is base URL + path",
     parse: P.path,
+    proxy: { path: "resource", from: (path, values) => `${String(values["baseUrl"])}${path}` },
   }),
   upstreamIssuer: v("OIDC_PROXY_UPSTREAM_ISSUER", {
     required: true,
     description: "Upstream issuer; endpoints come from its /.well-known/openid-configuration",
     parse: P.httpUrlText,
+    proxy: "upstream.issuer",
   }),
   upstreamClientId: v("OIDC_PROXY_UPSTREAM_CLIENT_ID", {
     required: true,
     description: "The proxy's client id at the upstream IdP",
     parse: P.nonEmpty,
+    proxy: "upstream.client_id",
   }),
   upstreamClientSecret: v("OIDC_PROXY_UPSTREAM_CLIENT_SECRET", {
     required: true,
@@ -100,38 +144,44 @@ export const variables = {
     default: "openid",
     description: "Space-separated scopes requested upstream when the client asks for none",
     parse: P.words,
+    proxy: "upstream.scopes",
   }),
   upstreamAuthMethod: v("OIDC_PROXY_UPSTREAM_AUTH_METHOD", {
     default: "client_secret_basic",
-    description: "client_secret_basic or client_secret_post",
+    description: "How the proxy authenticates at the upstream token endpoint",
     parse: P.oneOf(["client_secret_basic", "client_secret_post"]),
   }),
   upstreamAudience: v("OIDC_PROXY_UPSTREAM_AUDIENCE", {
     description: "Expected aud of upstream access tokens (unset: not checked)",
     parse: P.nonEmpty,
+    proxy: "upstream.audience",
   }),
   upstreamExtraParams: v("OIDC_PROXY_UPSTREAM_EXTRA_PARAMS", {
     description: "Extra upstream authorization parameters, query-string form (prompt=login&x=y)",
     parse: P.queryString,
+    proxy: "upstream.extra_authorize_params",
   }),
   verifyIdToken: v("OIDC_PROXY_VERIFY_ID_TOKEN", {
     default: "false",
     description: "true: verify the upstream id_token on each request instead of the access token",
     parse: P.boolean,
+    proxy: { path: "verification_mode", from: (on) => (on ? "id_token" : "access_token") },
   }),
   requiredScopes: v("OIDC_PROXY_REQUIRED_SCOPES", {
     default: "",
     description: "Space-separated scopes every request to the resource needs",
     parse: P.words,
+    proxy: "required_scopes",
   }),
   scopesSupported: v("OIDC_PROXY_SCOPES_SUPPORTED", {
     default: "",
     description: "Space-separated scopes clients may ask for (empty: any)",
     parse: P.words,
+    proxy: "scopes_supported",
   }),
   store: v("OIDC_PROXY_STORE", {
     default: "sqlite:./oidc-proxy.db",
-    description: "sqlite:PATH, memory, or redis://HOST:PORT (rediss:// for TLS)",
+    description: "Where the proxy keeps its state (rediss:// for Redis over TLS)",
     parse: P.store,
   }),
   secret: v("OIDC_PROXY_SECRET", {
@@ -153,63 +203,75 @@ export const variables = {
   }),
   consent: v("OIDC_PROXY_CONSENT", {
     default: "on",
-    description: "Consent page: on (every time), remember (once per client and browser), off",
+    description: "Consent page: on (every time), remember (once per client and browser), off (never)",
     parse: P.oneOf(["on", "off", "remember"]),
+    proxy: "consent",
   }),
   allowedRedirectUris: v("OIDC_PROXY_ALLOWED_REDIRECT_URIS", {
     default: "",
     description: "Space-separated redirect URI patterns (* within a segment, ** across); empty: any",
     parse: P.words,
+    proxy: "registration.allowed_redirect_uris",
   }),
   registration: v("OIDC_PROXY_REGISTRATION", {
     default: "on",
-    description: "Dynamic client registration (RFC 7591): on or off",
+    description: "Dynamic client registration (RFC 7591)",
     parse: P.oneOf(["on", "off"]),
+    proxy: { path: "registration.enabled", from: (s) => s === "on" },
   }),
   clientIdMetadata: v("OIDC_PROXY_CLIENT_ID_METADATA", {
     default: "on",
-    description: "Client ID Metadata Documents (an https URL as client_id, fetched SSRF-safely): on or off",
+    description: "Client ID Metadata Documents (an https URL as client_id, fetched SSRF-safely)",
     parse: P.oneOf(["on", "off"]),
+    proxy: { path: "client_id_metadata_documents.enabled", from: (s) => s === "on" },
   }),
   clientIdMetadataDevLoopback: v("OIDC_PROXY_CLIENT_ID_METADATA_DEV_LOOPBACK", {
     default: "false",
     description: "Development only — true: allow client metadata documents at http://127.0.0.1/localhost",
     parse: P.boolean,
+    proxy: "client_id_metadata_documents.allow_http_loopback",
   }),
   registrationToken: v("OIDC_PROXY_REGISTRATION_TOKEN", {
     secret: true,
     description: "When set, /register requires Authorization: Bearer <this token>",
     parse: P.secret(1),
+    proxy: { path: "registration.initial_access_token", from: Redacted.value },
   }),
   accessTokenTtl: v("OIDC_PROXY_ACCESS_TOKEN_TTL", {
     default: "3600",
     description: "Lifetime of proxy access tokens, seconds",
     parse: P.seconds,
+    proxy: "ttl.access_token",
   }),
   refreshTokenTtl: v("OIDC_PROXY_REFRESH_TOKEN_TTL", {
     default: "2592000",
     description: "Lifetime of proxy refresh tokens, seconds",
     parse: P.seconds,
+    proxy: "ttl.refresh_token",
   }),
   codeTtl: v("OIDC_PROXY_CODE_TTL", {
     default: "300",
     description: "Lifetime of authorization codes, seconds",
     parse: P.seconds,
+    proxy: "ttl.authorization_code",
   }),
   refreshGrace: v("OIDC_PROXY_REFRESH_GRACE", {
     default: "30",
     description: "Seconds a rotated refresh token still answers a retried request",
     parse: P.seconds,
+    proxy: "ttl.refresh_grace",
   }),
   clockTolerance: v("OIDC_PROXY_CLOCK_TOLERANCE", {
     default: "30",
     description: "Leeway for exp/nbf/iat checks, seconds (0-300)",
     parse: P.integer(0, 300),
+    proxy: "clock_tolerance_seconds",
   }),
   callbackPath: v("OIDC_PROXY_CALLBACK_PATH", {
     default: "/auth/callback",
     description: "Path of the redirect URI registered at the upstream IdP",
     parse: P.path,
+    proxy: "callback_path",
   }),
   forwardAccessToken: v("OIDC_PROXY_FORWARD_ACCESS_TOKEN", {
     default: "false",
@@ -223,12 +285,12 @@ export const variables = {
   }),
   logLevel: v("OIDC_PROXY_LOG_LEVEL", {
     default: "info",
-    description: "trace, debug, info, warn, error, fatal or none",
+    description: "Least severe log level written",
     parse: P.logLevel,
   }),
   logFormat: v("OIDC_PROXY_LOG_FORMAT", {
     default: "json",
-    description: "json (one JSON object a line) or pretty",
+    description: "Log format: json (one JSON object a line) or pretty",
     parse: P.oneOf(["json", "pretty"]),
   }),
   metricsListen: v("OIDC_PROXY_METRICS_LISTEN", {
@@ -249,9 +311,10 @@ export const variables = {
  */
 export const list: ReadonlyArray<Variable<unknown>> = Object.values(variables)
 
+/** The decoded value of each variable, by key. */
 type Values = {
-  readonly [K in keyof typeof variables]: (typeof variables)[K] extends Variable<infer A>
-    ? A | undefined
+  readonly [K in keyof typeof variables]: (typeof variables)[K] extends Variable<infer _A, infer Out>
+    ? Out
     : never
 }
 
@@ -303,53 +366,107 @@ export class InvalidEnvironment extends Error {
   }
 }
 
-/** Core's config path (as `ProxyConfig.decode` names it) → the variable that sets it. */
-const proxyPaths: Record<string, string> = {
-  issuer: variables.baseUrl.name,
-  resource: variables.resourcePath.name,
-  verification_mode: variables.verifyIdToken.name,
-  required_scopes: variables.requiredScopes.name,
-  clock_tolerance_seconds: variables.clockTolerance.name,
-  "upstream.issuer": variables.upstreamIssuer.name,
-  "upstream.client_id": variables.upstreamClientId.name,
-  "upstream.audience": variables.upstreamAudience.name,
-  "upstream.scopes": variables.upstreamScopes.name,
-  "upstream.extra_authorize_params": variables.upstreamExtraParams.name,
-  scopes_supported: variables.scopesSupported.name,
-  consent: variables.consent.name,
-  callback_path: variables.callbackPath.name,
-  "ttl.authorization_code": variables.codeTtl.name,
-  "ttl.access_token": variables.accessTokenTtl.name,
-  "ttl.refresh_token": variables.refreshTokenTtl.name,
-  "ttl.refresh_grace": variables.refreshGrace.name,
-  "registration.enabled": variables.registration.name,
-  "registration.initial_access_token": variables.registrationToken.name,
-  "registration.allowed_redirect_uris": variables.allowedRedirectUris.name,
-  "client_id_metadata_documents.enabled": variables.clientIdMetadata.name,
-  "client_id_metadata_documents.allow_http_loopback": variables.clientIdMetadataDevLoopback.name,
+/**
+ * Where a value in effect came from. `preset` is reserved for named presets.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Source = "default" | "preset" | "environment"
+
+/**
+ * The environment read against the table, before the values are combined: each variable's value
+ * (absent when unset or bad), the text in effect and its source, and one issue per bad or unknown
+ * variable. What `oidc-proxy check` reports from.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Reading {
+  readonly values: { readonly [K in keyof Values]?: Values[K] }
+  /** By variable name: the text in effect (from the environment or the default) and its source. */
+  readonly texts: Readonly<Record<string, { readonly text: string; readonly source: Source }>>
+  readonly issues: ReadonlyArray<string>
 }
 
-const readAll = (env: Readonly<Record<string, string | undefined>>, issues: Array<string>): Values => {
+const prefix = "OIDC_PROXY_"
+const known = new Set(list.map((x) => x.name))
+
+/**
+ * One issue per `OIDC_PROXY_*` variable the table does not have (any case), naming the closest
+ * known one: a misspelled security setting must stop the start, not be ignored.
+ */
+const unknownVariables = (env: Readonly<Record<string, string | undefined>>): Array<string> =>
+  Object.keys(env)
+    .filter((name) => env[name] !== undefined && name.toUpperCase().startsWith(prefix) && !known.has(name))
+    .sort()
+    .map((name) => {
+      const near = suggest(
+        name.slice(prefix.length),
+        list.map((x) => x.name.slice(prefix.length)),
+      )
+      return `${name}: unknown variable; ${near === undefined ? "see oidc-proxy --help" : `did you mean ${prefix}${near}?`}`
+    })
+
+/** Userinfo passwords in URLs (`redis://:pw@host`) masked: a non-secret setting may still carry one. */
+export const maskCredentials = (text: string): string => text.replace(/(\/\/[^/@:\s]*:)[^/@\s]*@/g, "$1***@")
+
+/**
+ * Reads every variable of the table from `env` (unset or empty: the default), and refuses every
+ * `OIDC_PROXY_*` variable the table does not have. Never fails; the issues say what is wrong.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const read = (env: Readonly<Record<string, string | undefined>>): Reading => {
+  const issues = unknownVariables(env)
   const values: Record<string, unknown> = {}
+  const texts: Record<string, { text: string; source: Source }> = {}
   for (const [key, variable] of Object.entries(variables) as Array<[string, Variable<unknown>]>) {
     const raw = env[variable.name]
-    const text = raw === undefined || raw === "" ? variable.default : raw
+    const fromEnv = raw !== undefined && raw !== ""
+    const text = fromEnv ? raw : variable.default
     if (text === undefined) {
       if (variable.required) issues.push(`${variable.name}: required, not set`)
-      values[key] = undefined
       continue
     }
+    texts[variable.name] = { text, source: fromEnv ? "environment" : "default" }
     const parsed = variable.parse(text)
-    if (Result.isFailure(parsed)) {
+    if (Result.isSuccess(parsed)) values[key] = parsed.success
+    else {
       // A secret's value never appears in a message, not even a bad one.
-      const shown = variable.secret
-        ? ""
-        : ` (got ${JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text)})`
+      const cut = text.length > 80 ? `${text.slice(0, 80)}…` : text
+      const shown = variable.secret ? "" : ` (got ${JSON.stringify(maskCredentials(cut))})`
       issues.push(`${variable.name}: ${parsed.failure}${shown}`)
-      values[key] = undefined
-    } else values[key] = parsed.success
+    }
   }
-  return values as Values
+  return { values, texts, issues }
+}
+
+/** Core's config path (as `ProxyConfig.decode` names it) → the variable that sets it. */
+const proxyPaths: Record<string, string> = Object.fromEntries(
+  list.flatMap((x) => (x.proxy === undefined ? [] : [[x.proxy.path, x.name]])),
+)
+
+const setPath = (target: Record<string, unknown>, path: string, value: unknown): void => {
+  const [head, ...tail] = path.split(".") as [string, ...Array<string>]
+  if (tail.length === 0) {
+    target[head] = value
+    return
+  }
+  target[head] ??= {}
+  setPath(target[head] as Record<string, unknown>, tail.join("."), value)
+}
+
+/** Core's `ProxyConfig` input, from every variable that has a `proxy` field. */
+const proxyInput = (values: Readonly<Record<string, unknown>>): Record<string, unknown> => {
+  const proxy: Record<string, unknown> = {}
+  for (const [key, variable] of Object.entries(variables) as Array<[string, Variable<unknown>]>) {
+    const value = values[key]
+    if (variable.proxy === undefined || value === undefined) continue
+    setPath(proxy, variable.proxy.path, variable.proxy.from ? variable.proxy.from(value, values) : value)
+  }
+  return proxy
 }
 
 /** A stable key id for a secret, so data encrypted under it names it across restarts. */
@@ -368,9 +485,74 @@ const checkProxyConfig = (proxy: Record<string, unknown>, issues: Array<string>)
   }
 }
 
+/** Unsafe choices worth one warning line at startup. */
+const warningsOf = (values: Reading["values"]): Array<string> => [
+  ...(values.clientIdMetadataDevLoopback === true
+    ? [
+        `${variables.clientIdMetadataDevLoopback.name}=true: client metadata documents may be fetched from loopback addresses over http (development only)`,
+      ]
+    : []),
+  ...(values.store?._tag === "memory"
+    ? [`${variables.store.name}=memory: state is lost on restart and not shared between instances`]
+    : []),
+]
+
+/** The master secret: the configured one, or in dev mode a generated one (with a warning). */
+const masterSecret = (
+  reading: Reading,
+  issues: Array<string>,
+  warnings: Array<string>,
+  randomSecret: (() => string) | undefined,
+): Redacted.Redacted<string> | undefined => {
+  const { secret, dev } = reading.values
+  // Set but bad: `read` already named it.
+  if (secret !== undefined || reading.texts[variables.secret.name] !== undefined) return secret
+  if (dev !== true) {
+    issues.push(`${variables.secret.name}: required unless ${variables.dev.name}=true, not set`)
+    return undefined
+  }
+  warnings.push(
+    `${variables.secret.name} is not set: using a generated secret (${variables.dev.name}=true); tokens and sessions end with the process`,
+  )
+  return Redacted.make(randomSecret?.() ?? randomBytes(32).toString("base64url"))
+}
+
+/** The gateway-only settings, once every variable has decoded. */
+const assemble = (
+  values: Values,
+  proxy: Record<string, unknown>,
+  secret: Redacted.Redacted<string>,
+  warnings: ReadonlyArray<string>,
+): GatewayConfig => ({
+  baseUrl: values.baseUrl,
+  listen: values.listen ?? P.listenOf(new URL(values.baseUrl)),
+  target: values.target,
+  resourcePath: values.resourcePath,
+  proxy,
+  upstream: {
+    client_secret: values.upstreamClientSecret,
+    token_endpoint_auth_method: values.upstreamAuthMethod,
+  },
+  store: values.store,
+  secrets: [
+    { kid: kidOf(secret), secret },
+    ...(values.previousSecrets ?? []).map((s) => ({ kid: kidOf(s), secret: s })),
+  ],
+  dev: values.dev,
+  forwardAccessToken: values.forwardAccessToken,
+  shutdownTimeoutSeconds: values.shutdownTimeout,
+  logLevel: values.logLevel,
+  logFormat: values.logFormat,
+  metricsListen: values.metricsListen,
+  otlpEndpoint: values.otlpEndpoint,
+  warnings,
+})
+
 /**
- * Decodes the gateway configuration from `env`. Fails with `InvalidEnvironment` listing every bad
- * variable. `randomSecret` makes the dev-mode secret (default: 32 random bytes).
+ * Decodes the gateway configuration from `env`. Fails with `InvalidEnvironment` listing every
+ * problem at once: each bad, missing or unknown `OIDC_PROXY_*` variable, then each value core's
+ * `ProxyConfig` refuses, by variable name. `randomSecret` makes the dev-mode secret (default: 32
+ * random bytes).
  *
  * @category constructors
  * @since 0.1.0
@@ -379,138 +561,31 @@ export const decode = (
   env: Readonly<Record<string, string | undefined>>,
   options: { readonly randomSecret?: () => string } = {},
 ): Result.Result<GatewayConfig, InvalidEnvironment> => {
-  const issues: Array<string> = []
-  const values = readAll(env, issues)
-  const warnings: Array<string> = []
-  let secret = values.secret
-  if (secret === undefined && !issues.some((i) => i.startsWith(`${variables.secret.name}:`))) {
-    if (values.dev === true) {
-      secret = Redacted.make(options.randomSecret?.() ?? randomBytes(32).toString("base64url"))
-      warnings.push(
-        `${variables.secret.name} is not set: using a generated secret (OIDC_PROXY_DEV=true); tokens and sessions end with the process`,
-      )
-    } else issues.push(`${variables.secret.name}: required unless OIDC_PROXY_DEV=true, not set`)
-  }
-  if (values.clientIdMetadataDevLoopback === true)
-    warnings.push(
-      "OIDC_PROXY_CLIENT_ID_METADATA_DEV_LOOPBACK=true: client metadata documents may be fetched from loopback addresses over http (development only)",
-    )
-  if (values.store?._tag === "memory")
-    warnings.push("OIDC_PROXY_STORE=memory: state is lost on restart and not shared between instances")
-  const { baseUrl, target, upstreamClientSecret } = values
-  // Required variables that are undefined already have an issue each.
-  if (
-    baseUrl === undefined ||
-    target === undefined ||
-    upstreamClientSecret === undefined ||
-    issues.length > 0
-  ) {
-    return Result.fail(new InvalidEnvironment(issues))
-  }
-  const resourcePath = values.resourcePath ?? "/mcp"
-  const proxy: Record<string, unknown> = {
-    issuer: baseUrl,
-    resource: `${baseUrl}${resourcePath}`,
-    verification_mode: values.verifyIdToken ? "id_token" : "access_token",
-    required_scopes: values.requiredScopes,
-    clock_tolerance_seconds: values.clockTolerance,
-    upstream: {
-      issuer: values.upstreamIssuer,
-      client_id: values.upstreamClientId,
-      ...(values.upstreamAudience === undefined ? {} : { audience: values.upstreamAudience }),
-      scopes: values.upstreamScopes,
-      extra_authorize_params: values.upstreamExtraParams ?? {},
-    },
-    scopes_supported: values.scopesSupported,
-    consent: values.consent,
-    callback_path: values.callbackPath,
-    ttl: {
-      authorization_code: values.codeTtl,
-      access_token: values.accessTokenTtl,
-      refresh_token: values.refreshTokenTtl,
-      refresh_grace: values.refreshGrace,
-    },
-    registration: {
-      enabled: values.registration === "on",
-      ...(values.registrationToken === undefined
-        ? {}
-        : { initial_access_token: Redacted.value(values.registrationToken) }),
-      allowed_redirect_uris: values.allowedRedirectUris,
-    },
-    client_id_metadata_documents: {
-      enabled: values.clientIdMetadata !== "off",
-      allow_http_loopback: values.clientIdMetadataDevLoopback === true,
-    },
-  }
-  checkProxyConfig(proxy, issues)
+  const reading = read(env)
+  const issues = [...reading.issues]
+  const warnings = warningsOf(reading.values)
+  const secret = masterSecret(reading, issues, warnings, options.randomSecret)
   if (issues.length > 0 || secret === undefined) return Result.fail(new InvalidEnvironment(issues))
-  const current = secret
-  return Result.succeed({
-    baseUrl,
-    listen: values.listen ?? P.listenOf(new URL(baseUrl)),
-    target,
-    resourcePath,
-    proxy,
-    upstream: {
-      client_secret: upstreamClientSecret,
-      token_endpoint_auth_method: values.upstreamAuthMethod ?? "client_secret_basic",
-    },
-    store: values.store ?? { _tag: "sqlite", filename: "./oidc-proxy.db" },
-    secrets: [
-      { kid: kidOf(current), secret: current },
-      ...(values.previousSecrets ?? []).map((s) => ({ kid: kidOf(s), secret: s })),
-    ],
-    dev: values.dev ?? false,
-    forwardAccessToken: values.forwardAccessToken ?? false,
-    shutdownTimeoutSeconds: values.shutdownTimeout ?? 10,
-    logLevel: values.logLevel ?? "Info",
-    logFormat: values.logFormat ?? "json",
-    metricsListen: values.metricsListen,
-    otlpEndpoint: values.otlpEndpoint,
-    warnings,
-  })
+  // Every variable decoded: required ones are set and defaulted ones have their default.
+  const values = reading.values as Values
+  const proxy = proxyInput(values)
+  checkProxyConfig(proxy, issues)
+  if (issues.length > 0) return Result.fail(new InvalidEnvironment(issues))
+  return Result.succeed(assemble(values, proxy, secret, warnings))
 }
 
-const defaultOf = (variable: Variable<unknown>): string =>
-  variable.defaultText ??
-  (variable.default === undefined ? (variable.required ? "(required)" : "(unset)") : variable.default)
-
 /**
- * The `--help` text: usage and every variable with its default.
+ * The `--help` text: usage and every variable with its default and allowed values.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const help = (): string => {
-  const width = Math.max(...list.map((x) => x.name.length))
-  const lines = list.map((x) => {
-    const shown = defaultOf(x)
-    return `  ${x.name.padEnd(width)}  ${x.description}\n  ${" ".repeat(width)}  default: ${shown === "" ? '""' : shown}`
-  })
-  return [
-    "oidc-proxy — an OAuth 2.1 / OpenID Connect proxy in front of an MCP server",
-    "",
-    "Usage: oidc-proxy [--help]",
-    "",
-    "Configured from the environment:",
-    "",
-    ...lines,
-    "",
-  ].join("\n")
-}
+export const help = (): string => Text.help(list)
 
 /**
- * The README's configuration table (Markdown).
+ * The README's configuration table (Markdown); `npm run docs:config` writes it into the READMEs.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const markdownTable = (): string =>
-  [
-    "| variable | default | meaning |",
-    "|---|---|---|",
-    ...list.map((x) => {
-      const shown = defaultOf(x)
-      return `| \`${x.name}\` | ${shown === "" ? '`""`' : shown.startsWith("(") || x.defaultText ? shown : `\`${shown}\``} | ${x.description.replace(/\|/g, "\\|")} |`
-    }),
-  ].join("\n")
+export const markdownTable = (): string => Text.markdownTable(list)

@@ -8,7 +8,27 @@
  */
 import { type LogLevel, Redacted, Result } from "effect"
 
-type Parser<A> = (raw: string) => Result.Result<A, string>
+import { suggest } from "./suggest.ts"
+
+/** Text in, a value or a reason out. `values`: the enumerated values, when the setting has a fixed set. */
+export interface Parser<A> {
+  (raw: string): Result.Result<A, string>
+  readonly values?: ReadonlyArray<string>
+}
+
+/** A parser over a fixed set of words; refuses others naming the allowed ones and the closest. */
+const enumerated = <A>(values: ReadonlyArray<string>, lookup: (word: string) => A | undefined): Parser<A> =>
+  Object.assign(
+    (raw: string): Result.Result<A, string> => {
+      const found = lookup(raw.trim())
+      if (found !== undefined) return Result.succeed(found)
+      const near = suggest(raw.trim(), values)
+      return Result.fail(
+        `must be one of ${values.join(", ")}${near === undefined ? "" : `; did you mean ${near}?`}`,
+      )
+    },
+    { values },
+  )
 
 /** A `host:port` to bind. */
 export interface HostPort {
@@ -77,14 +97,8 @@ export const boolean: Parser<boolean> = (raw) => {
   return Result.fail("must be true or false")
 }
 
-export const oneOf =
-  <const L extends string>(literals: ReadonlyArray<L>): Parser<L> =>
-  (raw) => {
-    const s = raw.trim()
-    return (literals as ReadonlyArray<string>).includes(s)
-      ? Result.succeed(s as L)
-      : Result.fail(`must be one of ${literals.join(", ")}`)
-  }
+export const oneOf = <const L extends string>(literals: ReadonlyArray<L>): Parser<L> =>
+  enumerated(literals, (s) => ((literals as ReadonlyArray<string>).includes(s) ? (s as L) : undefined))
 
 export const integer =
   (min: number, max: number): Parser<number> =>
@@ -122,7 +136,10 @@ export const queryString: Parser<Record<string, string>> = (raw) => {
   return Result.succeed(out)
 }
 
-export const store: Parser<StoreSpec> = (raw) => {
+/** The store schemes, for `--help` and the suggestion on an unknown one. */
+const storeSchemes = ["sqlite:PATH", "memory", "redis://HOST:PORT", "rediss://HOST:PORT"]
+
+const parseStore = (raw: string): Result.Result<StoreSpec, string> => {
   const s = raw.trim()
   if (s === "memory") return Result.succeed({ _tag: "memory" })
   if (s.startsWith("sqlite:")) {
@@ -137,8 +154,14 @@ export const store: Parser<StoreSpec> = (raw) => {
       ? Result.fail("must be redis://HOST:PORT")
       : Result.succeed({ _tag: "redis", url: s })
   }
-  return Result.fail("must be sqlite:PATH, memory, or redis://HOST:PORT")
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(s)?.[1]
+  const near = suggest(scheme ?? s, ["sqlite", "memory", "redis", "rediss"])
+  return Result.fail(
+    `${scheme === undefined ? "" : `unknown scheme ${scheme}; `}must be one of ${storeSchemes.join(", ")}${near === undefined ? "" : `; did you mean ${near}?`}`,
+  )
 }
+
+export const store: Parser<StoreSpec> = Object.assign(parseStore, { values: storeSchemes })
 
 const byteLength = (s: string) => new TextEncoder().encode(s).length
 
@@ -171,9 +194,7 @@ const levels: Record<string, LogLevel.LogLevel> = {
   none: "None",
 }
 
-export const logLevel: Parser<LogLevel.LogLevel> = (raw) => {
-  const level = levels[raw.trim().toLowerCase()]
-  return level === undefined
-    ? Result.fail("must be trace, debug, info, warn, error, fatal or none")
-    : Result.succeed(level)
-}
+export const logLevel: Parser<LogLevel.LogLevel> = enumerated(
+  ["trace", "debug", "info", "warn", "error", "fatal", "none"],
+  (s) => levels[s.toLowerCase()],
+)
