@@ -1,15 +1,17 @@
 /**
- * The `oidc-proxy` command: `--help` prints the variables; otherwise the environment is decoded
- * and the gateway started until SIGTERM/SIGINT.
+ * The `oidc-proxy` command: `--help` prints the variables; `check` validates the configuration,
+ * the upstream IdP and the store without serving; otherwise the environment is decoded and the
+ * gateway started until SIGTERM/SIGINT.
  *
  * Entry point (process edge): the only module that reads `process.env`, writes to stdout/stderr
- * directly and exits. Exit codes: 0 after a clean shutdown or `--help`, 2 for a bad configuration
- * (each bad variable named on its own stderr line), 1 when the gateway cannot start (store,
- * upstream discovery, address in use). No stack trace is printed.
+ * directly and exits. Exit codes: 0 after a clean shutdown, `--help` or a passing `check`, 2 for a
+ * bad configuration (each bad or unknown variable named on its own stderr line), 1 when the
+ * gateway cannot start or `check` cannot reach the IdP or the store. No stack trace is printed.
  *
  * @since 0.1.0
  */
 import { Result } from "effect"
+import * as ConfigCheck from "./ConfigCheck.ts"
 import * as Gateway from "./Gateway.ts"
 import * as GatewayConfig from "./GatewayConfig.ts"
 
@@ -24,7 +26,16 @@ const main = async (argv: ReadonlyArray<string>): Promise<void> => {
     process.stdout.write(GatewayConfig.help())
     return
   }
-  const unknown = argv.filter((a) => a !== "--")
+  const args = argv.filter((a) => a !== "--")
+  if (args.length === 1 && args[0] === "check") {
+    const { stdout, stderr, exitCode } = ConfigCheck.format(await ConfigCheck.run(process.env))
+    process.stdout.write(stdout)
+    process.stderr.write(stderr)
+    // Exit now: a store client that failed to connect may still hold the event loop.
+    process.stdout.end(() => process.exit(exitCode))
+    return
+  }
+  const unknown = args
   if (unknown.length > 0) {
     process.stderr.write(
       `oidc-proxy: unknown argument ${JSON.stringify(unknown[0])}; see oidc-proxy --help\n`,

@@ -1,6 +1,7 @@
 /**
  * Tests of the gateway configuration: defaults, every variable reaching its field, bad values
- * named by variable (all at once), secrets never echoed, `--help` and the README table.
+ * named by variable (all at once), unknown variables and enumerated values refused with the
+ * closest known one, secrets never echoed, `--help` and the README table.
  *
  * @since 0.1.0
  */
@@ -309,6 +310,89 @@ describe("GatewayConfig", () => {
     // The old secret, made current by a rotation, keeps its key id, so its data stays readable.
     const rotated = ok(env({ OIDC_PROXY_SECRET: previous }))
     assert.strictEqual(rotated.secrets[0].kid, config.secrets[1]!.kid)
+  })
+
+  it("decode - an unknown OIDC_PROXY_* variable is refused, naming the closest known one", () => {
+    assert.deepStrictEqual(issues(env({ OIDC_PROXY_REQUIRED_SCOPE: "admin" })), [
+      "OIDC_PROXY_REQUIRED_SCOPE: unknown variable; did you mean OIDC_PROXY_REQUIRED_SCOPES?",
+    ])
+    // Any case: a lower-case prefix is still a typo of ours.
+    assert.deepStrictEqual(issues(env({ oidc_proxy_consent: "off" })), [
+      "oidc_proxy_consent: unknown variable; did you mean OIDC_PROXY_CONSENT?",
+    ])
+    // Nothing close: no misleading suggestion. Other prefixes are not ours.
+    assert.deepStrictEqual(issues(env({ OIDC_PROXY_FOO: "1", OIDC_PROXYFOO: "1", PATH: "/bin" })), [
+      "OIDC_PROXY_FOO: unknown variable; see oidc-proxy --help",
+    ])
+  })
+
+  it("decode - an unknown variable's value is never echoed (it may be a misspelled secret)", () => {
+    const text = issues(env({ OIDC_PROXY_SECRT: "very-secret-value-0123456789-abcdef" })).join("\n")
+    assert.include(text, "did you mean OIDC_PROXY_SECRET?")
+    assert.notInclude(text, "very-secret-value")
+  })
+
+  it("decode - every problem at once: unknown variables, bad values, missing ones", () => {
+    const { OIDC_PROXY_TARGET: _, ...noTarget } = env({
+      OIDC_PROXY_REQUIRED_SCOPE: "admin",
+      OIDC_PROXY_LOG_LEVL: "debug",
+      OIDC_PROXY_CONSENT: "sometimes",
+    })
+    assert.deepStrictEqual(
+      issues(noTarget).map((i) => i.slice(0, i.indexOf(":"))),
+      ["OIDC_PROXY_LOG_LEVL", "OIDC_PROXY_REQUIRED_SCOPE", "OIDC_PROXY_TARGET", "OIDC_PROXY_CONSENT"],
+    )
+  })
+
+  it("decode - an unknown enumerated value names the variable, the allowed values and the closest", () => {
+    assert.deepStrictEqual(issues(env({ OIDC_PROXY_CONSENT: "remeber" })), [
+      'OIDC_PROXY_CONSENT: must be one of on, off, remember; did you mean remember? (got "remeber")',
+    ])
+    assert.deepStrictEqual(issues(env({ OIDC_PROXY_UPSTREAM_AUTH_METHOD: "client_secret_jwt" })), [
+      'OIDC_PROXY_UPSTREAM_AUTH_METHOD: must be one of client_secret_basic, client_secret_post; did you mean client_secret_post? (got "client_secret_jwt")',
+    ])
+    assert.deepStrictEqual(issues(env({ OIDC_PROXY_LOG_LEVEL: "verbose" })), [
+      'OIDC_PROXY_LOG_LEVEL: must be one of trace, debug, info, warn, error, fatal, none (got "verbose")',
+    ])
+    assert.deepStrictEqual(issues(env({ OIDC_PROXY_STORE: "sqlit:./x.db" })), [
+      'OIDC_PROXY_STORE: unknown scheme sqlit; must be one of sqlite:PATH, memory, redis://HOST:PORT, rediss://HOST:PORT; did you mean sqlite? (got "sqlit:./x.db")',
+    ])
+  })
+
+  it("decode - a password inside a non-secret URL is masked when the value is echoed", () => {
+    const text = issues(env({ OIDC_PROXY_STORE: "redis://user:hunter2-password@" })).join("\n")
+    assert.include(text, "OIDC_PROXY_STORE")
+    assert.notInclude(text, "hunter2-password")
+  })
+
+  it("read - the text in effect and its source, per variable", () => {
+    const reading = GatewayConfig.read(env({ OIDC_PROXY_CONSENT: "remember" }))
+    assert.deepStrictEqual(reading.texts["OIDC_PROXY_CONSENT"], { text: "remember", source: "environment" })
+    assert.deepStrictEqual(reading.texts["OIDC_PROXY_CODE_TTL"], { text: "300", source: "default" })
+    assert.strictEqual(reading.texts["OIDC_PROXY_UPSTREAM_AUDIENCE"], undefined)
+    assert.strictEqual(reading.values.consent, "remember")
+    assert.strictEqual(reading.values.codeTtl, 300)
+  })
+
+  it("table - enumerated settings carry their values; each proxy path is set by one variable", () => {
+    const enumerated = Object.fromEntries(
+      GatewayConfig.list.flatMap((x) => (x.values === undefined ? [] : [[x.name, x.values]])),
+    )
+    assert.deepStrictEqual(enumerated["OIDC_PROXY_CONSENT"], ["on", "off", "remember"])
+    assert.deepStrictEqual(enumerated["OIDC_PROXY_UPSTREAM_AUTH_METHOD"], [
+      "client_secret_basic",
+      "client_secret_post",
+    ])
+    assert.deepStrictEqual(enumerated["OIDC_PROXY_LOG_FORMAT"], ["json", "pretty"])
+    for (const [name, values] of Object.entries(enumerated)) {
+      const variable = GatewayConfig.list.find((x) => x.name === name)!
+      // Every listed value (store: its scheme) decodes, and --help lists them.
+      if (name !== "OIDC_PROXY_STORE")
+        for (const value of values) assert.isTrue(Result.isSuccess(variable.parse(value)))
+      assert.include(GatewayConfig.help(), `one of: ${values.join(", ")}`)
+    }
+    const paths = GatewayConfig.list.flatMap((x) => (x.proxy === undefined ? [] : [x.proxy.path]))
+    assert.strictEqual(new Set(paths).size, paths.length)
   })
 
   it("help - lists every variable with its default", () => {

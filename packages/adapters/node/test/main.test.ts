@@ -1,6 +1,8 @@
 /**
  * Tests of the `oidc-proxy` binary as a child process (the Node running vitest): `--help`, a bad
- * environment (exit 2), an unreachable upstream (exit 1), and a start with JSON logs and SIGTERM.
+ * environment (exit 2), a misspelled variable (exit 2 with a suggestion), an unreachable upstream
+ * (exit 1), a start with JSON logs and SIGTERM, and `oidc-proxy check` against the testbed's
+ * local IdP and against a dead upstream port.
  *
  * @since 0.1.0
  */
@@ -11,6 +13,7 @@ import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, assert, describe, it } from "@effect/vitest"
+import { LocalIdp } from "@oidc-proxy/testbed"
 import * as GatewayConfig from "../src/GatewayConfig.ts"
 import { env } from "./fixtures.ts"
 
@@ -118,6 +121,19 @@ describe("oidc-proxy (CLI)", () => {
     assert.notInclude(stderr(), "    at ")
   })
 
+  it("misspelled variable - exits 2 before serving, naming it and the closest known name", async () => {
+    const { stdout, stderr, exit } = run(
+      [],
+      env({ OIDC_PROXY_REQUIRED_SCOPE: "admin", OIDC_PROXY_LISTEN: "127.0.0.1:0" }),
+    )
+    assert.strictEqual(await exit, 2)
+    assert.strictEqual(stdout(), "")
+    assert.strictEqual(
+      stderr(),
+      "oidc-proxy: OIDC_PROXY_REQUIRED_SCOPE: unknown variable; did you mean OIDC_PROXY_REQUIRED_SCOPES?\noidc-proxy: see oidc-proxy --help\n",
+    )
+  })
+
   it("unreachable upstream - exits 1 with one line, no stack trace", async () => {
     const { stderr, exit } = run(
       [],
@@ -168,5 +184,103 @@ describe("oidc-proxy (CLI)", () => {
 
     gateway.child.kill("SIGTERM")
     assert.strictEqual(await gateway.exit, 0)
+  })
+})
+
+/** A port on 127.0.0.1 with nothing listening (bound, then closed). */
+const deadPort = async (): Promise<number> => {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+/** Distinct secret values: none may appear in anything `check` prints. */
+const secrets = {
+  OIDC_PROXY_UPSTREAM_CLIENT_SECRET: "check-upstream-client-secret-0f3a9",
+  OIDC_PROXY_SECRET: "check-master-secret-of-more-than-32-bytes-7c1d",
+  OIDC_PROXY_PREVIOUS_SECRETS: "check-previous-secret-of-more-than-32-bytes-e5b2",
+  OIDC_PROXY_REGISTRATION_TOKEN: "check-registration-token-91aa",
+}
+
+const assertNoSecret = (text: string) => {
+  for (const value of Object.values(secrets)) assert.notInclude(text, value)
+  assert.notInclude(text, "    at ")
+}
+
+describe("oidc-proxy check", () => {
+  it("a working configuration - exit 0, the effective values with their sources, ok, no secret printed", async () => {
+    const idp = await LocalIdp.startLocalIdp({
+      quiet: true,
+      client: { client_secret: secrets.OIDC_PROXY_UPSTREAM_CLIENT_SECRET },
+    })
+    cleanups.push(() => idp.close())
+    const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-check-"))
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    const { stdout, stderr, exit } = run(
+      ["check"],
+      env({
+        ...secrets,
+        OIDC_PROXY_UPSTREAM_ISSUER: idp.issuer,
+        OIDC_PROXY_UPSTREAM_CLIENT_ID: idp.clients[0]!.client_id,
+        OIDC_PROXY_STORE: `sqlite:${join(dir, "store.db")}`,
+        OIDC_PROXY_CONSENT: "remember",
+      }),
+    )
+    assert.strictEqual(await exit, 0, stderr())
+    assert.strictEqual(stderr(), "")
+    const out = stdout()
+    assert.match(out, /OIDC_PROXY_CONSENT +remember {2}\[environment\]/)
+    assert.match(out, /OIDC_PROXY_CODE_TTL +300 {2}\[default\]/)
+    assert.match(out, /OIDC_PROXY_UPSTREAM_AUDIENCE +\(unset\) {2}\[unset\]/)
+    assert.match(out, /OIDC_PROXY_SECRET +<redacted> {2}\[environment\]/)
+    for (const variable of GatewayConfig.list) assert.include(out, `  ${variable.name} `)
+    assert.match(
+      out,
+      /\nok: configuration decodes; upstream http:\/\/127\.0\.0\.1:\d+ discovered, JWKS has [1-9]\d* key\(s\); store sqlite opened and read\n/,
+    )
+    assertNoSecret(out)
+  })
+
+  it("a dead upstream, a bad store, unknown and bad variables - every problem at once, exit 2, no secret", async () => {
+    const port = await deadPort()
+    const { stdout, stderr, exit } = run(
+      ["check"],
+      env({
+        ...secrets,
+        OIDC_PROXY_UPSTREAM_ISSUER: `http://127.0.0.1:${port}`,
+        OIDC_PROXY_STORE: `sqlite:${join(tmpdir(), "no-such-dir-oidc-proxy", "x", "store.db")}`,
+        OIDC_PROXY_REQUIRED_SCOPE: "admin",
+        OIDC_PROXY_CONSENT: "sometimes",
+      }),
+    )
+    assert.strictEqual(await exit, 2)
+    const lines = stderr().trimEnd().split("\n")
+    assert.strictEqual(lines[0], "oidc-proxy check: 4 problem(s)")
+    assert.deepStrictEqual(
+      lines.slice(1).map((l) => l.trim().slice(0, l.trim().indexOf(":"))),
+      ["OIDC_PROXY_REQUIRED_SCOPE", "OIDC_PROXY_CONSENT", "upstream", "store (sqlite)"],
+    )
+    assert.include(lines[1], "did you mean OIDC_PROXY_REQUIRED_SCOPES?")
+    assert.include(lines[3], `http://127.0.0.1:${port}/.well-known/openid-configuration`)
+    assert.notInclude(stdout(), "\nok:")
+    assertNoSecret(stdout() + stderr())
+  })
+
+  it("only the upstream unreachable - exit 1, naming the discovery URL", async () => {
+    const port = await deadPort()
+    const { stdout, stderr, exit } = run(
+      ["check"],
+      env({ ...secrets, OIDC_PROXY_UPSTREAM_ISSUER: `http://127.0.0.1:${port}` }),
+    )
+    assert.strictEqual(await exit, 1)
+    const lines = stderr().trimEnd().split("\n")
+    assert.strictEqual(lines.length, 2)
+    assert.match(
+      lines[1]!,
+      new RegExp(`^  upstream: .*http://127\\.0\\.0\\.1:${port}/\\.well-known/openid-configuration`),
+    )
+    assertNoSecret(stdout() + stderr())
   })
 })
