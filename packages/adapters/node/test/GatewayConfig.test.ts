@@ -411,7 +411,11 @@ describe("GatewayConfig", () => {
   it("markdownTable - the README's table is the generated one", () => {
     const readme = readFileSync(join(import.meta.dirname, "..", "README.md"), "utf8")
     const table = /<!-- variables:start -->\n([\s\S]*?)\n<!-- variables:end -->/.exec(readme)?.[1]
-    assert.strictEqual(table, GatewayConfig.markdownTable(), "regenerate the README table from GatewayConfig")
+    assert.strictEqual(
+      table,
+      GatewayConfig.markdownTable(),
+      "the README table disagrees with GatewayConfig's table: run npm run docs:config",
+    )
   })
 
   it("markdownTable - one row per variable", () => {

@@ -7,6 +7,10 @@ describe("root README", () => {
   it("its configuration table is the one generated from GatewayConfig", () => {
     const readme = readFileSync(join(import.meta.dirname, "..", "..", "..", "..", "README.md"), "utf8")
     const table = /<!-- variables:start -->\n([\s\S]*?)\n<!-- variables:end -->/.exec(readme)?.[1]
-    assert.strictEqual(table, GatewayConfig.markdownTable(), "regenerate the README table from GatewayConfig")
+    assert.strictEqual(
+      table,
+      GatewayConfig.markdownTable(),
+      "the README table disagrees with GatewayConfig's table: run npm run docs:config",
+    )
   })
 })
