@@ -75,6 +75,14 @@ const redirectTo =
     return true
   }
 
+const endlessAt =
+  (path: string, sent: { bytes: number }): Hostile =>
+  (requested, res) => {
+    if (requested !== path) return false
+    endless(res, sent)
+    return true
+  }
+
 const exchange = { code: "the-code", redirect_uri: "https://proxy.test/cb", code_verifier: "v".repeat(43) }
 
 describe("upstream exchanges", () => {
@@ -122,7 +130,7 @@ describe("upstream exchanges", () => {
   it.live("token - an endless body is cut at the cap and fails as a bad response, not a timeout", () =>
     Effect.gen(function* () {
       const sent = { bytes: 0 }
-      const { build } = yield* setup((path, res) => (path === "/token" ? (endless(res, sent), true) : false))
+      const { build } = yield* setup(endlessAt("/token", sent))
       const client = Context.get(yield* build, Upstream.UpstreamClient)
       const error = yield* Effect.flip(client.exchangeCode(exchange))
       assert.strictEqual(error.reason, "bad_response")
@@ -135,7 +143,7 @@ describe("upstream exchanges", () => {
   it.live("JWKS - a body past the cap (chunked, no length) fails; one declared larger fails unread", () =>
     Effect.gen(function* () {
       const sent = { bytes: 0 }
-      const { build } = yield* setup((path, res) => (path === "/jwks" ? (endless(res, sent), true) : false))
+      const { build } = yield* setup(endlessAt("/jwks", sent))
       const jwks = Context.get(yield* build, Jwks.Jwks)
       const error = yield* Effect.flip(jwks.current)
       assert.match(error.description, /larger than 1048576 bytes/)
@@ -155,7 +163,7 @@ describe("upstream exchanges", () => {
   it.live("discovery - a document past the cap fails discovery", () =>
     Effect.gen(function* () {
       const sent = { bytes: 0 }
-      const { build } = yield* setup((path, res) => (path === wellKnown ? (endless(res, sent), true) : false))
+      const { build } = yield* setup(endlessAt(wellKnown, sent))
       assert.match((yield* Effect.flip(build)).message, /larger than 1048576 bytes/)
     }),
   )
@@ -163,11 +171,11 @@ describe("upstream exchanges", () => {
   it.live("a body just under the cap is read whole", () =>
     Effect.gen(function* () {
       const padding = "x".repeat(maxResponseBytes - 200)
-      const { build } = yield* setup((path, res) =>
-        path === "/token"
-          ? (FakeServer.json(res, 200, { access_token: "at", token_type: "Bearer", padding }), true)
-          : false,
-      )
+      const { build } = yield* setup((path, res) => {
+        if (path !== "/token") return false
+        FakeServer.json(res, 200, { access_token: "at", token_type: "Bearer", padding })
+        return true
+      })
       const client = Context.get(yield* build, Upstream.UpstreamClient)
       const tokens = yield* client.exchangeCode(exchange)
       assert.strictEqual(tokens.access_token, "at")
