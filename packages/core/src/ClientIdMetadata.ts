@@ -89,6 +89,20 @@ export const CachedDocument = Schema.Struct({
 export type CachedDocument = typeof CachedDocument.Type
 
 /**
+ * The hosts whose documents are cached, oldest first (see `Clients`' bounds).
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const CachedHosts = Schema.Struct({ hosts: Schema.Array(Schema.String) })
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type CachedHosts = typeof CachedHosts.Type
+
+/**
  * @category models
  * @since 0.1.0
  */

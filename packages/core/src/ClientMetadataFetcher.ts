@@ -38,6 +38,17 @@ export interface ClientMetadataFetcherShape {
   readonly fetch: (url: string) => Effect.Effect<Fetched, ClientMetadataError>
 }
 
+/**
+ * Who is asking for the current fetch (the client's network address, as the edge sees it), so a
+ * fetcher can bound fetches per requesting source; `undefined` when the edge does not say.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export const Source = Context.Reference<string | undefined>("@oidc-proxy/core/ClientMetadataFetcher/Source", {
+  defaultValue: () => undefined,
+})
+
 const disabled: ClientMetadataFetcherShape = {
   fetch: () =>
     Effect.fail(

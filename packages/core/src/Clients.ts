@@ -10,11 +10,16 @@
  *   cached copy keeps working until `stale_if_error_seconds` past its freshness.
  * - An invalid document is never stored (and replaces no cached copy: the cached copy is
  *   dropped).
+ * - The cache is bounded whatever callers name: a host's documents share `maxDocumentsPerHost`
+ *   slots (the slot is a hash of the URL; a new document replaces the one in its slot), and at
+ *   most `maxDocumentHosts` hosts are kept, the oldest host dropped first with its documents. The
+ *   key space is fixed per host, so concurrent writers cannot overshoot it; the host list is
+ *   updated under one lock per process.
  *
  * @see [draft-ietf-oauth-client-id-metadata-document](https://datatracker.ietf.org/doc/draft-ietf-oauth-client-id-metadata-document/)
  * @since 0.1.0
  */
-import { Clock, Effect, Option } from "effect"
+import { Clock, Effect, Option, Semaphore } from "effect"
 import type { Client } from "./Client.ts"
 import * as ClientIdMetadata from "./ClientIdMetadata.ts"
 import * as ClientMetadataFetcher from "./ClientMetadataFetcher.ts"
@@ -22,9 +27,56 @@ import { advertisedScopes } from "./flows/Metadata.ts"
 import { type OAuthFailure, oauth, type StoreError } from "./OAuthError.ts"
 import { type ProxyConfig, Settings } from "./ProxyConfig.ts"
 import * as RedirectUri from "./RedirectUri.ts"
-import { TokenStore } from "./TokenStore.ts"
+import { TokenStore, type TokenStoreShape } from "./TokenStore.ts"
 
 const unusable = (description: string) => oauth("invalid_client", description)
+
+/**
+ * Cached documents per host, at most.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const maxDocumentsPerHost = 8
+
+/**
+ * Hosts with cached documents, at most (so at most 4096 documents in all).
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const maxDocumentHosts = 512
+
+/** FNV-1a: a stable spread of a host's URLs over its slots (not a secret: a host owns its slots). */
+const slotOf = (url: string): number => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < url.length; i++) h = Math.imul(h ^ url.charCodeAt(i), 0x01000193)
+  return (h >>> 0) % maxDocumentsPerHost
+}
+
+/** Where `url`'s document is cached: its host and slot. */
+const slotKey = (url: string): { readonly host: string; readonly key: string } => {
+  const host = new URL(url).host
+  return { host, key: `${host}#${slotOf(url)}` }
+}
+
+const hostsLock = Semaphore.makeUnsafe(1)
+
+/** Records `host` as the newest in the host list, dropping the oldest hosts and their documents. */
+const rememberHost = (store: TokenStoreShape, host: string, ttlSeconds: number) =>
+  hostsLock.withPermit(
+    Effect.gen(function* () {
+      const found = yield* store.clientDocumentHosts.get("all")
+      const hosts = Option.isSome(found) ? found.value.hosts : []
+      if (hosts.includes(host)) return
+      const next = [...hosts, host]
+      const dropped = next.splice(0, Math.max(0, next.length - maxDocumentHosts))
+      for (const old of dropped)
+        for (let slot = 0; slot < maxDocumentsPerHost; slot++)
+          yield* store.clientDocuments.delete(`${old}#${slot}`)
+      yield* store.clientDocumentHosts.set("all", { hosts: next }, `${ttlSeconds} seconds`)
+    }),
+  )
 
 /** Fetches and validates a document (and its `jwks_uri`), or says why it cannot be used. */
 const fetchDocument = (config: ProxyConfig, url: string, now: number) =>
@@ -91,7 +143,12 @@ export const fromDocument = (
     const problem = ClientIdMetadata.urlProblem(url, { allowHttpLoopback: cimd.allow_http_loopback })
     if (problem !== undefined) return yield* unusable(`client_id ${problem}`)
     const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
-    const cached = yield* store.clientDocuments.get(url)
+    const slot = slotKey(url)
+    // The slot may hold another URL of the host: that is a miss.
+    const cached = Option.filter(
+      yield* store.clientDocuments.get(slot.key),
+      (record) => record.client.client_id === url,
+    )
     if (Option.isSome(cached) && now < cached.value.fresh_until) return cached.value.client
     const fetched = yield* Effect.result(fetchDocument(config, url, now))
     if (fetched._tag === "Failure") {
@@ -108,13 +165,14 @@ export const fromDocument = (
       return yield* unusable(`The client metadata document could not be fetched (${e.reason})`)
     }
     if (fetched.success._tag === "Invalid") {
-      if (Option.isSome(cached)) yield* store.clientDocuments.delete(url)
+      if (Option.isSome(cached)) yield* store.clientDocuments.delete(slot.key)
       return yield* unusable(
         `The client metadata document is invalid: ${fetched.success.failure.description}`,
       )
     }
     const record = fetched.success.record
-    yield* store.clientDocuments.set(url, record, `${record.stale_until - now} seconds`)
+    yield* rememberHost(store, slot.host, cimd.cache_max_seconds + cimd.stale_if_error_seconds)
+    yield* store.clientDocuments.set(slot.key, record, `${record.stale_until - now} seconds`)
     return record.client
   })
 

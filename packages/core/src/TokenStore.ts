@@ -17,7 +17,7 @@
 import { Context, Effect, Layer, Option } from "effect"
 import { CacheInvalidation } from "./CacheInvalidation.ts"
 import { Client } from "./Client.ts"
-import { CachedDocument } from "./ClientIdMetadata.ts"
+import { CachedDocument, CachedHosts } from "./ClientIdMetadata.ts"
 import * as Collection from "./Collection.ts"
 import { isDecoded as isDecodedMapping, JtiMapping } from "./JtiMapping.ts"
 import { Settings } from "./ProxyConfig.ts"
@@ -53,8 +53,13 @@ export interface TokenStoreShape {
   readonly upstreamTokenSets: Collection.Collection<UpstreamTokenSet>
   /** Consents remembered per client and browser (consent mode `remember`). */
   readonly consents: Collection.Collection<typeof RememberedConsent.Type>
-  /** Client ID Metadata Documents, validated, by document URL (keyed hash: URLs can be long). */
+  /**
+   * Client ID Metadata Documents, validated, in a bounded set of slots per host (`Clients`):
+   * by `<host>#<slot>`, each record naming its URL (keyed hash: hosts can be long).
+   */
   readonly clientDocuments: Collection.Collection<CachedDocument>
+  /** The hosts with cached documents, oldest first, under the one id `all` (`Clients`). */
+  readonly clientDocumentHosts: Collection.Collection<CachedHosts>
   /** `private_key_jwt` assertion ids seen, by `client_id|jti` (replay cache shared by instances). */
   readonly usedAssertions: Collection.Collection<typeof UsedAssertion.Type>
   /** The last grant per `client_id|subject`, for step-up re-authorization. */
@@ -121,6 +126,7 @@ export const make = Effect.gen(function* () {
     ),
     consents: Collection.make(store, keys, "consent", RememberedConsent, hashed),
     clientDocuments: Collection.make(store, keys, "cimd", CachedDocument, hashed),
+    clientDocumentHosts: Collection.make(store, keys, "cimd-hosts", CachedHosts),
     usedAssertions: Collection.make(store, keys, "assertion-jti", UsedAssertion, hashed),
     grants: Collection.make(store, keys, "grant", RememberedGrant, hashed),
     verified,

@@ -9,9 +9,13 @@
  * - no redirect is followed (a 3xx is a failure);
  * - only `200` with a JSON `Content-Type`; at most `maxBytes` (default 5 KiB); the whole exchange
  *   within `timeoutMs` (default 5 s); no cookies, no credentials;
- * - concurrent fetches of one URL are merged into one while it is in flight, and at most
- *   `maxConcurrent` different URLs are fetched at once (default 32): a client id is chosen by the
- *   caller, so without a bound anyone could make the proxy open any number of outbound requests.
+ * - concurrent fetches of one URL are merged into one while it is in flight; at most
+ *   `maxConcurrentPerHost` different URLs of one host (default 4), `maxConcurrentPerSource` asked
+ *   for by one requesting source (default 4; the source is core's `ClientMetadataFetcher.Source`,
+ *   when the edge sets it) and `maxConcurrent` in all (default 32) are fetched at once; one more
+ *   fails as `busy` at once. A client id is chosen by the caller, so without a bound anyone could
+ *   make the proxy open any number of outbound requests, and with only the global bound one slow
+ *   host (or one caller) could take every slot and deny every other metadata-document client.
  *
  * @since 0.1.0
  */
@@ -37,6 +41,10 @@ export interface Options {
   readonly ca?: string | ReadonlyArray<string>
   /** Different URLs fetched at once, at most; another one fails as `busy` at once. Default 32. */
   readonly maxConcurrent?: number
+  /** Different URLs of one host (`host:port`) fetched at once, at most. Default 4. */
+  readonly maxConcurrentPerHost?: number
+  /** Different URLs fetched at once for one requesting source, at most. Default 4. */
+  readonly maxConcurrentPerSource?: number
   /** Name resolution (default `dns.lookup` with `all: true`); tests script it. */
   readonly resolve?: (hostname: string) => Promise<ReadonlyArray<{ address: string; family: number }>>
 }
@@ -209,32 +217,82 @@ export const make = (options: Options = {}): ClientMetadataFetcher.ClientMetadat
   // its result. An entry lives only while its fetch does (at most `timeoutMs`) and is removed when
   // it settles, so nothing is cached here (caching is core's, in the shared store) and a failure
   // reaches only the requests that were waiting for it. A waiter that is interrupted leaves the
-  // fetch running for the others.
+  // fetch running for the others. Joining a fetch in flight takes no slot.
   const inFlight = new Map<string, Promise<ClientMetadataFetcher.Fetched>>()
-  const maxConcurrent = options.maxConcurrent ?? 32
-  const shared = (url: string): Promise<ClientMetadataFetcher.Fetched> => {
+  const slots = Slots.make([
+    ["all", options.maxConcurrent ?? 32],
+    ["host", options.maxConcurrentPerHost ?? 4],
+    ["source", options.maxConcurrentPerSource ?? 4],
+  ])
+  const shared = (url: string, source: string | undefined): Promise<ClientMetadataFetcher.Fetched> => {
     let pending = inFlight.get(url)
     if (pending === undefined) {
-      if (inFlight.size >= maxConcurrent)
+      const release = slots.claim({ all: "", host: hostOf(url), source })
+      if (release === undefined)
         return Promise.reject(
           new FetchFailure("busy", "too many client metadata documents are being fetched at once"),
         )
-      pending = fetchJson(url, options).finally(() => inFlight.delete(url))
+      pending = fetchJson(url, options).finally(() => {
+        inFlight.delete(url)
+        release()
+      })
       inFlight.set(url, pending)
     }
     return pending
   }
   return {
     fetch: (url) =>
-      Effect.tryPromise({
-        try: () => shared(url),
-        catch: (e) =>
-          new OAuthError.ClientMetadataError({
-            reason: e instanceof FetchFailure ? e.reason : "unreachable",
-            description: e instanceof FetchFailure ? e.message : "the fetch failed",
-          }),
+      Effect.gen(function* () {
+        const source = yield* ClientMetadataFetcher.Source
+        return yield* Effect.tryPromise({
+          try: () => shared(url, source),
+          catch: (e) =>
+            new OAuthError.ClientMetadataError({
+              reason: e instanceof FetchFailure ? e.reason : "unreachable",
+              description: e instanceof FetchFailure ? e.message : "the fetch failed",
+            }),
+        })
       }),
   }
+}
+
+/** `host:port` of `url`; an unparsable URL gets a key of its own (`fetchJson` refuses it anyway). */
+const hostOf = (url: string): string => {
+  try {
+    return new URL(url).host
+  } catch {
+    return url
+  }
+}
+
+/**
+ * Counted slots in named pools, each with a limit per key: a claim takes one slot in every pool at
+ * once, or none. A key of `undefined` is not counted in that pool.
+ */
+const Slots = {
+  make: <P extends string>(limits: ReadonlyArray<readonly [P, number]>) => {
+    const load = new Map<string, number>()
+    const id = (pool: string, key: string) => `${pool}\u0000${key}`
+    return {
+      claim: (keys: Readonly<Record<P, string | undefined>>): (() => void) | undefined => {
+        const taken = limits
+          .filter(([pool]) => keys[pool] !== undefined)
+          .map(([pool, limit]) => ({
+            id: id(pool, keys[pool] as string),
+            limit,
+          }))
+        if (taken.some((t) => (load.get(t.id) ?? 0) >= t.limit)) return undefined
+        for (const t of taken) load.set(t.id, (load.get(t.id) ?? 0) + 1)
+        return () => {
+          for (const t of taken) {
+            const left = (load.get(t.id) ?? 1) - 1
+            if (left === 0) load.delete(t.id)
+            else load.set(t.id, left)
+          }
+        }
+      },
+    }
+  },
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { createServer as createHttpsServer, type Server } from "node:https"
 import type { AddressInfo } from "node:net"
+import { ClientMetadataFetcher } from "@oidc-proxy/core"
 import { ClientMetadataDocumentServer } from "@oidc-proxy/testbed"
 import { Effect, Fiber } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -221,6 +222,42 @@ describe("NodeClientMetadataFetcher", () => {
     expect(count("/slow-json")).toBe(before + 2)
     // Once they settled there is room again.
     expect((await run(`${base}/client.json`))._tag).toBe("Success")
+  })
+
+  it("bound - 32 slow documents from one host or one source leave another host's document fetchable at once", async () => {
+    // docs.test and 127.0.0.1 are two hosts (the certificate names both; docs.test resolves here).
+    const fetcher = NodeClientMetadataFetcher.make({
+      ca,
+      allowLoopback: true,
+      timeoutMs: 2000,
+      resolve: async () => [{ address: "127.0.0.1", family: 4 }],
+    })
+    const attackerHost = `https://docs.test:${httpsPort}`
+    const otherHost = `https://127.0.0.1:${httpsPort}`
+    const run = (url: string, source?: string) =>
+      Effect.runPromise(
+        Effect.result(
+          source === undefined
+            ? fetcher.fetch(url)
+            : fetcher.fetch(url).pipe(Effect.provideService(ClientMetadataFetcher.Source, source)),
+        ),
+      )
+    // One host, many sources: the host's share is taken, the rest are refused at once.
+    const flood = Array.from({ length: 32 }, (_, i) => run(`${attackerHost}/slow-json?${i}`, `10.0.0.${i}`))
+    const victim = await run(`${otherHost}/client.json`, "192.0.2.1")
+    expect(victim._tag).toBe("Success")
+    const flooded = await Promise.all(flood)
+    expect(flooded.filter((r) => r._tag === "Success")).toHaveLength(4)
+    expect(flooded.filter((r) => r._tag === "Failure" && r.failure.reason === "busy")).toHaveLength(28)
+
+    // One source, many hosts: its share is taken; another source still gets its document.
+    const hosts = [attackerHost, otherHost, `https://localhost:${httpsPort}`]
+    const fromOne = Array.from({ length: 32 }, (_, i) =>
+      run(`${hosts[i % 3]}/slow-json?s${i}`, "198.51.100.7"),
+    )
+    const other = await run(`${otherHost}/client.json?fresh`, "192.0.2.1")
+    expect(other._tag).toBe("Success")
+    expect((await Promise.all(fromOne)).filter((r) => r._tag === "Success")).toHaveLength(4)
   })
 
   it("coalescing - an interrupted waiter leaves the fetch to the others; other URLs and timed-out fetches are not shared", async () => {

@@ -4,7 +4,8 @@
  *
  * Adapter. Protocol processing is oauth4webapi's (request building, client authentication,
  * response and error parsing, id_token claim checks); the transport is effect's `HttpClient`,
- * handed to oauth4webapi as its `customFetch`. Every call is bounded by `timeoutDuration`, and every
+ * handed to oauth4webapi as its `customFetch`, which follows no redirect and reads at most
+ * `maxResponseBytes` of an answer. Every call is bounded by `timeoutDuration`, and every
  * failure is translated to `UpstreamError` in one place (`toUpstreamError`). Concurrent refreshes
  * of the same refresh token share one upstream request. The client secret stays `Redacted` until
  * oauth4webapi writes it into the request; it is never logged.
@@ -26,6 +27,7 @@ import { OAuthError, ProxyConfig, Upstream } from "@oidc-proxy/core"
 import { Clock, Deferred, Duration, Effect, type Exit, Layer, Redacted, Schema, type Scope } from "effect"
 import { HttpBody, HttpClient, HttpClientRequest } from "effect/http"
 import * as oauth from "oauth4webapi"
+import { type SendFailure, send } from "./internal/send.ts"
 
 /**
  * Client authentication at the token and revocation endpoints.
@@ -79,8 +81,14 @@ export interface TokenClientShape extends Upstream.UpstreamClientShape {
   ) => Effect.Effect<Upstream.UpstreamTokenResponse, OAuthError.UpstreamError>
 }
 
-/** A network failure inside `customFetch`; an Error so it survives the Promise boundary. */
-class TransportFailure extends Error {}
+/** A failed exchange inside `customFetch`; an Error so it survives the Promise boundary. */
+class TransportFailure extends Error {
+  readonly reason: SendFailure["reason"]
+  constructor(failure: SendFailure) {
+    super(failure.description)
+    this.reason = failure.reason
+  }
+}
 
 const statusOf = (error: oauth.OperationProcessingError): number | undefined =>
   error.cause instanceof Response ? error.cause.status : undefined
@@ -97,7 +105,12 @@ const isTransient = (status: number | undefined) => status !== undefined && (sta
 export const toUpstreamError = (endpoint: string, error: unknown): OAuthError.UpstreamError => {
   const make = (reason: OAuthError.UpstreamError["reason"], retryable: boolean, description: string) =>
     new OAuthError.UpstreamError({ reason, retryable, description: `${endpoint}: ${description}` })
-  if (error instanceof TransportFailure) return make("unreachable", true, error.message)
+  if (error instanceof TransportFailure) {
+    // A redirect or an oversized body will be the same on a retry; a network failure may not.
+    return error.reason === "unreachable"
+      ? make("unreachable", true, error.message)
+      : make("bad_response", false, error.message)
+  }
   if (error instanceof oauth.ResponseBodyError) {
     return isTransient(error.status)
       ? make("bad_response", true, `HTTP ${error.status} "${error.error}"`)
@@ -115,28 +128,32 @@ export const toUpstreamError = (endpoint: string, error: unknown): OAuthError.Up
   return make("bad_response", false, error instanceof Error ? error.message : "unexpected failure")
 }
 
-const nullBodyStatus = (status: number) => status === 204 || status === 205 || status === 304
-
 /**
- * oauth4webapi's `customFetch` over `HttpClient`: the request it built is sent by effect's
- * client, and the answer handed back as a web `Response`. Aborting `signal` interrupts the request.
+ * oauth4webapi's `customFetch` over `HttpClient`: the request it built is sent by `send` (no
+ * redirect followed — oauth4webapi asks for `redirect: "manual"` too —, at most
+ * `maxResponseBytes` read), and the answer handed back as a web `Response`. Aborting `signal`
+ * interrupts the request.
  */
 const fetchVia =
   (client: HttpClient.HttpClient) =>
   (url: string, init: oauth.CustomFetchOptions<"POST", URLSearchParams>): Promise<Response> =>
     Effect.runPromise(
-      Effect.gen(function* () {
-        const request = HttpClientRequest.post(url, {
+      send(
+        client,
+        HttpClientRequest.post(url, {
           headers: init.headers,
           body: HttpBody.text(init.body.toString(), init.headers["content-type"]),
-        })
-        const response = yield* client.execute(request)
-        const bytes = yield* response.arrayBuffer
-        return new Response(nullBodyStatus(response.status) ? null : bytes, {
-          status: response.status,
-          headers: Object.entries(response.headers),
-        })
-      }).pipe(Effect.mapError((error) => new TransportFailure(`${url} is unreachable: ${error.message}`))),
+        }),
+      ).pipe(
+        Effect.map(
+          (answer) =>
+            new Response(answer.body.byteLength === 0 ? null : answer.body, {
+              status: answer.status,
+              headers: Object.entries(answer.headers),
+            }),
+        ),
+        Effect.mapError((failure) => new TransportFailure(failure)),
+      ),
       init.signal === undefined ? undefined : { signal: init.signal },
     )
 

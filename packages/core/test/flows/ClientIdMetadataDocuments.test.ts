@@ -9,6 +9,7 @@ import { type Duration, Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { exportJWK, generateKeyPair, SignJWT } from "jose"
 import * as ClientMetadataFetcher from "../../src/ClientMetadataFetcher.ts"
+import * as Clients from "../../src/Clients.ts"
 import * as AuthorizationEndpoint from "../../src/flows/AuthorizationEndpoint.ts"
 import * as TokenEndpoint from "../../src/flows/TokenEndpoint.ts"
 import { ClientMetadataError } from "../../src/OAuthError.ts"
@@ -112,6 +113,56 @@ describe("Client ID Metadata Documents", () => {
           [],
           "not a DCR record",
         )
+      }).pipe(Effect.provide(server.layer)),
+    )
+  })
+
+  it.effect("cache - 200 URLs on one host keep at most its cap stored; another host's entry survives", () => {
+    const server = docServer()
+    // Every URL serves a valid document naming itself.
+    server.answer = (url) =>
+      Effect.succeed({
+        body: document({ client_id: url, redirect_uris: [`${new URL(url).origin}/callback`] }),
+        cacheControl: undefined,
+      })
+    const urlOn = (host: string, i: number) => `https://${host}/clients/${i}.json`
+    return withProxy(
+      Effect.gen(function* () {
+        yield* Clients.fromDocument(docUrl)
+        for (let i = 0; i < 200; i++) yield* Clients.fromDocument(urlOn("flood.example", i))
+        const stored = yield* storedDocuments
+        assert.isAtMost(stored.length, Clients.maxDocumentsPerHost + 1)
+        assert.isAtLeast(stored.length, 2)
+        const fetched = server.requests.length
+        yield* Clients.fromDocument(docUrl)
+        assert.strictEqual(server.requests.length, fetched, "the other host's document is still cached")
+        // A URL whose slot was taken by a later one is a miss, fetched again, never another's record.
+        const again = yield* Clients.fromDocument(urlOn("flood.example", 0))
+        assert.strictEqual(again.client_id, urlOn("flood.example", 0))
+      }).pipe(Effect.provide(server.layer)),
+    )
+  })
+
+  it.effect("cache - past maxDocumentHosts hosts the oldest host is dropped with its documents", () => {
+    const server = docServer()
+    server.answer = (url) =>
+      Effect.succeed({
+        body: document({ client_id: url, redirect_uris: [`${new URL(url).origin}/callback`] }),
+        cacheControl: undefined,
+      })
+    return withProxy(
+      Effect.gen(function* () {
+        yield* Clients.fromDocument(docUrl)
+        yield* Clients.fromDocument("https://second.example/c.json")
+        for (let i = 0; i < Clients.maxDocumentHosts - 1; i++)
+          yield* Clients.fromDocument(`https://h${i}.example/c.json`)
+        assert.strictEqual((yield* storedDocuments).length, Clients.maxDocumentHosts)
+        const fetched = server.requests.length
+        yield* Clients.fromDocument("https://second.example/c.json")
+        assert.strictEqual(server.requests.length, fetched, "the second-oldest host is kept")
+        yield* Clients.fromDocument(docUrl)
+        assert.strictEqual(server.requests.length, fetched + 1, "the oldest host was dropped")
+        assert.strictEqual((yield* storedDocuments).length, Clients.maxDocumentHosts)
       }).pipe(Effect.provide(server.layer)),
     )
   })

@@ -3,11 +3,13 @@
  * endpoint can fail us (unreachable, timeout, bad answer).
  *
  * Internal helper shared by `Discovery` and `HttpJwks`; each maps `GetFailure` to its own error.
+ * The exchange is `send`'s: no redirect followed, at most `maxResponseBytes` read.
  *
  * @since 0.1.0
  */
 import { Data, Duration, Effect } from "effect"
 import { type Headers, type HttpClient, HttpClientRequest } from "effect/http"
+import { send } from "./send.ts"
 
 /**
  * Why a GET did not produce a JSON body. `status` is set when the server answered.
@@ -39,7 +41,8 @@ export interface JsonResponse {
 }
 
 /**
- * GETs `url` and parses its body as JSON, failing after `timeout`.
+ * GETs `url` and parses its body as JSON, failing after `timeout`. A redirect or a body past the
+ * cap is a `bad_response`.
  *
  * @category constructors
  * @since 0.1.0
@@ -50,14 +53,15 @@ export const getJson = (
   timeout: Duration.Input,
 ): Effect.Effect<JsonResponse, GetFailure> =>
   Effect.gen(function* () {
-    const response = yield* client
-      .execute(HttpClientRequest.get(url, { acceptJson: true }))
-      .pipe(
-        Effect.mapError(
-          (error) =>
-            new GetFailure({ reason: "unreachable", description: `${url} is unreachable: ${error.message}` }),
-        ),
-      )
+    const response = yield* send(client, HttpClientRequest.get(url, { acceptJson: true })).pipe(
+      Effect.mapError(
+        (failure) =>
+          new GetFailure({
+            reason: failure.reason === "unreachable" ? "unreachable" : "bad_response",
+            description: failure.description,
+          }),
+      ),
+    )
     if (response.status < 200 || response.status > 299) {
       return yield* new GetFailure({
         reason: "bad_response",
@@ -65,14 +69,8 @@ export const getJson = (
         description: `${url} answered HTTP ${response.status}`,
       })
     }
-    const text = yield* response.text.pipe(
-      Effect.mapError(
-        (error) =>
-          new GetFailure({ reason: "unreachable", description: `reading ${url} failed: ${error.message}` }),
-      ),
-    )
     const json = yield* Effect.try({
-      try: (): unknown => JSON.parse(text),
+      try: (): unknown => JSON.parse(new TextDecoder().decode(response.body)),
       catch: () => new GetFailure({ reason: "bad_response", description: `${url} did not answer with JSON` }),
     })
     return { json, headers: response.headers }
