@@ -5,7 +5,7 @@
  * Pure core over the `Store` and `StorageKeys` ports.
  * - `hashKey`: the id is a bearer secret (code, refresh token, transaction id); it is stored only
  *   as its keyed hash, so a dump of the store yields no usable secret. Written under the newest
- *   key's hash (`setIfAbsent`: under every key's); read, taken and deleted under every configured
+ *   key's hash, dropping a copy under an older key's (`setIfAbsent`: under every key's); read, taken and deleted under every configured
  *   key's hash, newest first, so a rotation of the storage secret does not lose the records
  *   written before it (refresh tokens, codes, sign-ins in progress).
  * - `encrypt`: the value holds tokens; it is stored AES-256-GCM encrypted with the key id.
@@ -110,10 +110,6 @@ export const make = <S extends Schema.Codec<unknown, unknown>>(
       (parsed as Record<string, unknown>)[idField] = id
     return decodeValue(parsed)
   }
-  const key = (id: string): Effect.Effect<string> =>
-    options.hashKey === true
-      ? Effect.map(keys.hash(id), (h) => `${name}:${h}`)
-      : Effect.succeed(`${name}:${id}`)
   const encode = (id: string, value: S["Type"]): Effect.Effect<string> =>
     options.encrypt === true ? keys.encrypt(encodeJson(id, value)) : Effect.succeed(encodeJson(id, value))
   const miss = (why: string) =>
@@ -181,7 +177,16 @@ export const make = <S extends Schema.Codec<unknown, unknown>>(
         (found) => decode(id, found),
       ),
     set: (id, value, ttl) =>
-      Effect.flatMap(Effect.all([key(id), encode(id, value)]), ([k, v]) => store.set(k, v, ttl)),
+      options.hashKey === true
+        ? // Under the newest key's hash; a copy under an older key's hash (written before a
+          // rotation) is removed, or a later `take` would leave it behind as a second use.
+          Effect.flatMap(Effect.all([keys.hashes(id), encode(id, value)]), ([[newest, ...older], v]) =>
+            Effect.andThen(
+              store.set(`${name}:${newest}`, v, ttl),
+              Effect.forEach(older, (h) => store.delete(`${name}:${h}`), { discard: true }),
+            ),
+          )
+        : Effect.flatMap(encode(id, value), (v) => store.set(`${name}:${id}`, v, ttl)),
     delete: (id) =>
       options.hashKey === true
         ? Effect.flatMap(keys.hashes(id), (hashes) =>

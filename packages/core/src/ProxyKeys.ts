@@ -3,7 +3,8 @@
  *
  * Port with a jose/WebCrypto implementation (runs on every runtime, the default) and an HS256
  * implementation over a synchronous HMAC a runtime provides (`makeHmacWith`; `node:crypto` on Node
- * through `@oidc-proxy/node`), which accepts only the exact shape the proxy issues and defers every
+ * through `@oidc-proxy/node`); the HS256 key of the current master secret signs and those of the
+ * previous secrets still verify, which accepts only the exact shape the proxy issues and defers every
  * other token to jose, so both refuse the same tokens with the same reasons. Access tokens are JWTs with
  * `typ: at+jwt` (RFC 9068); a token of any other type — a refresh token included — is refused as
  * a bearer. The HS256 key is derived from the master secret with HKDF-SHA-256, so one configured
@@ -151,12 +152,16 @@ const joseVerify = (
   })
 
 /**
- * HS256 keys from raw key material.
+ * HS256 keys from raw key material. `key` signs; it and every `previous` key verify, so a token
+ * signed before a rotation of the master secret stays valid until it expires.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const makeHmac = (key: Uint8Array): Effect.Effect<ProxyKeysShape, never, Settings> =>
+export const makeHmac = (
+  key: Uint8Array,
+  previous: ReadonlyArray<Uint8Array> = [],
+): Effect.Effect<ProxyKeysShape, never, Settings> =>
   Effect.gen(function* () {
     const settings = yield* Settings
     const verifyOptions = {
@@ -166,6 +171,19 @@ export const makeHmac = (key: Uint8Array): Effect.Effect<ProxyKeysShape, never, 
       typ: accessTokenType,
       clockTolerance: settings.clock_tolerance_seconds,
     }
+    // Only a bad signature is worth another key: every other verdict is the same under each.
+    const verifyFrom =
+      (i: number) =>
+      (token: string): Effect.Effect<ProxyTokenClaims, InvalidToken> => {
+        const verified = joseVerify(token, i === 0 ? key : previous[i - 1]!, verifyOptions)
+        return i >= previous.length
+          ? verified
+          : Effect.catchIf(
+              verified,
+              (e) => e.reason === "signature",
+              (e) => Effect.mapError(verifyFrom(i + 1)(token), () => e),
+            )
+      }
     return ProxyKeys.of({
       sign: (claims) =>
         Effect.promise(() =>
@@ -173,7 +191,7 @@ export const makeHmac = (key: Uint8Array): Effect.Effect<ProxyKeysShape, never, 
             .setProtectedHeader({ alg: "HS256", typ: accessTokenType })
             .sign(key),
         ),
-      verify: (token) => joseVerify(token, key, verifyOptions),
+      verify: verifyFrom(0),
     })
   })
 
@@ -198,11 +216,13 @@ export type HmacSha256 = CompactHs256.HmacSha256
 export const makeHmacWith = (
   key: Uint8Array,
   hmacFor: (key: Uint8Array) => HmacSha256,
+  previous: ReadonlyArray<Uint8Array> = [],
 ): Effect.Effect<ProxyKeysShape, never, Settings> =>
   Effect.gen(function* () {
     const settings = yield* Settings
-    const jose = yield* makeHmac(key)
+    const jose = yield* makeHmac(key, previous)
     const hmac = hmacFor(key)
+    const previousHmacs = previous.map(hmacFor)
     const expect: CompactHs256.Expect = {
       issuer: settings.issuer,
       audience: settings.resource,
@@ -216,7 +236,11 @@ export const makeHmacWith = (
     })
     // The claims, a bad signature, or `undefined`: jose decides.
     const verifySync = (token: string, now: number): ProxyTokenClaims | InvalidToken | undefined => {
-      const outcome = CompactHs256.verify(token, hmac, expect, Math.floor(now / 1000))
+      const seconds = Math.floor(now / 1000)
+      let outcome = CompactHs256.verify(token, hmac, expect, seconds)
+      // A previous key's signature (a token issued before a rotation) is as good as the current's.
+      for (let i = 0; outcome._tag === "signature" && i < previousHmacs.length; i++)
+        outcome = CompactHs256.verify(token, previousHmacs[i]!, expect, seconds)
       if (outcome._tag === "signature") return signatureFails
       if (outcome._tag === "defer") return undefined
       const claims = decodeClaims(outcome.payload)
@@ -252,10 +276,25 @@ export const makeHmacWith = (
 export const layerFromSecretWith = (
   secret: Redacted.Redacted<string>,
   hmacFor: (key: Uint8Array) => HmacSha256,
+): Layer.Layer<ProxyKeys, WeakSecret, Settings> => layerFromSecretsWith([secret], hmacFor)
+
+/**
+ * HS256 keys derived from master secrets, newest first, over a synchronous HMAC: the newest signs,
+ * every one verifies (see `makeHmacWith`), so rotating the master secret keeps issued tokens valid.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerFromSecretsWith = (
+  secrets: readonly [Redacted.Redacted<string>, ...Array<Redacted.Redacted<string>>],
+  hmacFor: (key: Uint8Array) => HmacSha256,
 ): Layer.Layer<ProxyKeys, WeakSecret, Settings> =>
   Layer.effect(
     ProxyKeys,
-    Effect.flatMap(deriveKey(secret, "proxy-token-signing"), (key) => makeHmacWith(key, hmacFor)),
+    Effect.flatMap(
+      Effect.forEach(secrets, (secret) => deriveKey(secret, "proxy-token-signing")),
+      ([key, ...previous]) => makeHmacWith(key!, hmacFor, previous),
+    ),
   )
 
 /**

@@ -140,6 +140,37 @@ describe("WebHandler", () => {
     }
   })
 
+  it("authorize - an https issuer (with a path) sets __Host- cookies: Secure, Path=/, no Domain", async () => {
+    const p = await setup({ issuer: "https://host.test/tools/github", scopes_supported: ["openid"] })
+    try {
+      const reg = await register(p.handler, p.issuer, {
+        redirect_uris: ["https://app.example/cb"],
+        token_endpoint_auth_method: "none",
+      })
+      const { client_id } = (await reg.json()) as { client_id: string }
+      const res = await p.handler(
+        new Request(
+          `${p.issuer}/authorize?client_id=${client_id}&redirect_uri=${encodeURIComponent("https://app.example/cb")}&response_type=code&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256`,
+        ),
+      )
+      expect(res.status).toBe(200)
+      const cookies = res.headers.getSetCookie()
+      expect(cookies.map((c) => c.split("=")[0])).toEqual([
+        "__Host-oidcp_browser",
+        expect.stringMatching(/^__Host-oidcp_tx_[\w-]{16}$/),
+      ])
+      for (const cookie of cookies) {
+        const attributes = cookie.split("; ").slice(1)
+        expect(attributes).toContain("Secure")
+        expect(attributes).toContain("Path=/")
+        expect(attributes).toContain("HttpOnly")
+        expect(attributes.some((a) => /^domain=/i.test(a))).toBe(false)
+      }
+    } finally {
+      await p.dispose()
+    }
+  })
+
   it("metadata - protected resource at the path-inserted URL (RFC 9728)", async () => {
     const res = await h.handler(new Request("https://proxy.test/.well-known/oauth-protected-resource/mcp"))
     const m = (await res.json()) as Record<string, unknown>

@@ -45,3 +45,15 @@ export const layerFromSecret = (
   secret: Redacted.Redacted<string>,
 ): Layer.Layer<ProxyKeys.ProxyKeys, ProxyKeys.WeakSecret, ProxyConfig.Settings> =>
   ProxyKeys.layerFromSecretWith(secret, hmacSha256)
+
+/**
+ * HS256 keys derived from master secrets, newest first (as `ProxyKeys.layerFromSecretsWith`), on
+ * `node:crypto`: the newest signs, every one verifies.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerFromSecrets = (
+  secrets: readonly [Redacted.Redacted<string>, ...Array<Redacted.Redacted<string>>],
+): Layer.Layer<ProxyKeys.ProxyKeys, ProxyKeys.WeakSecret, ProxyConfig.Settings> =>
+  ProxyKeys.layerFromSecretsWith(secrets, hmacSha256)

@@ -26,7 +26,7 @@ import * as NodeUpstreamVerifier from "./NodeUpstreamVerifier.ts"
 export interface Options {
   /** The configuration, decoded with `ProxyConfig.decode`. */
   readonly config: unknown
-  /** Master secrets, newest first: the first signs and encrypts, all decrypt. */
+  /** Master secrets, newest first: the first signs and encrypts, all verify and decrypt. */
   readonly secrets: readonly [StorageKeys.KeySecret, ...Array<StorageKeys.KeySecret>]
   /** The store. */
   readonly store: Layer.Layer<Store.Store, unknown>
@@ -58,7 +58,11 @@ export const layer = (options: Options): Layer.Layer<WebHandler.Requirements, un
       const storageKeys = NodeStorageKeys.layer(options.secrets)
       return Layer.mergeAll(
         // HS256 through node:crypto, synchronously (jose/WebCrypto decides anything unusual).
-        NodeProxyKeys.layerFromSecret(options.secrets[0].secret),
+        // Every configured secret verifies, so a rotation does not invalidate issued tokens.
+        NodeProxyKeys.layerFromSecrets([
+          options.secrets[0].secret,
+          ...options.secrets.slice(1).map((s) => s.secret),
+        ]),
         NodeUpstreamVerifier.layerJwt().pipe(Layer.provide(upstream)),
         TokenStore.layer.pipe(Layer.provide(Layer.merge(options.store, storageKeys))),
         storageKeys,

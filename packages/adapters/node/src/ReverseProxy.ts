@@ -136,7 +136,7 @@ export const forwardHeaderRecord = (
     const kept = cookie
       .split(";")
       .map((c) => c.trim())
-      .filter((c) => c !== "" && !c.startsWith("oidcp_"))
+      .filter((c) => c !== "" && !c.startsWith("oidcp_") && !c.startsWith("__Host-oidcp_"))
     if (kept.length === 0) delete headers["cookie"]
     else headers["cookie"] = kept.join("; ")
   }

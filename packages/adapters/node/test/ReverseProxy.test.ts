@@ -219,5 +219,11 @@ describe("ReverseProxy.forwardHeaders - cookies", () => {
       fakeToken(),
     )
     assert.strictEqual(mixed.get("cookie"), "app=1; other=3")
+    // With an https issuer they carry the __Host- prefix.
+    const secure = ReverseProxy.forwardHeaders(
+      new Headers({ cookie: "__Host-oidcp_tx_abc=1; app=1; __Host-oidcp_browser=2" }),
+      fakeToken(),
+    )
+    assert.strictEqual(secure.get("cookie"), "app=1")
   })
 })

@@ -8,9 +8,13 @@
  * and `setIfAbsent` one `INSERT … ON CONFLICT DO UPDATE … WHERE expired`, atomic even across
  * processes sharing the file. Every SQLite failure is a `StoreError` whose
  * description is SQLite's generic error text, never a key or a value.
+ * The file holds subjects, client ids and scopes in clear, so it is created owner-only (0600)
+ * before SQLite opens it — SQLite gives its `-wal` and `-shm` files the database file's mode — and
+ * an existing file (and its `-wal`/`-shm`) with a looser mode is tightened to 0600 at open.
  *
  * @since 0.1.0
  */
+import { chmodSync, closeSync, constants, existsSync, openSync, statSync } from "node:fs"
 import { DatabaseSync, type StatementSync } from "node:sqlite"
 import { OAuthError, Store } from "@oidc-proxy/core"
 import { Clock, Config, Duration, Effect, Layer, Option } from "effect"
@@ -58,6 +62,27 @@ interface Statements {
   readonly take: StatementSync
   readonly setIfAbsent: StatementSync
   readonly purge: StatementSync
+}
+
+/** Names SQLite treats as something other than a file path: no file to protect. */
+const isFilePath = (filename: string): boolean =>
+  filename !== "" && filename !== ":memory:" && !filename.startsWith("file:")
+
+/**
+ * Creates the database file owner-only (0600, whatever the umask) if it is missing, and tightens
+ * it and its `-wal`/`-shm` to 0600 if they are looser. Answers the files it tightened.
+ */
+const restrictMode = (filename: string): ReadonlyArray<string> => {
+  if (!isFilePath(filename)) return []
+  // O_CREAT with mode 0600: the umask can only remove bits from it.
+  closeSync(openSync(filename, constants.O_RDWR | constants.O_CREAT, 0o600))
+  const tightened: Array<string> = []
+  for (const file of [filename, `${filename}-wal`, `${filename}-shm`]) {
+    if (!existsSync(file) || (statSync(file).mode & 0o077) === 0) continue
+    chmodSync(file, 0o600)
+    tightened.push(file)
+  }
+  return tightened
 }
 
 const open = (options: Options): { readonly db: DatabaseSync; readonly statements: Statements } => {
@@ -149,6 +174,13 @@ const purgeExpired = (db: DatabaseSync, statements: Statements): Effect.Effect<v
  */
 export const make = (options: Options) =>
   Effect.gen(function* () {
+    const tightened = yield* Effect.try({
+      try: () => restrictMode(options.filename),
+      catch: (cause) =>
+        new Error(`cannot create the SQLite store ${options.filename} with mode 0600: ${String(cause)}`),
+    }).pipe(Effect.orDie)
+    for (const file of tightened)
+      yield* Effect.logWarning(`SqliteStore: ${file} was readable by others; its mode is now 0600`)
     const { db, statements } = yield* Effect.acquireRelease(
       Effect.try({
         try: () => open(options),

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs"
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { DatabaseSync } from "node:sqlite"
@@ -128,4 +128,55 @@ describe("SqliteStore", () => {
       assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause))
     }),
   )
+
+  describe("file mode", () => {
+    const modeOf = (file: string) => statSync(file).mode & 0o777
+    /** Runs `f` under umask 0022 (the common default, which leaves new files world-readable). */
+    const underUmask022 = <A, E>(f: Effect.Effect<A, E>) =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => process.umask(0o022)),
+        () => f,
+        (previous) => Effect.sync(() => void process.umask(previous)),
+      )
+
+    it.effect("layer - under umask 0022 the file, -wal and -shm are created 0600", () =>
+      underUmask022(
+        Effect.gen(function* () {
+          const filename = freshFile()
+          yield* withStore((s) =>
+            Effect.gen(function* () {
+              yield* s.set("k", "v", "1 hour")
+              // While open in WAL mode after a write, SQLite keeps both side files.
+              for (const file of [filename, `${filename}-wal`, `${filename}-shm`]) {
+                assert.isTrue(existsSync(file), file)
+                assert.strictEqual(modeOf(file).toString(8), "600", file)
+              }
+            }),
+          ).pipe(Effect.provide(SqliteStore.layer({ filename })))
+        }),
+      ),
+    )
+
+    it.effect("layer - an existing file and -wal/-shm readable by others are tightened to 0600", () =>
+      underUmask022(
+        Effect.gen(function* () {
+          const filename = freshFile()
+          yield* withStore((s) => s.set("k", "kept", "1 hour")).pipe(
+            Effect.provide(SqliteStore.layer({ filename })),
+          )
+          writeFileSync(`${filename}-wal`, "")
+          writeFileSync(`${filename}-shm`, "")
+          for (const file of [filename, `${filename}-wal`, `${filename}-shm`]) chmodSync(file, 0o644)
+          const found = yield* withStore((s) =>
+            Effect.gen(function* () {
+              for (const file of [filename, `${filename}-wal`, `${filename}-shm`])
+                assert.strictEqual(modeOf(file).toString(8), "600", file)
+              return yield* s.get("k")
+            }),
+          ).pipe(Effect.provide(SqliteStore.layer({ filename })))
+          assert.deepStrictEqual(found, Option.some("kept"))
+        }),
+      ),
+    )
+  })
 })

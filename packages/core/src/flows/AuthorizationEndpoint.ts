@@ -138,7 +138,6 @@ const toUpstream = (
 ) => Effect.map(upstreamAuthorizationUrl(transactionId, transaction), (url) => Outcome.redirect(url, cookies))
 
 const rememberKey = (clientId: string, browser: string) => `${clientId}|${browser}`
-const rememberCookie = "oidcp_browser"
 
 const consentPage = (
   config: ProxyConfig,
@@ -218,7 +217,9 @@ export const authorize = (
 
     const entropy = yield* Entropy
     const transactionId = yield* entropy.token(32)
-    const binding = yield* Browser.bind(transactionId, yield* entropy.token(32), config)
+    const browser = yield* Browser.browser(cookies, config)
+    const binding = yield* Browser.bind(transactionId, browser.id, yield* entropy.token(32), config)
+    const cookiesOut = [browser.cookie, binding.cookie]
     const upstream = yield* UpstreamClient
     const transaction: Transaction = {
       client_id: client.value.client_id,
@@ -235,21 +236,18 @@ export const authorize = (
       created_at: Math.floor((yield* Clock.currentTimeMillis) / 1000),
     }
 
-    if (config.consent === "remember") {
-      const browser = cookies[rememberCookie]
-      const remembered =
-        browser === undefined
-          ? Option.none()
-          : yield* store.consents.get(rememberKey(client.value.client_id, browser))
+    // Only a browser id the server minted earlier can carry a remembered consent.
+    if (config.consent === "remember" && !browser.minted) {
+      const remembered = yield* store.consents.get(rememberKey(client.value.client_id, browser.id))
       if (Option.isSome(remembered) && Scopes.isSubset(scope, remembered.value.scope)) {
         const consented = { ...transaction, consented: true }
         yield* store.transactions.set(transactionId, consented, `${config.ttl.transaction} seconds`)
-        return yield* toUpstream(transactionId, consented, [binding.cookie])
+        return yield* toUpstream(transactionId, consented, cookiesOut)
       }
     }
     yield* store.transactions.set(transactionId, transaction, `${config.ttl.transaction} seconds`)
-    if (transaction.consented) return yield* toUpstream(transactionId, transaction, [binding.cookie])
-    return yield* consentPage(config, client.value, transactionId, transaction, [binding.cookie])
+    if (transaction.consented) return yield* toUpstream(transactionId, transaction, cookiesOut)
+    return yield* consentPage(config, client.value, transactionId, transaction, cookiesOut)
   })
 
 /**
@@ -294,20 +292,14 @@ export const consent = (
     }
     const consented = { ...transaction, consented: true }
     yield* store.transactions.set(transactionId, consented, `${config.ttl.transaction} seconds`)
-    const cookiesOut: Array<Outcome.Cookie> = []
-    if (config.consent === "remember") {
-      const browser = cookies[rememberCookie] ?? (yield* (yield* Entropy).token(32))
+    // The binding check above proved the browser id is the server-minted one of this sign-in.
+    const browser = yield* Browser.verifiedBrowser(cookies, config)
+    if (config.consent === "remember" && browser !== undefined) {
       yield* store.consents.set(
         rememberKey(transaction.client_id, browser),
         { client_id: transaction.client_id, scope: transaction.scope },
         `${config.ttl.refresh_token} seconds`,
       )
-      cookiesOut.push({
-        name: rememberCookie,
-        value: browser,
-        maxAge: config.ttl.refresh_token,
-        path: Browser.cookiePath(config),
-      })
     }
-    return yield* toUpstream(transactionId, consented, cookiesOut)
+    return yield* toUpstream(transactionId, consented, [])
   })

@@ -3,7 +3,8 @@
  * `client_secret_post`, and — for Client ID Metadata Document clients — `private_key_jwt`.
  *
  * Effect over ports (TokenStore, StorageKeys). A client must use the method it registered; a
- * secret is compared by keyed hash in constant time. Every failure is `invalid_client` (401), with
+ * secret is compared by keyed hash in constant time, under every configured storage key (so a
+ * rotation of the master secret keeps registered clients working). Every failure is `invalid_client` (401), with
  * `basic` set when HTTP Basic was tried so the edge adds `WWW-Authenticate: Basic`.
  *
  * @see [RFC 6749 §2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1)
@@ -132,11 +133,10 @@ const authenticateWith = <R>(
     if (method === "private_key_jwt") {
       yield* ClientAssertion.verify(client, credentials.client_assertion ?? "")
     } else if (method !== "none") {
-      const presented = yield* (yield* StorageKeys).hash(basic?.secret ?? credentials.client_secret ?? "")
-      if (
-        client.client_secret_hash === undefined ||
-        !constantTimeEqual(presented, client.client_secret_hash)
-      ) {
+      // Under every configured key: a secret registered before a rotation still authenticates.
+      const presented = yield* (yield* StorageKeys).hashes(basic?.secret ?? credentials.client_secret ?? "")
+      const stored = client.client_secret_hash
+      if (stored === undefined || !presented.some((h) => constantTimeEqual(h, stored))) {
         return yield* invalidClient("Client authentication failed", basic !== undefined)
       }
     }

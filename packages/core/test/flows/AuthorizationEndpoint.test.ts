@@ -188,9 +188,13 @@ describe("AuthorizationEndpoint.authorize", () => {
         assert.match(stored, /^v1\./)
         assert.notInclude(stored, view.csrf)
         assert.notInclude(stored, "upstream_code_verifier")
-        assert.strictEqual(outcome._tag === "ConsentPage" ? outcome.cookies.length : 0, 1)
-        const [cookie] = outcome._tag === "ConsentPage" ? outcome.cookies : []
-        assert.match(cookie!.name, /^oidcp_tx_/)
+        assert.strictEqual(outcome._tag === "ConsentPage" ? outcome.cookies.length : 0, 2)
+        const [browser, cookie] = outcome._tag === "ConsentPage" ? outcome.cookies : []
+        // https issuer: `__Host-` names, Path=/ (the serializer adds Secure and never a Domain).
+        assert.strictEqual(browser!.name, "__Host-oidcp_browser")
+        assert.match(browser!.value, /^[\w-]{43}\.[\w-]{43}$/)
+        assert.strictEqual(browser!.path, "/")
+        assert.match(cookie!.name, /^__Host-oidcp_tx_[\w-]{16}$/)
         assert.strictEqual(cookie!.maxAge, 600)
         assert.strictEqual(cookie!.path, "/")
         assert.isTrue(cookie!.value.length >= 40)
@@ -211,7 +215,7 @@ describe("AuthorizationEndpoint.authorize", () => {
         const outcome = yield* authorize(authorizeParams(client, challenge))
         const url = locationOf(outcome)
         assert.strictEqual(url.origin + url.pathname, "https://idp.test/authorize")
-        assert.strictEqual(Object.keys(cookiesOf(outcome)).length, 1)
+        assert.strictEqual(Object.keys(cookiesOf(outcome)).length, 2)
         assert.strictEqual((yield* (yield* TestStore.TestStore).keys("txn:")).length, 1)
       }),
       { config: { consent: "off" } },
@@ -230,9 +234,11 @@ describe("AuthorizationEndpoint.authorize", () => {
           { transaction: view.transaction, csrf: view.csrf, decision: "approve" },
           cookiesOf(first),
         )
-        const browser = cookiesOf(approved)
-        assert.isString(browser["oidcp_browser"])
-        const remembered = { oidcp_browser: browser["oidcp_browser"]! }
+        // The browser id is minted at /authorize; the approval sets no cookie of its own.
+        assert.deepStrictEqual(cookiesOf(approved), {})
+        const browserId = cookiesOf(first)["__Host-oidcp_browser"]
+        assert.isString(browserId)
+        const remembered = { "__Host-oidcp_browser": browserId! }
         const again = yield* authorize(authorizeParams(client, challenge, { scope: "mcp.read" }), remembered)
         assert.strictEqual(locationOf(again).origin, "https://idp.test")
         const more = yield* authorize(
@@ -246,9 +252,16 @@ describe("AuthorizationEndpoint.authorize", () => {
         )
         assert.strictEqual(otherClient._tag, "ConsentPage")
         const otherBrowser = yield* authorize(authorizeParams(client, challenge, { scope: "openid" }), {
-          oidcp_browser: "forged-browser-id",
+          "__Host-oidcp_browser": "forged-browser-id",
         })
         assert.strictEqual(otherBrowser._tag, "ConsentPage")
+        // A planted id of the right shape whose MAC does not verify is replaced, never adopted.
+        const [id] = browserId!.split(".")
+        const planted = yield* authorize(authorizeParams(client, challenge, { scope: "openid" }), {
+          "__Host-oidcp_browser": `${id}.${"A".repeat(43)}`,
+        })
+        assert.strictEqual(planted._tag, "ConsentPage")
+        assert.notStrictEqual(cookiesOf(planted)["__Host-oidcp_browser"]!.split(".")[0], id)
       }),
       { config: { consent: "remember" } },
     ),
@@ -265,7 +278,7 @@ describe("AuthorizationEndpoint.authorize", () => {
           { transaction: view.transaction, csrf: view.csrf, decision: "approve" },
           cookiesOf(first),
         )
-        assert.isUndefined(cookiesOf(approved)["oidcp_browser"])
+        assert.deepStrictEqual(cookiesOf(approved), {})
         const second = yield* authorize(
           authorizeParams(client, challenge),
           cookiesOf(approved, cookiesOf(first)),

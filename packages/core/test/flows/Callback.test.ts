@@ -60,6 +60,33 @@ describe("CallbackEndpoint.callback", () => {
     ),
   )
 
+  it.effect("callback - a victim browser carrying the attacker's tossed transaction cookie is refused", () =>
+    withProxy(
+      Effect.gen(function* () {
+        // The attacker starts a sign-in in their own browser and plants its transaction cookie in
+        // the victim's browser, which holds its own server-minted browser id.
+        const attacker = yield* atIdp()
+        const victim = yield* toUpstream(yield* register())
+        const txCookie = Object.keys(attacker.cookies).find((n) => n.startsWith("__Host-oidcp_tx_"))!
+        const victimJar = { ...victim.cookies, [txCookie]: attacker.cookies[txCookie]! }
+        yield* refusedWithoutChange(
+          callback({ state: attacker.state, code: "upstream-code" }, victimJar),
+          "access_denied",
+        )
+        // Nor with no browser id at all, or one the server did not mint.
+        for (const browser of [undefined, "planted.value"]) {
+          const jar: Record<string, string> = { [txCookie]: attacker.cookies[txCookie]! }
+          if (browser !== undefined) jar["__Host-oidcp_browser"] = browser
+          yield* refusedWithoutChange(
+            callback({ state: attacker.state, code: "upstream-code" }, jar),
+            "access_denied",
+          )
+        }
+        assert.strictEqual((yield* (yield* TestUpstreamClient.TestUpstreamClient).exchanges).length, 0)
+      }),
+    ),
+  )
+
   it.effect("callback - a replayed or unknown state is refused without a redirect", () =>
     withProxy(
       Effect.gen(function* () {
@@ -113,7 +140,11 @@ describe("CallbackEndpoint.callback", () => {
           assert.strictEqual(q.get("error"), forwarded)
           assert.notInclude(q.get("error_description") ?? "", "<")
           assert.isNull(q.get("code"))
-          assert.deepStrictEqual(cookiesOf(outcome, cookies), {}, "the binding cookie is cleared")
+          assert.deepStrictEqual(
+            Object.keys(cookiesOf(outcome, cookies)),
+            ["__Host-oidcp_browser"],
+            "the binding cookie is cleared; the browser id stays",
+          )
         }
         assert.deepStrictEqual(yield* storedKeys("txn:"), [])
         assert.deepStrictEqual(yield* storedKeys("code:"), [])
@@ -216,7 +247,11 @@ describe("CallbackEndpoint.callback", () => {
           const code = q.get("code")!
           assert.isTrue(code.length >= 40)
           assert.isNull(q.get("error"))
-          assert.deepStrictEqual(cookiesOf(outcome, cookies), {}, "the binding cookie is cleared")
+          assert.deepStrictEqual(
+            Object.keys(cookiesOf(outcome, cookies)),
+            ["__Host-oidcp_browser"],
+            "the binding cookie is cleared; the browser id stays",
+          )
           assert.deepStrictEqual(yield* storedKeys("txn:"), [])
           assert.strictEqual((yield* storedKeys("code:")).length, 1)
           assert.strictEqual((yield* storedKeys("upstream:")).length, 1)

@@ -94,7 +94,11 @@ describe("AuthorizationEndpoint.consent", () => {
         assert.strictEqual(url.searchParams.get("iss"), "https://proxy.test")
         assert.isNull(url.searchParams.get("code"))
         assert.deepStrictEqual(yield* observer.keys("txn:"), [])
-        assert.deepStrictEqual(cookiesOf(outcome, cookies), {}, "the binding cookie is cleared")
+        assert.deepStrictEqual(
+          Object.keys(cookiesOf(outcome, cookies)),
+          ["__Host-oidcp_browser"],
+          "the binding cookie is cleared; the browser id stays",
+        )
         const again = yield* refusedWithoutChange(
           AuthorizationEndpoint.consent(
             { transaction: view.transaction, csrf: view.csrf, decision: "approve" },

@@ -87,21 +87,27 @@ export interface ClientTokens {
   readonly refresh_token: string
 }
 
-/** `POST /register` of a public client at `url`. */
-export const registerClient = async (url: string): Promise<string> => {
+/** `POST /register` of a client at `url` (public unless `auth` says otherwise): its registration. */
+export const register = async (
+  url: string,
+  auth: "none" | "client_secret_basic" = "none",
+): Promise<{ readonly client_id: string; readonly client_secret?: string }> => {
   const res = await fetch(`${url}/register`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({
       redirect_uris: [clientRedirect],
       grant_types: ["authorization_code", "refresh_token"],
-      token_endpoint_auth_method: "none",
+      token_endpoint_auth_method: auth,
       client_name: "fault scenario client",
     }),
   })
   expect(res.status, await res.clone().text()).toBe(201)
-  return ((await res.json()) as { client_id: string }).client_id
+  return (await res.json()) as { client_id: string; client_secret?: string }
 }
+
+/** `POST /register` of a public client at `url`. */
+export const registerClient = async (url: string): Promise<string> => (await register(url)).client_id
 
 export interface Authorization {
   readonly client_id: string
@@ -111,13 +117,17 @@ export interface Authorization {
   readonly atIdp: URL
 }
 
-/** DCR, then the browser from `/authorize` through the consent page up to the IdP. */
+/**
+ * DCR (unless `registered` names a client), then the browser from `/authorize` through the consent
+ * page up to the IdP.
+ */
 export const toIdp = async (
   url: string,
   idp: FakeIdp,
   browser = new HeadlessBrowser.HeadlessBrowser(),
+  registered?: string,
 ): Promise<Authorization> => {
-  const client_id = await registerClient(url)
+  const client_id = registered ?? (await registerClient(url))
   const { verifier, challenge } = await pkce()
   const query = new URLSearchParams({
     client_id,

@@ -1,0 +1,135 @@
+/**
+ * Fault: the master secret rotated (`OIDC_PROXY_SECRET=B OIDC_PROXY_PREVIOUS_SECRETS=A`) between
+ * two runs of the `oidc-proxy` binary on one SQLite file. Everything made under A keeps working
+ * under B: a confidential (`client_secret_basic`) client authenticates at `/token` and `/revoke`,
+ * a sign-in in flight (the browser at the IdP) completes through the callback, a code issued
+ * under A redeems, a refresh token refreshes (its upstream token set was encrypted under A), and
+ * an access token signed under A passes the bearer check.
+ */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type FakeIdp, startFakeIdp } from "./FakeIdp.ts"
+import {
+  backFromIdp,
+  bearer,
+  clientRedirect,
+  gatewayEnv,
+  masterSecret,
+  register,
+  startTarget,
+  type Target,
+  toIdp,
+} from "./flows.ts"
+import { freePort, type GatewayProcess, spawnGateway } from "./processes.ts"
+
+const secretA = masterSecret
+const secretB = "rotated-master-secret-B-0123456789-abcdefghijkl"
+
+let idp: FakeIdp
+let target: Target
+let gateway: GatewayProcess | undefined
+const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-rotation-"))
+
+beforeAll(async () => {
+  idp = await startFakeIdp()
+  target = await startTarget()
+})
+
+afterAll(async () => {
+  await gateway?.stop("SIGKILL")
+  await target?.close()
+  await idp?.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+/** A form POST to `url` with HTTP Basic client credentials (RFC 6749 §2.3.1: form-encoded parts). */
+const postBasic = async (
+  url: string,
+  client: { client_id: string; client_secret?: string },
+  form: Record<string, string>,
+) => {
+  const credentials = `${encodeURIComponent(client.client_id)}:${encodeURIComponent(client.client_secret ?? "")}`
+  const res = await fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      authorization: `Basic ${Buffer.from(credentials).toString("base64")}`,
+    },
+    body: new URLSearchParams(form).toString(),
+  })
+  const text = await res.text()
+  return {
+    status: res.status,
+    text,
+    body: (text.startsWith("{") ? JSON.parse(text) : {}) as Record<string, unknown>,
+  }
+}
+
+describe("fault: SQLite store, the master secret rotated between two runs", () => {
+  it("clients, sign-ins in flight, codes, refresh tokens and access tokens made under the old secret keep working", async () => {
+    const port = await freePort()
+    const url = `http://127.0.0.1:${port}`
+    const store = `sqlite:${join(dir, "gw.db")}`
+    gateway = await spawnGateway(url, gatewayEnv(url, target.url, idp, store, { OIDC_PROXY_SECRET: secretA }))
+
+    const client = await register(url, "client_secret_basic")
+    expect(client.client_secret).toBeTypeOf("string")
+    const redeem = (at: { verifier: string }, code: string) =>
+      postBasic(`${url}/token`, client, {
+        grant_type: "authorization_code",
+        code,
+        redirect_uri: clientRedirect,
+        code_verifier: at.verifier,
+      })
+    const codeOf = (back: URL) => {
+      const code = back.searchParams.get("code")
+      expect(code, back.href).not.toBeNull()
+      return code!
+    }
+    // Under A: one completed sign-in (tokens), one code not yet redeemed, one browser at the IdP.
+    const done = await toIdp(url, idp, undefined, client.client_id)
+    const first = await redeem(done, codeOf(await backFromIdp(done)))
+    expect(first.status, first.text).toBe(200)
+    const tokens = first.body as { access_token: string; refresh_token: string }
+    const pending = await toIdp(url, idp, undefined, client.client_id)
+    const pendingCode = codeOf(await backFromIdp(pending))
+    const inFlight = await toIdp(url, idp, undefined, client.client_id)
+
+    await gateway.stop()
+    gateway = await spawnGateway(
+      url,
+      gatewayEnv(url, target.url, idp, store, {
+        OIDC_PROXY_SECRET: secretB,
+        OIDC_PROXY_PREVIOUS_SECRETS: secretA,
+      }),
+    )
+
+    const check = await bearer(url, tokens.access_token)
+    expect(check.status, `access token signed under A: ${check.text}`).toBe(200)
+
+    const redeemed = await redeem(pending, pendingCode)
+    expect(redeemed.status, `code issued under A: ${redeemed.text}`).toBe(200)
+
+    const completed = await redeem(inFlight, codeOf(await backFromIdp(inFlight)))
+    expect(completed.status, `sign-in started under A: ${completed.text}`).toBe(200)
+
+    const refreshed = await postBasic(`${url}/token`, client, {
+      grant_type: "refresh_token",
+      refresh_token: tokens.refresh_token,
+    })
+    expect(refreshed.status, `refresh token issued under A: ${refreshed.text}`).toBe(200)
+    const renewed = refreshed.body as { access_token: string; refresh_token: string }
+    expect((await bearer(url, renewed.access_token)).status).toBe(200)
+
+    const revoked = await postBasic(`${url}/revoke`, client, { token: renewed.refresh_token })
+    expect(revoked.status, `revocation by a client registered under A: ${revoked.text}`).toBe(200)
+    const afterRevoke = await postBasic(`${url}/token`, client, {
+      grant_type: "refresh_token",
+      refresh_token: renewed.refresh_token,
+    })
+    expect(afterRevoke.status, "the revocation took effect").toBe(400)
+    expect(gateway.output()).not.toMatch(/"level":"(ERROR|FATAL)"/i)
+  }, 60_000)
+})
