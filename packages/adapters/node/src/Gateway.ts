@@ -291,6 +291,7 @@ const startWith = async (
     upstreamAccessToken: config.forwardAccessToken
       ? (token) => runtime.runPromise(upstreamAccessToken(token))
       : undefined,
+    trustUnverifiedEmail: config.trustUnverifiedEmail,
     observe: ({ seconds, ok }) => metrics.target(seconds, ok),
     fetch: options.fetch,
   })
@@ -459,6 +460,7 @@ const fastPath = (input: {
   const forwarder = NodeForward.make({
     target: config.target,
     resourcePath: input.resourcePath,
+    trustUnverifiedEmail: config.trustUnverifiedEmail,
     observe: ({ seconds, ok }) => metrics.target(seconds, ok),
     onResponse: (status, forwarded) => {
       metrics.request(endpointOf(forwarded.path), status)

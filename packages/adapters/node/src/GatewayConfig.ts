@@ -278,6 +278,12 @@ export const variables = {
     description: "true: pass the upstream access token to the target as X-Forwarded-Access-Token",
     parse: P.boolean,
   }),
+  trustUnverifiedEmail: v("OIDC_PROXY_TRUST_UNVERIFIED_EMAIL", {
+    default: "false",
+    description:
+      "true: send X-Auth-Request-Email also without email_verified: true (IdPs that never send it)",
+    parse: P.boolean,
+  }),
   shutdownTimeout: v("OIDC_PROXY_SHUTDOWN_TIMEOUT", {
     default: "10",
     description: "Seconds in-flight requests get to finish on SIGTERM/SIGINT",
@@ -341,6 +347,8 @@ export interface GatewayConfig {
   readonly secrets: readonly [StorageKeys.KeySecret, ...Array<StorageKeys.KeySecret>]
   readonly dev: boolean
   readonly forwardAccessToken: boolean
+  /** Send `X-Auth-Request-Email` without `email_verified: true`. */
+  readonly trustUnverifiedEmail: boolean
   readonly shutdownTimeoutSeconds: number
   readonly logLevel: LogLevel.LogLevel
   readonly logFormat: "json" | "pretty"
@@ -540,6 +548,7 @@ const assemble = (
   ],
   dev: values.dev,
   forwardAccessToken: values.forwardAccessToken,
+  trustUnverifiedEmail: values.trustUnverifiedEmail,
   shutdownTimeoutSeconds: values.shutdownTimeout,
   logLevel: values.logLevel,
   logFormat: values.logFormat,

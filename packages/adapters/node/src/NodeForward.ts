@@ -29,6 +29,8 @@ export interface Options {
   readonly target: URL
   /** The resource path on the proxy, e.g. `/mcp`. */
   readonly resourcePath: string
+  /** See `ReverseProxy.Options.trustUnverifiedEmail`. */
+  readonly trustUnverifiedEmail?: boolean | undefined
   /** Called once per forwarded request with the time to the target's response headers. */
   readonly observe?: ((outcome: { readonly seconds: number; readonly ok: boolean }) => void) | undefined
   /** Called once per forwarded request with the status sent to the caller (502: unreachable). */
@@ -221,11 +223,12 @@ export const make = (options: Options): Forwarder => {
     options.dispatcher ?? new Pool(options.target.origin, { keepAliveTimeout: 30_000, pipelining: 1 })
   const origin = options.target.origin
   const shared: Shared = { observe: options.observe, onResponse: options.onResponse }
+  const identity = { trustUnverifiedEmail: options.trustUnverifiedEmail }
 
   const forward: Forwarder["forward"] = (req, res, incoming, token, targetPath, requestId, path, started) => {
     const method = req.method ?? "GET"
     const withBody = method !== "GET" && method !== "HEAD"
-    const headers = ReverseProxy.forwardHeaderRecord(incoming, token)
+    const headers = ReverseProxy.forwardHeaderRecord(incoming, token, identity)
     // `content-length` is not hop-by-hop: the body is passed through byte for byte, so the caller's
     // length still holds (unless a `transfer-encoding` governs the framing). The target then gets
     // the body with its length instead of chunked framing.

@@ -3,9 +3,11 @@
  * streaming both ways, with the caller's identity in `X-Auth-Request-*` headers.
  *
  * Adapter over the Fetch API (no Effect, no Node-specific API): it is `WebHandler`'s
- * `onAuthorized` hook. Headers a caller could forge (`X-Auth-Request-*`,
- * `X-Forwarded-Access-Token`) and the caller's `Authorization` are removed before the identity is
- * added, so the target can trust what it sees. An unreachable target is a 502 JSON answer.
+ * `onAuthorized` hook. Headers a caller could forge (every name that folds to a reserved identity
+ * name, see `isReservedIdentityName`) and the caller's `Authorization` are removed before the
+ * identity is added, so the target can trust what it sees. Identity values are visible ASCII
+ * (`identityValue`); the email only when the IdP says it is verified. An unreachable target is a
+ * 502 JSON answer.
  *
  * @see [RFC 9110 §7.6.1 (Connection, hop-by-hop fields)](https://www.rfc-editor.org/rfc/rfc9110#section-7.6.1)
  * @since 0.1.0
@@ -26,6 +28,11 @@ export interface Options {
    * `X-Forwarded-Access-Token` (opt-in); `undefined` = not forwarded.
    */
   readonly upstreamAccessToken?: ((token: AccessToken.AccessToken) => Promise<string | undefined>) | undefined
+  /**
+   * `true`: send `X-Auth-Request-Email` also when the verified claims do not say
+   * `email_verified: true` (for IdPs that never send the claim). Default `false`.
+   */
+  readonly trustUnverifiedEmail?: boolean | undefined
   /** Called once per forwarded request with the time to the target's response headers. */
   readonly observe?: ((outcome: { readonly seconds: number; readonly ok: boolean }) => void) | undefined
   /** Default: the global `fetch`. */
@@ -107,10 +114,98 @@ const headersOf = (record: HeaderRecord): Headers => {
   return headers
 }
 
+/** Names the gateway owns besides the `x-auth-request-` family (folded, see `foldName`). */
+const reservedNames = new Set([
+  "x-forwarded-access-token",
+  "x-forwarded-user",
+  "x-forwarded-email",
+  "x-forwarded-preferred-username",
+  "x-forwarded-groups",
+])
+
+/**
+ * A header name as CGI, WSGI, PHP and nginx (`underscores_in_headers`) see it, up to their own
+ * prefix: case-insensitive, `_` the same as `-`. `X_Auth_Request_User` and `x-auth-request-user`
+ * both reach a WSGI target as `HTTP_X_AUTH_REQUEST_USER`, so they are one name here.
+ */
+const foldName = (name: string): string => name.toLowerCase().replaceAll("_", "-")
+
+/**
+ * Whether a caller's header `name` is one of the identity names the gateway owns: the
+ * `X-Auth-Request-*` family, `X-Forwarded-Access-Token`, `-User`, `-Email`,
+ * `-Preferred-Username` and `-Groups`, in any case and with `_` for any `-`. Such a header is
+ * dropped, never forwarded.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const isReservedIdentityName = (name: string): boolean => {
+  const folded = foldName(name)
+  return folded.startsWith("x-auth-request-") || reservedNames.has(folded)
+}
+
+/** A character an identity value carries as is: visible ASCII other than `%`. */
+const plainChar = /^[\x21-\x24\x26-\x7e]*$/
+
+/** A lone UTF-16 surrogate (`encodeURIComponent` would throw on it). */
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
+
+/** The three bytes (generalized UTF-8, "WTF-8") of a lone surrogate: distinct, refused by UTF-8. */
+const encodeSurrogate = (unit: string): string => {
+  const u = unit.charCodeAt(0)
+  const bytes = [0xe0 | (u >> 12), 0x80 | ((u >> 6) & 0x3f), 0x80 | (u & 0x3f)]
+  return bytes.map((b) => `%${b.toString(16).toUpperCase()}`).join("")
+}
+
+/**
+ * An identity value (subject, email) as a header value: as is when every character is visible
+ * ASCII other than `%`; otherwise percent-encoded UTF-8 (`encodeURIComponent`, which also encodes
+ * `%`, space and every control character). A value contains `%` exactly when it was encoded, so a
+ * target decodes without ambiguity (`decodeURIComponent` when it contains `%`), and two subjects
+ * never arrive as one string. Never a header the HTTP client refuses (a 502), never a split header.
+ * A lone surrogate (not Unicode, possible in JSON) is encoded as its generalized UTF-8 bytes, which
+ * keeps values distinct and which a strict UTF-8 decoder refuses.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const identityValue = (value: string): string => {
+  if (plainChar.test(value)) return value
+  let out = ""
+  let from = 0
+  for (const match of value.matchAll(loneSurrogate)) {
+    out += encodeURIComponent(value.slice(from, match.index)) + encodeSurrogate(match[0])
+    from = match.index + 1
+  }
+  return out + encodeURIComponent(value.slice(from))
+}
+
+/**
+ * Whether the verified claims say the email is verified (`email_verified` the boolean `true`, or
+ * the string `"true"` some IdPs send).
+ *
+ * @see [OpenID Connect Core §5.1 (email_verified)](https://openid.net/specs/openid-connect-core-1_0.html#StandardClaims)
+ */
+const emailVerified = (claims: AccessToken.AccessToken["claims"]): boolean =>
+  claims["email_verified"] === true || claims["email_verified"] === "true"
+
+/**
+ * What the gateway adds to a forwarded request besides the caller's headers.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Identity {
+  /** Sent as `X-Forwarded-Access-Token` when given. */
+  readonly upstreamAccessToken?: string | undefined
+  /** See `Options.trustUnverifiedEmail`. */
+  readonly trustUnverifiedEmail?: boolean | undefined
+}
+
 /**
  * The header rules of a forwarded request, over plain records (`incoming`: lower-case names):
- * the caller's fields minus hop-by-hop ones, `Authorization`, every `X-Auth-Request-*` /
- * `X-Forwarded-Access-Token` the caller sent and the proxy's own `oidcp_` cookies; plus
+ * the caller's fields minus hop-by-hop ones, `Authorization`, every reserved identity name the
+ * caller sent (`isReservedIdentityName`) and the proxy's own `oidcp_` cookies; plus
  * `accept-encoding: identity` and the identity. The one implementation behind `forwardHeaders`
  * and the gateway's Node fast path.
  *
@@ -120,14 +215,13 @@ const headersOf = (record: HeaderRecord): Headers => {
 export const forwardHeaderRecord = (
   incoming: HeaderRecord,
   token: AccessToken.AccessToken,
-  upstreamAccessToken?: string,
+  identity: Identity = {},
 ): Record<string, string> => {
   const headers: Record<string, string> = {}
   const listed = connectionListed(single(incoming["connection"]))
   for (const name in incoming) {
     if (hopByHop.has(name) || listed?.has(name) === true) continue
-    if (name === "authorization" || name.startsWith("x-auth-request-") || name === "x-forwarded-access-token")
-      continue
+    if (name === "authorization" || isReservedIdentityName(name)) continue
     headers[name] = single(incoming[name])!
   }
   // The proxy's own cookies (consent binding, remembered consent) are none of the target's business.
@@ -142,19 +236,25 @@ export const forwardHeaderRecord = (
   }
   // The body is passed through unchanged; asking for no encoding keeps `fetch` from decoding it.
   headers["accept-encoding"] = "identity"
-  headers["x-auth-request-user"] = token.subject
+  headers["x-auth-request-user"] = identityValue(token.subject)
   const email = token.claims["email"]
-  if (typeof email === "string" && email !== "") headers["x-auth-request-email"] = email
+  if (
+    typeof email === "string" &&
+    email !== "" &&
+    (identity.trustUnverifiedEmail === true || emailVerified(token.claims))
+  )
+    headers["x-auth-request-email"] = identityValue(email)
   headers["x-auth-request-scopes"] = token.scopes.join(" ")
   headers["x-auth-request-client-id"] = token.client_id
-  if (upstreamAccessToken !== undefined) headers["x-forwarded-access-token"] = upstreamAccessToken
+  if (identity.upstreamAccessToken !== undefined)
+    headers["x-forwarded-access-token"] = identity.upstreamAccessToken
   return headers
 }
 
 /**
  * The headers sent to the target: the caller's, minus hop-by-hop fields, `Authorization`, and
- * every `X-Auth-Request-*` / `X-Forwarded-Access-Token` the caller sent; plus the identity
- * (`forwardHeaderRecord` over a `Headers`).
+ * every reserved identity name the caller sent; plus the identity (`forwardHeaderRecord` over a
+ * `Headers`).
  *
  * @category constructors
  * @since 0.1.0
@@ -162,8 +262,8 @@ export const forwardHeaderRecord = (
 export const forwardHeaders = (
   incoming: Headers,
   token: AccessToken.AccessToken,
-  upstreamAccessToken?: string,
-): Headers => headersOf(forwardHeaderRecord(recordOf(incoming), token, upstreamAccessToken))
+  identity: Identity = {},
+): Headers => headersOf(forwardHeaderRecord(recordOf(incoming), token, identity))
 
 /**
  * The target's response headers as passed back to the caller: hop-by-hop fields removed;
@@ -241,7 +341,10 @@ export const make = (options: Options) => {
     try {
       response = await doFetch(url, {
         method: request.method,
-        headers: forwardHeaders(request.headers, token, upstreamToken),
+        headers: forwardHeaders(request.headers, token, {
+          upstreamAccessToken: upstreamToken,
+          trustUnverifiedEmail: options.trustUnverifiedEmail,
+        }),
         // Streamed, not buffered: a Streamable HTTP request body may be large or long-lived.
         body: request.body,
         signal: request.signal,

@@ -130,7 +130,10 @@ describe("Gateway", () => {
 
   it("resource - a valid bearer is forwarded with the identity; forged headers never reach the target", async () => {
     const { gateway, target, issue } = await setup()
-    const token = await issue({ sub: "alice", email: "alice@example.com" }, ["openid", "mcp:tools"])
+    const token = await issue({ sub: "alice", email: "alice@example.com", email_verified: true }, [
+      "openid",
+      "mcp:tools",
+    ])
     const response = await fetch(`${gateway.url}/mcp`, {
       method: "POST",
       headers: {
@@ -197,7 +200,10 @@ describe("Gateway", () => {
 
   it("resource - fast path: a remembered bearer reaches the target with exactly the headers of the first (Fetch) forward", async () => {
     const { gateway, target, issue } = await setup()
-    const token = await issue({ sub: "alice", email: "alice@example.com" }, ["openid", "mcp:tools"])
+    const token = await issue({ sub: "alice", email: "alice@example.com", email_verified: true }, [
+      "openid",
+      "mcp:tools",
+    ])
     const send = () =>
       fetch(`${gateway.url}/mcp/sub?x=1`, {
         method: "POST",

@@ -55,6 +55,7 @@ const badValues: ReadonlyArray<readonly [string, string]> = [
   ["OIDC_PROXY_CLOCK_TOLERANCE", "301"],
   ["OIDC_PROXY_CALLBACK_PATH", "callback"],
   ["OIDC_PROXY_FORWARD_ACCESS_TOKEN", "2"],
+  ["OIDC_PROXY_TRUST_UNVERIFIED_EMAIL", "maybe"],
   ["OIDC_PROXY_SHUTDOWN_TIMEOUT", "soon"],
   ["OIDC_PROXY_LOG_LEVEL", "verbose"],
   ["OIDC_PROXY_LOG_FORMAT", "xml"],
@@ -74,6 +75,7 @@ describe("GatewayConfig", () => {
     assert.strictEqual(config.upstream.token_endpoint_auth_method, "client_secret_basic")
     assert.deepStrictEqual(config.store, { _tag: "memory" })
     assert.strictEqual(config.forwardAccessToken, false)
+    assert.strictEqual(config.trustUnverifiedEmail, false)
     assert.strictEqual(config.logLevel, "Info")
     assert.strictEqual(config.logFormat, "json")
     assert.strictEqual(config.metricsListen, undefined)
@@ -125,6 +127,7 @@ describe("GatewayConfig", () => {
           OIDC_PROXY_CLOCK_TOLERANCE: "0",
           OIDC_PROXY_CALLBACK_PATH: "/oauth/cb",
           OIDC_PROXY_FORWARD_ACCESS_TOKEN: "true",
+          OIDC_PROXY_TRUST_UNVERIFIED_EMAIL: "true",
           OIDC_PROXY_LOG_LEVEL: "DEBUG",
           OIDC_PROXY_LOG_FORMAT: "pretty",
           OIDC_PROXY_METRICS_LISTEN: "127.0.0.1:9464",
@@ -137,6 +140,7 @@ describe("GatewayConfig", () => {
       assert.strictEqual(config.upstream.token_endpoint_auth_method, "client_secret_post")
       assert.deepStrictEqual(config.store, { _tag: "redis", url: "redis://127.0.0.1:6379" })
       assert.strictEqual(config.forwardAccessToken, true)
+      assert.strictEqual(config.trustUnverifiedEmail, true)
       assert.strictEqual(config.logLevel, "Debug")
       assert.strictEqual(config.logFormat, "pretty")
       assert.deepStrictEqual(config.metricsListen, { host: "127.0.0.1", port: 9464 })

@@ -87,10 +87,76 @@ describe("ReverseProxy", () => {
     assert.isFalse(headers.has("x-auth-request-email"))
   })
 
+  it("forwardHeaders - drops every caller header that folds to a reserved identity name", () => {
+    // What CGI, WSGI, PHP and nginx (underscores_in_headers) read as the gateway's identity.
+    const forged = [
+      "X_Auth_Request_User",
+      "x_auth_request_groups",
+      "X-Auth-Request_Preferred_Username",
+      "x-auth_request-email",
+      "X_FORWARDED_ACCESS_TOKEN",
+      "x-forwarded-user",
+      "X_Forwarded_Email",
+      "x-forwarded-preferred-username",
+      "x_forwarded_groups",
+    ]
+    const incoming: ReverseProxy.HeaderRecord = Object.fromEntries([
+      ...forged.map((name) => [name.toLowerCase(), "mallory"]),
+      ["x-forwarded-for", "192.0.2.1"],
+      ["x_request_id", "kept"],
+    ])
+    const headers = ReverseProxy.forwardHeaderRecord(incoming, fakeToken())
+    assert.deepStrictEqual(headers, {
+      "x-forwarded-for": "192.0.2.1",
+      x_request_id: "kept",
+      "accept-encoding": "identity",
+      "x-auth-request-user": "user-1",
+      "x-auth-request-email": "user@example.com",
+      "x-auth-request-scopes": "openid mcp:tools",
+      "x-auth-request-client-id": "client-1",
+    })
+    for (const name of forged) assert.isTrue(ReverseProxy.isReservedIdentityName(name), name)
+    for (const name of ["x-forwarded-for", "x-forwarded-host", "x-auth-requests", "x_request_id"])
+      assert.isFalse(ReverseProxy.isReservedIdentityName(name), name)
+  })
+
+  it("forwardHeaders - the email only when the claims say it is verified, unless trusted", () => {
+    const email = (claims: Record<string, unknown>, trustUnverifiedEmail = false) =>
+      ReverseProxy.forwardHeaders(
+        new Headers(),
+        fakeToken({ claims: { iss: "https://idp.test", email: "ceo@victim.example", ...claims } }),
+        { trustUnverifiedEmail },
+      ).get("x-auth-request-email")
+    assert.strictEqual(email({ email_verified: true }), "ceo@victim.example")
+    assert.strictEqual(email({ email_verified: "true" }), "ceo@victim.example")
+    for (const unverified of [false, "false", "TRUE", 1, null, undefined])
+      assert.isNull(email({ email_verified: unverified }), String(unverified))
+    assert.isNull(email({}))
+    assert.strictEqual(email({ email_verified: false }, true), "ceo@victim.example")
+  })
+
+  it("identityValue - visible ASCII without % as is; anything else percent-encoded UTF-8, reversibly", () => {
+    assert.strictEqual(ReverseProxy.identityValue("alice@example.com"), "alice@example.com")
+    assert.strictEqual(ReverseProxy.identityValue("a\r\nb"), "a%0D%0Ab")
+    assert.strictEqual(ReverseProxy.identityValue("a b"), "a%20b")
+    assert.strictEqual(ReverseProxy.identityValue("100%"), "100%25")
+    assert.strictEqual(ReverseProxy.identityValue("ü😀"), "%C3%BC%F0%9F%98%80")
+    // A lone surrogate: its own bytes (no collision with U+FFFD), which UTF-8 decoding refuses.
+    assert.strictEqual(ReverseProxy.identityValue("a\uD800"), "a%ED%A0%80")
+    assert.notStrictEqual(ReverseProxy.identityValue("\uFFFD"), ReverseProxy.identityValue("\uD800"))
+    for (const value of ["ünïcødé😀", "a\r\nb", "%41", "tab\there", "\u0000", "ÿ", " lead"]) {
+      const sent = ReverseProxy.identityValue(value)
+      assert.match(sent, /^[\x21-\x7e]+$/)
+      assert.strictEqual(decodeURIComponent(sent), value)
+    }
+  })
+
   it("forwardHeaders - the upstream access token only when given", () => {
     assert.isFalse(ReverseProxy.forwardHeaders(new Headers(), fakeToken()).has("x-forwarded-access-token"))
     assert.strictEqual(
-      ReverseProxy.forwardHeaders(new Headers(), fakeToken(), "upstream-at").get("x-forwarded-access-token"),
+      ReverseProxy.forwardHeaders(new Headers(), fakeToken(), { upstreamAccessToken: "upstream-at" }).get(
+        "x-forwarded-access-token",
+      ),
       "upstream-at",
     )
   })

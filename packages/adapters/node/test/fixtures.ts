@@ -73,7 +73,7 @@ export const fakeToken = (overrides: Partial<AccessToken.AccessToken> = {}): Acc
   subject: "user-1",
   scopes: ["openid", "mcp:tools"],
   expires_at: 2_000_000_000,
-  claims: { iss: "https://idp.test", sub: "user-1", email: "user@example.com" },
+  claims: { iss: "https://idp.test", sub: "user-1", email: "user@example.com", email_verified: true },
   ...overrides,
 })
 

@@ -112,7 +112,11 @@ beforeAll(async () => {
     TestProxy.config(upstream, { issuer: baseUrl, resource: `${baseUrl}/mcp` }),
     {
       client: {
-        codes: { "gateway-upstream-code": { claims: { sub: "alice", email: "alice@example.com" } } },
+        codes: {
+          "gateway-upstream-code": {
+            claims: { sub: "alice", email: "alice@example.com", email_verified: true },
+          },
+        },
       },
     },
   )

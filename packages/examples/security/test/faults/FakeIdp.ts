@@ -6,7 +6,9 @@
  * answer 503 or be closed (connection refused) while everything else stays up.
  *
  * Test support (node:http + jose). Upstream access tokens are RS256 JWTs (`iss`, `sub`, `aud`,
- * `scope`, `exp`) under one key.
+ * `scope`, `exp`) under one key; with `idTokens` on, token responses carry an id_token too (same
+ * key, `aud` = the client). The subject and the identity claims of the next tokens can be set to
+ * anything, hostile values included.
  */
 import { createHash, randomBytes } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
@@ -28,6 +30,12 @@ export interface FakeIdp {
   tokenMode: TokenMode
   /** `expires_in` of upstream access tokens, seconds. */
   expiresIn: number
+  /** `sub` of the next tokens issued. */
+  subject: string
+  /** Claims added to the next tokens (access token and id_token), e.g. `email`, `email_verified`. */
+  claims: Record<string, unknown>
+  /** Whether token responses carry an id_token. */
+  idTokens: boolean
   /** Switches the JWKS endpoint; resolves once the change is in effect. */
   readonly setJwks: (mode: JwksMode) => Promise<void>
   /** Requests each endpoint received (a hung or refused request counts when it arrived). */
@@ -97,6 +105,9 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     audience,
     tokenMode: "ok",
     expiresIn: 3600,
+    subject: options.subject ?? "ada",
+    claims: { email: "ada@example.com" },
+    idTokens: false,
     counts,
     setJwks: async (mode) => {
       jwksMode = mode
@@ -110,18 +121,35 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
 
   const tokens = async (scope: string) => {
     const now = Math.floor(Date.now() / 1000)
-    const access_token = await new SignJWT({ scope, client_id: clientId, email: "ada@example.com" })
+    const access_token = await new SignJWT({ scope, client_id: clientId, ...idp.claims })
       .setProtectedHeader({ alg: "RS256", kid, typ: "at+jwt" })
       .setIssuer(issuer)
-      .setSubject(options.subject ?? "ada")
+      .setSubject(idp.subject)
       .setAudience(audience)
       .setIssuedAt(now)
       .setExpirationTime(now + idp.expiresIn)
       .setJti(random())
       .sign(privateKey)
+    const id_token = idp.idTokens
+      ? await new SignJWT({ ...idp.claims })
+          .setProtectedHeader({ alg: "RS256", kid })
+          .setIssuer(issuer)
+          .setSubject(idp.subject)
+          .setAudience(clientId)
+          .setIssuedAt(now)
+          .setExpirationTime(now + idp.expiresIn)
+          .sign(privateKey)
+      : undefined
     const refresh_token = random()
     refreshTokens.set(refresh_token, scope)
-    return { access_token, token_type: "Bearer", expires_in: idp.expiresIn, refresh_token, scope }
+    return {
+      access_token,
+      token_type: "Bearer",
+      expires_in: idp.expiresIn,
+      refresh_token,
+      scope,
+      ...(id_token === undefined ? {} : { id_token }),
+    }
   }
 
   const authenticated = (req: IncomingMessage, form: URLSearchParams) => {
