@@ -18,7 +18,7 @@
  * stops at the first deferral (the hot path; with a memory store, `node:crypto` keys and a cached
  * JWKS a cold check is plain calls with one `Clock` read). `resume` is the Effect interpreter: it
  * performs the deferred step's I/O and continues at that step with `run`. Their equality is a
- * property test (`test/LoadAccessToken.test.ts`).
+ * property test (`test/LoadAccessTokenInterpreters.test.ts`).
  *
  * A verified token is remembered in the `TokenStore`'s `VerifiedTokenCache` (keyed by the exact
  * bearer string, until the earliest of its `exp`, `cache_ttl_seconds` and the upstream token set's

@@ -264,7 +264,11 @@ describe("SyncCheck", () => {
           assert.strictEqual(d.fast, d.general, c.name)
           // A step that needs I/O is resumed where it stopped: the store is read again through
           // the Effect path only when the in-memory read could not answer.
-          assert.strictEqual(d.sync, c.name !== "upstream record does not decrypt", `${c.name}: store re-read`)
+          assert.strictEqual(
+            d.sync,
+            c.name !== "upstream record does not decrypt",
+            `${c.name}: store re-read`,
+          )
           const cached = yield* cachedWithPorts(p, c.bearer, [])
           assert.strictEqual(cached, c.sync ? d.general : undefined, `${c.name}: makeCachedCheck`)
         }
