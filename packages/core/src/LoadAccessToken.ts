@@ -289,6 +289,13 @@ const start = (p: Pipeline, bearer: string, now: number): AccessToken | InvalidT
 
 /** The decision over the required scopes, with the 401s without a bearer built once. */
 const makeDecide = (settings: ProxyConfig) => {
+  const authorize = (accessToken: AccessToken, required: Scopes.ScopeSet, nowMillis: number) =>
+    Authorize.authorize(accessToken, {
+      requiredScopes: required,
+      resource: settings.resource,
+      now: Math.floor(nowMillis / 1000),
+      leeway: settings.clock_tolerance_seconds,
+    })
   const base = Scopes.union(settings.required_scopes, [])
   const unauthenticated = Authorize.unauthenticated(base)
   return {
@@ -299,12 +306,8 @@ const makeDecide = (settings: ProxyConfig) => {
     decide: (answer: AccessToken | InvalidToken, required: Scopes.ScopeSet, nowMillis: number) =>
       answer instanceof InvalidToken
         ? Authorize.denyFromError(answer)
-        : Authorize.authorize(answer, {
-            requiredScopes: required,
-            resource: settings.resource,
-            now: Math.floor(nowMillis / 1000),
-            leeway: settings.clock_tolerance_seconds,
-          }),
+        : authorize(answer, required, nowMillis),
+    authorize,
   }
 }
 
@@ -419,8 +422,11 @@ export const makeCachedCheck = (
   return (bearer, nowMillis, requiredScopes) => {
     const required = d.requiredOf(requiredScopes)
     if (bearer === undefined || bearer === "") return d.missing(required)
-    const found = p === undefined ? cache?.lookup(bearer, nowMillis) : start(p, bearer, nowMillis)
-    if (found === undefined || found instanceof Pending) return undefined
-    return d.decide(found, required, nowMillis)
+    if (p === undefined) {
+      const remembered = cache?.lookup(bearer, nowMillis)
+      return remembered === undefined ? undefined : d.authorize(remembered, required, nowMillis)
+    }
+    const found = start(p, bearer, nowMillis)
+    return found instanceof Pending ? undefined : d.decide(found, required, nowMillis)
   }
 }
