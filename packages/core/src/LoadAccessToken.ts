@@ -98,7 +98,10 @@ export class Pending {
   now: number
   /** `VerifiedTokenCache.epoch` before the first read: an eviction since then forbids caching. */
   readonly epoch: number
+  /** Index of the next step. */
   at = 0
+  // Each finding is written by its step and read only by the steps after it; all fields exist
+  // from the start so every check has one object shape.
   claims: ProxyTokenClaims = undefined as never
   mapping: JtiMapping = undefined as never
   upstream: UpstreamTokenSet = undefined as never
