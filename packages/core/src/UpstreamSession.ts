@@ -1,8 +1,10 @@
 /**
- * The upstream half of a session: verifying the token the mode picks, and keeping the stored
- * upstream token set fresh.
+ * The upstream half of a session: which upstream token the verification mode verifies and what it
+ * must say (the id_token rule), verifying it, and keeping the stored upstream token set fresh.
  *
- * Effect over ports (Settings, TokenStore, UpstreamVerifier, UpstreamClient, Clock).
+ * Pure rules (`isFresh`, `makeTarget`, `expectation`, `expOf`) used by the bearer pipeline
+ * (`LoadAccessToken`) and the callback, and Effects over ports (`verify`: Settings,
+ * UpstreamVerifier; `ensureFresh`: Settings, TokenStore, UpstreamClient, Clock).
  *
  * The id_token rule. In id_token mode the id_token proves who signed in; the session lives as long
  * as the upstream token set does. On every request the id_token's signature, `iss` and `aud` are
@@ -15,11 +17,11 @@
 import { Clock, Effect, Option } from "effect"
 import { decodeJwt } from "jose"
 import { InvalidToken, type StoreError, type UpstreamError } from "./OAuthError.ts"
-import { Settings } from "./ProxyConfig.ts"
+import { type ProxyConfig, Settings } from "./ProxyConfig.ts"
 import { TokenStore } from "./TokenStore.ts"
 import { UpstreamClient, type UpstreamTokenResponse } from "./Upstream.ts"
 import { fromTokenResponse, type UpstreamTokenSet } from "./UpstreamTokenSet.ts"
-import { UpstreamVerifier } from "./UpstreamVerifier.ts"
+import { type Expectation, UpstreamVerifier } from "./UpstreamVerifier.ts"
 import type { VerifiedClaims } from "./VerifiedClaims.ts"
 
 const fail = (reason: InvalidToken["reason"], description: string) =>
@@ -61,10 +63,75 @@ export const expOf = (token: string): number | undefined => {
 }
 
 /**
- * Verifies the upstream token the verification mode picks.
+ * Whether the upstream token set is still good for `skew` seconds at `nowSeconds`: otherwise it
+ * is refreshed (or, without a refresh token, served while it has not expired).
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const isFresh = (upstream: UpstreamTokenSet, skew: number, nowSeconds: number): boolean =>
+  upstream.expires_at - skew > nowSeconds
+
+/**
+ * The upstream token the verification mode verifies, and what it must say: the id_token rule
+ * and the access-token rule, written once for the session writer (the callback) and the bearer
+ * check.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Target {
+  readonly token: string
+  /** `iss`, and `aud` (the client id for an id_token; the configured audience, if any, otherwise). */
+  readonly expect: Expectation
+  /**
+   * Verify as of at most the token's own `exp` (`Expectation.notAfter`): an id_token of a live
+   * session (see the module doc). `expectation` reads that `exp`.
+   */
+  readonly untilOwnExp: boolean
+}
+
+/**
+ * Builds the target rule over the configuration once (the expectations are shared, not rebuilt per
+ * request). The rule refuses (`missing_id_token`) an upstream token set without an id_token in
+ * id_token mode.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeTarget = (
+  settings: ProxyConfig,
+): ((upstream: UpstreamTokenSet, live: boolean) => Target | InvalidToken) => {
+  const { issuer, client_id, audience } = settings.upstream
+  if (settings.verification_mode === "id_token") {
+    const expect: Expectation = { issuer, audience: client_id }
+    return (upstream, live) =>
+      upstream.id_token === undefined
+        ? fail("missing_id_token", "The upstream token set has no id_token to verify")
+        : { token: upstream.id_token, expect, untilOwnExp: live }
+  }
+  const expect: Expectation = audience === undefined ? { issuer } : { issuer, audience }
+  return (upstream) => ({ token: upstream.access_token, expect, untilOwnExp: false })
+}
+
+/**
+ * The expectation a target is verified with: `notAfter` is the token's own `exp` when the target
+ * is verified until then and the token carries one.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const expectation = (target: Target): Expectation => {
+  const exp = target.untilOwnExp ? expOf(target.token) : undefined
+  return exp === undefined ? target.expect : { ...target.expect, notAfter: exp }
+}
+
+/**
+ * Verifies the upstream token the verification mode picks (`makeTarget`, `expectation`).
  *
  * `live`: the upstream token set is unexpired (or was just refreshed) — in id_token mode an
- * expired id_token is then accepted (see the module doc).
+ * expired id_token is then accepted (see the module doc). Fails with `InvalidToken`
+ * (`missing_id_token`, or the verifier's refusal) or `UpstreamError`.
  *
  * @category constructors
  * @since 0.1.0
@@ -74,24 +141,9 @@ export const verify = (
   options: { readonly live: boolean },
 ): Effect.Effect<VerifiedClaims, InvalidToken | UpstreamError, Settings | UpstreamVerifier> =>
   Effect.gen(function* () {
-    const settings = yield* Settings
-    const verifier = yield* UpstreamVerifier
-    if (settings.verification_mode === "id_token") {
-      if (upstream.id_token === undefined) {
-        return yield* fail("missing_id_token", "The upstream token set has no id_token to verify")
-      }
-      const exp = options.live ? expOf(upstream.id_token) : undefined
-      return yield* verifier.verify(upstream.id_token, {
-        issuer: settings.upstream.issuer,
-        audience: settings.upstream.client_id,
-        ...(exp === undefined ? {} : { notAfter: exp }),
-      })
-    }
-    const { audience } = settings.upstream
-    return yield* verifier.verify(upstream.access_token, {
-      issuer: settings.upstream.issuer,
-      ...(audience === undefined ? {} : { audience }),
-    })
+    const target = makeTarget(yield* Settings)(upstream, options.live)
+    if (target instanceof InvalidToken) return yield* target
+    return yield* (yield* UpstreamVerifier).verify(target.token, expectation(target))
   })
 
 /**
@@ -112,8 +164,7 @@ export const ensureFresh = (
   Effect.gen(function* () {
     const settings = yield* Settings
     const now = yield* nowSeconds
-    if (upstream.expires_at - settings.upstream.refresh_skew_seconds > now)
-      return { set: upstream, live: true }
+    if (isFresh(upstream, settings.upstream.refresh_skew_seconds, now)) return { set: upstream, live: true }
     const client = yield* Effect.serviceOption(UpstreamClient)
     if (upstream.refresh_token === undefined || Option.isNone(client)) {
       return { set: upstream, live: upstream.expires_at > now }
