@@ -155,8 +155,14 @@ export const json = (request: Request, limit: number) =>
     }
   })
 
+/** RFC 6265 §4.2.1 optional whitespace: space and tab, nothing else. */
+const trimOws = (s: string): string => s.replace(/^[ \t]+|[ \t]+$/g, "")
+
 /**
- * The request's cookies (the first value of a repeated name wins).
+ * The request's cookies (the first value of a repeated name wins). Names and values are trimmed of
+ * spaces and tabs only: `String.prototype.trim` also strips a no-break space, vertical tab or form
+ * feed, so a cookie named `\u00a0__Host-oidcp_browser` — which a browser lets a sibling subdomain
+ * set, the prefix rule not applying to that name — would be read as the `__Host-` cookie.
  *
  * @category constructors
  * @since 0.1.0
@@ -168,8 +174,8 @@ export const cookies = (request: Request): Record<string, string> => {
   for (const part of header.split(";")) {
     const i = part.indexOf("=")
     if (i < 0) continue
-    const name = part.slice(0, i).trim()
-    if (name !== "" && !(name in out)) out[name] = part.slice(i + 1).trim()
+    const name = trimOws(part.slice(0, i))
+    if (name !== "" && !(name in out)) out[name] = trimOws(part.slice(i + 1))
   }
   return out
 }

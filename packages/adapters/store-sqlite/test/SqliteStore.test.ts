@@ -1,4 +1,13 @@
-import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs"
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { DatabaseSync } from "node:sqlite"
@@ -177,6 +186,38 @@ describe("SqliteStore", () => {
           assert.deepStrictEqual(found, Option.some("kept"))
         }),
       ),
+    )
+
+    it.effect(
+      "layer - through a symlinked path, the real file and the -wal/-shm next to it (where SQLite puts them) end 0600",
+      () =>
+        underUmask022(
+          Effect.gen(function* () {
+            // SQLite resolves the link and keeps its side files next to the real file, not the link.
+            const filename = freshFile()
+            const realDir = `${filename}.d`
+            mkdirSync(realDir)
+            const real = join(realDir, "store.db")
+            symlinkSync(real, filename)
+            yield* withStore((s) => s.set("k", "kept", "1 hour")).pipe(
+              Effect.provide(SqliteStore.layer({ filename })),
+            )
+            // Left behind by a crashed older version, readable by others.
+            writeFileSync(`${real}-wal`, "")
+            writeFileSync(`${real}-shm`, "")
+            for (const file of [real, `${real}-wal`, `${real}-shm`]) chmodSync(file, 0o644)
+            const found = yield* withStore((s) =>
+              Effect.gen(function* () {
+                yield* s.set("k2", "v", "1 hour")
+                for (const file of [real, `${real}-wal`, `${real}-shm`])
+                  assert.strictEqual(modeOf(file).toString(8), "600", file)
+                assert.isFalse(existsSync(`${filename}-wal`), "no side file next to the link")
+                return yield* s.get("k")
+              }),
+            ).pipe(Effect.provide(SqliteStore.layer({ filename })))
+            assert.deepStrictEqual(found, Option.some("kept"))
+          }),
+        ),
     )
   })
 })

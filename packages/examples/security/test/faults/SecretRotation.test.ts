@@ -4,7 +4,9 @@
  * under B: a confidential (`client_secret_basic`) client authenticates at `/token` and `/revoke`,
  * a sign-in in flight (the browser at the IdP) completes through the callback, a code issued
  * under A redeems, a refresh token refreshes (its upstream token set was encrypted under A), and
- * an access token signed under A passes the bearer check.
+ * an access token signed under A passes the bearer check. A second rotation to C that drops A
+ * (`OIDC_PROXY_SECRET=C OIDC_PROXY_PREVIOUS_SECRETS=B`) refuses everything that only A vouched
+ * for — precisely, never with a 500 — and keeps what B made.
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -17,6 +19,8 @@ import {
   clientRedirect,
   gatewayEnv,
   masterSecret,
+  postToken,
+  redeem as redeemPublic,
   register,
   startTarget,
   type Target,
@@ -26,6 +30,7 @@ import { freePort, type GatewayProcess, spawnGateway } from "./processes.ts"
 
 const secretA = masterSecret
 const secretB = "rotated-master-secret-B-0123456789-abcdefghijkl"
+const secretC = "rotated-master-secret-C-0123456789-abcdefghijkl"
 
 let idp: FakeIdp
 let target: Target
@@ -132,4 +137,73 @@ describe("fault: SQLite store, the master secret rotated between two runs", () =
     expect(afterRevoke.status, "the revocation took effect").toBe(400)
     expect(gateway.output()).not.toMatch(/"level":"(ERROR|FATAL)"/i)
   }, 60_000)
+})
+
+describe("fault: SQLite store, A → B (A previous) → C (B previous, A dropped)", () => {
+  it("what only A vouched for is refused with a precise answer; what B made keeps working", async () => {
+    const port = await freePort()
+    const url = `http://127.0.0.1:${port}`
+    const store = `sqlite:${join(dir, "dropped.db")}`
+    const run = async (secret: string, previous?: string) => {
+      await gateway?.stop()
+      const extra: Record<string, string> = { OIDC_PROXY_SECRET: secret }
+      if (previous !== undefined) extra["OIDC_PROXY_PREVIOUS_SECRETS"] = previous
+      gateway = await spawnGateway(url, gatewayEnv(url, target.url, idp, store, extra))
+    }
+    const signIn = async (clientId?: string) => {
+      const at = await toIdp(url, idp, undefined, clientId)
+      const code = (await backFromIdp(at)).searchParams.get("code")
+      expect(code).not.toBeNull()
+      return { at, code: code! }
+    }
+
+    await run(secretA)
+    const confidentialA = await register(url, "client_secret_basic")
+    const publicA = await signIn()
+    const tokensA = await redeemPublic(url, publicA.at, publicA.code)
+
+    await run(secretB, secretA)
+    const confidentialB = await register(url, "client_secret_basic")
+    const signedB = await signIn(confidentialB.client_id)
+    const tokensB = (
+      await postBasic(`${url}/token`, confidentialB, {
+        grant_type: "authorization_code",
+        code: signedB.code,
+        redirect_uri: clientRedirect,
+        code_verifier: signedB.at.verifier,
+      })
+    ).body as { access_token: string; refresh_token: string }
+    expect(tokensB.access_token).toBeTypeOf("string")
+
+    await run(secretC, secretB)
+    // Signed under A: the signature verifies under no configured key.
+    const bearerA = await bearer(url, tokensA.access_token)
+    expect(bearerA.status, bearerA.text).toBe(401)
+    // A refresh token stored under A's hash is found under no configured key's hash.
+    const refreshA = await postToken(url, {
+      grant_type: "refresh_token",
+      refresh_token: tokensA.refresh_token,
+      client_id: tokensA.client_id,
+    })
+    expect(refreshA.status, refreshA.text).toBe(400)
+    expect(refreshA.body["error"]).toBe("invalid_grant")
+    // A client secret hashed under A: invalid_client at /token and /revoke, never a 500.
+    for (const endpoint of ["/token", "/revoke"]) {
+      const answer = await postBasic(`${url}${endpoint}`, confidentialA, {
+        grant_type: "refresh_token",
+        refresh_token: "x",
+        token: "x",
+      })
+      expect(answer.status, `${endpoint}: ${answer.text}`).toBe(401)
+      expect(answer.body["error"]).toBe("invalid_client")
+    }
+    // Made under B (still previous): the access token, the client and its refresh token.
+    expect((await bearer(url, tokensB.access_token)).status).toBe(200)
+    const refreshB = await postBasic(`${url}/token`, confidentialB, {
+      grant_type: "refresh_token",
+      refresh_token: tokensB.refresh_token,
+    })
+    expect(refreshB.status, refreshB.text).toBe(200)
+    expect(gateway!.output()).not.toMatch(/"level":"(ERROR|FATAL)"/i)
+  }, 90_000)
 })
