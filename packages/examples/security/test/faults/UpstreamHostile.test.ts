@@ -255,7 +255,8 @@ describe("hostile IdP: endless and trickling bodies", () => {
 
 /**
  * A Client ID Metadata Document server on `address`: `/slow/…` never answers (the gateway's fetch
- * time limit ends it), `/endless/…` streams an endless body, anything else is a valid document
+ * time limit ends it), `/endless/…` streams an endless body, `/trickle/…` sends a byte a second
+ * (far under the size cap), anything else is a valid document
  * whose `client_id` is its own URL. `arrivals` counts the requests.
  */
 const startDocs = async (address: "127.0.0.1" | "::1") => {
@@ -270,6 +271,7 @@ const startDocs = async (address: "127.0.0.1" | "::1") => {
       return
     }
     if (path.startsWith("/endless/")) return writeHostileBody(res, "endless")
+    if (path.startsWith("/trickle/")) return writeHostileBody(res, "trickle")
     res.writeHead(200, { "content-type": "application/json" })
     res.end(
       JSON.stringify({
@@ -340,6 +342,31 @@ describe("hostile clients: Client ID Metadata Documents", () => {
       expectCleanOutput(g)
     } finally {
       await Promise.all([...attacker, honest].map((d) => d.close()))
+    }
+  }, 60_000)
+
+  it("three documents trickling a byte a second, under the size cap - each refused when the fetch time limit ends, and the slots come back", async () => {
+    const g = await gateway(cimd)
+    const docs = await startDocs("127.0.0.1")
+    try {
+      const started = performance.now()
+      const answers = await Promise.all(
+        [0, 1, 2].map((i) => authorize(g.url, `http://127.0.0.1:${docs.port}/trickle/${i}.json`)),
+      )
+      const ms = performance.now() - started
+      console.log(`trickling documents refused after ${Math.round(ms)} ms`)
+      for (const r of answers) {
+        expect(r.status).toBe(400)
+        expect(r.text).toMatch(/could not be fetched \(timeout\)/)
+      }
+      expect(ms).toBeLessThan(upstreamTimeoutMs + marginMs)
+      // The slots were given back: four more documents of this machine are fetched, not refused as busy.
+      const again = await Promise.all(
+        [0, 1, 2, 3].map((i) => authorize(g.url, `http://127.0.0.1:${docs.port}/again/${i}.json`)),
+      )
+      for (const r of again) expect(r.status, r.text.slice(0, 300)).toBe(200)
+    } finally {
+      await docs.close()
     }
   }, 60_000)
 
