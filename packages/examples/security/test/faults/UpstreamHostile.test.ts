@@ -4,7 +4,9 @@
  * must receive nothing: no code, verifier, client id or secret, and keys published only there must
  * never verify a token); endless and trickling bodies on every upstream call (the sign-in fails
  * with an OAuth error within the upstream time limit, and the process's resident memory, read
- * from /proc, stays bounded while three sign-ins run at once). Hostile clients: Client ID Metadata
+ * from /proc, stays bounded while three sign-ins run at once); in id_token mode a bearer check
+ * whose upstream refresh brings an id_token under an unknown key refetches the JWKS and refuses its
+ * redirect. Hostile clients: Client ID Metadata
  * Documents that never answer, from many host names and ports of one machine, must not take the
  * fetch slots every other document host needs; endless documents cost no memory.
  *
@@ -34,7 +36,7 @@ import {
   type Target,
   toIdp,
 } from "./flows.ts"
-import { freePort, type GatewayProcess, spawnGateway, waitFor } from "./processes.ts"
+import { freePort, type GatewayProcess, sleep, spawnGateway, waitFor } from "./processes.ts"
 
 /** The upstream client's shipped time limit per call. */
 const upstreamTimeoutMs = 5_000
@@ -182,6 +184,31 @@ describe("hostile IdP: upstream redirects are never followed", () => {
       expectCleanOutput(g)
     }, 90_000)
   }
+
+  it("id_token mode, bearer check - an upstream refresh returning an id_token under an unknown key makes the JWKS refetch; its 307 to the attacker's keys is refused and the request is not allowed", async () => {
+    const g = await gateway({ OIDC_PROXY_VERIFY_ID_TOKEN: "true" })
+    idp.expiresIn = 1
+    try {
+      const tokens = await signIn(g.url, idp)
+      expect((await bearer(g.url, tokens.access_token)).status).toBe(200)
+      // The JWKS refetch for an unknown kid waits out its 30 s cooldown since the sign-in's fetch.
+      await sleep(31_000)
+      const sent = sink.received.length
+      const [refreshes, jwksFetches] = [idp.counts.refresh, idp.counts.jwks]
+      idp.signer = "attacker"
+      idp.redirectTo = `http://[::ffff:127.0.0.1]:${sink.port}`
+      await idp.setJwks({ redirect: 307 })
+      const check = await bearer(g.url, tokens.access_token)
+      expect(idp.counts.refresh, "the gateway refreshed the expired upstream set").toBeGreaterThan(refreshes)
+      expect(idp.counts.jwks, "the gateway tried to refetch the JWKS").toBeGreaterThan(jwksFetches)
+      expect(check.status, check.text).not.toBe(200)
+      expect([401, 503]).toContain(check.status)
+      expect(sink.received.slice(sent), "the alternate JWKS was fetched").toEqual([])
+      expectCleanOutput(g)
+    } finally {
+      idp.expiresIn = 3600
+    }
+  }, 90_000)
 
   it("discovery answering 307 at start - the binary exits naming the refused redirect; the target origin gets nothing", async () => {
     const sent = sink.received.length
