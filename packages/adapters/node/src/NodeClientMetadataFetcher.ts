@@ -10,12 +10,15 @@
  * - only `200` with a JSON `Content-Type`; at most `maxBytes` (default 5 KiB); the whole exchange
  *   within `timeoutMs` (default 5 s); no cookies, no credentials;
  * - concurrent fetches of one URL are merged into one while it is in flight; at most
- *   `maxConcurrentPerHost` different URLs of one host (default 4), `maxConcurrentPerSource` asked
- *   for by one requesting source (default 4; the source is core's `ClientMetadataFetcher.Source`,
- *   when the edge sets it) and `maxConcurrent` in all (default 32) are fetched at once; one more
- *   fails as `busy` at once. A client id is chosen by the caller, so without a bound anyone could
- *   make the proxy open any number of outbound requests, and with only the global bound one slow
- *   host (or one caller) could take every slot and deny every other metadata-document client.
+ *   `maxConcurrentPerHost` different URLs of one host (default 4), `maxConcurrentPerAddress` to one
+ *   resolved address (default 4; an IPv6 address counts by its /64), `maxConcurrentPerSource`
+ *   asked for by one requesting source (default 4; the source is core's
+ *   `ClientMetadataFetcher.Source`, when the edge sets it) and `maxConcurrent` in all (default 32)
+ *   are fetched at once; one more fails as `busy` at once. A client id is chosen by the caller, so
+ *   without a bound anyone could make the proxy open any number of outbound requests, and with
+ *   only the global bound one slow host (or one caller) could take every slot and deny every other
+ *   metadata-document client. The host bound alone does not hold a machine: its ports and the
+ *   names a wildcard DNS record gives it are hosts of their own; the address bound does.
  *
  * @since 0.1.0
  */
@@ -45,6 +48,8 @@ export interface Options {
   readonly maxConcurrentPerHost?: number
   /** Different URLs fetched at once for one requesting source, at most. Default 4. */
   readonly maxConcurrentPerSource?: number
+  /** Different URLs fetched at once from one resolved address (IPv6: one /64), at most. Default 4. */
+  readonly maxConcurrentPerAddress?: number
   /** Name resolution (default `dns.lookup` with `all: true`); tests script it. */
   readonly resolve?: (hostname: string) => Promise<ReadonlyArray<{ address: string; family: number }>>
 }
@@ -115,6 +120,8 @@ const readBody = (response: IncomingMessage, maxBytes: number): Promise<Buffer> 
 
 /**
  * Fetches one JSON document under the rules above. Rejects with a `reason`-carrying error.
+ * `admit` is asked for a slot once the address to connect to is known (`busy` when it gives
+ * none); the slot is released when the fetch settles.
  *
  * @category constructors
  * @since 0.1.0
@@ -122,6 +129,7 @@ const readBody = (response: IncomingMessage, maxBytes: number): Promise<Buffer> 
 export const fetchJson = async (
   url: string,
   options: Options = {},
+  admit: (address: string) => (() => void) | undefined = () => () => {},
 ): Promise<ClientMetadataFetcher.Fetched> => {
   let target: URL
   try {
@@ -141,6 +149,7 @@ export const fetchJson = async (
   const timeoutMs = options.timeoutMs ?? 5000
   const controller = new AbortController()
   const timer = setTimeout(() => controller.abort(), timeoutMs)
+  let release: (() => void) | undefined
   try {
     const pinned = await Promise.race([
       pickAddress(target.hostname, options),
@@ -148,6 +157,9 @@ export const fetchJson = async (
         controller.signal.addEventListener("abort", () => reject(new FetchFailure("timeout", "timed out"))),
       ),
     ])
+    release = admit(pinned.address)
+    if (release === undefined)
+      throw new FetchFailure("busy", "too many client metadata documents are being fetched from one address")
     // The connection goes to the checked address whatever the resolver would say now.
     const lookup: LookupFunction = (_hostname, opts, callback) => {
       if ((opts as { all?: boolean }).all === true)
@@ -205,6 +217,7 @@ export const fetchJson = async (
     return { body: parsed, cacheControl }
   } finally {
     clearTimeout(timer)
+    release?.()
   }
 }
 
@@ -224,6 +237,9 @@ export const make = (options: Options = {}): ClientMetadataFetcher.ClientMetadat
     ["host", options.maxConcurrentPerHost ?? 4],
     ["source", options.maxConcurrentPerSource ?? 4],
   ])
+  // Claimed once the host is resolved (a name says nothing of the machine behind it).
+  const addresses = Slots.make([["address", options.maxConcurrentPerAddress ?? 4]])
+  const admit = (address: string) => addresses.claim({ address: addressKey(address) })
   const shared = (url: string, source: string | undefined): Promise<ClientMetadataFetcher.Fetched> => {
     let pending = inFlight.get(url)
     if (pending === undefined) {
@@ -232,7 +248,7 @@ export const make = (options: Options = {}): ClientMetadataFetcher.ClientMetadat
         return Promise.reject(
           new FetchFailure("busy", "too many client metadata documents are being fetched at once"),
         )
-      pending = fetchJson(url, options).finally(() => {
+      pending = fetchJson(url, options, admit).finally(() => {
         inFlight.delete(url)
         release()
       })
@@ -263,6 +279,26 @@ const hostOf = (url: string): string => {
   } catch {
     return url
   }
+}
+
+/**
+ * What counts as one machine: an IPv4 address (also written IPv4-mapped), or an IPv6 /64 (one
+ * subnet hands out any number of addresses).
+ */
+export const addressKey = (address: string): string => {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
+  if (mapped !== null) return mapped[1]!
+  if (isIP(address) !== 6) return address
+  const [head = "", tail] = address.split("::")
+  const groups = head === "" ? [] : head.split(":")
+  if (tail !== undefined) {
+    const rest = tail === "" ? [] : tail.split(":")
+    groups.push(...Array<string>(Math.max(0, 8 - groups.length - rest.length)).fill("0"), ...rest)
+  }
+  return `${groups
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g, 16).toString(16))
+    .join(":")}::/64`
 }
 
 /**

@@ -226,10 +226,12 @@ describe("NodeClientMetadataFetcher", () => {
 
   it("bound - 32 slow documents from one host or one source leave another host's document fetchable at once", async () => {
     // docs.test and 127.0.0.1 are two hosts (the certificate names both; docs.test resolves here).
+    // They are one address, so the address bound (tested below) is lifted here.
     const fetcher = NodeClientMetadataFetcher.make({
       ca,
       allowLoopback: true,
       timeoutMs: 2000,
+      maxConcurrentPerAddress: 64,
       resolve: async () => [{ address: "127.0.0.1", family: 4 }],
     })
     const attackerHost = `https://docs.test:${httpsPort}`
@@ -258,6 +260,31 @@ describe("NodeClientMetadataFetcher", () => {
     const other = await run(`${otherHost}/client.json?fresh`, "192.0.2.1")
     expect(other._tag).toBe("Success")
     expect((await Promise.all(fromOne)).filter((r) => r._tag === "Success")).toHaveLength(4)
+  })
+
+  it("bound - one address under many host names and ports takes 4 slots, not 4 per name", async () => {
+    const fetcher = NodeClientMetadataFetcher.make({
+      ca,
+      allowLoopback: true,
+      timeoutMs: 2000,
+      resolve: async () => [{ address: "127.0.0.1", family: 4 }],
+    })
+    const hosts = [`docs.test:${httpsPort}`, `localhost:${httpsPort}`, `127.0.0.1:${httpsPort}`]
+    const run = (url: string) => Effect.runPromise(Effect.result(fetcher.fetch(url)))
+    // 3 hosts × 4 = 12 slots by host; the machine behind them gets 4.
+    const flood = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => run(`https://${hosts[i % 3]}/slow-json?a${i}`)),
+    )
+    expect(flood.filter((r) => r._tag === "Success")).toHaveLength(4)
+    expect(flood.filter((r) => r._tag === "Failure" && r.failure.reason === "busy")).toHaveLength(8)
+  })
+
+  it("addressKey - IPv4 as written (also IPv4-mapped), IPv6 by its /64", () => {
+    expect(NodeClientMetadataFetcher.addressKey("203.0.113.9")).toBe("203.0.113.9")
+    expect(NodeClientMetadataFetcher.addressKey("::ffff:203.0.113.9")).toBe("203.0.113.9")
+    expect(NodeClientMetadataFetcher.addressKey("2001:db8::1")).toBe("2001:db8:0:0::/64")
+    expect(NodeClientMetadataFetcher.addressKey("2001:0db8:0:0:ffff::2")).toBe("2001:db8:0:0::/64")
+    expect(NodeClientMetadataFetcher.addressKey("2001:db8:aa:1:1::")).toBe("2001:db8:aa:1::/64")
   })
 
   it("coalescing - an interrupted waiter leaves the fetch to the others; other URLs and timed-out fetches are not shared", async () => {

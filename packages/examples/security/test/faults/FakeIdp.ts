@@ -3,7 +3,10 @@
  * authorization endpoint that signs the user in at once (302 back with `code`, `state`, `iss`),
  * a token endpoint (authorization_code with S256 PKCE, refresh_token with rotation) that can be
  * made slow or answer 5xx, revocation, and a JWKS served from a listener of its own, so it can
- * answer 503 or be closed (connection refused) while everything else stays up.
+ * answer 503 or be closed (connection refused) while everything else stays up. Hostile modes: the
+ * discovery, token, revocation and JWKS endpoints can redirect (to a `Sink`, another origin),
+ * stream an endless body or trickle one; tokens can be signed with an attacker's key published
+ * only at the sink.
  *
  * Test support (node:http + jose). Upstream access tokens are RS256 JWTs (`iss`, `sub`, `aud`,
  * `scope`, `exp`) under one key; with `idTokens` on, token responses carry an id_token too (same
@@ -15,11 +18,21 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net"
 import { exportJWK, generateKeyPair, SignJWT } from "jose"
 
-/** How the token endpoint behaves: normally, never answering, or with a 500/503. */
-export type TokenMode = "ok" | "hang" | "500" | "503"
+/** The redirect statuses a hostile endpoint answers with (to `FakeIdp.redirectTo`). */
+export type RedirectStatus = 301 | 302 | 303 | 307 | 308
+
+/**
+ * How a hostile endpoint misbehaves: a redirect (`Location` under `redirectTo`), a 200 whose JSON
+ * body never ends (`endless`: 64 KiB chunks as fast as the reader takes them), or a 200 whose body
+ * comes one byte a second and stays far under any size cap (`trickle`).
+ */
+export type Hostile = { readonly redirect: RedirectStatus } | "endless" | "trickle"
+
+/** How the token endpoint behaves: normally, never answering, with a 500/503, or hostile. */
+export type TokenMode = "ok" | "hang" | "500" | "503" | Hostile
 
 /** How the JWKS endpoint behaves; `refused` closes its listener (connection refused). */
-export type JwksMode = "ok" | "503" | "refused"
+export type JwksMode = "ok" | "503" | "refused" | Hostile
 
 export interface FakeIdp {
   readonly issuer: string
@@ -34,12 +47,29 @@ export interface FakeIdp {
   subject: string
   /** Claims added to the next tokens (access token and id_token), e.g. `email`, `email_verified`. */
   claims: Record<string, unknown>
-  /** Whether token responses carry an id_token. */
+  /** Whether token responses carry an id_token (default: yes). */
   idTokens: boolean
+  /** Behaviour of the discovery document (read once, when a gateway starts) and of revocation. */
+  discoveryMode: "ok" | Hostile
+  revocationMode: "ok" | Hostile
+  /**
+   * Where redirects point (an origin with no trailing slash; the path is the endpoint's own, JWKS
+   * redirects go to `/alt-jwks`). Unset: the IdP's own origin.
+   */
+  redirectTo: string | undefined
+  /**
+   * The key that signs the tokens issued from now on: the IdP's (published at its JWKS) or an
+   * attacker's (published only in `attackerJwks`, e.g. at a redirect target).
+   */
+  signer: "idp" | "attacker"
+  /** Bytes written by each endless or trickling answer, recorded when the reader hung up. */
+  readonly streamed: Array<number>
+  /** The attacker's public keys, as a JWK set. */
+  readonly attackerJwks: { readonly keys: ReadonlyArray<Record<string, unknown>> }
   /** Switches the JWKS endpoint; resolves once the change is in effect. */
   readonly setJwks: (mode: JwksMode) => Promise<void>
   /** Requests each endpoint received (a hung or refused request counts when it arrived). */
-  readonly counts: { jwks: number; code: number; refresh: number }
+  readonly counts: { jwks: number; code: number; refresh: number; revoke: number }
   readonly close: () => Promise<void>
 }
 
@@ -71,6 +101,33 @@ const readForm = (req: IncomingMessage) =>
 
 const random = () => randomBytes(24).toString("base64url")
 
+/**
+ * A 200 JSON answer whose body never ends (`endless`: 64 KiB chunks as fast as the reader takes
+ * them) or comes one byte a second (`trickle`), until the reader hangs up; `served` then gets the
+ * bytes written on the connection.
+ */
+export const writeHostileBody = (
+  res: ServerResponse,
+  mode: "endless" | "trickle",
+  served?: (bytes: number) => void,
+) => {
+  res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" })
+  if (served !== undefined) res.once("close", () => served(res.socket?.bytesWritten ?? Number.NaN))
+  if (mode === "trickle") {
+    res.write("{")
+    const timer = setInterval(() => res.write(" "), 1_000)
+    res.once("close", () => clearInterval(timer))
+    return
+  }
+  const chunk = Buffer.alloc(64 * 1024, " ")
+  res.write('{"padding":"')
+  const pump = () => {
+    while (!res.destroyed && res.write(chunk));
+    if (!res.destroyed) res.once("drain", pump)
+  }
+  pump()
+}
+
 /** Starts the provider; `close` stops both listeners and drops every held request. */
 export const startFakeIdp = async (options: { readonly subject?: string } = {}): Promise<FakeIdp> => {
   const { privateKey, publicKey } = await generateKeyPair("RS256")
@@ -80,12 +137,19 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
   const clientSecret = `fake-idp-secret-${random()}`
   const codes = new Map<string, { redirect_uri: string; challenge: string; scope: string }>()
   const refreshTokens = new Map<string, string>()
-  const counts = { jwks: 0, code: 0, refresh: 0 }
+  const counts = { jwks: 0, code: 0, refresh: 0, revoke: 0 }
   let jwksMode: JwksMode = "ok"
 
-  const jwksServer = createServer((_req, res) => {
+  const attacker = await generateKeyPair("RS256")
+  const attackerKid = `attacker-${random().slice(0, 8)}`
+  const attackerJwks = {
+    keys: [{ ...(await exportJWK(attacker.publicKey)), kid: attackerKid, alg: "RS256", use: "sig" }],
+  }
+
+  const jwksServer = createServer((req, res) => {
     counts.jwks++
     if (jwksMode === "503") return json(res, 503, { error: "temporarily_unavailable" })
+    if (jwksMode !== "ok" && jwksMode !== "refused") return hostile(jwksMode, res, "/alt-jwks", req)
     json(res, 200, jwks)
   })
   const jwksPort = await listen(jwksServer)
@@ -107,7 +171,13 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     expiresIn: 3600,
     subject: options.subject ?? "ada",
     claims: { email: "ada@example.com" },
-    idTokens: false,
+    idTokens: true,
+    discoveryMode: "ok",
+    revocationMode: "ok",
+    redirectTo: undefined,
+    signer: "idp",
+    attackerJwks,
+    streamed: [],
     counts,
     setJwks: async (mode) => {
       jwksMode = mode
@@ -119,26 +189,38 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     },
   }
 
+  // A hostile answer; `path` is where a redirect points under `redirectTo`.
+  const hostile = (mode: Hostile, res: ServerResponse, path: string, req: IncomingMessage) => {
+    req.resume()
+    if (typeof mode === "object") {
+      res.writeHead(mode.redirect, { location: `${idp.redirectTo ?? issuer}${path}` })
+      return res.end()
+    }
+    writeHostileBody(res, mode, (bytes) => idp.streamed.push(bytes))
+  }
+
   const tokens = async (scope: string) => {
     const now = Math.floor(Date.now() / 1000)
+    const [signingKey, signingKid] =
+      idp.signer === "idp" ? [privateKey, kid] : [attacker.privateKey, attackerKid]
     const access_token = await new SignJWT({ scope, client_id: clientId, ...idp.claims })
-      .setProtectedHeader({ alg: "RS256", kid, typ: "at+jwt" })
+      .setProtectedHeader({ alg: "RS256", kid: signingKid, typ: "at+jwt" })
       .setIssuer(issuer)
       .setSubject(idp.subject)
       .setAudience(audience)
       .setIssuedAt(now)
       .setExpirationTime(now + idp.expiresIn)
       .setJti(random())
-      .sign(privateKey)
+      .sign(signingKey)
     const id_token = idp.idTokens
       ? await new SignJWT({ ...idp.claims })
-          .setProtectedHeader({ alg: "RS256", kid })
+          .setProtectedHeader({ alg: "RS256", kid: signingKid })
           .setIssuer(issuer)
           .setSubject(idp.subject)
           .setAudience(clientId)
           .setIssuedAt(now)
           .setExpirationTime(now + idp.expiresIn)
-          .sign(privateKey)
+          .sign(signingKey)
       : undefined
     const refresh_token = random()
     refreshTokens.set(refresh_token, scope)
@@ -162,6 +244,11 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
   }
 
   const token = async (req: IncomingMessage, res: ServerResponse) => {
+    const mode = idp.tokenMode
+    if (typeof mode === "object" || mode === "endless" || mode === "trickle") {
+      counts.code++
+      return hostile(mode, res, "/token", req)
+    }
     const form = await readForm(req)
     const grant = form.get("grant_type")
     if (grant === "authorization_code") counts.code++
@@ -197,6 +284,8 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     const url = new URL(req.url ?? "/", issuer)
     switch (url.pathname) {
       case "/.well-known/openid-configuration":
+        if (idp.discoveryMode !== "ok")
+          return hostile(idp.discoveryMode, res, "/.well-known/openid-configuration", req)
         return json(res, 200, {
           issuer,
           authorization_endpoint: `${issuer}/authorize`,
@@ -232,6 +321,8 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
         if (req.method !== "POST") return json(res, 405, { error: "invalid_request" })
         return token(req, res)
       case "/revoke": {
+        counts.revoke++
+        if (idp.revocationMode !== "ok") return hostile(idp.revocationMode, res, "/revoke", req)
         const form = await readForm(req)
         refreshTokens.delete(form.get("token") ?? "")
         res.writeHead(200)
@@ -242,4 +333,45 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     }
   }
   return idp
+}
+
+/** Everything a sink received: method, path, headers and body of each request. */
+export interface SinkRequest {
+  readonly method: string
+  readonly path: string
+  readonly headers: IncomingMessage["headers"]
+  readonly body: string
+}
+
+export interface Sink {
+  /** `http://127.0.0.1:PORT`. */
+  readonly url: string
+  readonly port: number
+  readonly received: Array<SinkRequest>
+  readonly close: () => Promise<void>
+}
+
+/**
+ * Another origin on 127.0.0.1 that records every request (it must receive nothing from a gateway
+ * that follows no upstream redirect) and answers `/alt-jwks` with `jwks` (the attacker's keys).
+ */
+export const startSink = async (jwks: unknown): Promise<Sink> => {
+  const received: Array<SinkRequest> = []
+  const server = createServer((req, res) => {
+    const chunks: Array<Buffer> = []
+    req.on("data", (c: Buffer) => chunks.push(c))
+    req.on("end", () => {
+      received.push({
+        method: req.method ?? "",
+        path: req.url ?? "",
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString(),
+      })
+      if ((req.url ?? "").startsWith("/alt-jwks")) return json(res, 200, jwks)
+      // What a token endpoint would say, so a followed redirect would look like a success.
+      json(res, 400, { error: "invalid_grant" })
+    })
+  })
+  const port = await listen(server)
+  return { url: `http://127.0.0.1:${port}`, port, received, close: () => close(server) }
 }

@@ -98,7 +98,9 @@ describe("fault: SQLite store, the binary killed with SIGKILL under load", () =>
     const load = Promise.all(
       Array.from({ length: workers }, (_, n) => worker(url, n, issued, chain, stop, counts)),
     )
-    await sleep(600)
+    // Wait for the load to be under way rather than a fixed time: on a busy machine 600 ms may
+    // see only a handful of answers.
+    for (let waited = 0; counts.ok <= 10 && waited < 15_000; waited += 100) await sleep(100)
     expect(counts.ok, "the load was running").toBeGreaterThan(10)
     await gateway.stop("SIGKILL") // mid-load: requests are in flight
     await sleep(100)

@@ -90,14 +90,16 @@ export const spawnGateway = async (url: string, env: Record<string, string>): Pr
     await exited
   }
   try {
-    await waitFor(
+    // A process that exited (e.g. refused its configuration) fails the start at once.
+    const ready = await waitFor(
       "the gateway's /readyz",
       async () => {
-        if (child.exitCode !== null) throw new Error(`gateway exited ${child.exitCode}: ${output}`)
-        return (await fetch(`${url}/readyz`)).status === 200 ? true : undefined
+        if (child.exitCode !== null) return "exited"
+        return (await fetch(`${url}/readyz`)).status === 200 ? "ready" : undefined
       },
       { timeoutMs: 20_000 },
     )
+    if (ready === "exited") throw new Error(`gateway exited ${child.exitCode}`)
   } catch (error) {
     await stop("SIGKILL")
     throw new Error(`${String(error)}\n${output}`)
