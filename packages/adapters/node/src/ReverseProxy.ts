@@ -124,22 +124,32 @@ const reservedNames = new Set([
 ])
 
 /**
- * A header name as CGI, WSGI, PHP and nginx (`underscores_in_headers`) see it, up to their own
- * prefix: case-insensitive, `_` the same as `-`. `X_Auth_Request_User` and `x-auth-request-user`
- * both reach a WSGI target as `HTTP_X_AUTH_REQUEST_USER`, so they are one name here.
+ * A header name as CGI, WSGI, PHP and nginx (`underscores_in_headers`) may see it, up to their own
+ * prefix: case-insensitive, every run of characters other than letters and digits one `-`, none at
+ * either end. `X_Auth_Request_User` and `x-auth-request-user` both reach a WSGI target as
+ * `HTTP_X_AUTH_REQUEST_USER`; PHP turns the `.` of `HTTP_X.AUTH.REQUEST.USER` into `_`, and older
+ * Apache CGI every character other than a letter or digit. So they are all one name here.
  */
-const foldName = (name: string): string => name.toLowerCase().replaceAll("_", "-")
+const foldName = (name: string): string =>
+  name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "")
+
+/** Every reserved name begins with `x` before any letter or digit: most names stop here. */
+const mayBeReserved = /^[^a-z0-9]*x/i
 
 /**
  * Whether a caller's header `name` is one of the identity names the gateway owns: the
  * `X-Auth-Request-*` family, `X-Forwarded-Access-Token`, `-User`, `-Email`,
- * `-Preferred-Username` and `-Groups`, in any case and with `_` for any `-`. Such a header is
- * dropped, never forwarded.
+ * `-Preferred-Username` and `-Groups`, in any case and with any run of other characters than
+ * letters and digits (`_`, `.`, `~`, `--`, …) for any `-`. Such a header is dropped, never forwarded.
  *
  * @category constructors
  * @since 0.1.0
  */
 export const isReservedIdentityName = (name: string): boolean => {
+  if (!mayBeReserved.test(name)) return false
   const folded = foldName(name)
   return folded.startsWith("x-auth-request-") || reservedNames.has(folded)
 }
