@@ -8,6 +8,8 @@
 /** @since 0.1.0 */
 export * as Html from "./Html.ts"
 /** @since 0.1.0 */
+export * as IdentityHeaders from "./IdentityHeaders.ts"
+/** @since 0.1.0 */
 export * as RequestInput from "./RequestInput.ts"
 /** @since 0.1.0 */
 export * as Respond from "./Respond.ts"

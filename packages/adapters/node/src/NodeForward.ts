@@ -41,7 +41,8 @@ export interface Options {
 
 /**
  * The caller's headers as a `HeaderRecord`, read from `rawHeaders` (lower-case names, repeated
- * fields combined with `, ` as `Headers` does, HTTP/2 pseudo-headers skipped).
+ * fields combined as `Headers` combines them — `, `, and `; ` for `cookie` — HTTP/2 pseudo-headers
+ * skipped).
  *
  * @category constructors
  * @since 0.1.0
@@ -56,7 +57,9 @@ export const incomingHeaders = (req: IncomingMessage): Record<string, string> =>
     const previous = out[name]
     // `typeof`, not `=== undefined`: a field named like an `Object.prototype` member
     // (`constructor`) must not pick up the inherited function as a first value.
-    out[name] = typeof previous === "string" ? `${previous}, ${value}` : value
+    // `cookie` with `; ` as `Headers` does: with `, ` a second `Cookie` field carrying the proxy's own
+    // `oidcp_` cookies hid them from `forwardHeaderRecord`'s filter, and they reached the target.
+    out[name] = typeof previous === "string" ? `${previous}${name === "cookie" ? "; " : ", "}${value}` : value
   }
   return out
 }

@@ -5,14 +5,15 @@
  * Adapter over the Fetch API (no Effect, no Node-specific API): it is `WebHandler`'s
  * `onAuthorized` hook. Headers a caller could forge (every name that folds to a reserved identity
  * name, see `isReservedIdentityName`) and the caller's `Authorization` are removed before the
- * identity is added, so the target can trust what it sees. Identity values are visible ASCII
- * (`identityValue`); the email only when the IdP says it is verified. An unreachable target is a
- * 502 JSON answer.
+ * identity is added, so the target can trust what it sees. The names and values are
+ * `@oidc-proxy/http`'s `IdentityHeaders` rule (shared with Web `fetch` deployments): visible ASCII
+ * values, the email only when the IdP says it is verified. An unreachable target is a 502 JSON answer.
  *
  * @see [RFC 9110 §7.6.1 (Connection, hop-by-hop fields)](https://www.rfc-editor.org/rfc/rfc9110#section-7.6.1)
  * @since 0.1.0
  */
 import type { AccessToken } from "@oidc-proxy/core"
+import { IdentityHeaders } from "@oidc-proxy/http"
 
 /**
  * @category models
@@ -114,80 +115,22 @@ const headersOf = (record: HeaderRecord): Headers => {
   return headers
 }
 
-/** Names the gateway owns besides the `x-auth-request-` family (folded, see `foldName`). */
-const reservedNames = new Set([
-  "x-forwarded-access-token",
-  "x-forwarded-user",
-  "x-forwarded-email",
-  "x-forwarded-preferred-username",
-  "x-forwarded-groups",
-])
-
 /**
- * A header name as CGI, WSGI, PHP and nginx (`underscores_in_headers`) see it, up to their own
- * prefix: case-insensitive, `_` the same as `-`. `X_Auth_Request_User` and `x-auth-request-user`
- * both reach a WSGI target as `HTTP_X_AUTH_REQUEST_USER`, so they are one name here.
+ * Whether a caller's header `name` is one the gateway owns and drops (`IdentityHeaders`).
+ *
+ * @category predicates
+ * @since 0.1.0
  */
-const foldName = (name: string): string => name.toLowerCase().replaceAll("_", "-")
+export const isReservedIdentityName = IdentityHeaders.isReservedIdentityName
 
 /**
- * Whether a caller's header `name` is one of the identity names the gateway owns: the
- * `X-Auth-Request-*` family, `X-Forwarded-Access-Token`, `-User`, `-Email`,
- * `-Preferred-Username` and `-Groups`, in any case and with `_` for any `-`. Such a header is
- * dropped, never forwarded.
+ * An identity value as a header value, percent-encoded UTF-8 unless visible ASCII without `%`
+ * (`IdentityHeaders`).
  *
  * @category constructors
  * @since 0.1.0
  */
-export const isReservedIdentityName = (name: string): boolean => {
-  const folded = foldName(name)
-  return folded.startsWith("x-auth-request-") || reservedNames.has(folded)
-}
-
-/** A character an identity value carries as is: visible ASCII other than `%`. */
-const plainChar = /^[\x21-\x24\x26-\x7e]*$/
-
-/** A lone UTF-16 surrogate (`encodeURIComponent` would throw on it). */
-const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
-
-/** The three bytes (generalized UTF-8, "WTF-8") of a lone surrogate: distinct, refused by UTF-8. */
-const encodeSurrogate = (unit: string): string => {
-  const u = unit.charCodeAt(0)
-  const bytes = [0xe0 | (u >> 12), 0x80 | ((u >> 6) & 0x3f), 0x80 | (u & 0x3f)]
-  return bytes.map((b) => `%${b.toString(16).toUpperCase()}`).join("")
-}
-
-/**
- * An identity value (subject, email) as a header value: as is when every character is visible
- * ASCII other than `%`; otherwise percent-encoded UTF-8 (`encodeURIComponent`, which also encodes
- * `%`, space and every control character). A value contains `%` exactly when it was encoded, so a
- * target decodes without ambiguity (`decodeURIComponent` when it contains `%`), and two subjects
- * never arrive as one string. Never a header the HTTP client refuses (a 502), never a split header.
- * A lone surrogate (not Unicode, possible in JSON) is encoded as its generalized UTF-8 bytes, which
- * keeps values distinct and which a strict UTF-8 decoder refuses.
- *
- * @category constructors
- * @since 0.1.0
- */
-export const identityValue = (value: string): string => {
-  if (plainChar.test(value)) return value
-  let out = ""
-  let from = 0
-  for (const match of value.matchAll(loneSurrogate)) {
-    out += encodeURIComponent(value.slice(from, match.index)) + encodeSurrogate(match[0])
-    from = match.index + 1
-  }
-  return out + encodeURIComponent(value.slice(from))
-}
-
-/**
- * Whether the verified claims say the email is verified (`email_verified` the boolean `true`, or
- * the string `"true"` some IdPs send).
- *
- * @see [OpenID Connect Core §5.1 (email_verified)](https://openid.net/specs/openid-connect-core-1_0.html#StandardClaims)
- */
-const emailVerified = (claims: AccessToken.AccessToken["claims"]): boolean =>
-  claims["email_verified"] === true || claims["email_verified"] === "true"
+export const identityValue = IdentityHeaders.identityValue
 
 /**
  * What the gateway adds to a forwarded request besides the caller's headers.
@@ -236,16 +179,7 @@ export const forwardHeaderRecord = (
   }
   // The body is passed through unchanged; asking for no encoding keeps `fetch` from decoding it.
   headers["accept-encoding"] = "identity"
-  headers["x-auth-request-user"] = identityValue(token.subject)
-  const email = token.claims["email"]
-  if (
-    typeof email === "string" &&
-    email !== "" &&
-    (identity.trustUnverifiedEmail === true || emailVerified(token.claims))
-  )
-    headers["x-auth-request-email"] = identityValue(email)
-  headers["x-auth-request-scopes"] = token.scopes.join(" ")
-  headers["x-auth-request-client-id"] = token.client_id
+  Object.assign(headers, IdentityHeaders.of(token, identity))
   if (identity.upstreamAccessToken !== undefined)
     headers["x-forwarded-access-token"] = identity.upstreamAccessToken
   return headers

@@ -99,6 +99,12 @@ describe("ReverseProxy", () => {
       "X_Forwarded_Email",
       "x-forwarded-preferred-username",
       "x_forwarded_groups",
+      // PHP (`.` to `_`), older Apache CGI (any non-alphanumeric to `_`), several separators.
+      "X.Auth.Request.User",
+      "x~forwarded~user",
+      "X__Auth__Request__Groups",
+      "X-Forwarded-Email_",
+      "_x-forwarded-access.token",
     ]
     const incoming: ReverseProxy.HeaderRecord = Object.fromEntries([
       ...forged.map((name) => [name.toLowerCase(), "mallory"]),
@@ -116,7 +122,14 @@ describe("ReverseProxy", () => {
       "x-auth-request-client-id": "client-1",
     })
     for (const name of forged) assert.isTrue(ReverseProxy.isReservedIdentityName(name), name)
-    for (const name of ["x-forwarded-for", "x-forwarded-host", "x-auth-requests", "x_request_id"])
+    for (const name of [
+      "x-forwarded-for",
+      "x-forwarded-host",
+      "x-auth-requests",
+      "x_request_id",
+      "x.forwarded.for",
+      "authx-auth-request-user",
+    ])
       assert.isFalse(ReverseProxy.isReservedIdentityName(name), name)
   })
 

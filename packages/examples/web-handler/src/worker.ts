@@ -12,7 +12,7 @@
 
 import type { AccessToken } from "@oidc-proxy/core"
 import { ProxyConfig, ProxyKeys, StorageKeys, TokenStore, UpstreamVerifier } from "@oidc-proxy/core"
-import { WebHandler } from "@oidc-proxy/http"
+import { IdentityHeaders, WebHandler } from "@oidc-proxy/http"
 import * as MemoryStore from "@oidc-proxy/store-memory"
 import { UpstreamHttp } from "@oidc-proxy/upstream-http"
 import { Effect, Layer, Redacted } from "effect"
@@ -87,24 +87,24 @@ export const layer = (env: Env): Layer.Layer<WebHandler.Requirements, unknown> =
   )
 
 /**
- * Forwards an authorized MCP request with the caller's identity in `X-Auth-Request-*` headers
- * (the bearer token stays here; whatever identity headers the caller sent are dropped).
+ * Forwards an authorized MCP request with the caller's identity in `X-Auth-Request-*` headers, by
+ * `@oidc-proxy/http`'s `IdentityHeaders` rule, as the Node gateway does: the bearer token stays
+ * here; every caller header whose name folds to an identity name (`X_Auth_Request_User`,
+ * `X.Forwarded.Email`, …) is dropped; subject and email percent-encoded when not visible ASCII; the
+ * email only when the IdP says it is verified (`trustUnverifiedEmail` to send it regardless).
  *
  * @category constructors
  * @since 0.1.0
  */
 export const forward =
-  (target: string) =>
+  (target: string, options: IdentityHeaders.Options = {}) =>
   (request: Request, token: AccessToken.AccessToken): Promise<Response> => {
     const headers = new Headers(request.headers)
     for (const name of [...headers.keys()]) {
-      if (name === "authorization" || name === "host" || name.startsWith("x-auth-request-"))
+      if (name === "authorization" || name === "host" || IdentityHeaders.isReservedIdentityName(name))
         headers.delete(name)
     }
-    headers.set("x-auth-request-user", token.subject)
-    headers.set("x-auth-request-scopes", token.scopes.join(" "))
-    headers.set("x-auth-request-client-id", token.client_id)
-    if (typeof token.claims.email === "string") headers.set("x-auth-request-email", token.claims.email)
+    for (const [name, value] of Object.entries(IdentityHeaders.of(token, options))) headers.set(name, value)
     const hasBody = request.method !== "GET" && request.method !== "HEAD"
     return fetch(target, {
       method: request.method,

@@ -12,31 +12,17 @@
  * Each bearer is sent twice: the first request takes the general (Fetch) path, the second, once the
  * bearer is remembered, the Node fast path.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { createInterface } from "node:readline"
 import type { Gateway } from "@oidc-proxy/node"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type FakeIdp, startFakeIdp } from "./FakeIdp.ts"
 import { gatewayEnv, signIn, startGateway } from "./flows.ts"
 import { freePort } from "./processes.ts"
+import { pythonAvailable as python, startWsgi, type Wsgi } from "./wsgi.ts"
 
-const python = spawnSync("python3", ["--version"]).status === 0
 if (!python) console.warn("python3 not found: the WSGI identity-header tests are skipped")
 
-/** The WSGI target as a child process; resolves once it printed its port. */
-const startWsgi = async (): Promise<{ url: string; child: ChildProcess }> => {
-  const child = spawn("python3", [`${import.meta.dirname}/wsgi_target.py`], {
-    stdio: ["ignore", "pipe", "inherit"],
-  })
-  const port = await new Promise<string>((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`wsgi_target.py exited ${code}`)))
-    createInterface({ input: child.stdout! }).once("line", resolve)
-  })
-  return { url: `http://127.0.0.1:${port.trim()}/mcp`, child }
-}
-
 let idp: FakeIdp
-let wsgi: { url: string; child: ChildProcess }
+let wsgi: Wsgi
 /** Default gateway, and one with `OIDC_PROXY_TRUST_UNVERIFIED_EMAIL=true`. */
 let strict: Gateway.Gateway
 let trusting: Gateway.Gateway
@@ -64,11 +50,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([strict?.shutdown(), trusting?.shutdown()])
-  if (wsgi !== undefined && wsgi.child.exitCode === null) {
-    const exited = new Promise((resolve) => wsgi.child.once("exit", resolve))
-    wsgi.child.kill()
-    await exited
-  }
+  await wsgi?.stop()
   await idp?.close()
 })
 
