@@ -13,11 +13,13 @@ import {
   expectOAuthError,
   formRequest,
   getRequest,
+  issuer,
   makeProxy,
   type ProxyUnderTest,
   redeemRequest,
   refreshRequest,
   register,
+  resource as resource_,
   session,
   signIn,
   tokensOf,
@@ -118,6 +120,20 @@ describe("attacks on /token", () => {
     } finally {
       await r.dispose()
     }
+  })
+
+  it("a resource other than the proxy's at /token - 400 invalid_target, nothing changes (RFC 8707 §2)", async () => {
+    const signed = await signIn(p, client)
+    for (const resource of ["https://other.example/mcp", `${resource_}/`, issuer]) {
+      const res = await withoutStateChange(p, () => p.send(redeemRequest(client, signed, { resource })))
+      expectOAuthError(res, 400, "invalid_target")
+    }
+    const tokens = tokensOf(p, await p.send(redeemRequest(client, signed, { resource: resource_ })))
+    const refused = await withoutStateChange(p, () =>
+      p.send(refreshRequest(client, tokens.refresh_token!, { resource: "https://other.example/mcp" })),
+    )
+    expectOAuthError(refused, 400, "invalid_target")
+    tokensOf(p, await p.send(refreshRequest(client, tokens.refresh_token!, { resource: resource_ })))
   })
 
   it("a code redeemed by another client - 400 invalid_grant, the rightful client still redeems it", async () => {
