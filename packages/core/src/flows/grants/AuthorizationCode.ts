@@ -64,7 +64,10 @@ export const handle = (client: Client, form: Params) =>
       `${config.ttl.authorization_code} seconds`,
     )
     if (!claimed) return yield* replayed(record.family_id, record.upstream_token_set_id)
-    yield* store.codes.delete(code)
+    // Taken, not just deleted: an instance of an earlier version elects by taking the code, so in
+    // a mixed fleet during an upgrade the code still goes to one redemption only.
+    if (Option.isNone(yield* store.codes.take(code)))
+      return yield* replayed(record.family_id, record.upstream_token_set_id)
     const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
     yield* store.families.set(
       record.family_id,
