@@ -126,6 +126,8 @@ export const Family = Schema.Struct({
   /** Access-token jtis issued in this family (deleted on revocation). */
   jtis: Schema.Array(Schema.String),
   expires_at: Schema.Number,
+  /** The signed-in subject: revoking the family forgets the grant remembered for it. */
+  subject: Schema.optionalKey(Schema.String),
 })
 
 /**
@@ -140,7 +142,21 @@ export type Family = typeof Family.Type
  * @category schemas
  * @since 0.1.0
  */
-export const RedeemedCode = Schema.Struct({ family_id: Schema.String, client_id: Schema.String })
+export const RedeemedCode = Schema.Struct({
+  family_id: Schema.String,
+  client_id: Schema.String,
+  /** The code's upstream token set: a replay revokes it even before the family is written. */
+  upstream_token_set_id: Schema.optionalKey(Schema.String),
+})
+
+/**
+ * The mark of a revoked family, apart from the family record: nothing ever writes it back to "not
+ * revoked", so a grant that writes the family record concurrently cannot undo a revocation.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const RevokedFamily = Schema.Struct({ revoked_at: Schema.Number })
 
 /**
  * A consent remembered for one client in one browser (consent mode `remember`).

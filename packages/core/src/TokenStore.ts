@@ -28,6 +28,7 @@ import {
   RefreshRecord,
   RememberedConsent,
   RememberedGrant,
+  RevokedFamily,
   RotatedRefresh,
   Transaction,
   UsedAssertion,
@@ -49,6 +50,8 @@ export interface TokenStoreShape {
   readonly refreshTokens: Collection.Collection<RefreshRecord>
   readonly rotatedRefreshTokens: Collection.Collection<RotatedRefresh>
   readonly families: Collection.Collection<Family>
+  /** Revoked families, by id (see `Session.RevokedFamily`). */
+  readonly revokedFamilies: Collection.Collection<typeof RevokedFamily.Type>
   readonly jtiMappings: Collection.Collection<JtiMapping>
   readonly upstreamTokenSets: Collection.Collection<UpstreamTokenSet>
   /** Consents remembered per client and browser (consent mode `remember`). */
@@ -108,6 +111,7 @@ export const make = Effect.gen(function* () {
       encrypt: true,
     }),
     families: Collection.make(store, keys, "family", Family),
+    revokedFamilies: Collection.make(store, keys, "family-revoked", RevokedFamily),
     jtiMappings: evicting(
       Collection.make(store, keys, "jti", JtiMapping, { idField: "jti", decoded: isDecodedMapping }),
       verified.evictJti,

@@ -112,7 +112,7 @@ describe("WebHandler", () => {
     }
   })
 
-  it("authorize - every redirect back to the client carries iss (RFC 9207), under a path issuer too", async () => {
+  it("authorize - an error before consent is the gateway's page, never a redirect (RFC 9700 §4.11.2), under a path issuer too", async () => {
     const p = await setup({ issuer: "https://host.test/tools/github", scopes_supported: ["openid"] })
     try {
       const reg = await register(p.handler, p.issuer, {
@@ -129,11 +129,9 @@ describe("WebHandler", () => {
         "&response_type=code&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&scope=not-offered",
       ]) {
         const res = await p.handler(new Request(`${base}${query}`))
-        expect(res.status, query).toBe(302)
-        const location = new URL(res.headers.get("location")!)
-        expect(location.searchParams.get("error"), query).not.toBeNull()
-        expect(location.searchParams.get("iss"), query).toBe("https://host.test/tools/github")
-        expect(location.searchParams.get("state"), query).toBe("s1")
+        expect(res.status, query).toBe(400)
+        expect(res.headers.get("location"), query).toBeNull()
+        expect(res.headers.get("content-type"), query).toContain("text/html")
       }
     } finally {
       await p.dispose()

@@ -4,8 +4,9 @@
  *
  * Effect over ports (Settings, TokenStore, StorageKeys, Entropy, UpstreamClient,
  * UpstreamVerifier, Clock).
- * - An unknown client or an untrusted redirect URI is answered with an error page and never a
- *   redirect; every later error goes to the client's redirect URI with `error`, `state` and `iss`.
+ * - Every error at `/authorize` is answered with an error page and never a redirect: the user has
+ *   not approved the client yet (RFC 9700 §4.11.2). Once they have (the consent form, the
+ *   callback), errors go to the client's redirect URI with `error`, `state` and `iss`.
  * - The transaction id is the upstream `state`: single use (taken atomically at the callback) and
  *   bound to the browser (see `Browser`).
  * - The proxy uses its own PKCE pair towards the upstream.
@@ -195,9 +196,11 @@ export const authorize = (
     if (typeof redirectUri !== "string") return yield* redirectUri
 
     const state = params["state"]
-    const back = { redirect_uri: redirectUri, state }
+    // RFC 9700 §4.11.2: before the user has approved this client, an error is the gateway's own
+    // page, never a redirect — anyone can register (or, by a metadata document, name) a redirect
+    // URI, so redirecting here would make the gateway an open redirector.
     const deny = (error: Parameters<typeof oauth>[0], description: string) =>
-      Effect.fail(oauth(error, description, back))
+      Effect.fail(oauth(error, description))
 
     if (params["response_type"] !== "code")
       return yield* deny("unsupported_response_type", "response_type must be code")

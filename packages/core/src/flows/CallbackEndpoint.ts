@@ -12,6 +12,7 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Option } from "effect"
+import * as Clients from "../Clients.ts"
 import * as Endpoints from "../Endpoints.ts"
 import { Entropy } from "../Entropy.ts"
 import { type OAuthFailure, oauth, type StoreError, type UpstreamError } from "../OAuthError.ts"
@@ -25,38 +26,72 @@ import { fromTokenResponse } from "../UpstreamTokenSet.ts"
 import type { UpstreamVerifier } from "../UpstreamVerifier.ts"
 import type { Params, Requirements } from "./AuthorizationEndpoint.ts"
 import * as Browser from "./Browser.ts"
+import { advertisedScopes } from "./Metadata.ts"
 import * as Outcome from "./Outcome.ts"
 
 const errorPage = (error: "invalid_request" | "access_denied", description: string) =>
   oauth(error, description)
 
 /**
- * Step-up (MCP SEP-2350): the scopes of a new sign-in are the union of what this client was last
- * granted for this subject and what it asks for now, so a client that re-authorizes for one more
- * scope keeps the others. The union is remembered for the next sign-in (as long as a refresh
- * token lives). It covers the proxy's own records — the code's scope and the scope set recorded
- * for the upstream token set, which id_token mode reads; in access_token mode the upstream token's
- * claims still decide.
+ * Step-up (MCP SEP-2350): when no consent page is shown (`consent: off`), the scopes of a new
+ * sign-in are the union of what this client was last granted for this subject and what it asks
+ * for now, so a client that re-authorizes for one more scope keeps the others. Where the user
+ * approves on a consent page, the code carries exactly what the page listed: the subject, and so
+ * the earlier grant, is not known before the upstream sign-in, and a scope the user was not shown
+ * is never granted (issue 20, finding 10; clients step up by asking for the union the 403
+ * challenge lists). What is carried over is checked again against the current policy — the
+ * supported scopes and the client's registration — and dropped when no longer allowed. The grant
+ * is remembered (as long as a refresh token lives) and forgotten when a family of it is revoked.
+ * It covers the proxy's own records — the code's scope and the scope set recorded for the
+ * upstream token set, which id_token mode reads; in access_token mode the upstream token's claims
+ * still decide.
  */
 const rememberGrant = (transaction: Transaction, subject: string, upstreamScope: Scopes.ScopeSet) =>
   Effect.gen(function* () {
     const config = yield* Settings
     const store = yield* TokenStore
     const key = `${transaction.client_id}|${subject}`
-    const previous = yield* store.grants.get(key)
-    const granted = Option.match(previous, {
-      onNone: () => ({ scope: transaction.scope, upstream_scope: upstreamScope }),
-      onSome: (p) => ({
-        scope: Scopes.union(p.scope, transaction.scope),
-        upstream_scope: Scopes.union(p.upstream_scope, upstreamScope),
-      }),
-    })
+    const previous = config.consent === "off" ? yield* store.grants.get(key) : Option.none()
+    const carried = Option.isSome(previous)
+      ? yield* stillAllowed(transaction.client_id, previous.value.scope)
+      : []
+    const granted = {
+      scope: Scopes.union(transaction.scope, carried),
+      upstream_scope: Option.isSome(previous)
+        ? Scopes.union(
+            upstreamScope,
+            previous.value.upstream_scope.filter((s) => carried.includes(s)),
+          )
+        : upstreamScope,
+    }
     yield* store.grants.set(
       key,
       { client_id: transaction.client_id, subject, ...granted },
       `${config.ttl.refresh_token} seconds`,
     )
     return granted
+  })
+
+/**
+ * The scopes of an earlier grant that the current policy still allows this client: those the
+ * server offers (when it lists them) and the client registered (when it did). A client that can no
+ * longer be found keeps nothing.
+ */
+const stillAllowed = (clientId: string, scopes: Scopes.ScopeSet) =>
+  Effect.gen(function* () {
+    const config = yield* Settings
+    const client = yield* Clients.find(clientId).pipe(
+      Effect.catchTag("OAuthFailure", () => Effect.succeedNone),
+    )
+    if (Option.isNone(client)) return []
+    const offered = config.scopes_supported.length > 0 ? advertisedScopes(config) : undefined
+    const registered = client.value.scope === undefined ? undefined : Scopes.parse(client.value.scope)
+    return scopes.filter(
+      (s) =>
+        s === "offline_access" ||
+        ((offered === undefined || offered.includes(s)) &&
+          (registered === undefined || registered.includes(s))),
+    )
   })
 
 /** Upstream error codes forwarded to the client as they are; anything else becomes `server_error`. */

@@ -10,7 +10,7 @@ import type { Effect } from "effect"
 import { Effect as E } from "effect"
 import type { InvalidToken, UpstreamError } from "../OAuthError.ts"
 import { type OAuthFailure, oauth, type StoreError } from "../OAuthError.ts"
-import type { Settings } from "../ProxyConfig.ts"
+import { Settings } from "../ProxyConfig.ts"
 import type { ProxyKeys } from "../ProxyKeys.ts"
 import type { StorageKeys } from "../StorageKeys.ts"
 import type { TokenStore } from "../TokenStore.ts"
@@ -57,6 +57,11 @@ export const token = (
     if (!client.grant_types.includes(grantType as "authorization_code" | "refresh_token")) {
       return yield* oauth("unauthorized_client", `This client is not allowed the ${grantType} grant`)
     }
+    // RFC 8707 §2: the proxy's tokens are for its one resource; naming another is refused, not
+    // ignored (a client that thinks it holds a token for that resource would be mistaken).
+    const resource = form["resource"]
+    if (resource !== undefined && resource !== (yield* Settings).resource)
+      return yield* oauth("invalid_target", "resource does not name this server's protected resource")
     const body = yield* grants[grantType as keyof typeof grants](client, form).pipe(
       E.catchTags({
         UpstreamError: (e: UpstreamError) =>

@@ -11,7 +11,6 @@ import {
   locationOf,
   oauthFailure,
   pkce,
-  type Registered,
   refusedWithoutChange,
   register,
   snapshot,
@@ -22,20 +21,14 @@ const authorize = (params: Record<string, string | undefined>, cookies: Record<s
   AuthorizationEndpoint.authorize(params, cookies)
 
 /** Refused with an error page: no redirect, nothing stored. */
+/**
+ * Refused on the gateway's own page, nothing stored: every /authorize error comes before the user
+ * approved the client, so none is redirected (RFC 9700 §4.11.2; issue 20, finding 11).
+ */
 const errorPage = (params: Record<string, string | undefined>, error = "invalid_request") =>
   Effect.gen(function* () {
     const failure = yield* refusedWithoutChange(authorize(params), error)
     assert.isUndefined(failure.redirect, "an untrusted request must not be redirected")
-  })
-
-/** Refused back to the client's redirect URI with its state, nothing stored. */
-const backToClient = (client: Registered, params: Record<string, string | undefined>, error: string) =>
-  Effect.gen(function* () {
-    const failure = yield* refusedWithoutChange(authorize(params), error)
-    assert.deepStrictEqual(failure.redirect, {
-      redirect_uri: client.redirect_uris[0]!,
-      state: "client-state-1",
-    })
   })
 
 describe("AuthorizationEndpoint.authorize", () => {
@@ -86,57 +79,55 @@ describe("AuthorizationEndpoint.authorize", () => {
   )
 
   it.effect(
-    "authorize - missing PKCE, plain, absent method, malformed challenge: invalid_request to the client",
+    "authorize - missing PKCE, plain, absent method, malformed challenge: invalid_request on the error page (RFC 9700 §4.11.2)",
     () =>
       withProxy(
         Effect.gen(function* () {
           const client = yield* register()
           const { challenge, verifier } = yield* pkce
-          yield* backToClient(
-            client,
+          yield* errorPage(
             authorizeParams(client, challenge, { code_challenge: undefined }),
             "invalid_request",
           )
-          yield* backToClient(
-            client,
+          yield* errorPage(
             authorizeParams(client, verifier, { code_challenge_method: "plain" }),
             "invalid_request",
           )
-          yield* backToClient(
-            client,
+          yield* errorPage(
             authorizeParams(client, challenge, { code_challenge_method: undefined }),
             "invalid_request",
           )
           for (const bad of ["short", `${challenge}!`, `${challenge} `, "a".repeat(129), ""]) {
-            yield* backToClient(client, authorizeParams(client, bad), "invalid_request")
+            yield* errorPage(authorizeParams(client, bad), "invalid_request")
           }
         }),
       ),
   )
 
-  it.effect("authorize - response_type other than code: unsupported_response_type to the client", () =>
-    withProxy(
-      Effect.gen(function* () {
-        const client = yield* register()
-        const { challenge } = yield* pkce
-        for (const response_type of ["token", "code id_token", "id_token", undefined]) {
-          yield* backToClient(
-            client,
-            authorizeParams(client, challenge, { response_type }),
-            "unsupported_response_type",
-          )
-        }
-      }),
-    ),
+  it.effect(
+    "authorize - response_type other than code: unsupported_response_type on the error page, never a redirect",
+    () =>
+      withProxy(
+        Effect.gen(function* () {
+          const client = yield* register()
+          const { challenge } = yield* pkce
+          for (const response_type of ["token", "code id_token", "id_token", undefined]) {
+            yield* errorPage(
+              authorizeParams(client, challenge, { response_type }),
+              "unsupported_response_type",
+            )
+          }
+        }),
+      ),
   )
 
-  it.effect("authorize - a resource of another server: invalid_target to the client (RFC 8707)", () =>
+  it.effect("authorize - a resource of another server: invalid_target on the error page (RFC 8707)", () =>
     withProxy(
       Effect.gen(function* () {
         const client = yield* register()
         const { challenge } = yield* pkce
         for (const resource of ["https://other.test/mcp", "https://proxy.test/mcp/", "https://proxy.test"]) {
-          yield* backToClient(client, authorizeParams(client, challenge, { resource }), "invalid_target")
+          yield* errorPage(authorizeParams(client, challenge, { resource }), "invalid_target")
         }
         const ok = yield* authorize(
           authorizeParams(client, challenge, { resource: "https://proxy.test/mcp" }),
@@ -146,27 +137,23 @@ describe("AuthorizationEndpoint.authorize", () => {
     ),
   )
 
-  it.effect("authorize - a scope outside scopes_supported or the client's registration: invalid_scope", () =>
-    withProxy(
-      Effect.gen(function* () {
-        const client = yield* register()
-        const narrow = yield* register({ scope: "openid" })
-        const { challenge } = yield* pkce
-        yield* backToClient(
-          client,
-          authorizeParams(client, challenge, { scope: "openid admin" }),
-          "invalid_scope",
-        )
-        yield* backToClient(
-          narrow,
-          authorizeParams(narrow, challenge, { scope: "openid mcp.read" }),
-          "invalid_scope",
-        )
-        const ok = yield* authorize(authorizeParams(client, challenge, { scope: "mcp.read openid mcp.read" }))
-        assert.deepStrictEqual(consentViewOf(ok).scopes, ["mcp.read", "openid"])
-      }),
-      { config: { scopes_supported: ["openid", "mcp.read"] } },
-    ),
+  it.effect(
+    "authorize - a scope outside scopes_supported or the client's registration: invalid_scope on the error page",
+    () =>
+      withProxy(
+        Effect.gen(function* () {
+          const client = yield* register()
+          const narrow = yield* register({ scope: "openid" })
+          const { challenge } = yield* pkce
+          yield* errorPage(authorizeParams(client, challenge, { scope: "openid admin" }), "invalid_scope")
+          yield* errorPage(authorizeParams(narrow, challenge, { scope: "openid mcp.read" }), "invalid_scope")
+          const ok = yield* authorize(
+            authorizeParams(client, challenge, { scope: "mcp.read openid mcp.read" }),
+          )
+          assert.deepStrictEqual(consentViewOf(ok).scopes, ["mcp.read", "openid"])
+        }),
+        { config: { scopes_supported: ["openid", "mcp.read"] } },
+      ),
   )
 
   it.effect("authorize - success stores one hashed, encrypted transaction and sets a binding cookie", () =>

@@ -19,7 +19,6 @@ import {
   type ProxyUnderTest,
   pkce,
   register,
-  type Sent,
   signIn,
   toConsent,
   toUpstream,
@@ -47,16 +46,6 @@ const authorize = async (
 }
 
 /** The error redirect of a trusted redirect URI: registered target, `error`, `state`, `iss`. */
-const expectErrorRedirect = (res: Sent, error: string) => {
-  expect(res.status, res.text).toBe(302)
-  const location = new URL(res.headers.get("location")!)
-  expect(`${location.origin}${location.pathname}`).toBe(defaultRedirect)
-  expect(location.searchParams.get("error")).toBe(error)
-  expect(location.searchParams.get("state")).toBe("client-state-1")
-  expect(location.searchParams.get("iss")).toBe(issuer)
-  expect(location.searchParams.get("code")).toBeNull()
-}
-
 describe("attacks on /authorize", () => {
   it("redirect_uri not registered - error page, no redirect, nothing stored", async () => {
     const res = await withoutStateChange(p, () =>
@@ -126,9 +115,10 @@ describe("attacks on /authorize", () => {
       const res = await withoutStateChange(p, () => authorize({ redirect_uri: evil, ...overrides }))
       expectErrorPage(res, 400, "invalid_request")
     }
-    // The same error with the registered URI does redirect — to that URI only.
-    const ok = await withoutStateChange(p, () => authorize({ response_type: "token" }))
-    expectErrorRedirect(ok, "unsupported_response_type")
+    // The same error with the registered URI is not redirected either: the user has not approved
+    // the client, and anyone can register a redirect URI (RFC 9700 §4.11.2, issue 20 finding 11).
+    const registered = await withoutStateChange(p, () => authorize({ response_type: "token" }))
+    expectErrorPage(registered, 400, "unsupported_response_type")
     // A missing client_id, or a repeated redirect_uri, never redirects either.
     expectErrorPage(await p.send(getRequest("/authorize", { redirect_uri: evil })), 400, "invalid_request")
     const repeated = await withoutStateChange(p, () =>
@@ -141,25 +131,43 @@ describe("attacks on /authorize", () => {
     expectErrorPage(repeated, 400, "invalid_request")
   })
 
-  it("a request for another resource (RFC 8707) - error redirect invalid_target, nothing stored", async () => {
-    const res = await withoutStateChange(p, () => authorize({ resource: "https://other.example/mcp" }))
-    expectErrorRedirect(res, "invalid_target")
+  it("a registered attacker redirect and an error before consent - 400 error page, no Location (issue 20, finding 11)", async () => {
+    const phish = "https://evil.example/phish"
+    const res = await p.send(
+      new Request(`${issuer}/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ redirect_uris: [phish], token_endpoint_auth_method: "none" }),
+      }),
+    )
+    expect(res.status, res.text).toBe(201)
+    const clientId = res.json?.["client_id"] as string
+    const page = await withoutStateChange(p, () =>
+      p.send(getRequest("/authorize", { client_id: clientId, redirect_uri: phish })),
+    )
+    expectErrorPage(page, 400, "unsupported_response_type")
+    expect(page.text).not.toContain("evil.example")
   })
 
-  it("missing PKCE - error redirect invalid_request, nothing stored", async () => {
+  it("a request for another resource (RFC 8707) - error page invalid_target, nothing stored", async () => {
+    const res = await withoutStateChange(p, () => authorize({ resource: "https://other.example/mcp" }))
+    expectErrorPage(res, 400, "invalid_target")
+  })
+
+  it("missing PKCE - error page invalid_request, nothing stored", async () => {
     const res = await withoutStateChange(p, () =>
       authorize({ code_challenge: undefined, code_challenge_method: undefined }),
     )
-    expectErrorRedirect(res, "invalid_request")
+    expectErrorPage(res, 400, "invalid_request")
   })
 
-  it("`plain` PKCE - error redirect invalid_request, nothing stored", async () => {
+  it("`plain` PKCE - error page invalid_request, nothing stored", async () => {
     const res = await withoutStateChange(p, () =>
       authorize({ code_challenge: "a".repeat(43), code_challenge_method: "plain" }),
     )
-    expectErrorRedirect(res, "invalid_request")
+    expectErrorPage(res, 400, "invalid_request")
     const implicit = await withoutStateChange(p, () => authorize({ code_challenge_method: undefined }))
-    expectErrorRedirect(implicit, "invalid_request")
+    expectErrorPage(implicit, 400, "invalid_request")
   })
 })
 

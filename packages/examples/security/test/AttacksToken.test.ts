@@ -13,11 +13,13 @@ import {
   expectOAuthError,
   formRequest,
   getRequest,
+  issuer,
   makeProxy,
   type ProxyUnderTest,
   redeemRequest,
   refreshRequest,
   register,
+  resource as resource_,
   session,
   signIn,
   tokensOf,
@@ -66,12 +68,20 @@ describe("attacks on /token", () => {
     const replay = await p.send(redeemRequest(c, signedIn))
     expectOAuthError(replay, 400, "invalid_grant")
     const change = diff(before, await p.snapshot())
-    expect(change.added).toEqual([])
-    // The family is marked revoked, its access token's jti mapping and the upstream set are gone.
+    // The family's revocation mark is added (never undone by a concurrent grant, issue 20).
+    expect(change.added.map((k) => k.split(":")[0])).toEqual(["family-revoked"])
+    // The family is marked revoked; its access token's jti mapping, the upstream set and the
+    // remembered step-up grant are gone.
     expect(change.changed.map((k) => k.split(":")[0])).toEqual(["family"])
-    expect(change.removed.map((k) => k.split(":")[0]).sort()).toEqual(["jti", "upstream"])
+    expect(change.removed.map((k) => k.split(":")[0]).sort()).toEqual(["grant", "jti", "upstream"])
     const ops = (await p.writes()).slice(writes).map((w) => `${w.operation} ${w.key.split(":")[0]}`)
-    expect(ops.sort()).toEqual(["delete jti", "delete upstream", "set family"])
+    expect(ops.sort()).toEqual([
+      "delete grant",
+      "delete jti",
+      "delete upstream",
+      "set family",
+      "set family-revoked",
+    ])
     expectOAuthError(await p.send(bearerRequest(tokens.access_token)), 401, "invalid_token")
     expectOAuthError(await p.send(refreshRequest(c, tokens.refresh_token!)), 400, "invalid_grant")
     const revocations = await Effect.runPromise((await p.upstream()).revocations)
@@ -97,13 +107,33 @@ describe("attacks on /token", () => {
       const replay = await r.send(redeemRequest(c, signed))
       expectOAuthError(replay, 400, "invalid_grant")
       expect(replay.json?.["error_description"]).toContain("revoked")
-      const tokens = tokensOf(r, await first)
-      expectOAuthError(await r.send(bearerRequest(tokens.access_token)), 401, "invalid_token")
-      expectOAuthError(await r.send(refreshRequest(c, tokens.refresh_token!)), 400, "invalid_grant")
+      // The first redemption sees the revocation once its tokens are written (issue 20): it is
+      // refused, or answered with tokens that are already dead.
+      const answer = await first
+      if (answer.status === 200) {
+        const tokens = tokensOf(r, answer)
+        expectOAuthError(await r.send(bearerRequest(tokens.access_token)), 401, "invalid_token")
+        expectOAuthError(await r.send(refreshRequest(c, tokens.refresh_token!)), 400, "invalid_grant")
+      } else expectOAuthError(answer, 400, "invalid_grant")
+      expect(await r.keys("jti:")).toEqual([])
       expect(await Effect.runPromise((await r.upstream()).revocations)).toHaveLength(1)
     } finally {
       await r.dispose()
     }
+  })
+
+  it("a resource other than the proxy's at /token - 400 invalid_target, nothing changes (RFC 8707 §2)", async () => {
+    const signed = await signIn(p, client)
+    for (const resource of ["https://other.example/mcp", `${resource_}/`, issuer]) {
+      const res = await withoutStateChange(p, () => p.send(redeemRequest(client, signed, { resource })))
+      expectOAuthError(res, 400, "invalid_target")
+    }
+    const tokens = tokensOf(p, await p.send(redeemRequest(client, signed, { resource: resource_ })))
+    const refused = await withoutStateChange(p, () =>
+      p.send(refreshRequest(client, tokens.refresh_token!, { resource: "https://other.example/mcp" })),
+    )
+    expectOAuthError(refused, 400, "invalid_target")
+    tokensOf(p, await p.send(refreshRequest(client, tokens.refresh_token!, { resource: resource_ })))
   })
 
   it("a code redeemed by another client - 400 invalid_grant, the rightful client still redeems it", async () => {
@@ -146,9 +176,9 @@ describe("attacks on /token", () => {
     const reuse = await p.send(refreshRequest(c, tokens.refresh_token!))
     expectOAuthError(reuse, 400, "invalid_grant")
     const change = diff(before, await p.snapshot())
-    expect(change.added).toEqual([])
+    expect(change.added.map((k) => k.split(":")[0])).toEqual(["family-revoked"])
     expect(change.changed.map((k) => k.split(":")[0])).toEqual(["family"])
-    expect(new Set(change.removed.map((k) => k.split(":")[0]))).toEqual(new Set(["jti", "upstream"]))
+    expect(new Set(change.removed.map((k) => k.split(":")[0]))).toEqual(new Set(["grant", "jti", "upstream"]))
     expectOAuthError(await p.send(bearerRequest(rotated.access_token)), 401, "invalid_token")
     expectOAuthError(await p.send(refreshRequest(c, rotated.refresh_token!)), 400, "invalid_grant")
   })

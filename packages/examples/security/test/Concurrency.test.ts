@@ -18,7 +18,7 @@ import {
 const parallel = 50
 
 describe("concurrency", () => {
-  it("50 parallel /token requests with one code - exactly one 200, the rest invalid_grant", async () => {
+  it("50 parallel /token requests with one code - at most one 200, the rest invalid_grant, nothing stays alive", async () => {
     const p = await makeProxy()
     try {
       const client = await register(p)
@@ -27,21 +27,19 @@ describe("concurrency", () => {
         Array.from({ length: parallel }, () => p.send(redeemRequest(client, signed))),
       )
       const ok = answers.filter((a) => a.status === 200)
-      expect(ok).toHaveLength(1)
+      expect(ok.length).toBeLessThanOrEqual(1)
       for (const a of answers.filter((x) => x.status !== 200)) {
         expect(a.status, a.text).toBe(400)
         expect(a.json?.["error"]).toBe("invalid_grant")
       }
-      // Exactly one set of tokens exists: one jti mapping, at most one refresh token.
-      expect((await p.keys("refresh:")).length).toBeLessThanOrEqual(1)
-      expect((await p.keys("jti:")).length).toBeLessThanOrEqual(1)
-      const tokens = tokensOf(p, ok[0]!)
-      // A loser that came after the winner is a replay: the winner's tokens are then revoked.
-      const replays = answers.filter((a) => String(a.json?.["error_description"]).includes("are revoked"))
-      const bearer = await p.send(bearerRequest(tokens.access_token))
-      expect(bearer.status, `${replays.length} replays detected`).toBe(replays.length > 0 ? 401 : 200)
-      const refreshed = await p.send(refreshRequest(client, tokens.refresh_token!))
-      expect(refreshed.status).toBe(replays.length > 0 ? 400 : 200)
+      // Every loser is a replay of the winner (issue 20): what the winner got is revoked, whatever
+      // the order in which the requests ran.
+      expect(await p.keys("jti:")).toEqual([])
+      for (const answer of ok) {
+        const tokens = tokensOf(p, answer)
+        expect((await p.send(bearerRequest(tokens.access_token))).status).toBe(401)
+        expect((await p.send(refreshRequest(client, tokens.refresh_token!))).status).toBe(400)
+      }
     } finally {
       await p.dispose()
     }

@@ -2,7 +2,8 @@
  * Issuing the token response of a grant: an access token (recorded in its family) and, for clients
  * allowed the `refresh_token` grant, a new refresh token of the same family.
  *
- * Effect over ports (Settings, TokenStore, ProxyKeys, Entropy, Clock).
+ * Effect over ports (Settings, TokenStore, ProxyKeys, Entropy, Clock). Fails with `invalid_grant`
+ * (and leaves no live token) when the family is found revoked once the tokens are written.
  *
  * @since 0.1.0
  */
@@ -10,9 +11,11 @@ import { Clock, Effect, Option } from "effect"
 import type { Client } from "../../Client.ts"
 import { Entropy } from "../../Entropy.ts"
 import { issueAccessToken } from "../../IssueAccessToken.ts"
+import { oauth } from "../../OAuthError.ts"
 import { Settings } from "../../ProxyConfig.ts"
 import * as Scopes from "../../Scopes.ts"
 import { TokenStore } from "../../TokenStore.ts"
+import { isRevoked } from "../Revocation.ts"
 
 /**
  * @category models
@@ -82,6 +85,16 @@ export const issue = (client: Client, grant: Grant) =>
         },
         familyTtl,
       )
+    }
+    // Checked after the writes, never before: a revocation of the family that landed while this
+    // ran (a code replay, a refresh-token reuse, `/revoke`) is seen here and the new tokens die,
+    // or it lands after, and then it finds them (see `revokeFamily`).
+    if (yield* isRevoked(grant.family_id)) {
+      yield* store.jtiMappings.delete(issued.jti)
+      if (refresh_token !== undefined) yield* store.refreshTokens.delete(refresh_token)
+      // A refresh may have written the upstream session back after the revocation deleted it.
+      yield* store.upstreamTokenSets.delete(grant.upstream_token_set_id)
+      return yield* oauth("invalid_grant", "The grant was revoked while the tokens were issued")
     }
     const scope = Scopes.format(grant.scope)
     return {

@@ -20,7 +20,7 @@ import * as Scopes from "../../Scopes.ts"
 import { TokenStore } from "../../TokenStore.ts"
 import * as UpstreamSession from "../../UpstreamSession.ts"
 import type { Params } from "../AuthorizationEndpoint.ts"
-import { revokeFamily } from "../Revocation.ts"
+import { isRevoked, revokeFamily } from "../Revocation.ts"
 import { issue } from "./Issue.ts"
 
 const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => Math.floor(ms / 1000))
@@ -52,12 +52,10 @@ const rotated = (client: Client, token: string) =>
         yield* revokeFamily(m.family_id)
         return yield* oauth("invalid_grant", "The refresh token was already used; the session is revoked")
       }
-      if (m.response !== undefined) {
-        // A revoked family's answer holds revoked tokens: the retry is refused, not replayed.
-        const family = yield* store.families.get(m.family_id)
-        if (Option.isNone(family) || family.value.revoked) return yield* unknownToken()
-        return m.response
-      }
+      // A revoked family's answer holds revoked tokens: the retry is refused, not replayed (nor
+      // waited for: a rotation that finds its family revoked gives no answer).
+      if (yield* isRevoked(m.family_id)) return yield* unknownToken()
+      if (m.response !== undefined) return m.response
       yield* Effect.sleep("50 millis")
     }
     return yield* retryLater()
@@ -79,8 +77,7 @@ export const handle = (client: Client, form: Params) =>
     if (Option.isNone(found)) return yield* rotated(client, token)
     const record = found.value
     if (record.client_id !== client.client_id) return yield* unknownToken()
-    const family = yield* store.families.get(record.family_id)
-    if (Option.isNone(family) || family.value.revoked) return yield* unknownToken()
+    if (yield* isRevoked(record.family_id)) return yield* unknownToken()
     const requested = Scopes.parse(form["scope"])
     const scope = requested.length === 0 ? record.scope : requested
     if (!Scopes.isSubset(scope, record.scope)) {
