@@ -60,4 +60,12 @@ if [ ! -f "$stamp" ] || ! cmp -s "$root/pnpm-lock.yaml" "$stamp"; then
   cp "$root/pnpm-lock.yaml" "$stamp"
 fi
 
+# Workspace packages export their built dist/ to the outside and their TypeScript sources under the
+# `@oidc-proxy/source` condition: everything run through this script (tests, demo, bench, scripts)
+# uses the sources, with no build step.
+case " ${NODE_OPTIONS:-} " in
+  *" --conditions=@oidc-proxy/source "*) ;;
+  *) export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--conditions=@oidc-proxy/source" ;;
+esac
+
 exec "$@"

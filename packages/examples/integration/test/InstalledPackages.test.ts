@@ -1,0 +1,204 @@
+/**
+ * The packages as a user gets them: every published package is built and packed (pnpm pack), the
+ * gateway and the core are installed from the tarballs into an empty folder with plain
+ * `npm install` (no workspace links, third-party dependencies from the registry), and then the
+ * installed `oidc-proxy` answers `--help`, serves a real MCP sign-in in front of the testbed, the core
+ * imports from a plain .mjs and type-checks from a .ts file, and its internal modules stay private.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { HeadlessBrowser, LocalIdp, McpClient, McpServer } from "@oidc-proxy/testbed"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+
+const root = join(import.meta.dirname, "..", "..", "..", "..")
+
+// As a user's shell has it: no `@oidc-proxy/source` condition (the installed packages have no
+// sources) and none of the npm_config_* settings pnpm passes to the processes it runs.
+const plainEnv = (): NodeJS.ProcessEnv => ({
+  ...Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith("npm_config_")),
+  ),
+  NODE_OPTIONS: "",
+})
+
+const run = (cmd: string, args: ReadonlyArray<string>, cwd: string, timeout = 150_000) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(cmd, args, { cwd, env: plainEnv(), timeout, maxBuffer: 8 << 20 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
+      resolve({ code, stdout, stderr })
+    })
+  })
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once("error", reject)
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address()
+      s.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0))
+    })
+  })
+
+const waitForReady = async (url: string, child: ChildProcess, stderr: () => string) => {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`gateway exited ${child.exitCode}: ${stderr()}`)
+    try {
+      if ((await fetch(`${url}/readyz`)).status === 200) return
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`gateway not ready: ${stderr()}`)
+}
+
+describe("installed from the packed tarballs", () => {
+  const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-install-"))
+  const app = join(dir, "app")
+
+  beforeAll(async () => {
+    const packed = await run(
+      process.execPath,
+      [join(root, "scripts", "pack-packages.mjs"), join(dir, "tarballs")],
+      root,
+    )
+    if (packed.code !== 0) throw new Error(`pack failed: ${packed.stderr}`)
+    const tarballs: Record<string, string> = JSON.parse(packed.stdout.trim().split("\n").at(-1) ?? "{}")
+    const file = (name: string) => `file:${tarballs[name]}`
+    // Overrides send every @oidc-proxy/* dependency to its tarball, never to the registry.
+    const overrides = Object.fromEntries(Object.keys(tarballs).map((name) => [name, file(name)]))
+    mkdirSync(app)
+    writeFileSync(
+      join(app, "package.json"),
+      JSON.stringify({
+        name: "install-check",
+        private: true,
+        type: "module",
+        dependencies: {
+          "@oidc-proxy/node": file("@oidc-proxy/node"),
+          "@oidc-proxy/core": file("@oidc-proxy/core"),
+        },
+        overrides,
+      }),
+    )
+    const installed = await run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], app)
+    if (installed.code !== 0) throw new Error(`npm install failed: ${installed.stderr}`)
+  }, 240_000)
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  it("npx oidc-proxy --help - the installed bin prints the usage and exits 0", async () => {
+    const { code, stdout, stderr } = await run("npx", ["--no-install", "oidc-proxy", "--help"], app, 60_000)
+    expect(stderr).toBe("")
+    expect(code).toBe(0)
+    expect(stdout).toContain("Usage: oidc-proxy")
+    expect(stdout).toContain("OIDC_PROXY_UPSTREAM_ISSUER")
+  }, 60_000)
+
+  it("the installed gateway in front of the testbed MCP server - the MCP SDK client signs in and calls a tool", async () => {
+    const idp = await LocalIdp.startLocalIdp({
+      quiet: true,
+      client: { redirect_uris: ["http://127.0.0.1/auth/callback"], loopbackAnyPort: true },
+    })
+    const mcp = await McpServer.startMcpServer()
+    const url = `http://127.0.0.1:${await freePort()}`
+    const client = idp.clients[0]!
+    let err = ""
+    const child = spawn(process.execPath, [join(app, "node_modules", ".bin", "oidc-proxy")], {
+      cwd: app,
+      env: {
+        PATH: process.env.PATH ?? "",
+        OIDC_PROXY_BASE_URL: url,
+        OIDC_PROXY_TARGET: mcp.url,
+        OIDC_PROXY_UPSTREAM_ISSUER: idp.issuer,
+        OIDC_PROXY_UPSTREAM_CLIENT_ID: client.client_id,
+        OIDC_PROXY_UPSTREAM_CLIENT_SECRET: client.client_secret,
+        OIDC_PROXY_UPSTREAM_SCOPES: "openid email",
+        OIDC_PROXY_UPSTREAM_AUDIENCE: idp.audience,
+        OIDC_PROXY_UPSTREAM_EXTRA_PARAMS: "prompt=consent",
+        OIDC_PROXY_REQUIRED_SCOPES: "mcp:read",
+        OIDC_PROXY_STORE: `sqlite:${join(dir, "gw.db")}`,
+        OIDC_PROXY_SECRET: "install-test-secret-0123456789-abcdefghij",
+      },
+      stdio: ["ignore", "ignore", "pipe"],
+    })
+    child.stderr?.on("data", (d) => {
+      err += String(d)
+    })
+    try {
+      await waitForReady(url, child, () => err)
+      const { client: mcpClient } = await McpClient.connectWithOAuth(`${url}/mcp`, {
+        interact: HeadlessBrowser.firstOf(
+          HeadlessBrowser.pressButton("decision", "approve"),
+          HeadlessBrowser.oidcProviderDevInteractions({ login: "ada" }),
+        ),
+        scope: "openid email offline_access mcp:read",
+      })
+      const result = await mcpClient.callTool({ name: "whoami", arguments: {} })
+      expect(result.structuredContent).toMatchObject({ user: "ada", scopes: "mcp:read" })
+      await mcpClient.close()
+    } finally {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once("exit", r))
+        child.kill("SIGTERM")
+        await exited
+      }
+      await mcp.close()
+      await idp.close()
+    }
+  }, 90_000)
+
+  it("@oidc-proxy/core from a plain .mjs - imports and runs; an internal module is not exported", async () => {
+    writeFileSync(
+      join(app, "use.mjs"),
+      [
+        'import { Scopes } from "@oidc-proxy/core"',
+        'console.log(JSON.stringify(Scopes.parse("openid  mcp:read")))',
+      ].join("\n"),
+    )
+    const used = await run(process.execPath, ["use.mjs"], app, 30_000)
+    expect(used.stderr).toBe("")
+    expect(JSON.parse(used.stdout)).toEqual(["mcp:read", "openid"])
+
+    writeFileSync(join(app, "internal.mjs"), 'await import("@oidc-proxy/core/internal/compactJws")\n')
+    const internal = await run(process.execPath, ["internal.mjs"], app, 30_000)
+    expect(internal.code).not.toBe(0)
+    expect(internal.stderr).toContain("ERR_PACKAGE_PATH_NOT_EXPORTED")
+  }, 60_000)
+
+  it("@oidc-proxy/core from TypeScript - tsc --noEmit resolves the installed types, with no any", async () => {
+    writeFileSync(
+      join(app, "use.ts"),
+      [
+        'import { Scopes } from "@oidc-proxy/core"',
+        'const parsed = Scopes.parse("openid")',
+        // Fails to compile if `parsed` is `any` (or the import did not resolve to the real types).
+        "type IsAny<T> = 0 extends 1 & T ? true : false",
+        "const notAny: IsAny<typeof parsed> = false",
+        "const first: string | undefined = parsed[0]",
+        "// @ts-expect-error: a ScopeSet holds strings, not numbers",
+        "const wrong: ReadonlyArray<number> = parsed",
+        "export { first, notAny, wrong }",
+      ].join("\n"),
+    )
+    writeFileSync(
+      join(app, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          module: "NodeNext",
+          moduleResolution: "NodeNext",
+          target: "ES2023",
+          strict: true,
+          noEmit: true,
+        },
+        files: ["use.ts"],
+      }),
+    )
+    const tsc = await run(join(root, "node_modules", ".bin", "tsc"), ["-p", "."], app, 60_000)
+    expect(tsc.stdout + tsc.stderr).toBe("")
+    expect(tsc.code).toBe(0)
+  }, 60_000)
+})
