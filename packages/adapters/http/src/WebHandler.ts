@@ -23,6 +23,7 @@ import {
   OAuthError,
   type Outcome,
   ProxyConfig,
+  Quota,
   RegisterEndpoint,
   RevocationEndpoint,
   TokenEndpoint,
@@ -153,7 +154,7 @@ export const make = (options: Options = {}): Effect.Effect<Handler, never, Requi
       respond(
         "json",
         Effect.flatMap(RequestInput.json(request, limit), (body) =>
-          RegisterEndpoint.register(body, RequestInput.bearer(request)),
+          RegisterEndpoint.register(body, RequestInput.bearer(request), RequestInput.source(request)),
         ),
       ),
     )
@@ -161,7 +162,10 @@ export const make = (options: Options = {}): Effect.Effect<Handler, never, Requi
       respond(
         "browser",
         Effect.flatMap(RequestInput.params(url.searchParams), (p) =>
-          AuthorizationEndpoint.authorize(p, RequestInput.cookies(request)),
+          Effect.andThen(
+            Quota.admitAuthorization(RequestInput.source(request), p["client_id"]),
+            AuthorizationEndpoint.authorize(p, RequestInput.cookies(request)),
+          ),
         ),
       ),
     )

@@ -66,6 +66,25 @@ const resolveRedirectUri = (client: Client, requested: string | undefined): stri
     : errorPage("invalid_request", "redirect_uri is not registered for this client")
 }
 
+/**
+ * Longest `state` and `scope` accepted at `/authorize`, in characters: both are stored with the
+ * pending transaction, so their size bounds what one request can make the server keep.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const maxParameterLength = { state: 1024, scope: 2000 } as const
+
+/** Which stored parameter is too long, as an error description. */
+const oversizedParameter = (params: Params): string | undefined => {
+  for (const name of ["state", "scope"] as const) {
+    const value = params[name]
+    if (value !== undefined && value.length > maxParameterLength[name])
+      return `${name} must be at most ${maxParameterLength[name]} characters`
+  }
+  return undefined
+}
+
 /** The scopes a request may be granted, or why not. */
 const grantableScopes = (
   config: ProxyConfig,
@@ -196,6 +215,10 @@ export const authorize = (
     if (typeof redirectUri !== "string") return yield* redirectUri
 
     const state = params["state"]
+    const tooLong = oversizedParameter(params)
+    // The state is not echoed: it is the oversized value.
+    if (tooLong !== undefined)
+      return yield* Effect.fail(oauth("invalid_request", tooLong, { redirect_uri: redirectUri }))
     const back = { redirect_uri: redirectUri, state }
     const deny = (error: Parameters<typeof oauth>[0], description: string) =>
       Effect.fail(oauth(error, description, back))
