@@ -171,12 +171,6 @@ export const validateRegistration = (
     return oauth("invalid_client_metadata", "the request body must be a JSON object")
   }
   const body = input as Record<string, unknown>
-  // Unknown members are dropped, but a bound on the whole document keeps the sum of the fields small.
-  if (new TextEncoder().encode(JSON.stringify(body)).length > limits.document)
-    return oauth(
-      "invalid_client_metadata",
-      `the registration metadata must be at most ${limits.document} bytes`,
-    )
 
   const applicationType = body["application_type"] ?? "web"
   if (applicationType !== "web" && applicationType !== "native") {
@@ -248,6 +242,14 @@ export const validateRegistration = (
     if (isFailure(v)) return v
     if (v !== undefined) fields[field] = v
   }
+
+  // After the field checks (their errors name the field); unknown members are dropped, but the
+  // bound on the whole document keeps the sum of the stored fields small.
+  if (new TextEncoder().encode(JSON.stringify(body)).length > limits.document)
+    return oauth(
+      "invalid_client_metadata",
+      `the registration metadata must be at most ${limits.document} bytes`,
+    )
 
   return {
     redirect_uris: redirectUris,

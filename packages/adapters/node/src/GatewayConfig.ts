@@ -201,6 +201,16 @@ export const variables = {
     description: "Seconds a rotated refresh token still answers a retried request",
     parse: P.seconds,
   }),
+  registrationQuota: v("OIDC_PROXY_REGISTRATION_QUOTA", {
+    default: "100",
+    description: "Client registrations per source address per hour (0 = no limit)",
+    parse: P.integer(0, 1_000_000),
+  }),
+  authorizeQuota: v("OIDC_PROXY_AUTHORIZE_QUOTA", {
+    default: "300",
+    description: "/authorize requests per source address per transaction lifetime (0 = no limit)",
+    parse: P.integer(0, 1_000_000),
+  }),
   clockTolerance: v("OIDC_PROXY_CLOCK_TOLERANCE", {
     default: "30",
     description: "Leeway for exp/nbf/iat checks, seconds (0-300)",
@@ -322,6 +332,8 @@ const proxyPaths: Record<string, string> = {
   "ttl.access_token": variables.accessTokenTtl.name,
   "ttl.refresh_token": variables.refreshTokenTtl.name,
   "ttl.refresh_grace": variables.refreshGrace.name,
+  "quotas.registrations_per_source": variables.registrationQuota.name,
+  "quotas.authorizations_per_source": variables.authorizeQuota.name,
   "registration.enabled": variables.registration.name,
   "registration.initial_access_token": variables.registrationToken.name,
   "registration.allowed_redirect_uris": variables.allowedRedirectUris.name,
@@ -436,6 +448,10 @@ export const decode = (
         ? {}
         : { initial_access_token: Redacted.value(values.registrationToken) }),
       allowed_redirect_uris: values.allowedRedirectUris,
+    },
+    quotas: {
+      registrations_per_source: values.registrationQuota,
+      authorizations_per_source: values.authorizeQuota,
     },
     client_id_metadata_documents: {
       enabled: values.clientIdMetadata !== "off",
