@@ -5,9 +5,10 @@
  * record, kept a year), the largest one accepted now (just under 8 KiB), `/authorize` with a 12 KB
  * `state` and with the largest accepted `state`. Oversized requests get their precise error,
  * requests past a quota get 429 with `Retry-After`, and the process's resident memory (VmRSS in
- * /proc) grows by less than 64 MB. The gateway's old space is capped at 96 MB, so that garbage is
- * collected before the heap grows and RSS follows what is kept; before the bounds the same flood
- * kept more than that and the process ran out of heap.
+ * /proc) grows by less than 32 MB. The gateway runs with its old space capped at 64 MB: garbage is
+ * then collected before the heap grows (RSS follows what is kept), and what the flood makes it
+ * keep must fit. Before the bounds this flood kept over 50 MB and the process died out of heap
+ * (the test then fails naming the exit).
  */
 import { existsSync, readFileSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -16,7 +17,7 @@ import { type FakeIdp, startFakeIdp } from "./FakeIdp.ts"
 import { clientRedirect, gatewayEnv, registerClient, startTarget, type Target } from "./flows.ts"
 import { freePort, type GatewayProcess, spawnGateway } from "./processes.ts"
 
-const perKind = 750
+const perKind = 500
 const concurrency = 24
 
 let idp: FakeIdp
@@ -117,14 +118,16 @@ describe.skipIf(!existsSync("/proc/self/status"))("a flood of unauthenticated re
       gatewayEnv(url, target.url, idp, "memory", {
         // A small old space makes V8 collect garbage before it grows the heap, so RSS follows
         // what is kept rather than what is waiting for a collection (and a leak ends in a crash).
-        NODE_OPTIONS: "--max-old-space-size=96",
+        NODE_OPTIONS: "--max-old-space-size=64",
       }),
     )
     const pid = gateway.child.pid!
     const clientId = await registerClient(url)
     const { challenge } = await pkce()
-    // Warm up the paths once, then take the baseline.
-    await pool(Array.from({ length: 50 }, () => register(url, { redirect_uris: ["javascript:x"] })))
+    // Warm up: requests refused before anything is stored (and not counted by a quota) leave the
+    // heap at its working size, so the baseline does not include startup garbage.
+    const junk = { redirect_uris: ["javascript:x"], padding: "j".repeat(50_000) }
+    await pool(Array.from({ length: 400 }, () => register(url, junk)))
     const before = rssBytes(pid)
 
     const longUri = (i: number) =>
@@ -148,7 +151,8 @@ describe.skipIf(!existsSync("/proc/self/status"))("a flood of unauthenticated re
       () => Promise<{ readonly kind: string; readonly answer: Answer & Record<string, unknown> }>
     > = []
     for (let i = 0; i < perKind; i++) {
-      tasks.push(async () => ({ kind: "old-maximal", answer: await register(url, oldMaximal)() }))
+      for (let k = 0; k < 3; k++)
+        tasks.push(async () => ({ kind: "old-maximal", answer: await register(url, oldMaximal)() }))
       tasks.push(async () => ({ kind: "maximal", answer: await register(url, maximal)() }))
       tasks.push(async () => ({
         kind: "huge-state",
@@ -159,7 +163,12 @@ describe.skipIf(!existsSync("/proc/self/status"))("a flood of unauthenticated re
         answer: await authorize(url, clientId, challenge, "m".repeat(1024))(),
       }))
     }
-    const answers = await pool(tasks)
+    const answers = await pool(tasks).catch(async (error: unknown) => {
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      throw new Error(
+        `the flood failed (${String(error)}); gateway exit: ${gateway?.child.exitCode ?? gateway?.child.signalCode}\n${gateway?.output().slice(-600)}`,
+      )
+    })
     const after = rssBytes(pid)
 
     const of = (kind: string) => answers.filter((a) => a.kind === kind).map((a) => a.answer)
@@ -171,7 +180,10 @@ describe.skipIf(!existsSync("/proc/self/status"))("a flood of unauthenticated re
     }
     // Within the limits: the source's quota (100 an hour, one used above), then 429.
     const created = of("maximal").filter((a) => a.status === 201).length
-    expect(created).toBe(99)
+    // 99 in one window (one registration above); a window boundary during the flood admits more.
+    expect(created).toBeGreaterThanOrEqual(99)
+    expect(created).toBeLessThan(200)
+    expect(of("maximal").some((a) => a.status === 429)).toBe(true)
     for (const a of of("maximal").filter((x) => x.status !== 201)) {
       expect(a.status).toBe(429)
       expect(a.error).toBe("temporarily_unavailable")
@@ -182,7 +194,9 @@ describe.skipIf(!existsSync("/proc/self/status"))("a flood of unauthenticated re
     // /authorize: 300 answered per source per 10 minutes — a 12 KB state refused (not echoed), a
     // 1024-character one shown the consent page — then 429 with Retry-After.
     const authorizeAnswers = [...of("huge-state"), ...of("max-state")]
-    expect(authorizeAnswers.filter((a) => a.status !== 429).length).toBe(300)
+    const answered = authorizeAnswers.filter((a) => a.status !== 429).length
+    expect(answered).toBeGreaterThanOrEqual(300)
+    expect(answered).toBeLessThanOrEqual(600)
     for (const a of of("huge-state").filter((x) => x.status !== 429)) {
       if (a.status === 302) {
         expect(a.error).toBe("invalid_request")
@@ -201,7 +215,7 @@ describe.skipIf(!existsSync("/proc/self/status"))("a flood of unauthenticated re
     expect(of("huge-state").some((a) => a.status === 429)).toBe(true)
 
     const grown = after - before
-    expect(grown, `RSS grew by ${Math.round(grown / 2 ** 20)} MB`).toBeLessThan(64 * 2 ** 20)
+    expect(grown, `RSS grew by ${Math.round(grown / 2 ** 20)} MB`).toBeLessThan(32 * 2 ** 20)
     expect(gateway.output()).not.toMatch(/"level":"(ERROR|FATAL)"/i)
-  }, 120_000)
+  }, 150_000)
 })
