@@ -5,7 +5,8 @@
  * the whole registration is valid and within the source's quota (`Quota.admitRegistration`).
  * Confidential clients get a secret that is stored only as its keyed hash. A new client lives
  * `ttl.unused_client` until it first redeems a code (`keep`), then `ttl.client` from registration:
- * registrations no one signs in with do not pile up for a year.
+ * registrations no one signs in with do not pile up for a year. A registration made with the
+ * configured initial access token (the operator's) has no quota and the full `ttl.client`.
  *
  * @see [RFC 7591 §3](https://www.rfc-editor.org/rfc/rfc7591#section-3)
  * @since 0.1.0
@@ -53,7 +54,9 @@ export const register = (body: unknown, bearer: string | undefined, source?: str
       allowRedirectUri: RedirectUri.compilePatterns(config.registration.allowed_redirect_uris),
     })
     if ("_tag" in validated) return yield* validated
-    yield* Quota.admitRegistration(source)
+    // With an initial access token the caller is the operator: no quota, the full lifetime.
+    const byOperator = required !== undefined
+    if (!byOperator) yield* Quota.admitRegistration(source)
 
     const entropy = yield* Entropy
     const store = yield* TokenStore
@@ -70,7 +73,7 @@ export const register = (body: unknown, bearer: string | undefined, source?: str
     yield* store.clients.set(
       client_id,
       client,
-      `${Math.min(config.ttl.unused_client, config.ttl.client)} seconds`,
+      `${byOperator ? config.ttl.client : Math.min(config.ttl.unused_client, config.ttl.client)} seconds`,
     )
     return Outcome.json(
       201,

@@ -181,6 +181,29 @@ describe("issue 20: bounds on what unauthenticated callers make the server keep"
   )
 })
 
+describe("issue 20: registrations by the operator", () => {
+  it.effect("register - with the initial access token: no quota, the full client lifetime", () =>
+    withProxy(
+      Effect.gen(function* () {
+        const ids: Array<string> = []
+        for (let i = 0; i < 3; i++) {
+          const outcome = yield* RegisterEndpoint.register(valid, "operator-token", "203.0.113.9")
+          ids.push((outcome as { readonly body: { readonly client_id: string } }).body.client_id)
+        }
+        yield* TestClock.adjust(hours(48))
+        const store = yield* TokenStore
+        for (const id of ids) assert.isTrue(Option.isSome(yield* store.clients.get(id)))
+      }),
+      {
+        config: {
+          quotas: { registrations_per_source: 1 },
+          registration: { initial_access_token: "operator-token" },
+        },
+      },
+    ),
+  )
+})
+
 describe("Store.makeMemoryWith - a byte budget", () => {
   it.effect("drops expired entries first, then the least recently written", () =>
     Effect.gen(function* () {
