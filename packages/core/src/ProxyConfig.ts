@@ -177,12 +177,12 @@ export const ProxyConfig = Schema.Struct({
     /** Default 3600 (an hour). */
     registration_window_seconds: Seconds(3600),
     /**
-     * `/authorize` requests (each may store a pending transaction) per source per `ttl.transaction`.
-     * Default 300.
+     * Pending sign-ins (`/authorize` requests that pass every check and store a transaction) per
+     * source per `ttl.transaction`. Default 300.
      */
     authorizations_per_source: Count(300),
     /**
-     * `/authorize` requests per `client_id` per `ttl.transaction`, from all sources together. Default
+     * Pending sign-ins per `client_id` per `ttl.transaction`, from all sources together. Default
      * 1000. Recommendation: keep it well above `authorizations_per_source`, so that one source cannot
      * exhaust a client's quota for everyone.
      */

@@ -1,7 +1,8 @@
 /**
  * Quotas on what unauthenticated callers can make the proxy keep: client registrations per
- * source address, and `/authorize` requests (each may store a pending transaction) per source and
- * per client, in fixed windows.
+ * source address, and pending transactions (valid `/authorize` requests) per source and per
+ * client, in fixed windows. Only requests that would be stored are counted, so a refused request
+ * still writes nothing.
  *
  * Effect over the TokenStore (its `quotas` collection) and Clock. A window's count is a run of
  * numbered slots, each claimed once with `setIfAbsent`, so every instance sharing the store
@@ -113,13 +114,13 @@ export const admitRegistration = (source: string | undefined) =>
   })
 
 /**
- * Counts an `/authorize` request from `source` for `clientId` (an id the caller chose: it is only
- * ever part of a hashed key).
+ * Counts a pending transaction (an `/authorize` request about to be stored) from `source` for
+ * `clientId`.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const admitAuthorization = (source: string | undefined, clientId: string | undefined) =>
+export const admitAuthorization = (source: string | undefined, clientId: string) =>
   Effect.gen(function* () {
     const config = yield* Settings
     const windowSeconds = config.ttl.transaction
@@ -130,10 +131,9 @@ export const admitAuthorization = (source: string | undefined, clientId: string 
         bucket,
         "Too many authorization requests from this address",
       )
-    if (clientId !== undefined && clientId !== "")
-      yield* admit(
-        { name: "authorize-client", limit: config.quotas.authorizations_per_client, windowSeconds },
-        clientId,
-        "Too many authorization requests for this client",
-      )
+    yield* admit(
+      { name: "authorize-client", limit: config.quotas.authorizations_per_client, windowSeconds },
+      clientId,
+      "Too many authorization requests for this client",
+    )
   })

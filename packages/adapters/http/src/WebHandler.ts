@@ -23,7 +23,6 @@ import {
   OAuthError,
   type Outcome,
   ProxyConfig,
-  Quota,
   RegisterEndpoint,
   RevocationEndpoint,
   TokenEndpoint,
@@ -162,10 +161,7 @@ export const make = (options: Options = {}): Effect.Effect<Handler, never, Requi
       respond(
         "browser",
         Effect.flatMap(RequestInput.params(url.searchParams), (p) =>
-          Effect.andThen(
-            Quota.admitAuthorization(RequestInput.source(request), p["client_id"]),
-            AuthorizationEndpoint.authorize(p, RequestInput.cookies(request)),
-          ),
+          AuthorizationEndpoint.authorize(p, RequestInput.cookies(request), RequestInput.source(request)),
         ),
       ),
     )

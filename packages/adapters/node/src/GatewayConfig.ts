@@ -208,7 +208,7 @@ export const variables = {
   }),
   authorizeQuota: v("OIDC_PROXY_AUTHORIZE_QUOTA", {
     default: "300",
-    description: "/authorize requests per source address per transaction lifetime (0 = no limit)",
+    description: "Pending sign-ins (/authorize) per source address per transaction lifetime (0 = no limit)",
     parse: P.integer(0, 1_000_000),
   }),
   clockTolerance: v("OIDC_PROXY_CLOCK_TOLERANCE", {

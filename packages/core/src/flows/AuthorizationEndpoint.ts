@@ -24,6 +24,7 @@ import { Entropy } from "../Entropy.ts"
 import { type OAuthFailure, oauth, type StoreError } from "../OAuthError.ts"
 import * as Pkce from "../Pkce.ts"
 import { type ProxyConfig, Settings } from "../ProxyConfig.ts"
+import * as Quota from "../Quota.ts"
 import * as RedirectUri from "../RedirectUri.ts"
 import * as Scopes from "../Scopes.ts"
 import type { Transaction } from "../Session.ts"
@@ -191,7 +192,9 @@ const consentPage = (
   })
 
 /**
- * `GET /authorize`.
+ * `GET /authorize`. `source` is the caller's address, when the runtime knows it: a request that
+ * would store a transaction counts against the source's and the client's quotas first
+ * (`Quota.admitAuthorization`; `temporarily_unavailable`, 429, past them).
  *
  * @category constructors
  * @since 0.1.0
@@ -199,6 +202,7 @@ const consentPage = (
 export const authorize = (
   params: Params,
   cookies: Readonly<Record<string, string>>,
+  source?: string,
 ): Effect.Effect<Outcome.Outcome, Failure, Requirements> =>
   Effect.gen(function* () {
     const config = yield* Settings
@@ -258,6 +262,7 @@ export const authorize = (
       created_at: Math.floor((yield* Clock.currentTimeMillis) / 1000),
     }
 
+    yield* Quota.admitAuthorization(source, client.value.client_id)
     if (config.consent === "remember") {
       const browser = cookies[rememberCookie]
       const remembered =

@@ -56,7 +56,7 @@ const pool = async <A>(tasks: ReadonlyArray<() => Promise<A>>): Promise<Array<A>
   return results
 }
 
-interface Answer {
+type Answer = {
   readonly status: number
   readonly error?: string
   readonly description?: string
@@ -163,6 +163,7 @@ describe.skipIf(!existsSync("/proc/self/status"))("a flood of unauthenticated re
         answer: await authorize(url, clientId, challenge, "m".repeat(1024))(),
       }))
     }
+    const started = Date.now()
     const answers = await pool(tasks).catch(async (error: unknown) => {
       await new Promise((resolve) => setTimeout(resolve, 500))
       throw new Error(
@@ -170,6 +171,9 @@ describe.skipIf(!existsSync("/proc/self/status"))("a flood of unauthenticated re
       )
     })
     const after = rssBytes(pid)
+    // Quotas count in fixed windows (aligned to the epoch); a boundary during the flood resets them.
+    const oneWindow = (seconds: number) =>
+      Math.floor(started / (seconds * 1000)) === Math.floor(Date.now() / (seconds * 1000))
 
     const of = (kind: string) => answers.filter((a) => a.kind === kind).map((a) => a.answer)
     // Over the metadata limit: refused whatever the quota, naming the limit.
@@ -180,10 +184,8 @@ describe.skipIf(!existsSync("/proc/self/status"))("a flood of unauthenticated re
     }
     // Within the limits: the source's quota (100 an hour, one used above), then 429.
     const created = of("maximal").filter((a) => a.status === 201).length
-    // 99 in one window (one registration above); a window boundary during the flood admits more.
-    expect(created).toBeGreaterThanOrEqual(99)
-    expect(created).toBeLessThan(200)
-    expect(of("maximal").some((a) => a.status === 429)).toBe(true)
+    if (oneWindow(3600)) expect(created).toBe(99)
+    else expect(created).toBeGreaterThanOrEqual(99)
     for (const a of of("maximal").filter((x) => x.status !== 201)) {
       expect(a.status).toBe(429)
       expect(a.error).toBe("temporarily_unavailable")
@@ -191,13 +193,8 @@ describe.skipIf(!existsSync("/proc/self/status"))("a flood of unauthenticated re
       expect(Number(a.retryAfter)).toBeGreaterThan(0)
       expect(Number(a.retryAfter)).toBeLessThanOrEqual(3600)
     }
-    // /authorize: 300 answered per source per 10 minutes — a 12 KB state refused (not echoed), a
-    // 1024-character one shown the consent page — then 429 with Retry-After.
-    const authorizeAnswers = [...of("huge-state"), ...of("max-state")]
-    const answered = authorizeAnswers.filter((a) => a.status !== 429).length
-    expect(answered).toBeGreaterThanOrEqual(300)
-    expect(answered).toBeLessThanOrEqual(600)
-    for (const a of of("huge-state").filter((x) => x.status !== 429)) {
+    // A 12 KB state: refused, naming the limit, the state not echoed; nothing stored, so never 429.
+    for (const a of of("huge-state")) {
       if (a.status === 302) {
         expect(a.error).toBe("invalid_request")
         expect(a.description).toBe("state must be at most 1024 characters")
@@ -207,12 +204,17 @@ describe.skipIf(!existsSync("/proc/self/status"))("a flood of unauthenticated re
         expect(a["text"]).toContain("state must be at most 1024 characters")
       }
     }
-    for (const a of of("max-state").filter((x) => x.status !== 429)) expect(a.status).toBe(200)
-    for (const a of authorizeAnswers.filter((x) => x.status === 429)) {
+    // A 1024-character state: the consent page (a pending sign-in) up to 300 per source per 10
+    // minutes, then 429 with Retry-After.
+    const consentPages = of("max-state").filter((a) => a.status === 200).length
+    if (oneWindow(600)) expect(consentPages).toBe(300)
+    else expect(consentPages).toBeGreaterThanOrEqual(300)
+    for (const a of of("max-state").filter((x) => x.status !== 200)) {
+      expect(a.status).toBe(429)
       expect(Number(a.retryAfter)).toBeGreaterThan(0)
+      expect(Number(a.retryAfter)).toBeLessThanOrEqual(600)
       expect(a["text"]).toContain("Too many authorization requests from this address")
     }
-    expect(of("huge-state").some((a) => a.status === 429)).toBe(true)
 
     const grown = after - before
     expect(grown, `RSS grew by ${Math.round(grown / 2 ** 20)} MB`).toBeLessThan(32 * 2 ** 20)
