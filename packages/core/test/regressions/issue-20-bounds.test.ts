@@ -129,6 +129,28 @@ describe("issue 20: bounds on what unauthenticated callers make the server keep"
   )
 
   it.effect(
+    "authorize - pending sign-ins are counted per source; refused requests are not, and write nothing",
+    () =>
+      withProxy(
+        Effect.gen(function* () {
+          const client = yield* register()
+          const { challenge } = yield* pkce
+          const from = (params: Record<string, string | undefined>, source: string) =>
+            AuthorizationEndpoint.authorize(authorizeParams(client, challenge, params), {}, source)
+          yield* refusedWithoutChange(from({ code_challenge: "short" }, "198.51.100.7"), "invalid_request")
+          yield* refusedWithoutChange(from({ state: "s".repeat(2000) }, "198.51.100.7"), "invalid_request")
+          for (let i = 0; i < 2; i++)
+            assert.strictEqual((yield* from({}, "198.51.100.7"))._tag, "ConsentPage")
+          const refused = yield* refusedWithoutChange(from({}, "198.51.100.7"), "temporarily_unavailable")
+          assert.isTrue((refused.retry_after ?? 0) > 0)
+          assert.isUndefined(refused.redirect, "a quota refusal is not sent to the client")
+          assert.strictEqual((yield* from({}, "198.51.100.8"))._tag, "ConsentPage")
+        }),
+        { config: { quotas: { authorizations_per_source: 2 } } },
+      ),
+  )
+
+  it.effect(
     "authorize - a state over 1024 characters or a scope over 2000 is invalid_request, nothing stored",
     () =>
       withProxy(
