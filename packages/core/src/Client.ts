@@ -72,6 +72,11 @@ export const Client = Schema.Struct({
   ),
   /** Where `jwks` was fetched from, when the document named a `jwks_uri`. */
   jwks_uri: Schema.optionalKey(Schema.String),
+  /**
+   * When the client first redeemed a code (epoch seconds; DCR clients): until then the record
+   * lives `ttl.unused_client`, from then on `ttl.client` from registration.
+   */
+  first_token_at: Schema.optionalKey(Schema.Number),
 })
 
 /**
@@ -93,7 +98,14 @@ export interface RegistrationPolicy {
   readonly allowRedirectUri: (uri: string) => boolean
 }
 
-const limits = { redirectUris: 10, string: 512, uri: 2000 } as const
+/**
+ * Size limits on registration metadata: the whole JSON document (as compact UTF-8 JSON, in bytes),
+ * the number of redirect URIs, and each string (in characters).
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const limits = { document: 8192, redirectUris: 10, string: 512, uri: 2000, scope: 2000 } as const
 
 type Fail = (
   field: string,
@@ -135,8 +147,9 @@ const stringArray = (
   if (v === undefined || v === null) return undefined
   if (!Array.isArray(v)) return fail(field, "must be an array of strings")
   if (v.length > max) return fail(field, `must have at most ${max} entries`)
-  if (!v.every((x) => typeof x === "string" && x.length <= limits.uri))
-    return fail(field, "must be an array of strings")
+  if (!v.every((x) => typeof x === "string")) return fail(field, "must be an array of strings")
+  if (!v.every((x) => x.length <= limits.uri))
+    return fail(field, `entries must be at most ${limits.uri} characters`)
   return v as ReadonlyArray<string>
 }
 
@@ -207,7 +220,7 @@ export const validateRegistration = (
     return fail("token_endpoint_auth_method", "must be none, client_secret_basic or client_secret_post")
   }
 
-  const scope = optionalString(body, "scope", 2000)
+  const scope = optionalString(body, "scope", limits.scope)
   if (isFailure(scope)) return scope
   if (scope !== undefined && policy.validScopes.length > 0) {
     const outside = Scopes.difference(Scopes.parse(scope), policy.validScopes)
@@ -229,6 +242,14 @@ export const validateRegistration = (
     if (isFailure(v)) return v
     if (v !== undefined) fields[field] = v
   }
+
+  // After the field checks (their errors name the field); unknown members are dropped, but the
+  // bound on the whole document keeps the sum of the stored fields small.
+  if (new TextEncoder().encode(JSON.stringify(body)).length > limits.document)
+    return oauth(
+      "invalid_client_metadata",
+      `the registration metadata must be at most ${limits.document} bytes`,
+    )
 
   return {
     redirect_uris: redirectUris,

@@ -131,7 +131,24 @@ export class OAuthFailure extends Schema.TaggedError<OAuthFailure>()("OAuthFailu
   ),
   /** The client authenticated with HTTP Basic: a 401 answer carries `WWW-Authenticate: Basic`. */
   basic: Schema.optionalKey(Schema.Boolean),
+  /** A quota is exhausted: answered 429 with `Retry-After` of this many seconds. */
+  retry_after: Schema.optionalKey(Schema.Number),
 }) {}
+
+/**
+ * A quota that is exhausted (`Quota`): `temporarily_unavailable`, answered 429 with
+ * `Retry-After: <seconds>`.
+ *
+ * @see [RFC 6585 §4](https://www.rfc-editor.org/rfc/rfc6585#section-4)
+ * @category constructors
+ * @since 0.1.0
+ */
+export const tooManyRequests = (description: string, retryAfterSeconds: number): OAuthFailure =>
+  new OAuthFailure({
+    error: "temporarily_unavailable",
+    description,
+    retry_after: Math.max(1, Math.ceil(retryAfterSeconds)),
+  })
 
 /**
  * @category constructors

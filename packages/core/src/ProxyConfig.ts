@@ -41,6 +41,11 @@ export const defaultUpstreamAlgorithms = [
   "EdDSA",
 ] as const
 
+const Count = (fallback: number) =>
+  Schema.Number.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 1_000_000 })).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed(fallback)),
+  )
+
 const Seconds = (fallback: number) =>
   Schema.Number.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 31_536_000 * 5 })).pipe(
     Schema.withDecodingDefaultKey(Effect.succeed(fallback)),
@@ -147,13 +152,41 @@ export const ProxyConfig = Schema.Struct({
     refresh_token: Seconds(2_592_000),
     /** Authorization transactions (user at the IdP or on the consent page). Default 600. */
     transaction: Seconds(600),
-    /** Registered clients. Default 31536000 (a year). */
+    /** Registered clients, from registration. Default 31536000 (a year). */
     client: Seconds(31_536_000),
+    /**
+     * Dynamically registered clients that have not yet obtained a token: a client is kept this long
+     * after registration, and for `client` once its first code is redeemed. Default 86400 (a day).
+     */
+    unused_client: Seconds(86_400),
     /**
      * Grace window after a refresh-token rotation during which a retried request gets the same
      * answer; a reuse after it revokes the whole family. Default 30.
      */
     refresh_grace: Seconds(30),
+  }).pipe(Schema.withDecodingDefaultKey(Effect.succeed({}))),
+  /**
+   * Quotas on what unauthenticated callers can make the proxy store, counted in the shared store
+   * (every instance sharing it shares the counts) in fixed windows. A source is the peer address
+   * the server sees (an IPv6 address counts by its /64); behind a reverse proxy every caller shares
+   * the proxy's address, so raise the per-source limits there. 0 turns a limit off.
+   */
+  quotas: Schema.Struct({
+    /** Client registrations per source per `registration_window_seconds`. Default 100. */
+    registrations_per_source: Count(100),
+    /** Default 3600 (an hour). */
+    registration_window_seconds: Seconds(3600),
+    /**
+     * Pending sign-ins (`/authorize` requests that pass every check and store a transaction) per
+     * source per `ttl.transaction`. Default 300.
+     */
+    authorizations_per_source: Count(300),
+    /**
+     * Pending sign-ins per `client_id` per `ttl.transaction`, from all sources together. Default
+     * 1000. Recommendation: keep it well above `authorizations_per_source`, so that one source cannot
+     * exhaust a client's quota for everyone.
+     */
+    authorizations_per_client: Count(1000),
   }).pipe(Schema.withDecodingDefaultKey(Effect.succeed({}))),
   /** Dynamic client registration (RFC 7591). */
   registration: Schema.Struct({

@@ -158,67 +158,133 @@ const unpacked = (head: string, ivAndCiphertext: string): string =>
   `${head}${ivAndCiphertext.slice(0, 16)}.${ivAndCiphertext.slice(16)}`
 
 /**
+ * @category models
+ * @since 0.1.0
+ */
+export interface MemoryOptions {
+  /**
+   * Budget of the stored keys and values, in bytes: a key's and a value's length plus
+   * `memoryEntryOverhead` per entry (a packed ciphertext counts its binary length). When a write
+   * goes over it, expired entries are dropped first, then the least recently written ones, until
+   * the store is within it again. Default 64 MiB (`defaultMemoryBytes`).
+   */
+  readonly maxBytes?: number
+}
+
+/**
+ * @category constants
+ * @since 0.1.0
+ */
+export const defaultMemoryBytes = 64 * 1024 * 1024
+
+/**
+ * What an entry is counted for beyond its key and value (the `Map` slot and the entry object).
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const memoryEntryOverhead = 128
+
+const costOf = (key: string, entry: MemoryEntry) => key.length + entry.value.length + memoryEntryOverhead
+
+/**
  * An in-memory store: a `Map` whose entries expire by `Clock` (so `TestClock` drives it). Expired
- * entries are dropped when read and swept on writes, so memory stays bounded by the live entries.
+ * entries are dropped when read and swept on writes; the whole is held within a byte budget
+ * (`MemoryOptions.maxBytes`) by dropping expired entries, then the least recently written ones —
+ * under that pressure a record can vanish before its TTL, which is stated in SECURITY.md.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const makeMemory: Effect.Effect<StoreShape> = Effect.sync(() => {
-  const entries = new Map<string, MemoryEntry>()
-  const memoryEntry = makeMemoryEntry()
-  let writes = 0
-  const live = (key: string, now: number) => {
-    const entry = entries.get(key)
-    if (entry === undefined) return undefined
-    if (entry.expiresAt <= now) {
+export const makeMemoryWith = (options: MemoryOptions = {}): Effect.Effect<StoreShape> =>
+  Effect.sync(() => {
+    const maxBytes = options.maxBytes ?? defaultMemoryBytes
+    const entries = new Map<string, MemoryEntry>()
+    const memoryEntry = makeMemoryEntry()
+    let writes = 0
+    let bytes = 0
+    const remove = (key: string) => {
+      const entry = entries.get(key)
+      if (entry === undefined) return
       entries.delete(key)
-      return undefined
+      bytes -= costOf(key, entry)
     }
-    return entry
-  }
-  const sweep = (now: number) => {
-    for (const [key, entry] of entries) if (entry.expiresAt <= now) entries.delete(key)
-  }
-  return {
-    get: (key) =>
-      Clock.currentTimeMillis.pipe(Effect.map((now) => Option.fromNullishOr(storedValue(live(key, now))))),
-    getSync: (key, now) => storedValue(live(key, now)),
-    set: (key, value, ttl) =>
-      Clock.currentTimeMillis.pipe(
-        Effect.map((now) => {
-          // Keys are built by concatenation (`<collection>:<id>`); a one-byte key is held flat.
-          entries.set(isLatin1(key) ? flat(key) : key, memoryEntry(value, now + ttlMillis(ttl)))
-          if (++writes % 1024 === 0) sweep(now)
-        }),
-      ),
-    delete: (key) => Effect.sync(() => void entries.delete(key)),
-    take: (key) =>
-      Clock.currentTimeMillis.pipe(
-        Effect.map((now) => {
-          const entry = live(key, now)
-          entries.delete(key)
-          return Option.fromNullishOr(storedValue(entry))
-        }),
-      ),
-    // Atomic: the check and the write run in one synchronous step, no other fiber between them.
-    setIfAbsent: (key, value, ttl) =>
-      Clock.currentTimeMillis.pipe(
-        Effect.map((now) => {
-          if (live(key, now) !== undefined) return false
-          entries.set(isLatin1(key) ? flat(key) : key, memoryEntry(value, now + ttlMillis(ttl)))
-          if (++writes % 1024 === 0) sweep(now)
-          return true
-        }),
-      ),
-  }
-})
+    const live = (key: string, now: number) => {
+      const entry = entries.get(key)
+      if (entry === undefined) return undefined
+      if (entry.expiresAt <= now) {
+        remove(key)
+        return undefined
+      }
+      return entry
+    }
+    const sweep = (now: number) => {
+      for (const [key, entry] of entries) if (entry.expiresAt <= now) remove(key)
+    }
+    // Re-inserted, so that the Map's order is the order of the last writes (oldest first).
+    const put = (key: string, value: string, ttl: Duration.Input, now: number) => {
+      remove(key)
+      // Keys are built by concatenation (`<collection>:<id>`); a one-byte key is held flat.
+      const stored = isLatin1(key) ? flat(key) : key
+      const entry = memoryEntry(value, now + ttlMillis(ttl))
+      entries.set(stored, entry)
+      bytes += costOf(stored, entry)
+      if (bytes > maxBytes) {
+        sweep(now)
+        for (const oldest of entries.keys()) {
+          if (bytes <= maxBytes) break
+          remove(oldest)
+        }
+      } else if (++writes % 1024 === 0) sweep(now)
+    }
+    return {
+      get: (key) =>
+        Clock.currentTimeMillis.pipe(Effect.map((now) => Option.fromNullishOr(storedValue(live(key, now))))),
+      getSync: (key, now) => storedValue(live(key, now)),
+      set: (key, value, ttl) => Clock.currentTimeMillis.pipe(Effect.map((now) => put(key, value, ttl, now))),
+      delete: (key) => Effect.sync(() => remove(key)),
+      take: (key) =>
+        Clock.currentTimeMillis.pipe(
+          Effect.map((now) => {
+            const entry = live(key, now)
+            remove(key)
+            return Option.fromNullishOr(storedValue(entry))
+          }),
+        ),
+      // Atomic: the check and the write run in one synchronous step, no other fiber between them.
+      setIfAbsent: (key, value, ttl) =>
+        Clock.currentTimeMillis.pipe(
+          Effect.map((now) => {
+            if (live(key, now) !== undefined) return false
+            put(key, value, ttl, now)
+            return true
+          }),
+        ),
+    }
+  })
+
+/**
+ * `makeMemoryWith` with the default budget.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeMemory: Effect.Effect<StoreShape> = makeMemoryWith()
 
 /**
  * @category layers
  * @since 0.1.0
  */
 export const layerMemory: Layer.Layer<Store> = Layer.effect(Store, makeMemory)
+
+/**
+ * The memory store with its own byte budget.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerMemoryWith = (options: MemoryOptions): Layer.Layer<Store> =>
+  Layer.effect(Store, makeMemoryWith(options))
 
 /**
  * A scripted store for tests: every operation defaults to a memory store and can be overridden

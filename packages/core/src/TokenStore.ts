@@ -14,7 +14,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer, Option, Schema } from "effect"
 import { CacheInvalidation } from "./CacheInvalidation.ts"
 import { Client } from "./Client.ts"
 import { CachedDocument, CachedHosts } from "./ClientIdMetadata.ts"
@@ -67,6 +67,8 @@ export interface TokenStoreShape {
   readonly usedAssertions: Collection.Collection<typeof UsedAssertion.Type>
   /** The last grant per `client_id|subject`, for step-up re-authorization. */
   readonly grants: Collection.Collection<typeof RememberedGrant.Type>
+  /** Quota slots (`Quota`), by `name|bucket|window|slot` (keyed hash: buckets are caller input). */
+  readonly quotas: Collection.Collection<number>
   /**
    * Bearer tokens this instance verified recently (absent: nothing is cached). Kept coherent
    * with `jtiMappings` and `upstreamTokenSets` writes made through this instance.
@@ -133,6 +135,7 @@ export const make = Effect.gen(function* () {
     clientDocumentHosts: Collection.make(store, keys, "cimd-hosts", CachedHosts),
     usedAssertions: Collection.make(store, keys, "assertion-jti", UsedAssertion, hashed),
     grants: Collection.make(store, keys, "grant", RememberedGrant, hashed),
+    quotas: Collection.make(store, keys, "quota", Schema.Number, hashed),
     verified,
   })
 })

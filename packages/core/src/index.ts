@@ -66,6 +66,8 @@ export * as ProxyKeys from "./ProxyKeys.ts"
 /** @since 0.1.0 */
 export * as ProxyTokenClaims from "./ProxyTokenClaims.ts"
 /** @since 0.1.0 */
+export * as Quota from "./Quota.ts"
+/** @since 0.1.0 */
 export * as RedirectUri from "./RedirectUri.ts"
 /** @since 0.1.0 */
 export * as Scopes from "./Scopes.ts"

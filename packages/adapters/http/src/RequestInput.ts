@@ -56,6 +56,28 @@ export const hasCanonicalEncoding = (token: string): boolean => {
   })
 }
 
+const sources = new WeakMap<Request, string>()
+
+/**
+ * Records the peer address a server accepted `request` from (a runtime's own knowledge, never a
+ * header a caller could send); `source` reads it back. Quotas count per source.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const withSource = (request: Request, address: string | undefined): Request => {
+  if (address !== undefined) sources.set(request, address)
+  return request
+}
+
+/**
+ * The peer address recorded with `withSource`, or `undefined` when the runtime gave none.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const source = (request: Request): string | undefined => sources.get(request)
+
 /**
  * A body too large to read.
  *

@@ -90,6 +90,13 @@ const jsonStatus = (error: OAuthError.OAuthErrorCode): number => {
  * @since 0.1.0
  */
 export const failure = (e: OAuthError.OAuthFailure, kind: Kind, issuer: string): Response => {
+  if (e.retry_after !== undefined) {
+    const retryAfter = { "retry-after": String(e.retry_after) }
+    if (kind === "json") return json(429, { error: e.error, error_description: e.description }, retryAfter)
+    const page = html(429, Html.errorPage(e.error, e.description))
+    page.headers.set("retry-after", retryAfter["retry-after"])
+    return page
+  }
   if (kind === "browser") {
     if (e.redirect !== undefined) {
       return outcome(

@@ -153,7 +153,7 @@ export const make = (options: Options = {}): Effect.Effect<Handler, never, Requi
       respond(
         "json",
         Effect.flatMap(RequestInput.json(request, limit), (body) =>
-          RegisterEndpoint.register(body, RequestInput.bearer(request)),
+          RegisterEndpoint.register(body, RequestInput.bearer(request), RequestInput.source(request)),
         ),
       ),
     )
@@ -161,7 +161,7 @@ export const make = (options: Options = {}): Effect.Effect<Handler, never, Requi
       respond(
         "browser",
         Effect.flatMap(RequestInput.params(url.searchParams), (p) =>
-          AuthorizationEndpoint.authorize(p, RequestInput.cookies(request)),
+          AuthorizationEndpoint.authorize(p, RequestInput.cookies(request), RequestInput.source(request)),
         ),
       ),
     )

@@ -261,6 +261,18 @@ export const variables = {
     parse: P.seconds,
     proxy: "ttl.refresh_grace",
   }),
+  registrationQuota: v("OIDC_PROXY_REGISTRATION_QUOTA", {
+    default: "100",
+    description: "Client registrations per source address per hour (0 = no limit)",
+    parse: P.integer(0, 1_000_000),
+    proxy: "quotas.registrations_per_source",
+  }),
+  authorizeQuota: v("OIDC_PROXY_AUTHORIZE_QUOTA", {
+    default: "300",
+    description: "Pending sign-ins (/authorize) per source address per transaction lifetime (0 = no limit)",
+    parse: P.integer(0, 1_000_000),
+    proxy: "quotas.authorizations_per_source",
+  }),
   clockTolerance: v("OIDC_PROXY_CLOCK_TOLERANCE", {
     default: "30",
     description: "Leeway for exp/nbf/iat checks, seconds (0-300)",

@@ -2,13 +2,14 @@
  * Serving a Web `fetch` handler with `node:http`: converts each request to a `Request` (body
  * streamed, not buffered) and writes the `Response` back, streaming (SSE answers included).
  *
- * Adapter (Node only).
+ * Adapter (Node only). Each request carries its peer address (`RequestInput.source`) for quotas.
  *
  * @since 0.1.0
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { Readable } from "node:stream"
+import { RequestInput } from "@oidc-proxy/http"
 
 /**
  * @category models
@@ -49,7 +50,10 @@ export const toRequest = (
     } else init.body = Readable.toWeb(req) as ReadableStream<Uint8Array>
     if (init.body !== undefined) init.duplex = "half"
   }
-  return new Request(new URL(options.url ?? req.url ?? "/", origin), init)
+  return RequestInput.withSource(
+    new Request(new URL(options.url ?? req.url ?? "/", origin), init),
+    req.socket.remoteAddress,
+  )
 }
 
 /**

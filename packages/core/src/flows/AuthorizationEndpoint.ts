@@ -25,6 +25,7 @@ import { Entropy } from "../Entropy.ts"
 import { type OAuthFailure, oauth, type StoreError } from "../OAuthError.ts"
 import * as Pkce from "../Pkce.ts"
 import { type ProxyConfig, Settings } from "../ProxyConfig.ts"
+import * as Quota from "../Quota.ts"
 import * as RedirectUri from "../RedirectUri.ts"
 import * as Scopes from "../Scopes.ts"
 import type { Transaction } from "../Session.ts"
@@ -65,6 +66,25 @@ const resolveRedirectUri = (client: Client, requested: string | undefined): stri
   return RedirectUri.matches(requested, client.redirect_uris)
     ? requested
     : errorPage("invalid_request", "redirect_uri is not registered for this client")
+}
+
+/**
+ * Longest `state` and `scope` accepted at `/authorize`, in characters: both are stored with the
+ * pending transaction, so their size bounds what one request can make the server keep.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const maxParameterLength = { state: 1024, scope: 2000 } as const
+
+/** Which stored parameter is too long, as an error description. */
+const oversizedParameter = (params: Params): string | undefined => {
+  for (const name of ["state", "scope"] as const) {
+    const value = params[name]
+    if (value !== undefined && value.length > maxParameterLength[name])
+      return `${name} must be at most ${maxParameterLength[name]} characters`
+  }
+  return undefined
 }
 
 /** The scopes a request may be granted, or why not. */
@@ -172,7 +192,9 @@ const consentPage = (
   })
 
 /**
- * `GET /authorize`.
+ * `GET /authorize`. `source` is the caller's address, when the runtime knows it: a request that
+ * would store a transaction counts against the source's and the client's quotas first
+ * (`Quota.admitAuthorization`; `temporarily_unavailable`, 429, past them).
  *
  * @category constructors
  * @since 0.1.0
@@ -180,6 +202,7 @@ const consentPage = (
 export const authorize = (
   params: Params,
   cookies: Readonly<Record<string, string>>,
+  source?: string,
 ): Effect.Effect<Outcome.Outcome, Failure, Requirements> =>
   Effect.gen(function* () {
     const config = yield* Settings
@@ -196,6 +219,9 @@ export const authorize = (
     if (typeof redirectUri !== "string") return yield* redirectUri
 
     const state = params["state"]
+    const tooLong = oversizedParameter(params)
+    // The state is not echoed: it is the oversized value; and before consent no error redirects.
+    if (tooLong !== undefined) return yield* Effect.fail(oauth("invalid_request", tooLong))
     // RFC 9700 §4.11.2: before the user has approved this client, an error is the gateway's own
     // page, never a redirect — anyone can register (or, by a metadata document, name) a redirect
     // URI, so redirecting here would make the gateway an open redirector.
@@ -239,6 +265,7 @@ export const authorize = (
       created_at: Math.floor((yield* Clock.currentTimeMillis) / 1000),
     }
 
+    yield* Quota.admitAuthorization(source, client.value.client_id)
     // Only a browser id the server minted earlier can carry a remembered consent.
     if (config.consent === "remember" && !browser.minted) {
       const remembered = yield* store.consents.get(rememberKey(client.value.client_id, browser.id))

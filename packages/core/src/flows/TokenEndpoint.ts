@@ -19,6 +19,7 @@ import * as ClientAuthentication from "./ClientAuthentication.ts"
 import * as AuthorizationCodeGrant from "./grants/AuthorizationCode.ts"
 import * as RefreshTokenGrant from "./grants/RefreshToken.ts"
 import * as Outcome from "./Outcome.ts"
+import * as RegisterEndpoint from "./RegisterEndpoint.ts"
 
 /**
  * @category models
@@ -76,5 +77,6 @@ export const token = (
         InvalidToken: (e: InvalidToken) => E.fail(oauth("invalid_grant", e.description)),
       }),
     )
+    if (grantType === "authorization_code") yield* RegisterEndpoint.keep(client)
     return Outcome.json(200, body, { "cache-control": "no-store", pragma: "no-cache" })
   })
