@@ -124,6 +124,82 @@ export const failure = (e: OAuthError.OAuthFailure, kind: Kind, issuer: string):
 }
 
 /**
+ * Every failure a route of the proxy can end with.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Failure = OAuthError.OAuthFailure | OAuthError.StoreError | OAuthError.UpstreamError
+
+/**
+ * The one mapper from a failure to its HTTP answer. Exhaustive over `Failure`: a new error added
+ * to a flow does not compile until it is answered here.
+ *
+ * @category error handling
+ * @since 0.1.0
+ */
+export const fromFailure = (e: Failure, kind: Kind, issuer: string): Response => {
+  switch (e._tag) {
+    case "OAuthFailure":
+      return failure(e, kind, issuer)
+    case "StoreError":
+    case "UpstreamError":
+      return unavailable(kind)
+  }
+}
+
+/** Runs of token-like characters (a JWT, a code, a secret) in a message: never logged. */
+const tokenLike = /[A-Za-z0-9+/_~-]{20,}(?:\.[A-Za-z0-9+/_~=-]*)*|"[^"]*"|'[^']*'/g
+
+const fieldOf = (value: unknown, name: string): string | undefined => {
+  if (typeof value !== "object" || value === null) return undefined
+  const v = (value as Record<string, unknown>)[name]
+  return typeof v === "string" ? v : undefined
+}
+
+/**
+ * What the log line of a 5xx says about its failure: `failure`, the tag (or error name) of the
+ * outermost error, and `cause`, the chain of tags and first message lines down the `cause` links
+ * (at most four), with anything token-like or quoted removed and each message cut at 200.
+ *
+ * @category error handling
+ * @since 0.1.0
+ */
+export const describeFailure = (error: unknown): { readonly failure: string; readonly cause: string } => {
+  const links: Array<string> = []
+  let current: unknown = error
+  for (let depth = 0; depth < 4 && current !== undefined && current !== null; depth++) {
+    const tag = fieldOf(current, "_tag") ?? fieldOf(current, "name") ?? typeof current
+    const detail = fieldOf(current, "reason") ?? fieldOf(current, "operation")
+    const message = (fieldOf(current, "description") ?? fieldOf(current, "message") ?? "")
+      .split("\n")[0]!
+      .slice(0, 200)
+      .replace(tokenLike, "…")
+    links.push(`${tag}${detail === undefined ? "" : `(${detail})`}${message === "" ? "" : `: ${message}`}`)
+    current = typeof current === "object" ? (current as { cause?: unknown }).cause : undefined
+  }
+  return { failure: fieldOf(error, "_tag") ?? fieldOf(error, "name") ?? "Defect", cause: links.join(" <- ") }
+}
+
+/**
+ * The answer to a method a route does not take: 405 with its `Allow`, or 501 for a method the
+ * edge does not implement at all.
+ *
+ * @see [RFC 9110 §15.5.6](https://www.rfc-editor.org/rfc/rfc9110#section-15.5.6)
+ * @category error handling
+ * @since 0.1.0
+ */
+export const methodRefused = (status: 405 | 501, allow: ReadonlyArray<string>): Response =>
+  json(
+    status,
+    {
+      error: "invalid_request",
+      error_description: status === 501 ? "the method is not implemented" : `use ${allow.join(" or ")}`,
+    },
+    { allow: allow.join(", ") },
+  )
+
+/**
  * The answer to a store or IdP outage: fail closed, 503, generic text.
  *
  * @category error handling
