@@ -182,6 +182,21 @@ describe("Edge replays (issue 19)", () => {
     assert.strictEqual(target.seen.at(-1)?.url, "/mcp/sub")
   })
 
+  it("a JWT with a padded segment - 401 invalid_token on the Fetch path and after the token is remembered", async () => {
+    const { gateway, target, host, issue } = await start()
+    const token = await issue({ sub: "alice" })
+    const bearer = (t: string) => request("GET", "/mcp", host, `Authorization: Bearer ${t}\r\n`)
+    for (const round of ["cold", "remembered"]) {
+      for (const spelling of [`${token}=`, `${token}==`]) {
+        const answer = await sendRaw(gateway.url, bearer(spelling))
+        assert.strictEqual(answer.status, 401, round)
+        assert.include(answer.headers["www-authenticate"] ?? "", "not a well-formed JWT")
+      }
+      assert.strictEqual((await sendRaw(gateway.url, bearer(token))).status, 200)
+    }
+    assert.strictEqual(target.seen.length, 2)
+  })
+
   it("a defect behind a route - generic 500 and one error line: id, method, path without query, tag and cause", async () => {
     const failing = Store.layerTest(() => ({
       set: () => Effect.die(new Error("disk on fire", { cause: new TypeError("inner reason") })),
