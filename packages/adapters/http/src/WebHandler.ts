@@ -30,6 +30,7 @@ import {
 } from "@oidc-proxy/core"
 import { Cause, Clock, Context, Data, Effect, type Layer, ManagedRuntime } from "effect"
 import type { JSONWebKeySet } from "jose"
+import * as Cors from "./Cors.ts"
 import * as RequestInput from "./RequestInput.ts"
 import * as Respond from "./Respond.ts"
 
@@ -62,6 +63,11 @@ export interface Options {
   readonly onAuthorized?: (request: Request, token: AccessToken.AccessToken) => Promise<Response> | Response
   /** Maximum request body, in bytes. Default 64 KiB. */
   readonly maxBodyBytes?: number
+  /**
+   * The origins a browser page may call the protected resource from (CORS); default `*`. The
+   * public endpoints (discovery, register, token, revoke) allow any origin.
+   */
+  readonly corsOrigins?: Cors.Origins
   /** The proxy's public signing keys, published at `/jwks` when it signs asymmetrically. */
   readonly jwks?: JSONWebKeySet
 }
@@ -105,6 +111,8 @@ type Route = (request: Request, url: URL) => Effect.Effect<Response, Respond.Fai
 
 interface Entry {
   readonly methods: ReadonlyArray<string>
+  /** Its CORS scope; browser navigations (authorize, consent, callback) have none. */
+  readonly cors?: Cors.Scope
   /** How its failures are answered: JSON, or for browser endpoints a redirect or an error page. */
   readonly kind: Respond.Kind
   readonly route: Route
@@ -126,7 +134,12 @@ const routeTable = (input: {
   const limit = options.maxBodyBytes ?? RequestInput.defaultMaxBodyBytes
   const routes = new Map<string, Entry>()
   const add = (url: string, methods: ReadonlyArray<string>, route: Route, kind: Respond.Kind = "json") =>
-    routes.set(url.startsWith("/") ? url : new URL(url).pathname, { methods, kind, route })
+    routes.set(url.startsWith("/") ? url : new URL(url).pathname, {
+      methods,
+      kind,
+      route,
+      ...(kind === "json" ? { cors: "public" as const } : {}),
+    })
   const flow =
     (
       run: (request: Request, url: URL) => Effect.Effect<Outcome.Outcome, Respond.Failure, Requirements>,
@@ -251,64 +264,10 @@ export const makeEdge = (options: Options = {}): Effect.Effect<Edge, never, Requ
     const admission = Admission.make(config)
     const clock = yield* Clock.Clock
     const cachedCheck = LoadAccessToken.makeCachedCheck(config, Context.get(context, TokenStore.TokenStore))
-    const run = Effect.runPromiseWith(context)
-    const answer = answering(run, endpoints.issuer)
-    const answerJson = <A>(
-      effect: Effect.Effect<A, Respond.Failure, Requirements>,
-      request: Request,
-      path: string,
-      id: string | undefined,
-    ) => answer(effect, "json", request, path, id)
-    const deny = (d: Authorize.Deny) => Respond.deny(d, endpoints.protectedResourceMetadata)
-    const forward = (request: Request, token: AccessToken.AccessToken, requestId: string | undefined) =>
-      options.onAuthorized === undefined
-        ? Promise.resolve(Respond.json(404, { error: "not_found" }))
-        : forwarding(options.onAuthorized, answerJson)(request, token, requestId)
-
-    /** The protected resource: admission, then the cached verdict, else the whole check. */
-    const protect = (request: Request, path: string, requestId: string | undefined): Promise<Response> => {
-      const bearer = admission.bearer(request.headers.get("authorization"))
-      if (typeof bearer !== "string") return Promise.resolve(deny(bearer))
-      const cached = cachedCheck(bearer, clock.currentTimeMillisUnsafe())
-      if (cached !== undefined)
-        return cached._tag === "Deny"
-          ? Promise.resolve(deny(cached))
-          : forward(request, cached.accessToken, requestId)
-      return answerJson(
-        Effect.map(LoadAccessToken.check(bearer), (d) => (d._tag === "Deny" ? d : d.accessToken)),
-        request,
-        path,
-        requestId,
-      ).then((d) => (d instanceof Response ? d : "_tag" in d ? deny(d) : forward(request, d, requestId)))
-    }
-
-    const handler: Handler = async (request, requestId) => {
-      let url: URL
-      try {
-        url = new URL(request.url)
-      } catch {
-        return Respond.json(400, { error: "invalid_request", error_description: "malformed request URL" })
-      }
-      const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, "") : url.pathname
-      if (RequestTarget.originFormQueryIndex(url.pathname) < 0)
-        return Respond.json(400, {
-          error: "invalid_request",
-          error_description: "the request-target is not a valid path",
-        })
-      const entry = routes.get(path)
-      const methods = entry?.methods ?? (admission.isProtected(path) ? resourceMethods : undefined)
-      if (methods === undefined) return Respond.json(404, { error: "not_found" })
-      if (request.method === "OPTIONS" && entry !== undefined)
-        return new Response(null, { status: 204, headers: { allow: methods.join(", ") } })
-      const refused =
-        request.method === "OPTIONS" ? undefined : RequestTarget.methodAnswer(request.method, methods)
-      if (refused !== undefined) return Respond.methodRefused(refused, methods)
-      if (entry === undefined) return protect(request, path, requestId)
-      return answer(entry.route(request, url), entry.kind, request, path, requestId)
-    }
-
+    const answer = answering(Effect.runPromiseWith(context), endpoints.issuer)
+    const protect = protector({ options, endpoints, admission, clock, cachedCheck, answer })
     return {
-      handler,
+      handler: dispatcher({ routes, admission, protect, answer, origins: options.corsOrigins ?? "*" }),
       allow: (path) =>
         routes.get(path)?.methods ?? (admission.isProtected(path) ? resourceMethods : undefined),
       isProtected: admission.isProtected,
@@ -323,6 +282,99 @@ export const makeEdge = (options: Options = {}): Effect.Effect<Edge, never, Requ
       },
     }
   })
+
+type Answer = ReturnType<typeof answering>
+
+/** The protected resource: admission, then the cached verdict, else the whole check; then forward. */
+const protector = (input: {
+  readonly options: Options
+  readonly endpoints: Endpoints.Endpoints
+  readonly admission: Admission.Admission
+  readonly clock: Clock.Clock
+  readonly cachedCheck: ReturnType<typeof LoadAccessToken.makeCachedCheck>
+  readonly answer: Answer
+}) => {
+  const { options, admission, clock, cachedCheck, answer } = input
+  const answerJson = <A>(
+    effect: Effect.Effect<A, Respond.Failure, Requirements>,
+    request: Request,
+    path: string,
+    id: string | undefined,
+  ) => answer(effect, "json", request, path, id)
+  const deny = (d: Authorize.Deny) => Respond.deny(d, input.endpoints.protectedResourceMetadata)
+  const onAuthorized = options.onAuthorized
+  const forward =
+    onAuthorized === undefined
+      ? () => Promise.resolve(Respond.json(404, { error: "not_found" }))
+      : forwarding(onAuthorized, answerJson)
+  return (request: Request, path: string, requestId: string | undefined): Promise<Response> => {
+    const bearer = admission.bearer(request.headers.get("authorization"))
+    if (typeof bearer !== "string") return Promise.resolve(deny(bearer))
+    const cached = cachedCheck(bearer, clock.currentTimeMillisUnsafe())
+    if (cached !== undefined)
+      return cached._tag === "Deny"
+        ? Promise.resolve(deny(cached))
+        : forward(request, cached.accessToken, requestId)
+    return answerJson(
+      Effect.map(LoadAccessToken.check(bearer), (d) => (d._tag === "Deny" ? d : d.accessToken)),
+      request,
+      path,
+      requestId,
+    ).then((d) => (d instanceof Response ? d : "_tag" in d ? deny(d) : forward(request, d, requestId)))
+  }
+}
+
+const badTarget = () =>
+  Respond.json(400, { error: "invalid_request", error_description: "the request-target is not a valid path" })
+
+/**
+ * Routing: the request-target rule, the route (or the protected resource, or 404), CORS, the
+ * route's method table, then the route.
+ */
+const dispatcher = (input: {
+  readonly routes: ReadonlyMap<string, Entry>
+  readonly admission: Admission.Admission
+  readonly protect: ReturnType<typeof protector>
+  readonly answer: Answer
+  readonly origins: Cors.Origins
+}): Handler => {
+  const { routes, admission, protect, answer, origins } = input
+  const route = (
+    request: Request,
+    url: URL,
+    path: string,
+    entry: Entry | undefined,
+    methods: ReadonlyArray<string>,
+    requestId: string | undefined,
+  ) => {
+    if (request.method === "OPTIONS" && entry !== undefined)
+      return Promise.resolve(new Response(null, { status: 204, headers: { allow: methods.join(", ") } }))
+    const refused =
+      request.method === "OPTIONS" ? undefined : RequestTarget.methodAnswer(request.method, methods)
+    if (refused !== undefined) return Promise.resolve(Respond.methodRefused(refused, methods))
+    if (entry === undefined) return protect(request, path, requestId)
+    return answer(entry.route(request, url), entry.kind, request, path, requestId)
+  }
+  return async (request, requestId) => {
+    let url: URL
+    try {
+      url = new URL(request.url)
+    } catch {
+      return badTarget()
+    }
+    if (RequestTarget.originFormQueryIndex(url.pathname) < 0) return badTarget()
+    const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, "") : url.pathname
+    const entry = routes.get(path)
+    const resource = entry === undefined && admission.isProtected(path)
+    const methods = entry?.methods ?? (resource ? resourceMethods : undefined)
+    if (methods === undefined) return Respond.json(404, { error: "not_found" })
+    const scope = entry?.cors ?? (resource ? "resource" : undefined)
+    const origin = request.headers.get("origin")
+    if (scope === undefined || origin === null) return route(request, url, path, entry, methods, requestId)
+    if (Cors.isPreflight(request)) return Cors.preflight(request, origins, scope, methods)
+    return Cors.decorate(await route(request, url, path, entry, methods, requestId), origin, origins, scope)
+  }
+}
 
 /**
  * Runs a route to its answer: a typed failure is mapped by `Respond.failure`, a defect is a

@@ -268,7 +268,10 @@ const startWith = async (
   if (revocation !== undefined) await runtime.runPromise(Effect.logInfo(revocation))
   const resourcePath = new URL(settings.resource).pathname.replace(/\/+$/, "") || "/"
   const edge = await runtime.runPromise(
-    WebHandler.makeEdge({ onAuthorized: authorized(config, options, runtime, metrics, resourcePath) }),
+    WebHandler.makeEdge({
+      onAuthorized: authorized(config, options, runtime, metrics, resourcePath),
+      corsOrigins: config.corsOrigins,
+    }),
   )
   const names = endpointNames(Endpoints.make(settings))
   const endpointOf = (path: string) =>
@@ -497,7 +500,8 @@ const fastPath = (input: {
         : pathname
     if (path === "/healthz" || path === "/readyz") return false
     const incoming = NodeForward.incomingHeaders(req)
-    if (incoming["expect"] !== undefined) return false
+    // A browser's request (CORS headers on the answer) and `Expect` take the Fetch path.
+    if (incoming["expect"] !== undefined || incoming["origin"] !== undefined) return false
     const token = edge.tryFast(
       req.method ?? "",
       path,

@@ -216,6 +216,12 @@ export const variables = {
     description: "true: pass the upstream access token to the target as X-Forwarded-Access-Token",
     parse: P.boolean,
   }),
+  corsOrigins: v("OIDC_PROXY_CORS_ORIGINS", {
+    default: "*",
+    description:
+      "Origins of browser pages allowed to call the MCP endpoint (CORS): * or space-separated origins",
+    parse: P.origins,
+  }),
   shutdownTimeout: v("OIDC_PROXY_SHUTDOWN_TIMEOUT", {
     default: "10",
     description: "Seconds in-flight requests get to finish on SIGTERM/SIGINT",
@@ -278,6 +284,8 @@ export interface GatewayConfig {
   readonly secrets: readonly [StorageKeys.KeySecret, ...Array<StorageKeys.KeySecret>]
   readonly dev: boolean
   readonly forwardAccessToken: boolean
+  /** Browser origins allowed on the MCP endpoint (CORS). */
+  readonly corsOrigins: "*" | ReadonlyArray<string>
   readonly shutdownTimeoutSeconds: number
   readonly logLevel: LogLevel.LogLevel
   readonly logFormat: "json" | "pretty"
@@ -462,6 +470,7 @@ export const decode = (
     ],
     dev: values.dev ?? false,
     forwardAccessToken: values.forwardAccessToken ?? false,
+    corsOrigins: values.corsOrigins ?? "*",
     shutdownTimeoutSeconds: values.shutdownTimeout ?? 10,
     logLevel: values.logLevel ?? "Info",
     logFormat: values.logFormat ?? "json",
