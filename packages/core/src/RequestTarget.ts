@@ -124,7 +124,7 @@ export const parse = (raw: string, method: string, authorities: ReadonlyArray<st
 }
 
 /**
- * The methods the edge implements; any other is answered 501 (RFC 9110 §15.6.2).
+ * The methods the edge implements; any other is refused before a `Request` is built.
  *
  * @category constants
  * @since 0.1.0
@@ -140,16 +140,14 @@ export const implementedMethods: ReadonlySet<string> = new Set([
 ])
 
 /**
- * How the edge answers `method` on a route that allows `allow`: `undefined` = go on;
- * 405 with `Allow` for a standard method the route does not allow (`TRACE` and `CONNECT` are
- * allowed nowhere, so a request is never echoed and no tunnel is opened); 501 for a method the
- * edge does not implement at all.
+ * How the edge answers `method` on a route that allows `allow`: `undefined` = go on; otherwise
+ * 405 with `Allow` — for `TRACE` and `CONNECT` (allowed nowhere, so a request is never echoed and
+ * no tunnel is opened) and for methods the edge does not implement at all as well: a client error
+ * the `Allow` field explains, never a 5xx.
  *
  * @see [RFC 9110 §15.5.6](https://www.rfc-editor.org/rfc/rfc9110#section-15.5.6) (405 and `Allow`)
  * @category constructors
  * @since 0.1.0
  */
-export const methodAnswer = (method: string, allow: ReadonlyArray<string>): 405 | 501 | undefined => {
-  if (allow.includes(method) || (method === "HEAD" && allow.includes("GET"))) return undefined
-  return implementedMethods.has(method) || method === "TRACE" || method === "CONNECT" ? 405 : 501
-}
+export const methodAnswer = (method: string, allow: ReadonlyArray<string>): 405 | undefined =>
+  allow.includes(method) || (method === "HEAD" && allow.includes("GET")) ? undefined : 405

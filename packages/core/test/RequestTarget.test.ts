@@ -65,12 +65,12 @@ describe("RequestTarget", () => {
     assert.strictEqual(parse("*", "GET")._tag, "Refused")
   })
 
-  it("methodAnswer - TRACE and CONNECT 405 everywhere, unimplemented methods 501, HEAD as GET", () => {
+  it("methodAnswer - TRACE, CONNECT and unimplemented methods 405 (never a 5xx), HEAD as GET", () => {
     assert.isUndefined(RequestTarget.methodAnswer("POST", ["POST"]))
     assert.isUndefined(RequestTarget.methodAnswer("HEAD", ["GET"]))
     assert.strictEqual(RequestTarget.methodAnswer("GET", ["POST"]), 405)
     assert.strictEqual(RequestTarget.methodAnswer("TRACE", ["GET", "POST"]), 405)
     assert.strictEqual(RequestTarget.methodAnswer("CONNECT", ["GET"]), 405)
-    assert.strictEqual(RequestTarget.methodAnswer("PROPFIND", ["GET"]), 501)
+    assert.strictEqual(RequestTarget.methodAnswer("PROPFIND", ["GET"]), 405)
   })
 })

@@ -159,8 +159,9 @@ const fieldOf = (value: unknown, name: string): string | undefined => {
 
 /**
  * What the log line of a 5xx says about its failure: `failure`, the tag (or error name) of the
- * outermost error, and `cause`, the chain of tags and first message lines down the `cause` links
- * (at most four), with anything token-like or quoted removed and each message cut at 200.
+ * outermost error, and `cause`, the chain down the `cause` links (at most four): each tagged error
+ * by its tag and reason (never its description, which may quote a backend), each other error (a
+ * defect) by its name and first message line, token-like runs and quoted text removed, cut at 200.
  *
  * @category error handling
  * @since 0.1.0
@@ -169,12 +170,14 @@ export const describeFailure = (error: unknown): { readonly failure: string; rea
   const links: Array<string> = []
   let current: unknown = error
   for (let depth = 0; depth < 4 && current !== undefined && current !== null; depth++) {
-    const tag = fieldOf(current, "_tag") ?? fieldOf(current, "name") ?? typeof current
+    const tagged = fieldOf(current, "_tag")
+    const tag = tagged ?? fieldOf(current, "name") ?? typeof current
     const detail = fieldOf(current, "reason") ?? fieldOf(current, "operation")
-    const message = (fieldOf(current, "description") ?? fieldOf(current, "message") ?? "")
-      .split("\n")[0]!
-      .slice(0, 200)
-      .replace(tokenLike, "…")
+    // A tagged error's description may quote a store or IdP backend: its tag and reason say enough.
+    const message =
+      tagged !== undefined
+        ? ""
+        : (fieldOf(current, "message") ?? "").split("\n")[0]!.slice(0, 200).replace(tokenLike, "…")
     links.push(`${tag}${detail === undefined ? "" : `(${detail})`}${message === "" ? "" : `: ${message}`}`)
     current = typeof current === "object" ? (current as { cause?: unknown }).cause : undefined
   }
@@ -182,20 +185,16 @@ export const describeFailure = (error: unknown): { readonly failure: string; rea
 }
 
 /**
- * The answer to a method a route does not take: 405 with its `Allow`, or 501 for a method the
- * edge does not implement at all.
+ * The answer to a method a route does not take: 405 with its `Allow`.
  *
  * @see [RFC 9110 §15.5.6](https://www.rfc-editor.org/rfc/rfc9110#section-15.5.6)
  * @category error handling
  * @since 0.1.0
  */
-export const methodRefused = (status: 405 | 501, allow: ReadonlyArray<string>): Response =>
+export const methodRefused = (allow: ReadonlyArray<string>): Response =>
   json(
-    status,
-    {
-      error: "invalid_request",
-      error_description: status === 501 ? "the method is not implemented" : `use ${allow.join(" or ")}`,
-    },
+    405,
+    { error: "invalid_request", error_description: `use ${allow.join(" or ")}` },
     { allow: allow.join(", ") },
   )
 

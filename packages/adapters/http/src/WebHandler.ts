@@ -121,7 +121,80 @@ interface Entry {
 /** The methods of the protected resource (MCP Streamable HTTP: POST, GET for SSE, DELETE). */
 const resourceMethods: ReadonlyArray<string> = ["GET", "POST", "DELETE"]
 
-/** The routes of the authorization server, by exact path, each with its table of methods. */
+type Flow = (request: Request, url: URL) => Effect.Effect<Outcome.Outcome, Respond.Failure, Requirements>
+
+const authorization = (request: Request) => request.headers.get("authorization") ?? undefined
+
+/** The OAuth endpoints: URL, methods, how a failure is answered (JSON or browser), the flow. */
+const flows = (
+  endpoints: Endpoints.Endpoints,
+  limit: number,
+): ReadonlyArray<readonly [string, ReadonlyArray<string>, Respond.Kind, Flow]> => [
+  [
+    endpoints.registration,
+    ["POST"],
+    "json",
+    (request) =>
+      Effect.flatMap(RequestInput.json(request, limit), (body) =>
+        RegisterEndpoint.register(body, RequestInput.bearer(request)),
+      ),
+  ],
+  [
+    endpoints.authorization,
+    ["GET"],
+    "browser",
+    (request, url) =>
+      Effect.flatMap(RequestInput.params(url.searchParams), (p) =>
+        AuthorizationEndpoint.authorize(p, RequestInput.cookies(request)),
+      ),
+  ],
+  [
+    endpoints.consent,
+    ["POST"],
+    "browser",
+    (request) =>
+      Effect.flatMap(RequestInput.form(request, limit), (f) =>
+        AuthorizationEndpoint.consent(f, RequestInput.cookies(request)),
+      ),
+  ],
+  [
+    endpoints.callback,
+    ["GET"],
+    "browser",
+    (request, url) =>
+      Effect.flatMap(RequestInput.params(url.searchParams), (p) =>
+        CallbackEndpoint.callback(p, RequestInput.cookies(request)),
+      ),
+  ],
+  [
+    endpoints.token,
+    ["POST"],
+    "json",
+    (request) =>
+      Effect.flatMap(RequestInput.form(request, limit), (f) =>
+        TokenEndpoint.token(f, authorization(request)),
+      ),
+  ],
+  [
+    endpoints.revocation,
+    ["POST"],
+    "json",
+    (request) =>
+      Effect.flatMap(RequestInput.form(request, limit), (f) =>
+        RevocationEndpoint.revoke(f, authorization(request)),
+      ),
+  ],
+]
+
+const document =
+  (body: unknown, headers: Record<string, string> = { "access-control-allow-origin": "*" }): Route =>
+  () =>
+    Effect.succeed(Respond.json(200, body, { "cache-control": "public, max-age=300", ...headers }))
+
+/**
+ * The routes of the authorization server, by exact path, each with its table of methods; the JSON
+ * endpoints are public for CORS, the browser endpoints (navigations) are not.
+ */
 const routeTable = (input: {
   readonly config: ProxyConfig.ProxyConfig
   readonly endpoints: Endpoints.Endpoints
@@ -131,7 +204,6 @@ const routeTable = (input: {
 }): ReadonlyMap<string, Entry> => {
   const { endpoints, options } = input
   const issuerPath = new URL(endpoints.issuer).pathname.replace(/\/+$/, "")
-  const limit = options.maxBodyBytes ?? RequestInput.defaultMaxBodyBytes
   const routes = new Map<string, Entry>()
   const add = (url: string, methods: ReadonlyArray<string>, route: Route, kind: Respond.Kind = "json") =>
     routes.set(url.startsWith("/") ? url : new URL(url).pathname, {
@@ -140,21 +212,6 @@ const routeTable = (input: {
       route,
       ...(kind === "json" ? { cors: "public" as const } : {}),
     })
-  const flow =
-    (
-      run: (request: Request, url: URL) => Effect.Effect<Outcome.Outcome, Respond.Failure, Requirements>,
-    ): Route =>
-    (request, url) =>
-      Effect.map(run(request, url), (o) => Respond.outcome(o, { secureCookies: input.secureCookies }))
-  const document =
-    (body: unknown): Route =>
-    () =>
-      Effect.succeed(
-        Respond.json(200, body, {
-          "cache-control": "public, max-age=300",
-          "access-control-allow-origin": "*",
-        }),
-      )
   const asMetadata = document(input.asMetadata)
   // RFC 8414 §3.1: the path-inserted form; plus the issuer-relative forms clients also try.
   add(endpoints.authorizationServerMetadata, ["GET"], asMetadata)
@@ -162,69 +219,11 @@ const routeTable = (input: {
   add(`/.well-known/openid-configuration${issuerPath}`, ["GET"], asMetadata)
   add(`${issuerPath}/.well-known/openid-configuration`, ["GET"], asMetadata)
   add(endpoints.protectedResourceMetadata, ["GET"], document(Metadata.protectedResource(input.config)))
-  if (options.jwks !== undefined) {
-    const jwks = options.jwks
-    add(endpoints.jwks, ["GET"], () =>
-      Effect.succeed(Respond.json(200, jwks, { "cache-control": "public, max-age=300" })),
-    )
-  }
-  add(
-    endpoints.registration,
-    ["POST"],
-    flow((request) =>
-      Effect.flatMap(RequestInput.json(request, limit), (body) =>
-        RegisterEndpoint.register(body, RequestInput.bearer(request)),
-      ),
-    ),
-  )
-  add(
-    endpoints.authorization,
-    ["GET"],
-    flow((request, url) =>
-      Effect.flatMap(RequestInput.params(url.searchParams), (p) =>
-        AuthorizationEndpoint.authorize(p, RequestInput.cookies(request)),
-      ),
-    ),
-    "browser",
-  )
-  add(
-    endpoints.consent,
-    ["POST"],
-    flow((request) =>
-      Effect.flatMap(RequestInput.form(request, limit), (f) =>
-        AuthorizationEndpoint.consent(f, RequestInput.cookies(request)),
-      ),
-    ),
-    "browser",
-  )
-  add(
-    endpoints.callback,
-    ["GET"],
-    flow((request, url) =>
-      Effect.flatMap(RequestInput.params(url.searchParams), (p) =>
-        CallbackEndpoint.callback(p, RequestInput.cookies(request)),
-      ),
-    ),
-    "browser",
-  )
-  add(
-    endpoints.token,
-    ["POST"],
-    flow((request) =>
-      Effect.flatMap(RequestInput.form(request, limit), (f) =>
-        TokenEndpoint.token(f, request.headers.get("authorization") ?? undefined),
-      ),
-    ),
-  )
-  add(
-    endpoints.revocation,
-    ["POST"],
-    flow((request) =>
-      Effect.flatMap(RequestInput.form(request, limit), (f) =>
-        RevocationEndpoint.revoke(f, request.headers.get("authorization") ?? undefined),
-      ),
-    ),
-  )
+  if (options.jwks !== undefined) add(endpoints.jwks, ["GET"], document(options.jwks, {}))
+  const limit = options.maxBodyBytes ?? RequestInput.defaultMaxBodyBytes
+  const render = (o: Outcome.Outcome) => Respond.outcome(o, { secureCookies: input.secureCookies })
+  for (const [url, methods, kind, flow] of flows(endpoints, limit))
+    add(url, methods, (request, u) => Effect.map(flow(request, u), render), kind)
   return routes
 }
 
@@ -351,7 +350,7 @@ const dispatcher = (input: {
       return Promise.resolve(new Response(null, { status: 204, headers: { allow: methods.join(", ") } }))
     const refused =
       request.method === "OPTIONS" ? undefined : RequestTarget.methodAnswer(request.method, methods)
-    if (refused !== undefined) return Promise.resolve(Respond.methodRefused(refused, methods))
+    if (refused !== undefined) return Promise.resolve(Respond.methodRefused(methods))
     if (entry === undefined) return protect(request, path, requestId)
     return answer(entry.route(request, url), entry.kind, request, path, requestId)
   }

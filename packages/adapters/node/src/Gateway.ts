@@ -252,20 +252,23 @@ export const revocationNote = (
   }
 }
 
+/** The settings and clock the gateway runs with; logs the configuration's warnings and notes once. */
+const settingsAndNotes = (config: GatewayConfig, options: Options) =>
+  Effect.gen(function* () {
+    const settings = yield* ProxyConfig.Settings
+    for (const warning of config.warnings) yield* Effect.logWarning(warning)
+    const revocation = options.services === undefined ? revocationNote(config.store, settings) : undefined
+    if (revocation !== undefined) yield* Effect.logInfo(revocation)
+    return { settings, clock: yield* Clock.Clock }
+  })
+
 const startWith = async (
   config: GatewayConfig,
   options: Options,
   runtime: ManagedRuntime.ManagedRuntime<Services, unknown>,
   metrics: Metrics.Metrics,
 ): Promise<Gateway> => {
-  const { settings, clock } = await runtime.runPromise(
-    Effect.gen(function* () {
-      return { settings: yield* ProxyConfig.Settings, clock: yield* Clock.Clock }
-    }),
-  )
-  for (const warning of config.warnings) await runtime.runPromise(Effect.logWarning(warning))
-  const revocation = options.services === undefined ? revocationNote(config.store, settings) : undefined
-  if (revocation !== undefined) await runtime.runPromise(Effect.logInfo(revocation))
+  const { settings, clock } = await runtime.runPromise(settingsAndNotes(config, options))
   const resourcePath = new URL(settings.resource).pathname.replace(/\/+$/, "") || "/"
   const edge = await runtime.runPromise(
     WebHandler.makeEdge({
@@ -301,31 +304,35 @@ const startWith = async (
       ...(fast === undefined ? {} : { intercept: fast.intercept }),
     },
   )
-  let metricsServer: NodeServer.Listening | undefined
-  try {
-    metricsServer =
-      config.metricsListen === undefined ? undefined : await metricsListener(config.metricsListen, metrics)
-  } catch (error) {
-    await main.close()
-    await fast?.close()
-    log.close()
-    throw error
-  }
-  let stopping: Promise<void> | undefined
+  const metricsServer =
+    config.metricsListen === undefined
+      ? undefined
+      : await metricsListener(config.metricsListen, metrics).catch(async (error: unknown) => {
+          await main.close()
+          await fast?.close()
+          log.close()
+          throw error
+        })
   return {
     url: main.url,
     metricsUrl: metricsServer?.url,
     metrics,
-    shutdown: () => {
-      stopping ??= (async () => {
-        const timeout = config.shutdownTimeoutSeconds * 1000
-        await Promise.all([main.shutdown(timeout), metricsServer?.shutdown(timeout)])
-        await fast?.close()
-        log.close()
-        await runtime.dispose()
-      })()
-      return stopping
-    },
+    shutdown: stopper(async () => {
+      const timeout = config.shutdownTimeoutSeconds * 1000
+      await Promise.all([main.shutdown(timeout), metricsServer?.shutdown(timeout)])
+      await fast?.close()
+      log.close()
+      await runtime.dispose()
+    }),
+  }
+}
+
+/** A shutdown that runs once, however often it is asked for. */
+const stopper = (stop: () => Promise<void>): (() => Promise<void>) => {
+  let stopping: Promise<void> | undefined
+  return () => {
+    stopping ??= stop()
+    return stopping
   }
 }
 

@@ -135,14 +135,11 @@ const pathOf = (target: string): string => {
 /** An answer written before any handler runs: the request-target or the method is refused. */
 const refuse = (
   res: ServerResponse,
-  status: 400 | 405 | 501,
+  status: 400 | 405,
   description: string,
   allow?: ReadonlyArray<string>,
 ): void => {
-  const body = JSON.stringify({
-    error: status === 400 ? "invalid_request" : status === 405 ? "method_not_allowed" : "not_implemented",
-    error_description: description,
-  })
+  const body = JSON.stringify({ error: "invalid_request", error_description: description })
   res.writeHead(status, {
     "content-type": "application/json",
     "cache-control": "no-store",
@@ -184,31 +181,27 @@ const admitTarget = (
   if (!RequestTarget.implementedMethods.has(method)) {
     const path = (req.url ?? "").slice(0, q)
     const allowed = allow?.(path) ?? [...RequestTarget.implementedMethods]
-    const status = RequestTarget.methodAnswer(method, allowed) ?? 405
-    refuse(res, status === 501 ? 501 : 405, "the method is not allowed here", allowed)
+    refuse(res, 405, "the method is not allowed here", allowed)
     return -1
   }
   return q
 }
 
-/** `CONNECT` (authority-form, RFC 9112 §3.2.3): no tunnel is ever opened; 405 and the socket is closed. */
-const refuseConnect = (_req: IncomingMessage, socket: Socket): void => {
-  const body = '{"error":"method_not_allowed","error_description":"the method CONNECT is not allowed here"}'
+/** A 405 written on the socket itself, for requests that never become a Node request object. */
+const methodNotAllowed = (socket: Socket): void => {
+  const body = '{"error":"invalid_request","error_description":"the method is not allowed here"}'
   socket.end(
     `HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/json\r\ncache-control: no-store\r\nallow: ${[...RequestTarget.implementedMethods].join(", ")}\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
   )
 }
 
-/** A method the HTTP parser does not know (e.g. `TRACK`): 501 rather than Node's bare 400. */
+/** `CONNECT` (authority-form, RFC 9112 §3.2.3): no tunnel is ever opened; 405 and the socket is closed. */
+const refuseConnect = (_req: IncomingMessage, socket: Socket): void => methodNotAllowed(socket)
+
+/** A method the HTTP parser does not know (e.g. `TRACK`): 405 rather than Node's bare 400. */
 const onClientError = (error: Error & { code?: string }, socket: Socket): void => {
   if (!socket.writable) return void socket.destroy()
-  if (error.code === "HPE_INVALID_METHOD") {
-    const body = '{"error":"not_implemented","error_description":"the method is not implemented"}'
-    socket.end(
-      `HTTP/1.1 501 Not Implemented\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
-    )
-    return
-  }
+  if (error.code === "HPE_INVALID_METHOD") return methodNotAllowed(socket)
   socket.end("HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
 }
 

@@ -61,12 +61,13 @@ describe("Edge replays (issue 19)", () => {
     assert.strictEqual(target.seen.length, 0)
   })
 
-  it("TRACK and CONNECT - 501 (not implemented) and 405; no tunnel, nothing forwarded", async () => {
+  it("TRACK, PROPFIND and CONNECT - 405 with Allow, never a 5xx; no tunnel, nothing forwarded", async () => {
     const { gateway, target, host } = await start()
     const track = await sendRaw(gateway.url, request("TRACK", "/mcp", host))
-    assert.strictEqual(track.status, 501)
+    assert.strictEqual(track.status, 405)
+    assert.isDefined(track.headers["allow"])
     const propfind = await sendRaw(gateway.url, request("PROPFIND", "/mcp", host))
-    assert.strictEqual(propfind.status, 501)
+    assert.strictEqual(propfind.status, 405)
     assert.strictEqual(propfind.headers["allow"], "GET, POST, DELETE")
     const tunnel = await sendRaw(gateway.url, request("CONNECT", "evil.example:443", host))
     assert.strictEqual(tunnel.status, 405)
