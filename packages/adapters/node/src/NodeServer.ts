@@ -200,9 +200,9 @@ const refuseConnect = (_req: IncomingMessage, socket: Socket): void => methodNot
 
 /** A method the HTTP parser does not know (e.g. `TRACK`): 405 rather than Node's bare 400. */
 const onClientError = (error: Error & { code?: string }, socket: Socket): void => {
-  if (!socket.writable) return void socket.destroy()
-  if (error.code === "HPE_INVALID_METHOD") return methodNotAllowed(socket)
-  socket.end("HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+  if (!socket.writable) socket.destroy()
+  else if (error.code === "HPE_INVALID_METHOD") methodNotAllowed(socket)
+  else socket.end("HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
 }
 
 /**

@@ -75,6 +75,22 @@ describe("Edge replays (issue 19)", () => {
     assert.strictEqual(target.seen.length, 0)
   })
 
+  it("a remembered token does not carry TRACE or PUT past the method table (fast path included)", async () => {
+    const { gateway, target, host, issue } = await start()
+    const token = await issue({ sub: "alice" })
+    const auth = `Authorization: Bearer ${token}\r\n`
+    assert.strictEqual((await sendRaw(gateway.url, request("GET", "/mcp", host, auth))).status, 200)
+    assert.strictEqual((await sendRaw(gateway.url, request("GET", "/mcp", host, auth))).status, 200)
+    const seen = target.seen.length
+    for (const method of ["TRACE", "PUT", "PATCH"]) {
+      const extra = method === "TRACE" ? auth : `${auth}Content-Length: 0\r\n`
+      const answer = await sendRaw(gateway.url, request(method, "/mcp", host, extra))
+      assert.strictEqual(answer.status, 405, method)
+      assert.strictEqual(answer.headers["allow"], "GET, POST, DELETE", method)
+    }
+    assert.strictEqual(target.seen.length, seen)
+  })
+
   it("GET, POST and HEAD of //, ///, //?a=1, //:80/mcp, //%zz/, //@/, //mcp%00 - 4xx, never 500", async () => {
     const { gateway, target, host } = await start()
     const targets = ["//", "///", "//?a=1", "//:80/mcp", "//%zz/", "//@/", "//mcp%00"]
