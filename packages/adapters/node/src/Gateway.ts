@@ -301,6 +301,11 @@ const startWith = async (
       origin: () => origin,
       allow: (path) => (path === "/healthz" || path === "/readyz" ? ["GET"] : edge.allow(path)),
       onDefect: (defect) => log.defect(requestId(), defect),
+      // The target was refused unread: the line names no path.
+      onRefused: (method, status) => {
+        metrics.request("other", status)
+        log.access(requestId(), method, "-", status, performance.now())
+      },
       ...(fast === undefined ? {} : { intercept: fast.intercept }),
     },
   )

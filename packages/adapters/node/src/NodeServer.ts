@@ -160,6 +160,7 @@ const admitTarget = (
   res: ServerResponse,
   authorities: ReadonlyArray<string>,
   allow: ((path: string) => ReadonlyArray<string> | undefined) | undefined,
+  onRefused: ((method: string, status: number) => void) | undefined,
 ): number => {
   const raw = req.url ?? ""
   const method = req.method ?? ""
@@ -168,6 +169,7 @@ const admitTarget = (
     const target = RequestTarget.parse(raw, method, authorities)
     if (target._tag === "Refused") {
       refuse(res, 400, target.description)
+      onRefused?.(method, 400)
       return -1
     }
     if (target._tag === "Asterisk") {
@@ -182,6 +184,7 @@ const admitTarget = (
     const path = (req.url ?? "").slice(0, q)
     const allowed = allow?.(path) ?? [...RequestTarget.implementedMethods]
     refuse(res, 405, "the method is not allowed here", allowed)
+    onRefused?.(method, 405)
     return -1
   }
   return q
@@ -262,6 +265,8 @@ export const listen = (
     readonly allow?: (path: string) => ReadonlyArray<string> | undefined
     /** A defect below the handler (answered with a generic 500): for its one log line. */
     readonly onDefect?: (defect: Defect) => void
+    /** A request answered before any handler (bad target 400, refused method 405): for the access log. */
+    readonly onRefused?: (method: string, status: number) => void
   },
 ): Promise<Listening> =>
   new Promise((resolve, reject) => {
@@ -284,7 +289,7 @@ export const listen = (
     const server = createServer(
       { requestTimeout: 60_000, headersTimeout: 20_000, maxHeaderSize: 16 * 1024 },
       (req, res) => {
-        const q = admitTarget(req, res, authorities, options.allow)
+        const q = admitTarget(req, res, authorities, options.allow, options.onRefused)
         if (q < 0 || intercepted(req, res, q)) return
         toNodeListener(handler, origin, options.onDefect)(req, res)
       },

@@ -117,6 +117,10 @@ describe("Edge replays (issue 19)", () => {
     const foreign = await sendRaw(gateway.url, request("GET", "http://evil.example/healthz", host))
     assert.strictEqual(foreign.status, 400)
     assert.strictEqual(JSON.parse(foreign.body).error, "invalid_request")
+    assert.include(
+      gateway.metrics.render(),
+      'oidc_proxy_http_requests_total{endpoint="other",status_class="4xx"} 1',
+    )
     const own = await sendRaw(gateway.url, request("GET", `${gateway.url}/healthz`, host))
     assert.strictEqual(own.status, 200)
     const base = await sendRaw(gateway.url, request("GET", `${baseUrl}/healthz`, host))
