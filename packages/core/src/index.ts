@@ -10,6 +10,8 @@ export * as AccessToken from "./AccessToken.ts"
 /** @since 0.1.0 */
 export * as AddressPolicy from "./AddressPolicy.ts"
 /** @since 0.1.0 */
+export * as Admission from "./Admission.ts"
+/** @since 0.1.0 */
 export * as Authorize from "./Authorize.ts"
 /** @since 0.1.0 */
 export * as CacheInvalidation from "./CacheInvalidation.ts"
@@ -69,6 +71,8 @@ export * as ProxyTokenClaims from "./ProxyTokenClaims.ts"
 export * as Quota from "./Quota.ts"
 /** @since 0.1.0 */
 export * as RedirectUri from "./RedirectUri.ts"
+/** @since 0.1.0 */
+export * as RequestTarget from "./RequestTarget.ts"
 /** @since 0.1.0 */
 export * as Scopes from "./Scopes.ts"
 /** @since 0.1.0 */

@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { OAuthError } from "@oidc-proxy/core"
+import { Admission, OAuthError } from "@oidc-proxy/core"
 import { Effect } from "effect"
 
 /**
@@ -19,42 +19,12 @@ import { Effect } from "effect"
 export const defaultMaxBodyBytes = 64 * 1024
 
 /**
- * Maximum bearer-token length, in characters: longer tokens are refused before any crypto runs.
+ * Maximum bearer-token length, in characters (`Admission.maxTokenLength`).
  *
  * @category constants
  * @since 0.1.0
  */
-export const maxTokenLength = 8192
-
-const base64url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-
-/**
- * `false` when `token` is a compact JWS (three dot-separated segments) with a segment in a
- * non-canonical base64url encoding: a last character carrying non-zero padding bits, which
- * decoders ignore. Such a token decodes to the bytes of a valid token but is another string, so
- * it is refused rather than accepted as a second spelling of the same token.
- *
- * @see [RFC 4648 §3.5](https://www.rfc-editor.org/rfc/rfc4648#section-3.5) (canonical encoding)
- * @category utils
- * @since 0.1.0
- */
-export const hasCanonicalEncoding = (token: string): boolean => {
-  const segments = token.split(".")
-  if (segments.length !== 3) return true
-  return segments.every((s) => {
-    const last = base64url.indexOf(s.charAt(s.length - 1))
-    switch (s.length % 4) {
-      case 1:
-        return false
-      case 2:
-        return last >= 0 && (last & 0x0f) === 0
-      case 3:
-        return last >= 0 && (last & 0x03) === 0
-      default:
-        return true
-    }
-  })
-}
+export const maxTokenLength = Admission.maxTokenLength
 
 const sources = new WeakMap<Request, string>()
 
@@ -78,15 +48,7 @@ export const withSource = (request: Request, address: string | undefined): Reque
  */
 export const source = (request: Request): string | undefined => sources.get(request)
 
-/**
- * A body too large to read.
- *
- * @category errors
- * @since 0.1.0
- */
-export class BodyTooLarge extends Error {
-  readonly _tag = "BodyTooLarge"
-}
+const tooLarge = () => OAuthError.oauth("invalid_request", "the request body is too large")
 
 /**
  * Parameters as a record; fails when one is repeated.
@@ -112,11 +74,11 @@ export const params = (
  * @category constructors
  * @since 0.1.0
  */
-export const text = (request: Request, limit: number): Effect.Effect<string, BodyTooLarge> =>
+export const text = (request: Request, limit: number): Effect.Effect<string, OAuthError.OAuthFailure> =>
   Effect.tryPromise({
     try: async () => {
       const declared = Number(request.headers.get("content-length") ?? "0")
-      if (declared > limit) throw new BodyTooLarge()
+      if (declared > limit) throw tooLarge()
       if (request.body === null) return ""
       const reader = request.body.getReader()
       const chunks: Array<Uint8Array> = []
@@ -127,7 +89,7 @@ export const text = (request: Request, limit: number): Effect.Effect<string, Bod
         size += value.byteLength
         if (size > limit) {
           await reader.cancel()
-          throw new BodyTooLarge()
+          throw tooLarge()
         }
         chunks.push(value)
       }
@@ -139,7 +101,8 @@ export const text = (request: Request, limit: number): Effect.Effect<string, Bod
       }
       return new TextDecoder().decode(all)
     },
-    catch: (e) => (e instanceof BodyTooLarge ? e : new BodyTooLarge()),
+    // A body that cannot be read (the caller went away) is answered as one too large to read.
+    catch: () => tooLarge(),
   })
 
 /**

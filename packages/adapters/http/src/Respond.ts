@@ -131,6 +131,81 @@ export const failure = (e: OAuthError.OAuthFailure, kind: Kind, issuer: string):
 }
 
 /**
+ * Every failure a route of the proxy can end with.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Failure = OAuthError.OAuthFailure | OAuthError.StoreError | OAuthError.UpstreamError
+
+/**
+ * The one mapper from a failure to its HTTP answer. Exhaustive over `Failure`: a new error added
+ * to a flow does not compile until it is answered here.
+ *
+ * @category error handling
+ * @since 0.1.0
+ */
+export const fromFailure = (e: Failure, kind: Kind, issuer: string): Response => {
+  switch (e._tag) {
+    case "OAuthFailure":
+      return failure(e, kind, issuer)
+    case "StoreError":
+    case "UpstreamError":
+      return unavailable(kind)
+  }
+}
+
+/** Runs of token-like characters (a JWT, a code, a secret) in a message: never logged. */
+const tokenLike = /[A-Za-z0-9+/_~-]{20,}(?:\.[A-Za-z0-9+/_~=-]*)*|"[^"]*"|'[^']*'/g
+
+const fieldOf = (value: unknown, name: string): string | undefined => {
+  if (typeof value !== "object" || value === null) return undefined
+  const v = (value as Record<string, unknown>)[name]
+  return typeof v === "string" ? v : undefined
+}
+
+/**
+ * What the log line of a 5xx says about its failure: `failure`, the tag (or error name) of the
+ * outermost error, and `cause`, the chain down the `cause` links (at most four): each tagged error
+ * by its tag and reason (never its description, which may quote a backend), each other error (a
+ * defect) by its name and first message line, token-like runs and quoted text removed, cut at 200.
+ *
+ * @category error handling
+ * @since 0.1.0
+ */
+export const describeFailure = (error: unknown): { readonly failure: string; readonly cause: string } => {
+  const links: Array<string> = []
+  let current: unknown = error
+  for (let depth = 0; depth < 4 && current !== undefined && current !== null; depth++) {
+    const tagged = fieldOf(current, "_tag")
+    const tag = tagged ?? fieldOf(current, "name") ?? typeof current
+    const detail = fieldOf(current, "reason") ?? fieldOf(current, "operation")
+    // A tagged error's description may quote a store or IdP backend: its tag and reason say enough.
+    const message =
+      tagged !== undefined
+        ? ""
+        : (fieldOf(current, "message") ?? "").split("\n")[0]!.slice(0, 200).replace(tokenLike, "…")
+    links.push(`${tag}${detail === undefined ? "" : `(${detail})`}${message === "" ? "" : `: ${message}`}`)
+    current = typeof current === "object" ? (current as { cause?: unknown }).cause : undefined
+  }
+  return { failure: fieldOf(error, "_tag") ?? fieldOf(error, "name") ?? "Defect", cause: links.join(" <- ") }
+}
+
+/**
+ * The answer to a method a route does not take: 405 with its `Allow`.
+ *
+ * @see [RFC 9110 §15.5.6](https://www.rfc-editor.org/rfc/rfc9110#section-15.5.6)
+ * @category error handling
+ * @since 0.1.0
+ */
+export const methodRefused = (allow: ReadonlyArray<string>): Response =>
+  json(
+    405,
+    { error: "invalid_request", error_description: `use ${allow.join(" or ")}` },
+    { allow: allow.join(", ") },
+  )
+
+/**
  * The answer to a store or IdP outage: fail closed, 503, generic text.
  *
  * @category error handling

@@ -6,6 +6,8 @@
  */
 
 /** @since 0.1.0 */
+export * as Cors from "./Cors.ts"
+/** @since 0.1.0 */
 export * as Html from "./Html.ts"
 /** @since 0.1.0 */
 export * as IdentityHeaders from "./IdentityHeaders.ts"

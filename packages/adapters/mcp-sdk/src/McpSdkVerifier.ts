@@ -2,7 +2,8 @@
  * The proxy's bearer check as the MCP TypeScript SDK's `OAuthTokenVerifier`, for its
  * `requireBearerAuth` middleware: a token the proxy issued becomes the SDK's `AuthInfo`.
  *
- * Adapter over core's `LoadAccessToken.check` (the whole pipeline of design §3: proxy JWT, jti
+ * Adapter over core's `Admission` (the token's size and canonical spelling, as every other edge
+ * checks them) and `LoadAccessToken.check` (the whole pipeline of design §3: proxy JWT, jti
  * mapping, upstream token set, upstream verification, scope resolution, expiry and resource).
  * Errors become the SDK's error classes, because `requireBearerAuth` decides the HTTP answer by
  * `instanceof` (checked against `@modelcontextprotocol/sdk` 1.32.2, `middleware/bearerAuth.js`):
@@ -29,8 +30,8 @@ import {
 } from "@modelcontextprotocol/sdk/server/auth/errors.js"
 import type { OAuthTokenVerifier } from "@modelcontextprotocol/sdk/server/auth/provider.js"
 import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js"
-import { type AccessToken, LoadAccessToken, type OAuthError } from "@oidc-proxy/core"
-import { Cause, Effect, type Layer, ManagedRuntime } from "effect"
+import { type AccessToken, Admission, LoadAccessToken, type OAuthError, ProxyConfig } from "@oidc-proxy/core"
+import { Cause, Context, Effect, type Layer, ManagedRuntime } from "effect"
 
 /**
  * What the verifier puts into `AuthInfo.extra`.
@@ -94,9 +95,13 @@ export const make = (
     // `UpstreamClient` when the layer provides one.
     const context = yield* Effect.context<LoadAccessToken.Requirements>()
     const run = Effect.runPromiseWith(context)
+    const admission = Admission.make(Context.get(context, ProxyConfig.Settings))
     const required = [...(options.requiredScopes ?? [])]
-    const verify = (token: string): Effect.Effect<AuthInfo | Error, never, LoadAccessToken.Requirements> =>
-      LoadAccessToken.check(token, required).pipe(
+    const verify = (token: string): Effect.Effect<AuthInfo | Error, never, LoadAccessToken.Requirements> => {
+      const admitted = admission.token(token)
+      if (typeof admitted !== "string")
+        return Effect.succeed(new InvalidTokenError(admitted.description ?? "The access token is not valid"))
+      return LoadAccessToken.check(admitted, required).pipe(
         Effect.map((decision): AuthInfo | Error => {
           if (decision._tag === "Allow") return toAuthInfo(decision.accessToken)
           const description = decision.description ?? "The access token is not valid"
@@ -112,6 +117,7 @@ export const make = (
           ),
         ),
       )
+    }
     return {
       verifyAccessToken: async (token: string): Promise<AuthInfo> => {
         const result = await run(verify(token))

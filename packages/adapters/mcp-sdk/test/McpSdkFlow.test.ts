@@ -63,6 +63,16 @@ describe("McpSdk: requireBearerAuth + McpSdkVerifier + McpSdkRouter on Express",
       expect(me.client_id).toBe(provider.clientInformation()?.client_id)
       expect(me.resource).toBe(app.resourceUrl)
       expect(me.expires_at).toBeGreaterThan(Date.now() / 1000)
+
+      // The same token with a padded last segment: another spelling, refused as every edge refuses it.
+      const token = (await provider.tokens())?.access_token ?? ""
+      expect((await mcpCall(app.resourceUrl, token)).status).not.toBe(401)
+      const padded = await mcpCall(app.resourceUrl, `${token}=`)
+      expect(padded.status).toBe(401)
+      expect(padded.headers.get("www-authenticate")).toContain("The access token is not a well-formed JWT")
+      const huge = await mcpCall(app.resourceUrl, `${token}${"A".repeat(8192)}`)
+      expect(huge.status).toBe(401)
+      expect(huge.headers.get("www-authenticate")).toContain("The access token is too large")
     } finally {
       await client.close()
     }

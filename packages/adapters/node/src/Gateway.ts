@@ -15,14 +15,13 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import {
   type AccessToken,
   Endpoints,
-  LoadAccessToken,
   type OAuthError,
   ProxyConfig,
   Store,
   TokenStore,
   Upstream,
 } from "@oidc-proxy/core"
-import { RequestInput, WebHandler } from "@oidc-proxy/http"
+import { Respond, WebHandler } from "@oidc-proxy/http"
 import { RedisStore } from "@oidc-proxy/store-redis"
 import { SqliteStore } from "@oidc-proxy/store-sqlite"
 import { Clock, Effect, Layer, Logger, LogLevel, ManagedRuntime, Option, References } from "effect"
@@ -187,12 +186,6 @@ const endpointNames = (endpoints: Endpoints.Endpoints): ReadonlyMap<string, stri
     ["/readyz", "readyz"],
   ])
 
-const json = (status: number, body: unknown) =>
-  new Response(JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json", "cache-control": "no-store" },
-  })
-
 /** The upstream access token behind a proxy token, for `X-Forwarded-Access-Token`. */
 const upstreamAccessToken = (token: AccessToken.AccessToken) =>
   Effect.gen(function* () {
@@ -259,32 +252,103 @@ export const revocationNote = (
   }
 }
 
+/** The settings and clock the gateway runs with; logs the configuration's warnings and notes once. */
+const settingsAndNotes = (config: GatewayConfig, options: Options) =>
+  Effect.gen(function* () {
+    const settings = yield* ProxyConfig.Settings
+    for (const warning of config.warnings) yield* Effect.logWarning(warning)
+    const revocation = options.services === undefined ? revocationNote(config.store, settings) : undefined
+    if (revocation !== undefined) yield* Effect.logInfo(revocation)
+    return { settings, clock: yield* Clock.Clock }
+  })
+
 const startWith = async (
   config: GatewayConfig,
   options: Options,
   runtime: ManagedRuntime.ManagedRuntime<Services, unknown>,
   metrics: Metrics.Metrics,
 ): Promise<Gateway> => {
-  const { settings, tokenStore, clock } = await runtime.runPromise(
-    Effect.gen(function* () {
-      return {
-        settings: yield* ProxyConfig.Settings,
-        tokenStore: yield* TokenStore.TokenStore,
-        clock: yield* Clock.Clock,
-      }
+  const { settings, clock } = await runtime.runPromise(settingsAndNotes(config, options))
+  const resourcePath = new URL(settings.resource).pathname.replace(/\/+$/, "") || "/"
+  const edge = await runtime.runPromise(
+    WebHandler.makeEdge({
+      onAuthorized: authorized(config, options, runtime, metrics, resourcePath),
+      corsOrigins: config.corsOrigins,
     }),
   )
-  for (const warning of config.warnings) await runtime.runPromise(Effect.logWarning(warning))
-  const revocation = options.services === undefined ? revocationNote(config.store, settings) : undefined
-  if (revocation !== undefined) await runtime.runPromise(Effect.logInfo(revocation))
-  const endpoints = Endpoints.make(settings)
-  const names = endpointNames(endpoints)
-  const resourcePath = new URL(settings.resource).pathname.replace(/\/+$/, "") || "/"
-  const isResource = (path: string) =>
-    resourcePath === "/" || path === resourcePath || path.startsWith(`${resourcePath}/`)
+  const names = endpointNames(Endpoints.make(settings))
   const endpointOf = (path: string) =>
-    names.get(path) ?? (path.includes("/.well-known/") ? "metadata" : isResource(path) ? "resource" : "other")
+    names.get(path) ??
+    (path.includes("/.well-known/") ? "metadata" : edge.isProtected(path) ? "resource" : "other")
+  const log = requestLog(config, runtime)
+  const requestId = RequestId.make()
+  const origin = new URL(config.baseUrl).origin
+  const fast = fastPath({
+    config,
+    options,
+    edge,
+    clock,
+    metrics,
+    resourcePath,
+    endpointOf,
+    requestId,
+    accessLog: log.access,
+  })
+  const main = await NodeServer.listen(
+    serve({ runtime, edge, metrics, endpointOf, requestId, accessLog: log.access }),
+    {
+      ...config.listen,
+      origin: () => origin,
+      allow: (path) => (path === "/healthz" || path === "/readyz" ? ["GET"] : edge.allow(path)),
+      onDefect: (defect) => log.defect(requestId(), defect),
+      // The target was refused unread: the line names no path.
+      onRefused: (method, status) => {
+        metrics.request("other", status)
+        log.access(requestId(), method, "-", status, performance.now())
+      },
+      ...(fast === undefined ? {} : { intercept: fast.intercept }),
+    },
+  )
+  const metricsServer =
+    config.metricsListen === undefined
+      ? undefined
+      : await metricsListener(config.metricsListen, metrics).catch(async (error: unknown) => {
+          await main.close()
+          await fast?.close()
+          log.close()
+          throw error
+        })
+  return {
+    url: main.url,
+    metricsUrl: metricsServer?.url,
+    metrics,
+    shutdown: stopper(async () => {
+      const timeout = config.shutdownTimeoutSeconds * 1000
+      await Promise.all([main.shutdown(timeout), metricsServer?.shutdown(timeout)])
+      await fast?.close()
+      log.close()
+      await runtime.dispose()
+    }),
+  }
+}
 
+/** A shutdown that runs once, however often it is asked for. */
+const stopper = (stop: () => Promise<void>): (() => Promise<void>) => {
+  let stopping: Promise<void> | undefined
+  return () => {
+    stopping ??= stop()
+    return stopping
+  }
+}
+
+/** The `onAuthorized` hook of the handler: the reverse proxy, counted and traced. */
+const authorized = (
+  config: GatewayConfig,
+  options: Options,
+  runtime: ManagedRuntime.ManagedRuntime<Services, unknown>,
+  metrics: Metrics.Metrics,
+  resourcePath: string,
+): NonNullable<WebHandler.Options["onAuthorized"]> => {
   const forward = ReverseProxy.make({
     target: config.target,
     resourcePath,
@@ -295,31 +359,30 @@ const startWith = async (
     observe: ({ seconds, ok }) => metrics.target(seconds, ok),
     fetch: options.fetch,
   })
-  const proxy = await runtime.runPromise(
-    WebHandler.make({
-      onAuthorized: (request, token) => {
-        metrics.bearer("allow")
-        return runtime.runPromise(
-          Effect.promise(() => forward(request, token)).pipe(
-            Effect.tap((response) => Effect.annotateCurrentSpan("http.status_code", response.status)),
-            Effect.withSpan("oidc-proxy.forward", { attributes: { "http.method": request.method } }),
-          ),
-        )
-      },
-    }),
-  )
-
-  const handle = async (request: Request, path: string): Promise<Response> => {
-    if (path === "/healthz") return json(200, { status: "ok" })
-    if (path === "/readyz") {
-      const checks = await runtime.runPromise(readiness).catch(() => ({ store: "fail", upstream: "fail" }))
-      const ready = checks.store === "ok" && checks.upstream === "ok"
-      return json(ready ? 200 : 503, { status: ready ? "ready" : "unavailable", checks })
-    }
-    return proxy(request)
+  return (request, token) => {
+    metrics.bearer("allow")
+    return runtime.runPromise(
+      Effect.promise(() => forward(request, token)).pipe(
+        Effect.tap((response) => Effect.annotateCurrentSpan("http.status_code", response.status)),
+        Effect.withSpan("oidc-proxy.forward", { attributes: { "http.method": request.method } }),
+      ),
+    )
   }
+}
 
-  /** One access log line per request: the path only, never a query string nor a header. */
+type AccessLogLine = (
+  requestId: string,
+  method: string,
+  path: string,
+  status: number,
+  started: number,
+) => void
+
+/**
+ * The gateway's log lines: one access line per request (the path only, never a query string nor
+ * a header), and one error line per defect below the handler.
+ */
+const requestLog = (config: GatewayConfig, runtime: ManagedRuntime.ManagedRuntime<Services, unknown>) => {
   const logsRequests = LogLevel.isGreaterThanOrEqualTo("Info", config.logLevel)
   // JSON lines with no OTLP exporter: the same line built from a template and written in batches
   // (~35 µs a request less than a logger fiber and a synchronous write each; a write per batch of
@@ -328,100 +391,80 @@ const startWith = async (
     logsRequests && config.logFormat === "json" && config.otlpEndpoint === undefined
       ? AccessLog.make()
       : undefined
-  const accessLog = (requestId: string, method: string, path: string, status: number, started: number) => {
+  const access: AccessLogLine = (requestId, method, path, status, started) => {
     // Below the minimum level the line would be dropped anyway; skip the fiber.
     if (!logsRequests) return
+    const duration_ms = Math.round((performance.now() - started) * 10) / 10
     if (directLog !== undefined) {
-      directLog.line(requestId, method, path, status, Math.round((performance.now() - started) * 10) / 10)
+      directLog.line(requestId, method, path, status, duration_ms)
       return
     }
     runtime.runFork(
       Effect.logInfo("request").pipe(
-        Effect.annotateLogs({
-          request_id: requestId,
-          method,
-          path,
-          status,
-          duration_ms: Math.round((performance.now() - started) * 10) / 10,
-        }),
+        Effect.annotateLogs({ request_id: requestId, method, path, status, duration_ms }),
       ),
     )
   }
+  const defect = (requestId: string, d: NodeServer.Defect) =>
+    runtime.runFork(
+      Effect.logError("request failed").pipe(
+        Effect.annotateLogs({
+          request_id: requestId,
+          method: d.method,
+          path: d.path,
+          ...Respond.describeFailure(d.error),
+        }),
+      ),
+    )
+  return { access, defect, close: () => directLog?.close() }
+}
 
-  const requestId = RequestId.make()
-  const handler: NodeServer.FetchHandler = async (request) => {
+/** The gateway's fetch handler: health, readiness, then the proxy; metrics, access log, request id. */
+const serve = (input: {
+  readonly runtime: ManagedRuntime.ManagedRuntime<Services, unknown>
+  readonly edge: WebHandler.Edge
+  readonly metrics: Metrics.Metrics
+  readonly endpointOf: (path: string) => string
+  readonly requestId: () => string
+  readonly accessLog: AccessLogLine
+}): NodeServer.FetchHandler => {
+  const { runtime, edge, metrics, endpointOf } = input
+  const handle = async (request: Request, path: string, id: string): Promise<Response> => {
+    if (path === "/healthz") return Respond.json(200, { status: "ok" })
+    if (path === "/readyz") {
+      const checks = await runtime.runPromise(readiness).catch(() => ({ store: "fail", upstream: "fail" }))
+      const ready = checks.store === "ok" && checks.upstream === "ok"
+      return Respond.json(ready ? 200 : 503, { status: ready ? "ready" : "unavailable", checks })
+    }
+    return edge.handler(request, id)
+  }
+  return async (request) => {
     const started = performance.now()
-    const id = requestId()
+    const id = input.requestId()
     const path = new URL(request.url).pathname
-    const response = await handle(request, path)
+    const response = await handle(request, path, id)
     const endpoint = endpointOf(path)
     metrics.request(endpoint, response.status)
     if (endpoint === "resource" && (response.status === 401 || response.status === 403))
       metrics.bearer(response.status === 401 ? "401" : "403")
-    accessLog(id, request.method, path, response.status, started)
+    input.accessLog(id, request.method, path, response.status, started)
     const headers = new Headers(response.headers)
     headers.set("x-request-id", id)
     return new Response(response.body, { status: response.status, statusText: response.statusText, headers })
   }
-
-  const origin = new URL(config.baseUrl).origin
-  const fast = fastPath({
-    config,
-    options,
-    settings,
-    tokenStore,
-    clock,
-    metrics,
-    resourcePath,
-    origin,
-    names,
-    isResource,
-    endpointOf,
-    requestId,
-    accessLog,
-  })
-  const main = await NodeServer.listen(handler, {
-    ...config.listen,
-    origin: () => origin,
-    ...(fast === undefined ? {} : { intercept: fast.intercept }),
-  })
-  let metricsServer: NodeServer.Listening | undefined
-  try {
-    metricsServer =
-      config.metricsListen === undefined
-        ? undefined
-        : await NodeServer.listen(
-            async (request) =>
-              new URL(request.url).pathname === "/metrics"
-                ? new Response(metrics.render(), {
-                    headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-                  })
-                : json(404, { error: "not_found" }),
-            config.metricsListen,
-          )
-  } catch (error) {
-    await main.close()
-    await fast?.close()
-    directLog?.close()
-    throw error
-  }
-  let stopping: Promise<void> | undefined
-  return {
-    url: main.url,
-    metricsUrl: metricsServer?.url,
-    metrics,
-    shutdown: () => {
-      stopping ??= (async () => {
-        const timeout = config.shutdownTimeoutSeconds * 1000
-        await Promise.all([main.shutdown(timeout), metricsServer?.shutdown(timeout)])
-        await fast?.close()
-        directLog?.close()
-        await runtime.dispose()
-      })()
-      return stopping
-    },
-  }
 }
+
+/** The `/metrics` listener. */
+const metricsListener = (listen: NonNullable<GatewayConfig["metricsListen"]>, metrics: Metrics.Metrics) =>
+  NodeServer.listen(
+    async (request) =>
+      new URL(request.url).pathname === "/metrics"
+        ? new Response(metrics.render(), {
+            headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+          })
+        : Respond.json(404, { error: "not_found" }),
+    listen,
+  )
 
 /**
  * The fast path of the protected resource: a bearer this instance verified recently (the
@@ -435,28 +478,17 @@ const startWith = async (
 const fastPath = (input: {
   readonly config: GatewayConfig
   readonly options: Options
-  readonly settings: ProxyConfig.ProxyConfig
-  readonly tokenStore: TokenStore.TokenStoreShape
+  readonly edge: WebHandler.Edge
   readonly clock: Clock.Clock
   readonly metrics: Metrics.Metrics
   readonly resourcePath: string
-  readonly origin: string
-  readonly names: ReadonlyMap<string, string>
-  readonly isResource: (path: string) => boolean
   readonly endpointOf: (path: string) => string
   readonly requestId: () => string
-  readonly accessLog: (
-    requestId: string,
-    method: string,
-    path: string,
-    status: number,
-    started: number,
-  ) => void
+  readonly accessLog: AccessLogLine
 }) => {
-  const { config, metrics, clock, names, isResource, endpointOf, accessLog } = input
+  const { config, metrics, clock, edge, endpointOf, accessLog } = input
   if (config.forwardAccessToken || config.otlpEndpoint !== undefined || input.options.fetch !== undefined)
     return undefined
-  const cachedCheck = LoadAccessToken.makeCachedCheck(input.settings, input.tokenStore)
   const forwarder = NodeForward.make({
     target: config.target,
     resourcePath: input.resourcePath,
@@ -467,49 +499,33 @@ const fastPath = (input: {
       accessLog(forwarded.requestId, forwarded.method, forwarded.path, status, forwarded.started)
     },
   })
-  const targetOptions = { target: config.target, resourcePath: input.resourcePath }
-  const targetPath = RequestTarget.makeTargetPath(targetOptions)
-  const intercept = (req: IncomingMessage, res: ServerResponse): boolean => {
+  const targetPath = RequestTarget.makeTargetPath({ target: config.target, resourcePath: input.resourcePath })
+  /** `req.url` is an admitted origin-form target (`NodeServer.listen`), `q` the index of its `?`. */
+  const intercept = (req: IncomingMessage, res: ServerResponse, q: number): boolean => {
     const started = performance.now()
-    // The path and query as `new URL(req.url, origin)` gives them; without the `URL` object when
-    // the parser would give them back unchanged.
     const raw = req.url ?? "/"
-    let pathname: string
-    let search: string
-    const q = RequestTarget.simpleQueryIndex(raw)
-    if (q >= 0) {
-      pathname = q === raw.length ? raw : raw.slice(0, q)
-      search = RequestTarget.searchOf(raw, q)
-    } else {
-      try {
-        const url = new URL(raw, input.origin)
-        pathname = url.pathname
-        search = url.search
-      } catch {
-        return false
-      }
-    }
+    // A query the URL parser would re-encode takes the Fetch path, which forwards it re-encoded.
+    if (!RequestTarget.isSimpleQuery(raw, q)) return false
+    const pathname = q === raw.length ? raw : raw.slice(0, q)
     // `WebHandler` routes on the path without trailing slashes: a route of the proxy is never fast.
     const path =
       pathname.length > 1 && pathname.charCodeAt(pathname.length - 1) === 47
         ? pathname.replace(/\/+$/, "")
         : pathname
-    if (names.has(path) || names.has(pathname) || path.includes("/.well-known/") || !isResource(path))
-      return false
+    if (path === "/healthz" || path === "/readyz") return false
     const incoming = NodeForward.incomingHeaders(req)
-    if (incoming["expect"] !== undefined) return false
-    const bearer = RequestInput.bearerOfHeader(incoming["authorization"])
-    if (bearer === undefined || bearer === "" || bearer.length > RequestInput.maxTokenLength) return false
-    const decision = cachedCheck(bearer, clock.currentTimeMillisUnsafe())
-    if (decision === undefined || decision._tag !== "Allow") return false
+    // A browser's request (CORS headers on the answer) and `Expect` take the Fetch path.
+    if (incoming["expect"] !== undefined || incoming["origin"] !== undefined) return false
+    const token = edge.tryFast(
+      req.method ?? "",
+      path,
+      incoming["authorization"],
+      clock.currentTimeMillisUnsafe(),
+    )
+    if (token === undefined) return false
     metrics.bearer("allow")
-    let target: string
-    if (q >= 0) target = targetPath(pathname, search)
-    else {
-      const url = ReverseProxy.targetUrl(new URL(raw, input.origin), targetOptions)
-      target = `${url.pathname}${url.search}`
-    }
-    forwarder.forward(req, res, incoming, decision.accessToken, target, input.requestId(), pathname, started)
+    const target = targetPath(pathname, RequestTarget.searchOf(raw, q))
+    forwarder.forward(req, res, incoming, token, target, input.requestId(), pathname, started)
     return true
   }
   return { intercept, close: forwarder.close }

@@ -296,6 +296,12 @@ export const variables = {
       "true: send X-Auth-Request-Email also without email_verified: true (IdPs that never send it)",
     parse: P.boolean,
   }),
+  corsOrigins: v("OIDC_PROXY_CORS_ORIGINS", {
+    default: "*",
+    description:
+      "Origins of browser pages allowed to call the MCP endpoint (CORS): * or space-separated origins",
+    parse: P.origins,
+  }),
   shutdownTimeout: v("OIDC_PROXY_SHUTDOWN_TIMEOUT", {
     default: "10",
     description: "Seconds in-flight requests get to finish on SIGTERM/SIGINT",
@@ -361,6 +367,8 @@ export interface GatewayConfig {
   readonly forwardAccessToken: boolean
   /** Send `X-Auth-Request-Email` without `email_verified: true`. */
   readonly trustUnverifiedEmail: boolean
+  /** Browser origins allowed on the MCP endpoint (CORS). */
+  readonly corsOrigins: "*" | ReadonlyArray<string>
   readonly shutdownTimeoutSeconds: number
   readonly logLevel: LogLevel.LogLevel
   readonly logFormat: "json" | "pretty"
@@ -561,6 +569,7 @@ const assemble = (
   dev: values.dev,
   forwardAccessToken: values.forwardAccessToken,
   trustUnverifiedEmail: values.trustUnverifiedEmail,
+  corsOrigins: values.corsOrigins,
   shutdownTimeoutSeconds: values.shutdownTimeout,
   logLevel: values.logLevel,
   logFormat: values.logFormat,

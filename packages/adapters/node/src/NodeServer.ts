@@ -7,8 +7,9 @@
  * @since 0.1.0
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
+import type { AddressInfo, Socket } from "node:net"
 import { Readable } from "node:stream"
+import { RequestTarget } from "@oidc-proxy/core"
 import { RequestInput } from "@oidc-proxy/http"
 
 /**
@@ -50,8 +51,11 @@ export const toRequest = (
     } else init.body = Readable.toWeb(req) as ReadableStream<Uint8Array>
     if (init.body !== undefined) init.duplex = "half"
   }
+  // An origin-form target is appended to the origin, never resolved against it: resolving makes
+  // `//host/x` an authority (RFC 9112 §3.2.1).
+  const target = options.url ?? req.url ?? "/"
   return RequestInput.withSource(
-    new Request(new URL(options.url ?? req.url ?? "/", origin), init),
+    new Request(target.startsWith("/") ? `${origin}${target}` : new URL(target, origin), init),
     req.socket.remoteAddress,
   )
 }
@@ -89,26 +93,124 @@ export const writeResponse = async (response: Response, res: ServerResponse): Pr
 }
 
 /**
+ * A defect below the fetch handler (it threw or rejected): what the one log line of its 500 says.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Defect {
+  readonly method: string
+  /** The path without its query. */
+  readonly path: string
+  readonly error: unknown
+}
+
+const serverError = '{"error":"server_error","error_description":"An unexpected error occurred"}'
+
+/**
  * A `node:http` request listener for a fetch handler. `origin` is used to build absolute request
- * URLs (the proxy's public base URL's origin).
+ * URLs (the proxy's public base URL's origin). A handler that throws is a generic 500, reported
+ * to `onDefect` (without the request's query, headers or body).
  *
  * @category constructors
  * @since 0.1.0
  */
 export const toNodeListener =
-  (handler: FetchHandler, origin: string) =>
+  (handler: FetchHandler, origin: string, onDefect?: (defect: Defect) => void) =>
   (req: IncomingMessage, res: ServerResponse): void => {
     void (async () => {
       try {
         await writeResponse(await handler(toRequest(req, origin)), res)
-      } catch {
+      } catch (error) {
+        onDefect?.({ method: req.method ?? "", path: pathOf(req.url ?? ""), error })
         if (!res.headersSent) {
-          res.writeHead(500, { "content-type": "application/json" })
-          res.end('{"error":"server_error","error_description":"An unexpected error occurred"}')
+          res.writeHead(500, { "content-type": "application/json", "cache-control": "no-store" })
+          res.end(serverError)
         } else res.destroy()
       }
     })()
   }
+
+const pathOf = (target: string): string => {
+  const q = target.indexOf("?")
+  return (q < 0 ? target : target.slice(0, q)).slice(0, 200)
+}
+
+/** An answer written before any handler runs: the request-target or the method is refused. */
+const refuse = (
+  res: ServerResponse,
+  status: 400 | 405,
+  description: string,
+  allow?: ReadonlyArray<string>,
+): void => {
+  const body = JSON.stringify({ error: "invalid_request", error_description: description })
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "cache-control": "no-store",
+    ...(allow === undefined ? {} : { allow: allow.join(", ") }),
+    // The request's body, if any, is not read: the connection cannot be reused.
+    connection: "close",
+  })
+  res.end(body)
+}
+
+/**
+ * The edge's rules before any handler: the request-target (`RequestTarget.parse`) and the method.
+ * Returns `-1` when it answered the request itself; otherwise `req.url` is the origin-form path
+ * (and query) every later step reads, and the result the index of its `?` (or its length).
+ */
+const admitTarget = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  authorities: ReadonlyArray<string>,
+  allow: ((path: string) => ReadonlyArray<string> | undefined) | undefined,
+  onRefused: ((method: string, status: number) => void) | undefined,
+): number => {
+  const raw = req.url ?? ""
+  const method = req.method ?? ""
+  let q = RequestTarget.originFormQueryIndex(raw)
+  if (q < 0) {
+    const target = RequestTarget.parse(raw, method, authorities)
+    if (target._tag === "Refused") {
+      refuse(res, 400, target.description)
+      onRefused?.(method, 400)
+      return -1
+    }
+    if (target._tag === "Asterisk") {
+      res.writeHead(204, { allow: [...RequestTarget.implementedMethods].join(", ") })
+      res.end()
+      return -1
+    }
+    req.url = `${target.path}${target.search}`
+    q = target.path.length
+  }
+  if (!RequestTarget.implementedMethods.has(method)) {
+    const path = (req.url ?? "").slice(0, q)
+    const allowed = allow?.(path) ?? [...RequestTarget.implementedMethods]
+    refuse(res, 405, "the method is not allowed here", allowed)
+    onRefused?.(method, 405)
+    return -1
+  }
+  return q
+}
+
+/** A 405 written on the socket itself, for requests that never become a Node request object. */
+const methodNotAllowed = (socket: Socket): void => {
+  const body = '{"error":"invalid_request","error_description":"the method is not allowed here"}'
+  socket.end(
+    `HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/json\r\ncache-control: no-store\r\nallow: ${[...RequestTarget.implementedMethods].join(", ")}\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+  )
+}
+
+/** `CONNECT` (authority-form, RFC 9112 §3.2.3): no tunnel is ever opened; 405 and the socket is closed. */
+const refuseConnect = (_req: IncomingMessage, socket: Socket): void => methodNotAllowed(socket)
+
+/** A method the HTTP parser does not know (e.g. `TRACK`): 405 rather than Node's bare 400. */
+const onClientError = (error: Error & { code?: string }, socket: Socket): void => {
+  if (!socket.writable) socket.destroy()
+  else if (error.code === "HPE_INVALID_METHOD") methodNotAllowed(socket)
+  else socket.end("HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+}
 
 /**
  * @category models
@@ -154,21 +256,34 @@ export const listen = (
     readonly port: number
     readonly origin?: (port: number) => string
     /**
-     * Sees each request first, as Node objects; `true` = it answers the request itself (e.g. the
-     * gateway's fast path), `false` = the fetch handler does.
+     * Sees each request first, as Node objects, once its target is admitted (`req.url` is then an
+     * origin-form path, `queryIndex` the index of its `?` or its length); `true` = it answers the
+     * request itself (e.g. the gateway's fast path), `false` = the fetch handler does.
      */
-    readonly intercept?: (req: IncomingMessage, res: ServerResponse) => boolean
+    readonly intercept?: (req: IncomingMessage, res: ServerResponse, queryIndex: number) => boolean
+    /**
+     * The methods a path allows (its route's table), named in the `Allow` of a 405 answered
+     * before the handler (`TRACE`, and methods a `Request` cannot carry). Default: every
+     * implemented method.
+     */
+    readonly allow?: (path: string) => ReadonlyArray<string> | undefined
+    /** A defect below the handler (answered with a generic 500): for its one log line. */
+    readonly onDefect?: (defect: Defect) => void
+    /** A request answered before any handler (bad target 400, refused method 405): for the access log. */
+    readonly onRefused?: (method: string, status: number) => void
   },
 ): Promise<Listening> =>
   new Promise((resolve, reject) => {
     let origin = ""
+    // The server's own authorities: its public origin and the address it listens on.
+    let authorities: ReadonlyArray<string> = []
     const intercept = options.intercept
     // An intercept that throws before answering leaves the request to the fetch handler (a proper
     // answer, never a crashed process); one that had started answering has its response cut.
-    const intercepted = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const intercepted = (req: IncomingMessage, res: ServerResponse, q: number): boolean => {
       if (intercept === undefined) return false
       try {
-        return intercept(req, res)
+        return intercept(req, res, q)
       } catch {
         if (!res.headersSent) return false
         res.destroy()
@@ -178,15 +293,19 @@ export const listen = (
     const server = createServer(
       { requestTimeout: 60_000, headersTimeout: 20_000, maxHeaderSize: 16 * 1024 },
       (req, res) => {
-        if (intercepted(req, res)) return
-        toNodeListener(handler, origin)(req, res)
+        const q = admitTarget(req, res, authorities, options.allow, options.onRefused)
+        if (q < 0 || intercepted(req, res, q)) return
+        toNodeListener(handler, origin, options.onDefect)(req, res)
       },
     )
+    server.on("connect", refuseConnect)
+    server.on("clientError", onClientError)
     server.once("error", reject)
     server.listen(options.port, options.host, () => {
       const port = (server.address() as AddressInfo).port
       const host = options.host.includes(":") ? `[${options.host}]` : options.host
       origin = options.origin?.(port) ?? `http://${host}:${port}`
+      authorities = [...new Set([new URL(origin).origin, `http://${host}:${port}`.toLowerCase()])]
       resolve({
         server,
         port,

@@ -361,7 +361,11 @@ describe("Gateway", () => {
         req.on("error", reject)
         req.end()
       })
-    const answer = await raw("/mcp/a/../b?q='x'")
+    // A dot-segment is refused (issue 19: routed, checked and forwarded paths are one string).
+    const seen = target.seen.length
+    assert.strictEqual((await raw("/mcp/a/../b?q='x'")).status, 400)
+    assert.strictEqual(target.seen.length, seen)
+    const answer = await raw("/mcp/b?q='x'")
     assert.strictEqual(answer.status, 200)
     assert.deepStrictEqual(JSON.parse(answer.body), { path: "/mcp/b?q=%27x%27" })
     assert.strictEqual(target.seen.at(-1)?.url, "/mcp/b?q=%27x%27")

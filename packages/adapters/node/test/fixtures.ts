@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
+import { type AddressInfo, connect } from "node:net"
 import {
   type AccessToken,
   IssueAccessToken,
@@ -163,3 +163,50 @@ export const testServices = async (
     )
   return { layer, issue }
 }
+
+export interface RawAnswer {
+  readonly status: number
+  readonly headers: Record<string, string>
+  readonly body: string
+}
+
+const unchunk = (raw: string): string => {
+  let out = ""
+  let rest = raw
+  for (;;) {
+    const i = rest.indexOf("\r\n")
+    const size = Number.parseInt(rest.slice(0, i), 16)
+    if (!(size > 0)) return out
+    out += rest.slice(i + 2, i + 2 + size)
+    rest = rest.slice(i + 2 + size + 2)
+  }
+}
+
+/** Sends `bytes` on a fresh connection and reads until the server closes it (bounded: 5 s). */
+export const sendRaw = (url: string, bytes: string): Promise<RawAnswer> =>
+  new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(url)
+    const socket = connect(Number(port), hostname)
+    const chunks: Array<Buffer> = []
+    const timer = setTimeout(() => socket.destroy(new Error("no answer within 5 s")), 5000)
+    socket.on("data", (c: Buffer) => chunks.push(c))
+    socket.on("error", (e) => {
+      clearTimeout(timer)
+      reject(e)
+    })
+    socket.on("close", () => {
+      clearTimeout(timer)
+      const text = Buffer.concat(chunks).toString("latin1")
+      const [head = "", ...rest] = text.split("\r\n\r\n")
+      const [statusLine = "", ...lines] = head.split("\r\n")
+      const headers: Record<string, string> = {}
+      for (const line of lines) {
+        const i = line.indexOf(":")
+        headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim()
+      }
+      const raw = rest.join("\r\n\r\n")
+      const body = headers["transfer-encoding"] === "chunked" ? unchunk(raw) : raw
+      resolve({ status: Number(statusLine.split(" ")[1] ?? 0), headers, body })
+    })
+    socket.write(bytes)
+  })

@@ -1,6 +1,6 @@
 /**
  * The gateway fast path's small helpers: request targets read without `URL` give what `URL` gives
- * (and `ReverseProxy.targetUrl` maps them the same way); request ids keep a UUID's shape and are
+ * for `origin + target`, the Fetch path's URL (and `ReverseProxy.targetUrl` maps them the same way); request ids keep a UUID's shape and are
  * unique.
  *
  * @since 0.1.0
@@ -57,11 +57,12 @@ describe("RequestTarget", () => {
     for (const raw of samples) {
       const got = fast(raw)
       if (got === undefined) continue
-      const url = new URL(raw, origin)
+      const url = new URL(`${origin}${raw}`)
       assert.deepStrictEqual(got, { pathname: url.pathname, search: url.search }, raw)
     }
     assert.isDefined(fast("/mcp?x=1&y=a:b@c"))
-    assert.isUndefined(fast("//evil.test/mcp"))
+    // A path, never an authority (RFC 9112 §3.2.1).
+    assert.deepStrictEqual(fast("//evil.test/mcp"), { pathname: "//evil.test/mcp", search: "" })
     assert.isUndefined(fast("/mcp/../x"))
     assert.isUndefined(fast("/mcp/%2E%2e/x"))
     assert.isUndefined(fast("http://other.test/mcp"))
@@ -73,7 +74,7 @@ describe("RequestTarget", () => {
         const raw = `/${tail}`
         const got = fast(raw)
         if (got === undefined) return
-        const url = new URL(raw, origin)
+        const url = new URL(`${origin}${raw}`)
         assert.deepStrictEqual(got, { pathname: url.pathname, search: url.search }, raw)
       }),
       { numRuns: 3000 },

@@ -90,6 +90,20 @@ export const path: Parser<string> = (raw) =>
 export const words: Parser<ReadonlyArray<string>> = (raw) =>
   Result.succeed(raw.split(/\s+/).filter((w) => w !== ""))
 
+/** `*`, or space-separated exact origins (`https://app.example`, no path). */
+export const origins: Parser<"*" | ReadonlyArray<string>> = (raw) => {
+  const list = raw.split(/\s+/).filter((w) => w !== "")
+  if (list.length === 1 && list[0] === "*") return Result.succeed("*")
+  for (const o of list) {
+    const url = absoluteUrl(o)
+    if (url === undefined || !["http:", "https:"].includes(url.protocol) || url.origin !== o)
+      return Result.fail(
+        `must be * or space-separated origins like https://app.example (got ${JSON.stringify(o.slice(0, 80))})`,
+      )
+  }
+  return Result.succeed(list)
+}
+
 export const boolean: Parser<boolean> = (raw) => {
   const s = raw.trim().toLowerCase()
   if (["true", "1", "yes", "on"].includes(s)) return Result.succeed(true)
