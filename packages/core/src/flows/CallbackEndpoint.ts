@@ -94,6 +94,25 @@ const stillAllowed = (clientId: string, scopes: Scopes.ScopeSet) =>
     )
   })
 
+/** OIDC Core §5.1: `sub` is at most 255 ASCII characters; RFC 5321 bounds an address at 320. */
+const maxSubjectBytes = 255
+const maxEmailBytes = 320
+const utf8 = new TextEncoder()
+
+/**
+ * Why the signed-in identity is refused, if it is: a subject or email longer than the bounds above
+ * (counted in UTF-8 bytes, so a non-ASCII value is bounded too). The subject is embedded in every
+ * access token and both travel in identity headers on every request, so an oversized one would
+ * sign in and then fail each request as "token too large"; refused here, the client hears why.
+ */
+const oversizedIdentity = (subject: string, email: unknown): string | undefined => {
+  if (utf8.encode(subject).length > maxSubjectBytes)
+    return `subject is longer than ${maxSubjectBytes} bytes (OpenID Connect Core §5.1)`
+  if (typeof email === "string" && utf8.encode(email).length > maxEmailBytes)
+    return `email is longer than ${maxEmailBytes} bytes`
+  return undefined
+}
+
 /** Upstream error codes forwarded to the client as they are; anything else becomes `server_error`. */
 const forwardable = new Set(["access_denied", "invalid_scope", "temporarily_unavailable", "server_error"])
 
@@ -209,6 +228,11 @@ export const callback = (
         error: "server_error",
         error_description: "The identity provider's token has no subject",
       })
+    }
+    const oversized = oversizedIdentity(subject, verified.success.email)
+    if (oversized !== undefined) {
+      yield* Effect.logWarning("upstream identity refused").pipe(Effect.annotateLogs({ reason: oversized }))
+      return toClient({ error: "server_error", error_description: `The identity provider's ${oversized}` })
     }
     const granted = yield* rememberGrant(transaction, subject, set.scope)
     const recorded = { ...set, scope: granted.upstream_scope }

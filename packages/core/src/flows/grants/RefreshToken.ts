@@ -2,7 +2,7 @@
  * The `refresh_token` grant with rotation.
  *
  * Effect over ports. Each use rotates the token. The rotated token leaves a marker (its answer,
- * encrypted) so that within the grace window a retried request — the client lost the response —
+ * encrypted; written before the token is taken) so that within the grace window a retried request — the client lost the response —
  * gets the same answer, and so that concurrent uses share one rotation and one upstream refresh.
  * A use after the grace window is reuse: the whole family is revoked (OAuth 2.1 §4.3.1, RFC 9700
  * §4.14.2). The upstream token set is refreshed when near expiry (coalesced by the adapter); when
@@ -84,12 +84,16 @@ export const handle = (client: Client, form: Params) =>
       return yield* oauth("invalid_scope", "scope exceeds what the refresh token was granted")
     }
 
-    const taken = yield* store.refreshTokens.take(token)
-    if (Option.isNone(taken)) return yield* rotated(client, token)
     const now = yield* nowSeconds
     const markerTtl = `${Math.max(config.ttl.refresh_grace, record.expires_at - now, 1)} seconds` as const
     const marker = { family_id: record.family_id, client_id: client.client_id, rotated_at: now }
-    yield* store.rotatedRefreshTokens.set(token, marker, markerTtl)
+    // The marker goes in before the token comes out, atomically and once: a `/revoke` of this
+    // token always finds one of the two (it found neither between a take and a later marker,
+    // answered 200 and revoked nothing), and of concurrent uses only one rotates.
+    if (!(yield* store.rotatedRefreshTokens.setIfAbsent(token, marker, markerTtl)))
+      return yield* rotated(client, token)
+    const taken = yield* store.refreshTokens.take(token)
+    if (Option.isNone(taken)) return yield* rotated(client, token)
 
     const upstream = yield* store.upstreamTokenSets.get(record.upstream_token_set_id)
     if (Option.isNone(upstream)) {
