@@ -205,10 +205,18 @@ const methodNotAllowed = (socket: Socket): void => {
 /** `CONNECT` (authority-form, RFC 9112 §3.2.3): no tunnel is ever opened; 405 and the socket is closed. */
 const refuseConnect = (_req: IncomingMessage, socket: Socket): void => methodNotAllowed(socket)
 
-/** A method the HTTP parser does not know (e.g. `TRACK`): 405 rather than Node's bare 400. */
+/**
+ * What the HTTP parser refused: a method it does not know (e.g. `TRACK`) is 405 rather than Node's
+ * bare 400; header fields past the size limit are 431 (RFC 6585 §5), as Node answers them itself;
+ * anything else malformed is 400.
+ */
 const onClientError = (error: Error & { code?: string }, socket: Socket): void => {
   if (!socket.writable) socket.destroy()
   else if (error.code === "HPE_INVALID_METHOD") methodNotAllowed(socket)
+  else if (error.code === "HPE_HEADER_OVERFLOW")
+    socket.end(
+      "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+    )
   else socket.end("HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
 }
 
