@@ -212,4 +212,35 @@ describe("Edge replays (issue 19)", () => {
     for (const secret of ["query-value", "secret-body-value", "header-token-value"])
       assert.notInclude(line, secret)
   })
+
+  it("an unreachable target - each 502 (Fetch path and fast path) leaves one error line: id, method, path without query, cause", async () => {
+    const lines: Array<string> = []
+    for (const method of ["log", "error", "info", "warn"] as const)
+      vi.spyOn(console, method).mockImplementation((...args: Array<unknown>) => {
+        lines.push(args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" "))
+      })
+    const { gateway, target, host, issue } = await start({ logLevel: "error" })
+    const remembered = await issue({ sub: "alice" })
+    const get = (token: string) =>
+      request("GET", "/mcp/x?q=query-value", host, `Authorization: Bearer ${token}\r\n`)
+    assert.strictEqual((await sendRaw(gateway.url, get(remembered))).status, 200)
+    await target.close()
+    // The remembered bearer takes the fast path (NodeForward), a new one the Fetch path (ReverseProxy).
+    for (const token of [remembered, await issue({ sub: "bob" })]) {
+      const answer = await sendRaw(gateway.url, get(token))
+      assert.strictEqual(answer.status, 502)
+      assert.strictEqual(JSON.parse(answer.body).error, "bad_gateway")
+      const id = answer.headers["x-request-id"] ?? ""
+      assert.notStrictEqual(id, "")
+      const deadline = Date.now() + 5000
+      while (!lines.some((l) => l.includes(id)) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10))
+      const errors = lines.filter((l) => l.includes(id))
+      assert.strictEqual(errors.length, 1, lines.join("\n"))
+      const line = errors[0] ?? ""
+      for (const expected of ['"level":"ERROR"', '"method":"GET"', '"path":"/mcp/x"', "ECONNREFUSED"])
+        assert.include(line, expected)
+      for (const secret of ["query-value", token]) assert.notInclude(line, secret)
+    }
+  })
 })
