@@ -201,12 +201,14 @@ class Exchange implements Dispatcher.DispatchHandler, Forwarded {
     if (this.sent !== 0) this.shared.observe?.({ seconds: (performance.now() - this.sent) / 1000, ok: false })
     res.writeHead(502, badGatewayHeaders(this.requestId))
     res.end(ReverseProxy.badGatewayBody)
-    this.shared.onUnreachable?.({
-      requestId: this.requestId,
-      method: this.method,
-      path: this.path,
-      cause: error,
-    })
+    // A caller gone receives no answer: not the gateway's 5xx, no error line (the access line stays).
+    if (!this.gone)
+      this.shared.onUnreachable?.({
+        requestId: this.requestId,
+        method: this.method,
+        path: this.path,
+        cause: error,
+      })
     this.shared.onResponse?.(502, this)
   }
 }
@@ -277,6 +279,7 @@ export const make = (options: Options): Forwarder => {
       send(exchange, method, headers, targetPath, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
     })
     req.on("error", (error) => {
+      exchange.gone = true
       if (!ended) exchange.onResponseError(undefined as never, error)
     })
   }

@@ -71,6 +71,8 @@ const hopByHop = new Set([
   "upgrade",
   "host",
   "content-length",
+  // The gateway's server already answered `100-continue`; `fetch` refuses the field (a 502).
+  "expect",
 ])
 
 /** Encodings `fetch` decodes by itself: the body it hands over is already plain. */
@@ -305,12 +307,14 @@ export const make = (options: Options) => {
       } as RequestInit)
     } catch (cause) {
       options.observe?.({ seconds: (performance.now() - started) / 1000, ok: false })
-      options.onUnreachable?.({
-        requestId,
-        method: request.method,
-        path: new URL(request.url).pathname,
-        cause,
-      })
+      // A caller gone (its request aborted) receives no answer: no error line for it.
+      if (!request.signal.aborted)
+        options.onUnreachable?.({
+          requestId,
+          method: request.method,
+          path: new URL(request.url).pathname,
+          cause,
+        })
       return badGateway()
     }
     options.observe?.({ seconds: (performance.now() - started) / 1000, ok: true })

@@ -243,4 +243,20 @@ describe("Edge replays (issue 19)", () => {
       for (const secret of ["query-value", token]) assert.notInclude(line, secret)
     }
   })
+
+  it("Expect: 100-continue with a valid bearer - forwarded (200), not a 502 from the Fetch path", async () => {
+    const { gateway, target, host, issue } = await start()
+    const token = await issue({ sub: "alice" })
+    const body = '{"jsonrpc":"2.0","id":1,"method":"ping"}'
+    const answer = await sendRaw(
+      gateway.url,
+      `POST /mcp HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${token}\r\nExpect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    )
+    // The first answer read is the interim 100 Continue; the target's 200 follows it.
+    assert.strictEqual(answer.status, 100)
+    assert.notInclude(answer.body, "bad_gateway")
+    assert.strictEqual(target.seen.length, 1)
+    assert.strictEqual(target.seen[0]?.body, body)
+    assert.isUndefined(target.seen[0]?.headers["expect"])
+  })
 })
