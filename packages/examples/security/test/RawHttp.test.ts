@@ -135,34 +135,38 @@ const check = async (c: Case, tally: Tally) => {
 }
 
 describe("raw HTTP/1.1 against the oidc-proxy binary", () => {
-  it(`${cases} generated requests - no 5xx, nothing unauthorized or off the target path reaches the target, nothing smuggled`, async () => {
-    const seed = fc.readConfigureGlobal().seed ?? (Date.now() ^ (Math.random() * 0x7fffffff)) | 0
-    const tally: Tally = { cases: 0, forwarded: 0, serverErrors: [], unauthorized: [] }
-    const started = performance.now()
-    try {
-      await fc.assert(
-        fc.asyncProperty(rawCase(`127.0.0.1:${port}`), (c) => check(c, tally)),
-        { numRuns: cases, seed, endOnFailure: true },
-      )
-    } finally {
-      const seconds = (performance.now() - started) / 1000
-      // `npm run fuzz` quotes this line.
-      console.info(
-        `raw fuzz: ${tally.cases} cases in ${seconds.toFixed(1)} s (${(tally.cases / seconds).toFixed(0)} cases/s), ` +
-          `${tally.forwarded} forwarded, ${tally.serverErrors.length} 5xx, ` +
-          `${tally.unauthorized.length} reached the target without a valid bearer, seed ${seed}` +
-          (tally.serverErrors.length + tally.unauthorized.length > 0
-            ? `\n${[...tally.serverErrors, ...tally.unauthorized].join("\n")}`
-            : ""),
-      )
-    }
-    // A request smuggled to the target arrives after its carrier's answer: a last look.
-    await sleep(200)
-    expect(target.seen.filter((s) => s.headers[smuggledMarker] !== undefined)).toEqual([])
-    const errors = gateway
-      .output()
-      .split("\n")
-      .filter((line) => line.includes('"level":"ERROR"'))
-    expect(errors).toEqual([])
-  }, 120_000)
+  it(
+    `${cases} generated requests - no 5xx, nothing unauthorized or off the target path reaches the target, nothing smuggled`,
+    async () => {
+      const seed = fc.readConfigureGlobal().seed ?? (Date.now() ^ (Math.random() * 0x7fffffff)) | 0
+      const tally: Tally = { cases: 0, forwarded: 0, serverErrors: [], unauthorized: [] }
+      const started = performance.now()
+      try {
+        await fc.assert(
+          fc.asyncProperty(rawCase(`127.0.0.1:${port}`), (c) => check(c, tally)),
+          { numRuns: cases, seed, endOnFailure: true },
+        )
+      } finally {
+        const seconds = (performance.now() - started) / 1000
+        // `npm run fuzz` quotes this line.
+        console.info(
+          `raw fuzz: ${tally.cases} cases in ${seconds.toFixed(1)} s (${(tally.cases / seconds).toFixed(0)} cases/s), ` +
+            `${tally.forwarded} forwarded, ${tally.serverErrors.length} 5xx, ` +
+            `${tally.unauthorized.length} reached the target without a valid bearer, seed ${seed}` +
+            (tally.serverErrors.length + tally.unauthorized.length > 0
+              ? `\n${[...tally.serverErrors, ...tally.unauthorized].join("\n")}`
+              : ""),
+        )
+      }
+      // A request smuggled to the target arrives after its carrier's answer: a last look.
+      await sleep(200)
+      expect(target.seen.filter((s) => s.headers[smuggledMarker] !== undefined)).toEqual([])
+      const errors = gateway
+        .output()
+        .split("\n")
+        .filter((line) => line.includes('"level":"ERROR"'))
+      expect(errors).toEqual([])
+    },
+    Number(process.env["RAW_FUZZ_TIMEOUT"] ?? 120_000),
+  )
 })
