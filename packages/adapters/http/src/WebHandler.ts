@@ -58,9 +58,14 @@ class ForwardFailed extends Data.TaggedError("ForwardFailed")<{ readonly cause: 
 export interface Options {
   /**
    * Called for requests to the protected resource that pass the bearer check (e.g. the gateway's
-   * reverse proxy). Without it such requests get 404.
+   * reverse proxy). Without it such requests get 404. `requestId` is the id the handler was given,
+   * for the hook's own log lines.
    */
-  readonly onAuthorized?: (request: Request, token: AccessToken.AccessToken) => Promise<Response> | Response
+  readonly onAuthorized?: (
+    request: Request,
+    token: AccessToken.AccessToken,
+    requestId?: string,
+  ) => Promise<Response> | Response
   /** Maximum request body, in bytes. Default 64 KiB. */
   readonly maxBodyBytes?: number
   /**
@@ -428,7 +433,7 @@ const forwarding =
   (request: Request, token: AccessToken.AccessToken, requestId: string | undefined): Promise<Response> =>
     answer(
       Effect.tryPromise({
-        try: () => Promise.resolve(onAuthorized(request, token)),
+        try: () => Promise.resolve(onAuthorized(request, token, requestId)),
         catch: (cause) => new ForwardFailed({ cause }),
       }).pipe(Effect.orDie),
       request,

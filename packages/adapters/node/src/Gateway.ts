@@ -270,9 +270,18 @@ const startWith = async (
 ): Promise<Gateway> => {
   const { settings, clock } = await runtime.runPromise(settingsAndNotes(config, options))
   const resourcePath = new URL(settings.resource).pathname.replace(/\/+$/, "") || "/"
+  const log = requestLog(config, runtime)
+  const requestId = RequestId.make()
+  // A 502 is the gateway's own answer: one error line, as for every other 5xx.
+  const unreachable = (failure: ReverseProxy.Unreachable) =>
+    log.defect(failure.requestId ?? requestId(), {
+      method: failure.method,
+      path: failure.path.slice(0, 200),
+      error: failure.cause,
+    })
   const edge = await runtime.runPromise(
     WebHandler.makeEdge({
-      onAuthorized: authorized(config, options, runtime, metrics, resourcePath),
+      onAuthorized: authorized(config, options, runtime, metrics, resourcePath, unreachable),
       corsOrigins: config.corsOrigins,
     }),
   )
@@ -280,8 +289,6 @@ const startWith = async (
   const endpointOf = (path: string) =>
     names.get(path) ??
     (path.includes("/.well-known/") ? "metadata" : edge.isProtected(path) ? "resource" : "other")
-  const log = requestLog(config, runtime)
-  const requestId = RequestId.make()
   const origin = new URL(config.baseUrl).origin
   const fast = fastPath({
     config,
@@ -293,6 +300,7 @@ const startWith = async (
     endpointOf,
     requestId,
     accessLog: log.access,
+    unreachable,
   })
   const main = await NodeServer.listen(
     serve({ runtime, edge, metrics, endpointOf, requestId, accessLog: log.access }),
@@ -348,6 +356,7 @@ const authorized = (
   runtime: ManagedRuntime.ManagedRuntime<Services, unknown>,
   metrics: Metrics.Metrics,
   resourcePath: string,
+  onUnreachable: (failure: ReverseProxy.Unreachable) => void,
 ): NonNullable<WebHandler.Options["onAuthorized"]> => {
   const forward = ReverseProxy.make({
     target: config.target,
@@ -358,11 +367,12 @@ const authorized = (
     trustUnverifiedEmail: config.trustUnverifiedEmail,
     observe: ({ seconds, ok }) => metrics.target(seconds, ok),
     fetch: options.fetch,
+    onUnreachable,
   })
-  return (request, token) => {
+  return (request, token, requestId) => {
     metrics.bearer("allow")
     return runtime.runPromise(
-      Effect.promise(() => forward(request, token)).pipe(
+      Effect.promise(() => forward(request, token, requestId)).pipe(
         Effect.tap((response) => Effect.annotateCurrentSpan("http.status_code", response.status)),
         Effect.withSpan("oidc-proxy.forward", { attributes: { "http.method": request.method } }),
       ),
@@ -485,6 +495,7 @@ const fastPath = (input: {
   readonly endpointOf: (path: string) => string
   readonly requestId: () => string
   readonly accessLog: AccessLogLine
+  readonly unreachable: (failure: ReverseProxy.Unreachable) => void
 }) => {
   const { config, metrics, clock, edge, endpointOf, accessLog } = input
   if (config.forwardAccessToken || config.otlpEndpoint !== undefined || input.options.fetch !== undefined)
@@ -494,6 +505,7 @@ const fastPath = (input: {
     resourcePath: input.resourcePath,
     trustUnverifiedEmail: config.trustUnverifiedEmail,
     observe: ({ seconds, ok }) => metrics.target(seconds, ok),
+    onUnreachable: input.unreachable,
     onResponse: (status, forwarded) => {
       metrics.request(endpointOf(forwarded.path), status)
       accessLog(forwarded.requestId, forwarded.method, forwarded.path, status, forwarded.started)

@@ -35,6 +35,8 @@ export interface Options {
   readonly observe?: ((outcome: { readonly seconds: number; readonly ok: boolean }) => void) | undefined
   /** Called once per forwarded request with the status sent to the caller (502: unreachable). */
   readonly onResponse?: ((status: number, forwarded: Forwarded) => void) | undefined
+  /** Called once for each 502 answered (the target unreachable, or the caller gone mid-body), with why. */
+  readonly onUnreachable?: ((failure: ReverseProxy.Unreachable) => void) | undefined
   /** Default: a keep-alive `Pool` to the target owned by this forwarder (`close` closes it). */
   readonly dispatcher?: Dispatcher | undefined
 }
@@ -189,7 +191,7 @@ class Exchange implements Dispatcher.DispatchHandler, Forwarded {
     this.res.end()
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, _error: Error): void {
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     const res = this.res
     if (res.headersSent) {
       res.destroy()
@@ -199,6 +201,14 @@ class Exchange implements Dispatcher.DispatchHandler, Forwarded {
     if (this.sent !== 0) this.shared.observe?.({ seconds: (performance.now() - this.sent) / 1000, ok: false })
     res.writeHead(502, badGatewayHeaders(this.requestId))
     res.end(ReverseProxy.badGatewayBody)
+    // A caller gone receives no answer: not the gateway's 5xx, no error line (the access line stays).
+    if (!this.gone)
+      this.shared.onUnreachable?.({
+        requestId: this.requestId,
+        method: this.method,
+        path: this.path,
+        cause: error,
+      })
     this.shared.onResponse?.(502, this)
   }
 }
@@ -209,6 +219,7 @@ const bufferedBodyMax = 64 * 1024
 interface Shared {
   readonly observe: Options["observe"]
   readonly onResponse: Options["onResponse"]
+  readonly onUnreachable: Options["onUnreachable"]
 }
 
 /**
@@ -225,7 +236,11 @@ export const make = (options: Options): Forwarder => {
     // many long-lived streams (server-sent events) would queue every other caller's request.
     options.dispatcher ?? new Pool(options.target.origin, { keepAliveTimeout: 30_000, pipelining: 1 })
   const origin = options.target.origin
-  const shared: Shared = { observe: options.observe, onResponse: options.onResponse }
+  const shared: Shared = {
+    observe: options.observe,
+    onResponse: options.onResponse,
+    onUnreachable: options.onUnreachable,
+  }
   const identity = { trustUnverifiedEmail: options.trustUnverifiedEmail }
 
   const forward: Forwarder["forward"] = (req, res, incoming, token, targetPath, requestId, path, started) => {
@@ -264,6 +279,7 @@ export const make = (options: Options): Forwarder => {
       send(exchange, method, headers, targetPath, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
     })
     req.on("error", (error) => {
+      exchange.gone = true
       if (!ended) exchange.onResponseError(undefined as never, error)
     })
   }

@@ -38,6 +38,24 @@ export interface Options {
   readonly observe?: ((outcome: { readonly seconds: number; readonly ok: boolean }) => void) | undefined
   /** Default: the global `fetch`. */
   readonly fetch?: typeof fetch | undefined
+  /**
+   * Called once for each 502 this forwarder answers, with why the target could not be reached:
+   * the 502 is the gateway's own answer and leaves one error line (the caller logs it).
+   */
+  readonly onUnreachable?: ((failure: Unreachable) => void) | undefined
+}
+
+/**
+ * A forward that ended in a 502: the request's id, method and path (no query) and the cause.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Unreachable {
+  readonly requestId: string | undefined
+  readonly method: string
+  readonly path: string
+  readonly cause: unknown
 }
 
 /** Hop-by-hop fields (RFC 9110 §7.6.1) plus fields `fetch` manages itself. */
@@ -53,6 +71,8 @@ const hopByHop = new Set([
   "upgrade",
   "host",
   "content-length",
+  // The gateway's server already answered `100-continue`; `fetch` refuses the field (a 502).
+  "expect",
 ])
 
 /** Encodings `fetch` decodes by itself: the body it hands over is already plain. */
@@ -266,7 +286,7 @@ const responseHeaders = (source: Headers): Headers => headersOf(responseHeaderRe
  */
 export const make = (options: Options) => {
   const doFetch = options.fetch ?? fetch
-  return async (request: Request, token: AccessToken.AccessToken): Promise<Response> => {
+  return async (request: Request, token: AccessToken.AccessToken, requestId?: string): Promise<Response> => {
     const upstreamToken =
       options.upstreamAccessToken === undefined ? undefined : await options.upstreamAccessToken(token)
     const url = targetUrl(new URL(request.url), options)
@@ -285,8 +305,16 @@ export const make = (options: Options) => {
         redirect: "manual",
         duplex: "half",
       } as RequestInit)
-    } catch {
+    } catch (cause) {
       options.observe?.({ seconds: (performance.now() - started) / 1000, ok: false })
+      // A caller gone (its request aborted) receives no answer: no error line for it.
+      if (!request.signal.aborted)
+        options.onUnreachable?.({
+          requestId,
+          method: request.method,
+          path: new URL(request.url).pathname,
+          cause,
+        })
       return badGateway()
     }
     options.observe?.({ seconds: (performance.now() - started) / 1000, ok: true })

@@ -212,4 +212,51 @@ describe("Edge replays (issue 19)", () => {
     for (const secret of ["query-value", "secret-body-value", "header-token-value"])
       assert.notInclude(line, secret)
   })
+
+  it("an unreachable target - each 502 (Fetch path and fast path) leaves one error line: id, method, path without query, cause", async () => {
+    const lines: Array<string> = []
+    for (const method of ["log", "error", "info", "warn"] as const)
+      vi.spyOn(console, method).mockImplementation((...args: Array<unknown>) => {
+        lines.push(args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" "))
+      })
+    const { gateway, target, host, issue } = await start({ logLevel: "error" })
+    const remembered = await issue({ sub: "alice" })
+    const get = (token: string) =>
+      request("GET", "/mcp/x?q=query-value", host, `Authorization: Bearer ${token}\r\n`)
+    assert.strictEqual((await sendRaw(gateway.url, get(remembered))).status, 200)
+    await target.close()
+    // The remembered bearer takes the fast path (NodeForward), a new one the Fetch path (ReverseProxy).
+    for (const token of [remembered, await issue({ sub: "bob" })]) {
+      const answer = await sendRaw(gateway.url, get(token))
+      assert.strictEqual(answer.status, 502)
+      assert.strictEqual(JSON.parse(answer.body).error, "bad_gateway")
+      const id = answer.headers["x-request-id"] ?? ""
+      assert.notStrictEqual(id, "")
+      const deadline = Date.now() + 5000
+      while (!lines.some((l) => l.includes(id)) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10))
+      const errors = lines.filter((l) => l.includes(id))
+      assert.strictEqual(errors.length, 1, lines.join("\n"))
+      const line = errors[0] ?? ""
+      for (const expected of ['"level":"ERROR"', '"method":"GET"', '"path":"/mcp/x"', "ECONNREFUSED"])
+        assert.include(line, expected)
+      for (const secret of ["query-value", token]) assert.notInclude(line, secret)
+    }
+  })
+
+  it("Expect: 100-continue with a valid bearer - forwarded (200), not a 502 from the Fetch path", async () => {
+    const { gateway, target, host, issue } = await start()
+    const token = await issue({ sub: "alice" })
+    const body = '{"jsonrpc":"2.0","id":1,"method":"ping"}'
+    const answer = await sendRaw(
+      gateway.url,
+      `POST /mcp HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${token}\r\nExpect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    )
+    // The first answer read is the interim 100 Continue; the target's 200 follows it.
+    assert.strictEqual(answer.status, 100)
+    assert.notInclude(answer.body, "bad_gateway")
+    assert.strictEqual(target.seen.length, 1)
+    assert.strictEqual(target.seen[0]?.body, body)
+    assert.isUndefined(target.seen[0]?.headers["expect"])
+  })
 })
