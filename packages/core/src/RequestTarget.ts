@@ -9,8 +9,10 @@
  *   then stands for its path (RFC 9112 §3.2.2); any other authority is refused;
  * - asterisk-form (`*`) only for `OPTIONS` (RFC 9112 §3.2.4);
  * - the path holds only RFC 3986 `pchar`s and `/`; a `%` not followed by two hex digits, an
- *   encoded NUL (`%00`) and a dot-segment (`.`, `..`, plain or percent-encoded) are refused, not
- *   normalised — a URL parser would rewrite them, and the three readers would disagree.
+ *   encoded NUL (`%00`), an encoded `/` or `\` (`%2F`, `%5C`: a target that decodes before routing
+ *   would see other segments than the gateway checked) and a dot-segment (`.`, `..`, plain or
+ *   percent-encoded) are refused, not normalised — a URL parser would rewrite them, and the
+ *   readers would disagree.
  * Every refusal is a 400; nothing here throws.
  *
  * @see [RFC 9112 §3.2](https://www.rfc-editor.org/rfc/rfc9112#section-3.2)
@@ -28,6 +30,10 @@ for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-
   queryChar[c.charCodeAt(0)] = 1
 
 const isHex = (c: number) => (c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 102)
+
+/** `%00` (NUL), `%2f` (`/`) and `%5c` (`\`); `low` is the second hex digit lower-cased. */
+const isForbiddenEscape = (high: number, low: number): boolean =>
+  (high === 48 && low === 48) || (high === 50 && low === 102) || (high === 53 && low === 99)
 
 /** `.`, `..` and their percent-encoded spellings, lower-cased. */
 const dotSegments = new Set([".", "..", "%2e", ".%2e", "%2e.", "%2e%2e"])
@@ -63,7 +69,7 @@ export const originFormQueryIndex = (raw: string): number => {
       segment = i + 1
     } else if (c === 37 /* % */) {
       if (i + 2 >= n || !isHex(raw.charCodeAt(i + 1)) || !isHex(raw.charCodeAt(i + 2))) return -1
-      if (raw.charCodeAt(i + 1) === 48 && raw.charCodeAt(i + 2) === 48) return -1 // %00
+      if (isForbiddenEscape(raw.charCodeAt(i + 1), raw.charCodeAt(i + 2) | 32)) return -1
       i += 2
     }
   }

@@ -19,14 +19,14 @@ describe("RequestTarget", () => {
     })
     assert.deepStrictEqual(parse("//?a=1"), { _tag: "Path", path: "//", search: "?a=1" })
     assert.deepStrictEqual(parse("/mcp?"), { _tag: "Path", path: "/mcp", search: "" })
-    assert.deepStrictEqual(parse("/a%2Fb/x.y/.z/..a"), {
+    assert.deepStrictEqual(parse("/a%2Cb/x.y/.z/..a"), {
       _tag: "Path",
-      path: "/a%2Fb/x.y/.z/..a",
+      path: "/a%2Cb/x.y/.z/..a",
       search: "",
     })
   })
 
-  it("parse - bad percent-encoding, NUL, dot-segments and characters outside pchar are refused", () => {
+  it("parse - bad percent-encoding, NUL, encoded slashes, dot-segments and characters outside pchar are refused", () => {
     for (const raw of [
       "//%zz/",
       "/mcp%0",
@@ -36,6 +36,10 @@ describe("RequestTarget", () => {
       "/mcp/..",
       "/mcp/%2e%2E/x",
       "/mcp/.%2e",
+      "/mcp/%2f..%2ftoken",
+      "/mcp/%2F",
+      "/mcp//%5c..",
+      "/mcp/a%5Cb",
       "/a b",
       "/a\\b",
       "/é",

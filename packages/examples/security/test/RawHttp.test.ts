@@ -66,8 +66,8 @@ export const onTargetPath = (url: string): boolean => {
     } catch {
       return false
     }
-    // An encoded `/` or `\` (`%2F`, `%5C`) is passed as sent (RequestTarget keeps them): see SECURITY.md.
-    return s !== "." && s !== ".." && !s.includes("\0")
+    // An encoded `/` or `\` (`%2F`, `%5C`) is refused at the edge: a segment never decodes to one.
+    return s !== "." && s !== ".." && !s.includes("\0") && !s.includes("/") && !s.includes("\\")
   })
 }
 
