@@ -35,7 +35,9 @@ export interface StoreShape {
    * `true` when written, `false` when a live value was already there (left as it was). Of many
    * concurrent calls for one absent key, exactly one answers `true` (Redis `SET … NX`, SQL
    * `INSERT … ON CONFLICT DO UPDATE … WHERE expired`). It is what makes a one-time mark (a client
-   * assertion's `jti`) hold under concurrency.
+   * assertion's `jti`) hold under concurrency. A store that holds itself within a budget must not
+   * drop a value written this way before its TTL (nor when a later `set` rewrites it): losing a
+   * one-time mark would let the replay it stops through.
    */
   readonly setIfAbsent: (
     key: string,
@@ -75,6 +77,8 @@ interface MemoryEntry {
   readonly expiresAt: number
   /** `v1.<kid>.` of a packed ciphertext (one shared string per key id); `undefined`: not packed. */
   readonly head: string | undefined
+  /** A one-time mark (written by `setIfAbsent`): never dropped for room before it expires. */
+  readonly mark: boolean
 }
 
 /**
@@ -127,7 +131,7 @@ const flat = (s: string): string =>
 
 const makeMemoryEntry = () => {
   const heads = new Map<string, string>()
-  return (value: string, expiresAt: number): MemoryEntry => {
+  return (value: string, expiresAt: number, mark: boolean): MemoryEntry => {
     const m = packable.exec(value)
     if (m !== null) {
       const iv = fromBase64Url(m[2]!)
@@ -139,10 +143,10 @@ const makeMemoryEntry = () => {
           head = JSON.parse(JSON.stringify(m[1]!)) as string
           if (heads.size < 64) heads.set(head, head)
         }
-        return { value: flat(iv + ct), expiresAt, head }
+        return { value: flat(iv + ct), expiresAt, head, mark }
       }
     }
-    return { value, expiresAt, head: undefined }
+    return { value, expiresAt, head: undefined, mark }
   }
 }
 
@@ -165,8 +169,10 @@ export interface MemoryOptions {
   /**
    * Budget of the stored keys and values, in bytes: a key's and a value's length plus
    * `memoryEntryOverhead` per entry (a packed ciphertext counts its binary length). When a write
-   * goes over it, expired entries are dropped first, then the least recently written ones, until
-   * the store is within it again. Default 64 MiB (`defaultMemoryBytes`).
+   * would go over it, expired entries are dropped first, then the least recently written ones that
+   * are not one-time marks (`setIfAbsent` values: a redeemed code, a rotated refresh token, a used
+   * assertion, a revoked family, a quota slot); when marks alone fill it, the write fails with
+   * `StoreError` and changes nothing. Default 64 MiB (`defaultMemoryBytes`).
    */
   readonly maxBytes?: number
 }
@@ -190,8 +196,10 @@ const costOf = (key: string, entry: MemoryEntry) => key.length + entry.value.len
 /**
  * An in-memory store: a `Map` whose entries expire by `Clock` (so `TestClock` drives it). Expired
  * entries are dropped when read and swept on writes; the whole is held within a byte budget
- * (`MemoryOptions.maxBytes`) by dropping expired entries, then the least recently written ones —
- * under that pressure a record can vanish before its TTL, which is stated in SECURITY.md.
+ * (`MemoryOptions.maxBytes`) by dropping expired entries, then the least recently written ones
+ * that are not one-time marks — under that pressure a record can vanish before its TTL (a sign-in
+ * or a token then fails, closed), a mark never does (a replay would then succeed): when marks fill
+ * the budget, writes fail. Stated in SECURITY.md.
  *
  * @category constructors
  * @since 0.1.0
@@ -221,27 +229,46 @@ export const makeMemoryWith = (options: MemoryOptions = {}): Effect.Effect<Store
     const sweep = (now: number) => {
       for (const [key, entry] of entries) if (entry.expiresAt <= now) remove(key)
     }
-    // Re-inserted, so that the Map's order is the order of the last writes (oldest first).
-    const put = (key: string, value: string, ttl: Duration.Input, now: number) => {
-      remove(key)
+    // Makes room for `cost` more bytes besides `key`: expired entries, then the oldest non-marks.
+    const room = (key: string, cost: number, now: number) => {
+      const replaced = entries.get(key)
+      const over = () => bytes - (replaced === undefined ? 0 : costOf(key, replaced)) + cost > maxBytes
+      if (!over()) return true
+      sweep(now)
+      for (const [oldest, entry] of entries) {
+        if (!over()) break
+        if (oldest !== key && !entry.mark) remove(oldest)
+      }
+      return !over()
+    }
+    // Re-inserted, so that the Map's order is the order of the last writes (oldest first). A
+    // rewrite of a live mark stays a mark (a rotated refresh token's marker gets its answer).
+    const put = (key: string, value: string, ttl: Duration.Input, now: number, mark: boolean) => {
       // Keys are built by concatenation (`<collection>:<id>`); a one-byte key is held flat.
       const stored = isLatin1(key) ? flat(key) : key
-      const entry = memoryEntry(value, now + ttlMillis(ttl))
+      const entry = memoryEntry(value, now + ttlMillis(ttl), mark || live(key, now)?.mark === true)
+      if (!room(stored, costOf(stored, entry), now)) return false
+      remove(stored)
       entries.set(stored, entry)
       bytes += costOf(stored, entry)
-      if (bytes > maxBytes) {
-        sweep(now)
-        for (const oldest of entries.keys()) {
-          if (bytes <= maxBytes) break
-          remove(oldest)
-        }
-      } else if (++writes % 1024 === 0) sweep(now)
+      if (++writes % 1024 === 0) sweep(now)
+      return true
     }
+    const full = (operation: "set" | "setIfAbsent") =>
+      Effect.fail(
+        new StoreError({
+          operation,
+          description: `store ${operation} failed: the memory store is full of one-time marks`,
+        }),
+      )
     return {
       get: (key) =>
         Clock.currentTimeMillis.pipe(Effect.map((now) => Option.fromNullishOr(storedValue(live(key, now))))),
       getSync: (key, now) => storedValue(live(key, now)),
-      set: (key, value, ttl) => Clock.currentTimeMillis.pipe(Effect.map((now) => put(key, value, ttl, now))),
+      set: (key, value, ttl) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          put(key, value, ttl, now, false) ? Effect.void : full("set"),
+        ),
       delete: (key) => Effect.sync(() => remove(key)),
       take: (key) =>
         Clock.currentTimeMillis.pipe(
@@ -253,13 +280,10 @@ export const makeMemoryWith = (options: MemoryOptions = {}): Effect.Effect<Store
         ),
       // Atomic: the check and the write run in one synchronous step, no other fiber between them.
       setIfAbsent: (key, value, ttl) =>
-        Clock.currentTimeMillis.pipe(
-          Effect.map((now) => {
-            if (live(key, now) !== undefined) return false
-            put(key, value, ttl, now)
-            return true
-          }),
-        ),
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          if (live(key, now) !== undefined) return Effect.succeed(false)
+          return put(key, value, ttl, now, true) ? Effect.succeed(true) : full("setIfAbsent")
+        }),
     }
   })
 

@@ -22,6 +22,7 @@ import {
   LoadAccessToken,
   Metadata,
   ProxyConfig,
+  Quota,
   RegisterEndpoint,
   RequestTarget,
   RevocationEndpoint,
@@ -357,7 +358,13 @@ const dispatcher = (input: {
       request.method === "OPTIONS" ? undefined : RequestTarget.methodAnswer(request.method, methods)
     if (refused !== undefined) return Promise.resolve(Respond.methodRefused(methods))
     if (entry === undefined) return protect(request, path, requestId)
-    return answer(entry.route(request, url), entry.kind, request, path, requestId)
+    // Metadata-document fetches this request causes count against its source (IPv6 by its /64).
+    const flow = Effect.provideService(
+      entry.route(request, url),
+      ClientMetadataFetcher.Source,
+      Quota.sourceBucket(RequestInput.source(request)),
+    )
+    return answer(flow, entry.kind, request, path, requestId)
   }
   return async (request, requestId) => {
     let url: URL

@@ -2,7 +2,7 @@
  * @oidc-proxy/store-memory — the in-memory `Store` (tests, one process). It is core's
  * `Store.layerMemory`: entries expire by `Clock`, `take` is atomic within the process, and the
  * whole is held within a byte budget (64 MiB by default; expired entries dropped first, then the
- * least recently written).
+ * least recently written that is not a one-time mark: `setIfAbsent` values stay until they expire).
  *
  * @since 0.1.0
  */

@@ -51,7 +51,9 @@ export const revokeFamily = (
     const store = yield* TokenStore
     const ttl = `${config.ttl.refresh_token} seconds` as const
     const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
-    yield* store.revokedFamilies.set(familyId, { revoked_at: now }, ttl)
+    // A one-time mark (`setIfAbsent`): a store under memory pressure never drops it; a second
+    // revocation keeps the first one's time.
+    yield* store.revokedFamilies.setIfAbsent(familyId, { revoked_at: now }, ttl)
     const found = yield* store.families.get(familyId)
     if (Option.isNone(found) && upstreamTokenSetId === undefined) return
     if (Option.isSome(found)) {

@@ -13,7 +13,7 @@
  * Each scenario is bounded in time; the sink, the IdP, the target and every gateway are stopped.
  */
 import { readFileSync } from "node:fs"
-import { createServer, type ServerResponse } from "node:http"
+import { createServer, request, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { pkce } from "../support.ts"
@@ -286,7 +286,7 @@ describe("hostile IdP: endless and trickling bodies", () => {
  * (far under the size cap), anything else is a valid document
  * whose `client_id` is its own URL. `arrivals` counts the requests.
  */
-const startDocs = async (address: "127.0.0.1" | "::1") => {
+const startDocs = async (address: string) => {
   const held = new Set<ServerResponse>()
   const docs = { arrivals: 0 }
   const server = createServer((req, res) => {
@@ -339,6 +339,31 @@ const authorize = async (url: string, clientId: string) => {
   return { status: res.status, text: await res.text() }
 }
 
+/** `authorize` sent from the local address `from` (a caller on another loopback address). */
+const authorizeFrom = async (url: string, clientId: string, from: string) => {
+  const { challenge } = await pkce()
+  const query = new URLSearchParams({
+    client_id: clientId,
+    redirect_uri: clientRedirect,
+    response_type: "code",
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+    state: "client-state",
+  })
+  return new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = request(`${url}/authorize?${query}`, { localAddress: from }, (res) => {
+      let text = ""
+      res.setEncoding("utf8")
+      res.on("data", (chunk: string) => {
+        text += chunk
+      })
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }))
+    })
+    req.on("error", reject)
+    req.end()
+  })
+}
+
 describe("hostile clients: Client ID Metadata Documents", () => {
   const cimd = { OIDC_PROXY_CLIENT_ID_METADATA: "on", OIDC_PROXY_CLIENT_ID_METADATA_DEV_LOOPBACK: "true" }
 
@@ -369,6 +394,36 @@ describe("hostile clients: Client ID Metadata Documents", () => {
       expectCleanOutput(g)
     } finally {
       await Promise.all([...attacker, honest].map((d) => d.close()))
+    }
+  }, 60_000)
+
+  it("one caller naming five slow documents on two machines - the fifth is refused busy (4 fetches per source), another caller's document still resolves", async () => {
+    const g = await gateway(cimd)
+    // Three documents on 127.0.0.1 and two on ::1: under every per-host and per-address bound.
+    const hosts = ["127.0.0.1", "127.0.0.1", "127.0.0.1", "::1", "::1"]
+    const machines = await Promise.all(hosts.map((h) => startDocs(h)))
+    const other = await startDocs("::1")
+    const at = (host: string, port: number) => (host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`)
+    try {
+      const flood = machines.map((d, i) =>
+        authorizeFrom(g.url, `http://${at(hosts[i]!, d.port)}/slow/${i}.json`, "127.0.0.2"),
+      )
+      const arrived = () => machines.reduce((n, d) => n + d.docs.arrivals, 0)
+      let seen = -1
+      for (let polls = 0; (seen !== arrived() || seen < 4) && polls < 30; polls++) {
+        seen = arrived()
+        await sleep(300)
+      }
+      // Before the edge passed the source to the fetcher, all five were fetched at once.
+      expect(seen).toBe(4)
+      const answer = await authorizeFrom(g.url, `http://[::1]:${other.port}/client.json`, "127.0.0.3")
+      expect(answer.status, answer.text.slice(0, 300)).toBe(200)
+      const answers = await Promise.all(flood)
+      expect(answers.filter((r) => /could not be fetched \(busy\)/.test(r.text))).toHaveLength(1)
+      for (const r of answers) expect(r.status).toBe(400)
+      expectCleanOutput(g)
+    } finally {
+      await Promise.all([...machines, other].map((d) => d.close()))
     }
   }, 60_000)
 
