@@ -1,0 +1,40 @@
+/**
+ * Bundles `packages/examples/web-handler/src/worker.ts` — the proxy as a Web `fetch` module, with
+ * the memory store — into one ESM file that Bun, Deno and workerd load as is (workerd takes one
+ * module or a list of modules, not a `node_modules` tree).
+ *
+ * Test helper. The workspace packages are bundled from their sources (the `@oidc-proxy/source`
+ * condition), so the bundle needs no `pnpm -r build`; third-party packages from their published
+ * builds, preferring their Workers/browser entries. No Node built-in may end up in it (`platform:
+ * "neutral"`: an import of one fails the build).
+ *
+ * @since 0.1.0
+ */
+import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
+import { build } from "rolldown"
+
+const workerSource = join(
+  dirname(createRequire(import.meta.url).resolve("@oidc-proxy/example-web-handler/package.json")),
+  "src",
+  "worker.ts",
+)
+
+/**
+ * Writes the bundle to `file`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const bundleWorker = async (file: string): Promise<void> => {
+  await build({
+    input: workerSource,
+    platform: "neutral",
+    resolve: {
+      conditionNames: ["@oidc-proxy/source", "workerd", "worker", "browser", "import", "default"],
+      mainFields: ["module", "main"],
+    },
+    output: { file, format: "esm", codeSplitting: false },
+    logLevel: "warn",
+  })
+}
