@@ -5,8 +5,8 @@
  *
  * Test helper. The workspace packages are bundled from their sources (the `@oidc-proxy/source`
  * condition), so the bundle needs no `pnpm -r build`; third-party packages from their published
- * builds, preferring their Workers/browser entries. No Node built-in may end up in it (`platform:
- * "neutral"`: an import of one fails the build).
+ * builds, preferring their Workers/browser entries. The bundle must import nothing: an import left
+ * in it (a `node:` built-in, say) fails here, naming it, rather than later on one runtime.
  *
  * @since 0.1.0
  */
@@ -27,7 +27,7 @@ const workerSource = join(
  * @since 0.1.0
  */
 export const bundleWorker = async (file: string): Promise<void> => {
-  await build({
+  const result = await build({
     input: workerSource,
     platform: "neutral",
     resolve: {
@@ -37,4 +37,8 @@ export const bundleWorker = async (file: string): Promise<void> => {
     output: { file, format: "esm", codeSplitting: false },
     logLevel: "warn",
   })
+  const left = result.output.flatMap((chunk) =>
+    chunk.type === "chunk" ? [...chunk.imports, ...chunk.dynamicImports] : [],
+  )
+  if (left.length > 0) throw new Error(`the worker bundle still imports: ${left.join(", ")}`)
 }

@@ -23,15 +23,39 @@ const require = createRequire(import.meta.url)
 const inCi = process.env["CI"] !== undefined && process.env["CI"] !== "" && process.env["CI"] !== "false"
 const serveScript = join(import.meta.dirname, "..", "src", "serve.ts")
 
-/** The runtime's binary as its npm package installs it, when it is there (not the postinstall placeholder). */
-const binaryOf = (pkg: string, file: string): string | undefined => {
+/**
+ * The runtime's binary as its npm package installs it: linked by its postinstall script, or else
+ * straight from the platform package it depends on (when install scripts did not run).
+ */
+const binaryOf = (
+  pkg: string,
+  file: string,
+  platformPackage: string,
+  platformFile: string,
+): string | undefined => {
   try {
-    const path = join(dirname(require.resolve(`${pkg}/package.json`)), file)
-    return existsSync(path) && statSync(path).size > 1_000_000 ? path : undefined
+    const home = dirname(require.resolve(`${pkg}/package.json`))
+    const linked = join(home, file)
+    // Without its postinstall, `bun` has a small shell script there that only prints an error.
+    if (existsSync(linked) && statSync(linked).size > 1_000_000) return linked
+    const platform = join(
+      dirname(createRequire(join(home, "package.json")).resolve(`${platformPackage}/package.json`)),
+      platformFile,
+    )
+    return existsSync(platform) ? platform : undefined
   } catch {
     return undefined
   }
 }
+const arch = process.arch === "arm64" ? { bun: "aarch64", deno: "arm64" } : { bun: "x64", deno: "x64" }
+const bun = () => binaryOf("bun", "bin/bun.exe", `@oven/bun-${process.platform}-${arch.bun}`, "bin/bun")
+const deno = () =>
+  binaryOf(
+    "deno",
+    "deno",
+    `@deno/${process.platform}-${arch.deno}${process.platform === "linux" ? "-glibc" : ""}`,
+    "deno",
+  )
 const workerdPresent = (): boolean => {
   try {
     return existsSync((require("workerd") as { default: string }).default ?? "")
@@ -190,15 +214,15 @@ describe("the Web fetch module on Bun, Deno and workerd", () => {
   const runtimes = [
     {
       name: "Bun",
-      present: () => binaryOf("bun", "bin/bun.exe") !== undefined,
-      serve: () => serveWith(binaryOf("bun", "bin/bun.exe")!, [serveScript, bundle], bindings),
+      present: () => bun() !== undefined,
+      serve: () => serveWith(bun()!, [serveScript, bundle], bindings),
     },
     {
       name: "Deno",
-      present: () => binaryOf("deno", "deno") !== undefined,
+      present: () => deno() !== undefined,
       serve: () =>
         serveWith(
-          binaryOf("deno", "deno")!,
+          deno()!,
           [
             "run",
             "--quiet",
