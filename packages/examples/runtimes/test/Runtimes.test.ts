@@ -7,7 +7,8 @@
  * `whoami` (the identity reaches the MCP server); a forged bearer token gets 401.
  *
  * The runtimes come as dev dependencies (npm packages `bun`, `deno`, `miniflare`); one that is
- * absent is skipped with a message, except in CI where it fails.
+ * absent is skipped with a message, except in CI where it fails. The same sign-in over the packed and
+ * npm-installed packages: packages/examples/integration/test/InstalledPackages.test.ts.
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
