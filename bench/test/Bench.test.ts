@@ -1,11 +1,12 @@
 /**
  * Smoke run of `npm run bench` (tiny counts): the run completes, and `results.json` has every
- * measurement row and every target.
+ * measurement row and every target; without redis-server on the PATH the run skips the Redis rows
+ * with one line and names them at the end.
  */
 import { execFileSync, spawnSync } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 
 // The Redis rows need a local redis-server binary (Debian package redis-server); without one the
@@ -86,4 +87,45 @@ describe("bench", () => {
     },
     180_000,
   )
+
+  it("no redis-server on the PATH - the Redis rows are skipped with one line and listed at the end", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bench-noredis-"))
+    const file = join(dir, "results.json")
+    try {
+      // Only Node's own folder on the PATH: `spawn("redis-server")` fails with ENOENT.
+      const run = spawnSync(
+        process.execPath,
+        ["--expose-gc", "--no-allocation-site-pretenuring", join(import.meta.dirname, "..", "run.ts")],
+        {
+          env: {
+            ...process.env,
+            PATH: dirname(process.execPath),
+            BENCH_SMOKE: "1",
+            BENCH_ONLY: "memory",
+            BENCH_RESULTS: file,
+          },
+          encoding: "utf8",
+          timeout: 120_000,
+        },
+      )
+      assert.strictEqual(run.status, 0, run.stderr)
+      assert.include(run.stderr, "redis-server not found on the PATH: the Redis rows are skipped")
+      assert.notInclude(run.stderr, "ENOENT")
+      assert.include(
+        run.stdout,
+        "skipped (not measured on this machine):\n- memory | oidc-proxy redis store, 200 sessions",
+      )
+      const results = JSON.parse(readFileSync(file, "utf8")) as {
+        rows: Array<{ section: string; name: string }>
+        skipped: Array<string>
+      }
+      assert.deepStrictEqual(results.skipped, ["memory | oidc-proxy redis store, 200 sessions"])
+      assert.deepStrictEqual(
+        results.rows.filter((r) => r.section === "memory").map((r) => r.name),
+        ["oidc-proxy memory store, 200 sessions", "oidc-proxy sqlite store, 200 sessions"],
+      )
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 130_000)
 })

@@ -4,12 +4,15 @@
  * `npm install` (no workspace links, third-party dependencies from the registry), and then the
  * installed `oidc-proxy` answers `--help`, serves a real MCP sign-in in front of the testbed, the core
  * imports from a plain .mjs and type-checks from a .ts file, and its internal modules stay private.
+ * The web-handler example's `fetch` module, importing the installed packages, serves the same
+ * sign-in on Bun and Deno (loaded as is) and on workerd (bundled from the installed dist/).
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process"
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { bundleWorker, Runtimes, workerSource } from "@oidc-proxy/example-runtimes"
 import { HeadlessBrowser, LocalIdp, McpClient, McpServer } from "@oidc-proxy/testbed"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
@@ -80,6 +83,8 @@ describe("installed from the packed tarballs", () => {
         dependencies: {
           "@oidc-proxy/node": file("@oidc-proxy/node"),
           "@oidc-proxy/core": file("@oidc-proxy/core"),
+          // The rest of what the web-handler example imports (http and upstream-http come with node).
+          "@oidc-proxy/store-memory": file("@oidc-proxy/store-memory"),
         },
         overrides,
       }),
@@ -201,4 +206,58 @@ describe("installed from the packed tarballs", () => {
     expect(tsc.stdout + tsc.stderr).toBe("")
     expect(tsc.code).toBe(0)
   }, 60_000)
+
+  describe("the web-handler module over the installed packages, on Bun, Deno and workerd", () => {
+    const inCi = process.env["CI"] !== undefined && process.env["CI"] !== "" && process.env["CI"] !== "false"
+    for (const runtime of Runtimes.all) {
+      const absent = !runtime.present()
+      if (absent && !inCi)
+        console.warn(`[install] ${runtime.name} is not installed here (pnpm install brings it): skipped`)
+      it.skipIf(absent && !inCi)(
+        `${runtime.name} - the MCP SDK client signs in and calls a tool as ada; a forged token gets 401`,
+        async () => {
+          if (absent)
+            throw new Error(`${runtime.name} is not installed: pnpm install brings it as a dev dependency`)
+          const module = join(app, "worker.ts")
+          const bundle = join(app, "worker.mjs")
+          copyFileSync(workerSource, module)
+          // workerd loads one file: the module with the installed packages' dist/ (no sources there).
+          await bundleWorker(bundle, { input: module, fromSources: false })
+          const idp = await LocalIdp.startLocalIdp({
+            quiet: true,
+            client: { redirect_uris: ["http://127.0.0.1/auth/callback"], loopbackAnyPort: true },
+          })
+          const mcp = await McpServer.startMcpServer()
+          const client = idp.clients[0]!
+          try {
+            const served = await runtime.serve({
+              module,
+              bundle,
+              bindings: {
+                UPSTREAM_ISSUER: idp.issuer,
+                UPSTREAM_CLIENT_ID: client.client_id,
+                UPSTREAM_CLIENT_SECRET: client.client_secret,
+                UPSTREAM_AUDIENCE: idp.audience,
+                UPSTREAM_AUTHORIZE_PARAMS: "prompt=consent",
+                PROXY_SECRET: "install-test-secret-0123456789-abcdefghij",
+                MCP_URL: mcp.url,
+                REQUIRED_SCOPES: "mcp:read",
+              },
+            })
+            try {
+              const { me, forged } = await Runtimes.signIn(served.url)
+              expect(me).toMatchObject({ user: "ada", scopes: "mcp:read" })
+              expect(forged.status).toBe(401)
+            } finally {
+              await served.close()
+            }
+          } finally {
+            await mcp.close()
+            await idp.close()
+          }
+        },
+        45_000,
+      )
+    }
+  })
 })
