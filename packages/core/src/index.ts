@@ -12,7 +12,7 @@ export * as AddressPolicy from "./AddressPolicy.ts"
 /** @since 0.1.0 */
 export * as Admission from "./Admission.ts"
 /** @since 0.1.0 */
-export * as Authorize from "./Authorize.ts"
+export * as BearerDecision from "./BearerDecision.ts"
 /** @since 0.1.0 */
 export * as CacheInvalidation from "./CacheInvalidation.ts"
 /** @since 0.1.0 */

@@ -1,6 +1,7 @@
 /**
- * The bearer-check decision: allow, or deny with the HTTP status, the OAuth error code and the
- * `WWW-Authenticate` parameters.
+ * The bearer-check decision on a request to the protected resource: allow, or deny with the HTTP
+ * status, the OAuth error code and the `WWW-Authenticate` parameters. (The `/authorize` endpoint is
+ * `flows/AuthorizationEndpoint.ts`.)
  *
  * Pure core. The HTTP edge adds `resource_metadata` (it knows its own URL) and formats the header
  * with `formatChallenge`.
