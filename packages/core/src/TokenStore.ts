@@ -16,11 +16,11 @@
  */
 import { Context, Effect, Layer, Option, Schema } from "effect"
 import { CacheInvalidation } from "./CacheInvalidation.ts"
-import { Client } from "./Client.ts"
 import { CachedDocument, CachedHosts } from "./ClientIdMetadata.ts"
 import * as Collection from "./Collection.ts"
 import { isDecoded as isDecodedMapping, JtiMapping } from "./JtiMapping.ts"
 import { Settings } from "./ProxyConfig.ts"
+import { Client } from "./RegisteredClient.ts"
 import {
   AuthorizationCode,
   Family,
@@ -61,7 +61,7 @@ export interface TokenStoreShape {
    * by `<host>#<slot>`, each record naming its URL (keyed hash: hosts can be long).
    */
   readonly clientDocuments: Collection.Collection<CachedDocument>
-  /** The hosts with cached documents, oldest first, under the one id `all` (`Clients`). */
+  /** The hosts with cached documents, oldest first, under the one id `all` (`ClientLookup`). */
   readonly clientDocumentHosts: Collection.Collection<CachedHosts>
   /** `private_key_jwt` assertion ids seen, by `client_id|jti` (replay cache shared by instances). */
   readonly usedAssertions: Collection.Collection<typeof UsedAssertion.Type>

@@ -16,15 +16,13 @@ export * as BearerDecision from "./BearerDecision.ts"
 /** @since 0.1.0 */
 export * as CacheInvalidation from "./CacheInvalidation.ts"
 /** @since 0.1.0 */
-export * as Client from "./Client.ts"
-/** @since 0.1.0 */
 export * as ClientAssertion from "./ClientAssertion.ts"
 /** @since 0.1.0 */
 export * as ClientIdMetadata from "./ClientIdMetadata.ts"
 /** @since 0.1.0 */
-export * as ClientMetadataFetcher from "./ClientMetadataFetcher.ts"
+export * as ClientLookup from "./ClientLookup.ts"
 /** @since 0.1.0 */
-export * as Clients from "./Clients.ts"
+export * as ClientMetadataFetcher from "./ClientMetadataFetcher.ts"
 /** @since 0.1.0 */
 export * as Collection from "./Collection.ts"
 /** @since 0.1.0 */
@@ -71,6 +69,8 @@ export * as ProxyTokenClaims from "./ProxyTokenClaims.ts"
 export * as Quota from "./Quota.ts"
 /** @since 0.1.0 */
 export * as RedirectUri from "./RedirectUri.ts"
+/** @since 0.1.0 */
+export * as RegisteredClient from "./RegisteredClient.ts"
 /** @since 0.1.0 */
 export * as RequestTarget from "./RequestTarget.ts"
 /** @since 0.1.0 */

@@ -17,23 +17,22 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Option } from "effect"
-import type { Client } from "../Client.ts"
 import * as ClientIdMetadata from "../ClientIdMetadata.ts"
-import * as Clients from "../Clients.ts"
+import * as ClientLookup from "../ClientLookup.ts"
 import * as Endpoints from "../Endpoints.ts"
 import { Entropy } from "../Entropy.ts"
 import { type OAuthFailure, oauth, type StoreError } from "../OAuthError.ts"
 import * as Pkce from "../Pkce.ts"
-import { type ProxyConfig, Settings } from "../ProxyConfig.ts"
+import { advertisedScopes, type ProxyConfig, Settings } from "../ProxyConfig.ts"
 import * as Quota from "../Quota.ts"
 import * as RedirectUri from "../RedirectUri.ts"
+import type { Client } from "../RegisteredClient.ts"
 import * as Scopes from "../Scopes.ts"
 import type { Transaction } from "../Session.ts"
 import type { StorageKeys } from "../StorageKeys.ts"
 import { TokenStore } from "../TokenStore.ts"
 import { UpstreamClient } from "../Upstream.ts"
 import * as Browser from "./Browser.ts"
-import { advertisedScopes } from "./Metadata.ts"
 import * as Outcome from "./Outcome.ts"
 
 /**
@@ -211,7 +210,7 @@ export const authorize = (
     if (clientId === undefined || clientId === "")
       return yield* errorPage("invalid_request", "client_id is required")
     // A client whose metadata document cannot be used gets an error page, never a redirect.
-    const client = yield* Clients.find(clientId).pipe(
+    const client = yield* ClientLookup.find(clientId).pipe(
       Effect.catchTag("OAuthFailure", (e) => Effect.fail(errorPage("invalid_request", e.description))),
     )
     if (Option.isNone(client)) return yield* errorPage("invalid_request", "Unknown client_id")
