@@ -30,6 +30,8 @@ export * as Endpoints from "./Endpoints.ts"
 /** @since 0.1.0 */
 export * as Entropy from "./Entropy.ts"
 /** @since 0.1.0 */
+export * as FlowRecords from "./FlowRecords.ts"
+/** @since 0.1.0 */
 export * as AuthorizationEndpoint from "./flows/AuthorizationEndpoint.ts"
 /** @since 0.1.0 */
 export * as CallbackEndpoint from "./flows/CallbackEndpoint.ts"
@@ -75,8 +77,6 @@ export * as RegisteredClient from "./RegisteredClient.ts"
 export * as RequestTarget from "./RequestTarget.ts"
 /** @since 0.1.0 */
 export * as Scopes from "./Scopes.ts"
-/** @since 0.1.0 */
-export * as Session from "./Session.ts"
 /** @since 0.1.0 */
 export * as StorageKeys from "./StorageKeys.ts"
 /** @since 0.1.0 */
