@@ -22,6 +22,7 @@ import * as ClientLookup from "../ClientLookup.ts"
 import * as Endpoints from "../Endpoints.ts"
 import { Entropy } from "../Entropy.ts"
 import type { Transaction } from "../FlowRecords.ts"
+import { constantTimeEqual } from "../internal/constantTime.ts"
 import { type OAuthFailure, oauth, type StoreError } from "../OAuthError.ts"
 import * as Pkce from "../Pkce.ts"
 import { advertisedScopes, type ProxyConfig, Settings } from "../ProxyConfig.ts"
@@ -300,7 +301,7 @@ export const consent = (
     if (Option.isNone(found))
       return yield* errorPage("invalid_request", "This sign-in expired or was already completed")
     const transaction = found.value
-    if (!Pkce.constantTimeEqual(form["csrf"] ?? "", transaction.csrf)) {
+    if (!constantTimeEqual(form["csrf"] ?? "", transaction.csrf)) {
       return yield* errorPage("access_denied", "The consent form's CSRF token is invalid")
     }
     if (!(yield* Browser.isBound(transactionId, transaction, cookies))) {

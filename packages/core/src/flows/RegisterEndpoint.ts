@@ -13,8 +13,8 @@
  */
 import { Clock, Effect, Option, Redacted } from "effect"
 import { Entropy } from "../Entropy.ts"
+import { constantTimeEqual } from "../internal/constantTime.ts"
 import { type OAuthFailure, oauth, type StoreError } from "../OAuthError.ts"
-import { constantTimeEqual } from "../Pkce.ts"
 import { advertisedScopes, Settings } from "../ProxyConfig.ts"
 import * as Quota from "../Quota.ts"
 import * as RedirectUri from "../RedirectUri.ts"
