@@ -60,6 +60,8 @@ export * as LoadAccessToken from "./LoadAccessToken.ts"
 /** @since 0.1.0 */
 export * as OAuthError from "./OAuthError.ts"
 /** @since 0.1.0 */
+export * as OfflineAccess from "./OfflineAccess.ts"
+/** @since 0.1.0 */
 export * as Pkce from "./Pkce.ts"
 /** @since 0.1.0 */
 export * as ProxyConfig from "./ProxyConfig.ts"

@@ -24,6 +24,7 @@ import { Entropy } from "../Entropy.ts"
 import type { Transaction } from "../FlowRecords.ts"
 import { constantTimeEqual } from "../internal/constantTime.ts"
 import { type OAuthFailure, oauth, type StoreError } from "../OAuthError.ts"
+import * as OfflineAccess from "../OfflineAccess.ts"
 import * as Pkce from "../Pkce.ts"
 import { advertisedScopes, type ProxyConfig, Settings } from "../ProxyConfig.ts"
 import * as Quota from "../Quota.ts"
@@ -101,7 +102,7 @@ const grantableScopes = (
         : advertisedScopes(config)
   // offline_access asks for a refresh token, not for access: always accepted (MCP SEP-2207); a
   // refresh token is still issued only to clients allowed the refresh_token grant.
-  const checked = asked.filter((s) => s !== "offline_access")
+  const checked = OfflineAccess.without(asked)
   if (config.scopes_supported.length > 0) {
     const outside = Scopes.difference(checked, advertisedScopes(config))
     if (outside.length > 0) return `scope not offered by this server: ${Scopes.format(outside).slice(0, 200)}`
@@ -125,14 +126,12 @@ const upstreamScopes = (
   upstream: UpstreamClient["Service"],
   client: Client,
   granted: Scopes.ScopeSet,
-): Scopes.ScopeSet => {
-  const supported = upstream.metadata.scopes_supported
-  const offline = client.grant_types.includes("refresh_token") ? ["offline_access"] : []
-  const wanted = Scopes.union(Scopes.union(config.upstream.scopes, granted), offline)
-  return supported === undefined || supported.includes("offline_access")
-    ? wanted
-    : wanted.filter((s) => s !== "offline_access")
-}
+): Scopes.ScopeSet =>
+  OfflineAccess.forUpstream(
+    Scopes.union(config.upstream.scopes, granted),
+    client.grant_types.includes("refresh_token"),
+    upstream.metadata.scopes_supported,
+  )
 
 /** The upstream authorization URL for a transaction. */
 const upstreamAuthorizationUrl = (transactionId: string, transaction: Transaction) =>

@@ -17,6 +17,7 @@ import * as Endpoints from "../Endpoints.ts"
 import { Entropy } from "../Entropy.ts"
 import type { Transaction } from "../FlowRecords.ts"
 import { type OAuthFailure, oauth, type StoreError, type UpstreamError } from "../OAuthError.ts"
+import * as OfflineAccess from "../OfflineAccess.ts"
 import { advertisedScopes, Settings } from "../ProxyConfig.ts"
 import * as Scopes from "../Scopes.ts"
 import { TokenStore } from "../TokenStore.ts"
@@ -87,7 +88,7 @@ const stillAllowed = (clientId: string, scopes: Scopes.ScopeSet) =>
     const registered = client.value.scope === undefined ? undefined : Scopes.parse(client.value.scope)
     return scopes.filter(
       (s) =>
-        s === "offline_access" ||
+        OfflineAccess.is(s) ||
         ((offered === undefined || offered.includes(s)) &&
           (registered === undefined || registered.includes(s))),
     )
