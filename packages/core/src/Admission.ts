@@ -13,7 +13,7 @@
  * @see [RFC 4648 §3.5](https://www.rfc-editor.org/rfc/rfc4648#section-3.5) (canonical encoding)
  * @since 0.1.0
  */
-import * as Authorize from "./Authorize.ts"
+import * as BearerDecision from "./BearerDecision.ts"
 import type { ProxyConfig } from "./ProxyConfig.ts"
 import * as Scopes from "./Scopes.ts"
 
@@ -62,7 +62,7 @@ const canonicalEnd = (token: string, start: number, end: number): boolean => {
  * @category models
  * @since 0.1.0
  */
-export type Bearer = string | Authorize.Deny
+export type Bearer = string | BearerDecision.Deny
 
 /**
  * The edge's admission, built once per configuration.
@@ -87,10 +87,10 @@ export interface Admission {
    */
   readonly token: (token: string) => Bearer
   /** The challenge of a request without credentials (the configured required scopes). */
-  readonly unauthenticated: Authorize.Deny
+  readonly unauthenticated: BearerDecision.Deny
 }
 
-const refusal = (description: string): Authorize.Deny => ({
+const refusal = (description: string): BearerDecision.Deny => ({
   _tag: "Deny",
   status: 401,
   error: "invalid_token",
@@ -117,7 +117,7 @@ const isBearerScheme = (header: string): boolean =>
  * the token, `missing` when the header is absent, another scheme or malformed, `invalid` when it
  * is too large or a non-canonical JWT.
  */
-const readBearer = (header: string, missing: Authorize.Deny): Bearer => {
+const readBearer = (header: string, missing: BearerDecision.Deny): Bearer => {
   if (!isBearerScheme(header)) return missing
   let start = 6
   const n = header.length
@@ -130,7 +130,7 @@ const readBearer = (header: string, missing: Authorize.Deny): Bearer => {
 }
 
 /** The token `source[start, end)`: its size, `b64token` syntax and, for a JWT, canonical segments. */
-const readToken = (source: string, start: number, end: number, missing: Authorize.Deny): Bearer => {
+const readToken = (source: string, start: number, end: number, missing: BearerDecision.Deny): Bearer => {
   if (end - start > maxTokenLength) return tooLarge
   let dots = 0
   let segment = start
@@ -164,7 +164,7 @@ const readToken = (source: string, start: number, end: number, missing: Authoriz
  */
 export const make = (settings: Pick<ProxyConfig, "resource" | "required_scopes">): Admission => {
   const resourcePath = new URL(settings.resource).pathname.replace(/\/+$/, "") || "/"
-  const unauthenticated = Authorize.unauthenticated(Scopes.union(settings.required_scopes, []))
+  const unauthenticated = BearerDecision.unauthenticated(Scopes.union(settings.required_scopes, []))
   const prefix = `${resourcePath}/`
   return {
     resourcePath,

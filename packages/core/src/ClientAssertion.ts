@@ -13,10 +13,10 @@
  */
 import { Clock, Effect } from "effect"
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from "jose"
-import type { Client } from "./Client.ts"
 import * as Endpoints from "./Endpoints.ts"
 import { OAuthFailure, type StoreError } from "./OAuthError.ts"
 import { defaultUpstreamAlgorithms, Settings } from "./ProxyConfig.ts"
+import type { Client } from "./RegisteredClient.ts"
 import { TokenStore } from "./TokenStore.ts"
 
 /**

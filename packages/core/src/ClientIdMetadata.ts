@@ -15,8 +15,8 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import * as ClientModule from "./Client.ts"
 import { type OAuthFailure, oauth } from "./OAuthError.ts"
+import * as RegisteredClient from "./RegisteredClient.ts"
 
 /**
  * @category models
@@ -76,7 +76,7 @@ export const isUrlClientId = (clientId: string): boolean => /^https?:\/\//i.test
  * @since 0.1.0
  */
 export const CachedDocument = Schema.Struct({
-  client: ClientModule.Client,
+  client: RegisteredClient.Client,
   fetched_at: Schema.Number,
   fresh_until: Schema.Number,
   stale_until: Schema.Number,
@@ -143,7 +143,7 @@ export const freshness = (cacheControl: string | undefined, bounds: CacheBounds)
  * @category models
  * @since 0.1.0
  */
-export interface DocumentPolicy extends ClientModule.RegistrationPolicy {
+export interface DocumentPolicy extends RegisteredClient.RegistrationPolicy {
   /** The time of the fetch, seconds since the epoch (`client_id_issued_at`). */
   readonly now: number
 }
@@ -180,7 +180,7 @@ export const validate = (
   document: unknown,
   policy: DocumentPolicy,
   fetchedJwks?: unknown,
-): ClientModule.Client | OAuthFailure => {
+): RegisteredClient.Client | OAuthFailure => {
   if (typeof document !== "object" || document === null || Array.isArray(document))
     return fail("the client metadata document must be a JSON object")
   const body = document as Record<string, unknown>
@@ -209,7 +209,10 @@ export const validate = (
     jwks = checked
   }
   // The registration rules (redirect URIs, grants, names, scope) apply as for DCR.
-  const validated = ClientModule.validateRegistration({ ...body, token_endpoint_auth_method: "none" }, policy)
+  const validated = RegisteredClient.validateRegistration(
+    { ...body, token_endpoint_auth_method: "none" },
+    policy,
+  )
   if ("_tag" in validated) return validated
   return {
     ...validated,
@@ -229,5 +232,5 @@ export const validate = (
  * @category utils
  * @since 0.1.0
  */
-export const verifiedHost = (client: ClientModule.Client): string | undefined =>
+export const verifiedHost = (client: RegisteredClient.Client): string | undefined =>
   client.source === "cimd" ? new URL(client.client_id).host : undefined

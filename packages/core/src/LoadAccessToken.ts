@@ -30,7 +30,7 @@
  */
 import { Clock, Context, Effect, Option } from "effect"
 import { type AccessToken, resolveAccessToken } from "./AccessToken.ts"
-import * as Authorize from "./Authorize.ts"
+import * as BearerDecision from "./BearerDecision.ts"
 import type { JtiMapping } from "./JtiMapping.ts"
 import { InvalidToken, type StoreError, type UpstreamError } from "./OAuthError.ts"
 import { type ProxyConfig, Settings } from "./ProxyConfig.ts"
@@ -293,22 +293,22 @@ const start = (p: Pipeline, bearer: string, now: number): AccessToken | InvalidT
 /** The decision over the required scopes, with the 401s without a bearer built once. */
 const makeDecide = (settings: ProxyConfig) => {
   const authorize = (accessToken: AccessToken, required: Scopes.ScopeSet, nowMillis: number) =>
-    Authorize.authorize(accessToken, {
+    BearerDecision.authorize(accessToken, {
       requiredScopes: required,
       resource: settings.resource,
       now: Math.floor(nowMillis / 1000),
       leeway: settings.clock_tolerance_seconds,
     })
   const base = Scopes.union(settings.required_scopes, [])
-  const unauthenticated = Authorize.unauthenticated(base)
+  const unauthenticated = BearerDecision.unauthenticated(base)
   return {
     requiredOf: (scopes: Scopes.ScopeSet | undefined) =>
       scopes === undefined || scopes.length === 0 ? base : Scopes.union(base, scopes),
     missing: (required: Scopes.ScopeSet) =>
-      required === base ? unauthenticated : Authorize.unauthenticated(required),
+      required === base ? unauthenticated : BearerDecision.unauthenticated(required),
     decide: (answer: AccessToken | InvalidToken, required: Scopes.ScopeSet, nowMillis: number) =>
       answer instanceof InvalidToken
-        ? Authorize.denyFromError(answer)
+        ? BearerDecision.denyFromError(answer)
         : authorize(answer, required, nowMillis),
     authorize,
   }
@@ -317,7 +317,7 @@ const makeDecide = (settings: ProxyConfig) => {
 type Check = (
   bearer: string | undefined,
   requiredScopes: Scopes.ScopeSet,
-) => Effect.Effect<Authorize.Decision, StoreError | UpstreamError, Settings | TokenStore>
+) => Effect.Effect<BearerDecision.Decision, StoreError | UpstreamError, Settings | TokenStore>
 
 interface Built {
   readonly pipeline: Pipeline
@@ -392,7 +392,7 @@ export const loadAccessToken = (
 export const check = (
   bearer: string | undefined,
   requiredScopes: Scopes.ScopeSet = [],
-): Effect.Effect<Authorize.Decision, StoreError | UpstreamError, Requirements> =>
+): Effect.Effect<BearerDecision.Decision, StoreError | UpstreamError, Requirements> =>
   Effect.contextWith((context: Context.Context<Requirements>) =>
     builtOf(context).check(bearer, requiredScopes),
   )
@@ -418,7 +418,7 @@ export const makeCachedCheck = (
   bearer: string | undefined,
   nowMillis: number,
   requiredScopes?: Scopes.ScopeSet,
-) => Authorize.Decision | undefined) => {
+) => BearerDecision.Decision | undefined) => {
   const cache = store.verified
   const d = makeDecide(settings)
   const p = ports === undefined ? undefined : makePipeline(settings, ports.keys, store, ports.verifier)

@@ -2,7 +2,7 @@
  * The failures a caller of the core can act on, as tagged errors.
  *
  * Pure core. Each error maps to exactly one HTTP answer; the mapping for bearer checks lives in
- * `Authorize.denyFromError`. Descriptions are safe to send to a client: they never contain a
+ * `BearerDecision.denyFromError`. Descriptions are safe to send to a client: they never contain a
  * token, a secret or a stack trace.
  *
  * @since 0.1.0

@@ -9,6 +9,7 @@
  */
 import { Effect } from "effect"
 import { Base64Url } from "effect/encoding"
+import { constantTimeEqual } from "./internal/constantTime.ts"
 
 /**
  * A `code_verifier` or S256 `code_challenge`: 43–128 unreserved characters.
@@ -39,16 +40,3 @@ export const verify = (verifier: string, challenge: string): Effect.Effect<boole
   isWellFormed(verifier)
     ? Effect.map(challengeOf(verifier), (c) => constantTimeEqual(c, challenge))
     : Effect.succeed(false)
-
-/**
- * String equality whose time does not depend on where the strings differ.
- *
- * @category utils
- * @since 0.1.0
- */
-export const constantTimeEqual = (a: string, b: string): boolean => {
-  const length = Math.max(a.length, b.length)
-  let diff = a.length ^ b.length
-  for (let i = 0; i < length; i++) diff |= (a.charCodeAt(i) | 0) ^ (b.charCodeAt(i) | 0)
-  return diff === 0
-}

@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import { Context, Effect, Schema, SchemaIssue } from "effect"
+import * as Scopes from "./Scopes.ts"
 import { VerificationMode } from "./VerificationMode.ts"
 
 const HttpUrl = Schema.String.check(
@@ -232,6 +233,18 @@ export const ProxyConfig = Schema.Struct({
  * @since 0.1.0
  */
 export type ProxyConfig = typeof ProxyConfig.Type
+
+/**
+ * The scopes a client can be told about: `scopes_supported` when set, else the upstream scopes
+ * and the required ones. Discovery advertises them and the flows check requests against them.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const advertisedScopes = (config: ProxyConfig): Scopes.ScopeSet =>
+  config.scopes_supported.length > 0
+    ? Scopes.normalize(config.scopes_supported)
+    : Scopes.union(config.upstream.scopes, config.required_scopes)
 
 /**
  * The decoded configuration, as a service.

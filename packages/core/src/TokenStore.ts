@@ -16,11 +16,8 @@
  */
 import { Context, Effect, Layer, Option, Schema } from "effect"
 import { CacheInvalidation } from "./CacheInvalidation.ts"
-import { Client } from "./Client.ts"
 import { CachedDocument, CachedHosts } from "./ClientIdMetadata.ts"
 import * as Collection from "./Collection.ts"
-import { isDecoded as isDecodedMapping, JtiMapping } from "./JtiMapping.ts"
-import { Settings } from "./ProxyConfig.ts"
 import {
   AuthorizationCode,
   Family,
@@ -32,7 +29,10 @@ import {
   RotatedRefresh,
   Transaction,
   UsedAssertion,
-} from "./Session.ts"
+} from "./FlowRecords.ts"
+import { isDecoded as isDecodedMapping, JtiMapping } from "./JtiMapping.ts"
+import { Settings } from "./ProxyConfig.ts"
+import { Client } from "./RegisteredClient.ts"
 import { StorageKeys } from "./StorageKeys.ts"
 import { Store } from "./Store.ts"
 import { isDecoded, UpstreamTokenSet } from "./UpstreamTokenSet.ts"
@@ -50,7 +50,7 @@ export interface TokenStoreShape {
   readonly refreshTokens: Collection.Collection<RefreshRecord>
   readonly rotatedRefreshTokens: Collection.Collection<RotatedRefresh>
   readonly families: Collection.Collection<Family>
-  /** Revoked families, by id (see `Session.RevokedFamily`). */
+  /** Revoked families, by id (see `FlowRecords.RevokedFamily`). */
   readonly revokedFamilies: Collection.Collection<typeof RevokedFamily.Type>
   readonly jtiMappings: Collection.Collection<JtiMapping>
   readonly upstreamTokenSets: Collection.Collection<UpstreamTokenSet>
@@ -61,7 +61,7 @@ export interface TokenStoreShape {
    * by `<host>#<slot>`, each record naming its URL (keyed hash: hosts can be long).
    */
   readonly clientDocuments: Collection.Collection<CachedDocument>
-  /** The hosts with cached documents, oldest first, under the one id `all` (`Clients`). */
+  /** The hosts with cached documents, oldest first, under the one id `all` (`ClientLookup`). */
   readonly clientDocumentHosts: Collection.Collection<CachedHosts>
   /** `private_key_jwt` assertion ids seen, by `client_id|jti` (replay cache shared by instances). */
   readonly usedAssertions: Collection.Collection<typeof UsedAssertion.Type>

@@ -12,25 +12,25 @@ export * as AddressPolicy from "./AddressPolicy.ts"
 /** @since 0.1.0 */
 export * as Admission from "./Admission.ts"
 /** @since 0.1.0 */
-export * as Authorize from "./Authorize.ts"
+export * as BearerDecision from "./BearerDecision.ts"
 /** @since 0.1.0 */
 export * as CacheInvalidation from "./CacheInvalidation.ts"
-/** @since 0.1.0 */
-export * as Client from "./Client.ts"
 /** @since 0.1.0 */
 export * as ClientAssertion from "./ClientAssertion.ts"
 /** @since 0.1.0 */
 export * as ClientIdMetadata from "./ClientIdMetadata.ts"
 /** @since 0.1.0 */
-export * as ClientMetadataFetcher from "./ClientMetadataFetcher.ts"
+export * as ClientLookup from "./ClientLookup.ts"
 /** @since 0.1.0 */
-export * as Clients from "./Clients.ts"
+export * as ClientMetadataFetcher from "./ClientMetadataFetcher.ts"
 /** @since 0.1.0 */
 export * as Collection from "./Collection.ts"
 /** @since 0.1.0 */
 export * as Endpoints from "./Endpoints.ts"
 /** @since 0.1.0 */
 export * as Entropy from "./Entropy.ts"
+/** @since 0.1.0 */
+export * as FlowRecords from "./FlowRecords.ts"
 /** @since 0.1.0 */
 export * as AuthorizationEndpoint from "./flows/AuthorizationEndpoint.ts"
 /** @since 0.1.0 */
@@ -60,6 +60,8 @@ export * as LoadAccessToken from "./LoadAccessToken.ts"
 /** @since 0.1.0 */
 export * as OAuthError from "./OAuthError.ts"
 /** @since 0.1.0 */
+export * as OfflineAccess from "./OfflineAccess.ts"
+/** @since 0.1.0 */
 export * as Pkce from "./Pkce.ts"
 /** @since 0.1.0 */
 export * as ProxyConfig from "./ProxyConfig.ts"
@@ -72,11 +74,11 @@ export * as Quota from "./Quota.ts"
 /** @since 0.1.0 */
 export * as RedirectUri from "./RedirectUri.ts"
 /** @since 0.1.0 */
+export * as RegisteredClient from "./RegisteredClient.ts"
+/** @since 0.1.0 */
 export * as RequestTarget from "./RequestTarget.ts"
 /** @since 0.1.0 */
 export * as Scopes from "./Scopes.ts"
-/** @since 0.1.0 */
-export * as Session from "./Session.ts"
 /** @since 0.1.0 */
 export * as StorageKeys from "./StorageKeys.ts"
 /** @since 0.1.0 */

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, type Layer, Option } from "effect"
 import { TestClock } from "effect/testing"
 import { SignJWT, UnsecuredJWT } from "jose"
-import * as Authorize from "../src/Authorize.ts"
+import * as BearerDecision from "../src/BearerDecision.ts"
 import { issueAccessToken } from "../src/IssueAccessToken.ts"
 import * as LoadAccessToken from "../src/LoadAccessToken.ts"
 import { StoreError } from "../src/OAuthError.ts"
@@ -303,8 +303,8 @@ for (const implementation of implementations) {
     )
 
     it("denyFromError - one InvalidToken maps to one 401 challenge", () => {
-      const deny = Authorize.unauthenticated([])
-      assert.strictEqual(Authorize.formatChallenge(deny.challenge), "Bearer")
+      const deny = BearerDecision.unauthenticated([])
+      assert.strictEqual(BearerDecision.formatChallenge(deny.challenge), "Bearer")
     })
   })
 }

@@ -32,12 +32,4 @@ describe("Pkce", () => {
     assert.isFalse(Pkce.isWellFormed("a".repeat(129)))
     assert.isFalse(Pkce.isWellFormed(`${"a".repeat(42)}+`))
   })
-
-  it("constantTimeEqual - equality of strings, lengths included", () => {
-    assert.isTrue(Pkce.constantTimeEqual("", ""))
-    assert.isTrue(Pkce.constantTimeEqual(challenge, challenge))
-    assert.isFalse(Pkce.constantTimeEqual("a", "ab"))
-    assert.isFalse(Pkce.constantTimeEqual("ab", "a"))
-    assert.isFalse(Pkce.constantTimeEqual("ab", "ac"))
-  })
 })

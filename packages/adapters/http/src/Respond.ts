@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Authorize, type OAuthError, Outcome } from "@oidc-proxy/core"
+import { BearerDecision, type OAuthError, Outcome } from "@oidc-proxy/core"
 import * as Html from "./Html.ts"
 
 const baseHeaders = { "x-content-type-options": "nosniff", "referrer-policy": "no-referrer" }
@@ -119,7 +119,7 @@ export const failure = (e: OAuthError.OAuthFailure, kind: Kind, issuer: string):
       ? { "www-authenticate": 'Basic realm="oidc-proxy"' }
       : e.error === "invalid_token"
         ? {
-            "www-authenticate": Authorize.formatChallenge({
+            "www-authenticate": BearerDecision.formatChallenge({
               error: "invalid_token",
               error_description: e.description,
             }),
@@ -243,8 +243,8 @@ export const internal = (kind: Kind): Response =>
  * @category error handling
  * @since 0.1.0
  */
-export const deny = (d: Authorize.Deny, resourceMetadata: string): Response => {
-  const challenge = Authorize.formatChallenge({ ...d.challenge, resource_metadata: resourceMetadata })
+export const deny = (d: BearerDecision.Deny, resourceMetadata: string): Response => {
+  const challenge = BearerDecision.formatChallenge({ ...d.challenge, resource_metadata: resourceMetadata })
   return json(
     d.status,
     d.error === undefined

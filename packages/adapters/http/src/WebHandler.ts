@@ -11,7 +11,14 @@
  * @since 0.1.0
  */
 
-import type { Authorize, Outcome, ProxyKeys, StorageKeys, Upstream, UpstreamVerifier } from "@oidc-proxy/core"
+import type {
+  BearerDecision,
+  Outcome,
+  ProxyKeys,
+  StorageKeys,
+  Upstream,
+  UpstreamVerifier,
+} from "@oidc-proxy/core"
 import {
   type AccessToken,
   Admission,
@@ -306,7 +313,7 @@ const protector = (input: {
     path: string,
     id: string | undefined,
   ) => answer(effect, "json", request, path, id)
-  const deny = (d: Authorize.Deny) => Respond.deny(d, input.endpoints.protectedResourceMetadata)
+  const deny = (d: BearerDecision.Deny) => Respond.deny(d, input.endpoints.protectedResourceMetadata)
   const onAuthorized = options.onAuthorized
   const forward =
     onAuthorized === undefined

@@ -3,7 +3,7 @@
  * document server on 127.0.0.1 sees one request, and every resolution gets the client.
  */
 import { it } from "@effect/vitest"
-import { Clients, ProxyConfig, StorageKeys, Store, TokenStore } from "@oidc-proxy/core"
+import { ClientLookup, ProxyConfig, StorageKeys, Store, TokenStore } from "@oidc-proxy/core"
 import { TestProxy, TestUpstream } from "@oidc-proxy/core/testing"
 import { ClientMetadataDocumentServer } from "@oidc-proxy/testbed"
 import { Effect, Layer } from "effect"
@@ -55,7 +55,7 @@ describe("CIMD fetch coalescing", () => {
       const upstream = yield* TestUpstream.make()
       const before = docs.requests.length
       const clients = yield* Effect.all(
-        Array.from({ length: 10 }, () => Clients.fromDocument(docs.url)),
+        Array.from({ length: 10 }, () => ClientLookup.fromDocument(docs.url)),
         { concurrency: "unbounded" },
       ).pipe(Effect.provide(stack(upstream)))
       expect(clients.map((c) => c.client_id)).toEqual(Array.from({ length: 10 }, () => docs.url))

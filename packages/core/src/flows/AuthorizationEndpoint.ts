@@ -17,23 +17,24 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Option } from "effect"
-import type { Client } from "../Client.ts"
 import * as ClientIdMetadata from "../ClientIdMetadata.ts"
-import * as Clients from "../Clients.ts"
+import * as ClientLookup from "../ClientLookup.ts"
 import * as Endpoints from "../Endpoints.ts"
 import { Entropy } from "../Entropy.ts"
+import type { Transaction } from "../FlowRecords.ts"
+import { constantTimeEqual } from "../internal/constantTime.ts"
 import { type OAuthFailure, oauth, type StoreError } from "../OAuthError.ts"
+import * as OfflineAccess from "../OfflineAccess.ts"
 import * as Pkce from "../Pkce.ts"
-import { type ProxyConfig, Settings } from "../ProxyConfig.ts"
+import { advertisedScopes, type ProxyConfig, Settings } from "../ProxyConfig.ts"
 import * as Quota from "../Quota.ts"
 import * as RedirectUri from "../RedirectUri.ts"
+import type { Client } from "../RegisteredClient.ts"
 import * as Scopes from "../Scopes.ts"
-import type { Transaction } from "../Session.ts"
 import type { StorageKeys } from "../StorageKeys.ts"
 import { TokenStore } from "../TokenStore.ts"
 import { UpstreamClient } from "../Upstream.ts"
 import * as Browser from "./Browser.ts"
-import { advertisedScopes } from "./Metadata.ts"
 import * as Outcome from "./Outcome.ts"
 
 /**
@@ -101,7 +102,7 @@ const grantableScopes = (
         : advertisedScopes(config)
   // offline_access asks for a refresh token, not for access: always accepted (MCP SEP-2207); a
   // refresh token is still issued only to clients allowed the refresh_token grant.
-  const checked = asked.filter((s) => s !== "offline_access")
+  const checked = OfflineAccess.without(asked)
   if (config.scopes_supported.length > 0) {
     const outside = Scopes.difference(checked, advertisedScopes(config))
     if (outside.length > 0) return `scope not offered by this server: ${Scopes.format(outside).slice(0, 200)}`
@@ -125,14 +126,12 @@ const upstreamScopes = (
   upstream: UpstreamClient["Service"],
   client: Client,
   granted: Scopes.ScopeSet,
-): Scopes.ScopeSet => {
-  const supported = upstream.metadata.scopes_supported
-  const offline = client.grant_types.includes("refresh_token") ? ["offline_access"] : []
-  const wanted = Scopes.union(Scopes.union(config.upstream.scopes, granted), offline)
-  return supported === undefined || supported.includes("offline_access")
-    ? wanted
-    : wanted.filter((s) => s !== "offline_access")
-}
+): Scopes.ScopeSet =>
+  OfflineAccess.forUpstream(
+    Scopes.union(config.upstream.scopes, granted),
+    client.grant_types.includes("refresh_token"),
+    upstream.metadata.scopes_supported,
+  )
 
 /** The upstream authorization URL for a transaction. */
 const upstreamAuthorizationUrl = (transactionId: string, transaction: Transaction) =>
@@ -211,7 +210,7 @@ export const authorize = (
     if (clientId === undefined || clientId === "")
       return yield* errorPage("invalid_request", "client_id is required")
     // A client whose metadata document cannot be used gets an error page, never a redirect.
-    const client = yield* Clients.find(clientId).pipe(
+    const client = yield* ClientLookup.find(clientId).pipe(
       Effect.catchTag("OAuthFailure", (e) => Effect.fail(errorPage("invalid_request", e.description))),
     )
     if (Option.isNone(client)) return yield* errorPage("invalid_request", "Unknown client_id")
@@ -301,7 +300,7 @@ export const consent = (
     if (Option.isNone(found))
       return yield* errorPage("invalid_request", "This sign-in expired or was already completed")
     const transaction = found.value
-    if (!Pkce.constantTimeEqual(form["csrf"] ?? "", transaction.csrf)) {
+    if (!constantTimeEqual(form["csrf"] ?? "", transaction.csrf)) {
       return yield* errorPage("access_denied", "The consent form's CSRF token is invalid")
     }
     if (!(yield* Browser.isBound(transactionId, transaction, cookies))) {

@@ -21,9 +21,9 @@
  */
 import { Effect } from "effect"
 import { Entropy } from "../Entropy.ts"
-import { constantTimeEqual } from "../Pkce.ts"
+import type { Transaction } from "../FlowRecords.ts"
+import { constantTimeEqual } from "../internal/constantTime.ts"
 import { type ProxyConfig, Settings } from "../ProxyConfig.ts"
-import type { Transaction } from "../Session.ts"
 import { StorageKeys } from "../StorageKeys.ts"
 import type { Cookie } from "./Outcome.ts"
 

@@ -12,13 +12,14 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Option } from "effect"
-import * as Clients from "../Clients.ts"
+import * as ClientLookup from "../ClientLookup.ts"
 import * as Endpoints from "../Endpoints.ts"
 import { Entropy } from "../Entropy.ts"
+import type { Transaction } from "../FlowRecords.ts"
 import { type OAuthFailure, oauth, type StoreError, type UpstreamError } from "../OAuthError.ts"
-import { Settings } from "../ProxyConfig.ts"
+import * as OfflineAccess from "../OfflineAccess.ts"
+import { advertisedScopes, Settings } from "../ProxyConfig.ts"
 import * as Scopes from "../Scopes.ts"
-import type { Transaction } from "../Session.ts"
 import { TokenStore } from "../TokenStore.ts"
 import { UpstreamClient } from "../Upstream.ts"
 import * as UpstreamSession from "../UpstreamSession.ts"
@@ -26,7 +27,6 @@ import { fromTokenResponse } from "../UpstreamTokenSet.ts"
 import type { UpstreamVerifier } from "../UpstreamVerifier.ts"
 import type { Params, Requirements } from "./AuthorizationEndpoint.ts"
 import * as Browser from "./Browser.ts"
-import { advertisedScopes } from "./Metadata.ts"
 import * as Outcome from "./Outcome.ts"
 
 const errorPage = (error: "invalid_request" | "access_denied", description: string) =>
@@ -80,7 +80,7 @@ const rememberGrant = (transaction: Transaction, subject: string, upstreamScope:
 const stillAllowed = (clientId: string, scopes: Scopes.ScopeSet) =>
   Effect.gen(function* () {
     const config = yield* Settings
-    const client = yield* Clients.find(clientId).pipe(
+    const client = yield* ClientLookup.find(clientId).pipe(
       Effect.catchTag("OAuthFailure", () => Effect.succeedNone),
     )
     if (Option.isNone(client)) return []
@@ -88,7 +88,7 @@ const stillAllowed = (clientId: string, scopes: Scopes.ScopeSet) =>
     const registered = client.value.scope === undefined ? undefined : Scopes.parse(client.value.scope)
     return scopes.filter(
       (s) =>
-        s === "offline_access" ||
+        OfflineAccess.is(s) ||
         ((offered === undefined || offered.includes(s)) &&
           (registered === undefined || registered.includes(s))),
     )

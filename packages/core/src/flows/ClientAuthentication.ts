@@ -12,12 +12,12 @@
  */
 import { Effect, Option } from "effect"
 import { decodeJwt } from "jose"
-import type { Client } from "../Client.ts"
 import * as ClientAssertion from "../ClientAssertion.ts"
-import * as Clients from "../Clients.ts"
+import * as ClientLookup from "../ClientLookup.ts"
+import { constantTimeEqual } from "../internal/constantTime.ts"
 import { OAuthFailure, type StoreError } from "../OAuthError.ts"
-import { constantTimeEqual } from "../Pkce.ts"
 import type { Settings } from "../ProxyConfig.ts"
+import type { Client } from "../RegisteredClient.ts"
 import { StorageKeys } from "../StorageKeys.ts"
 import { TokenStore } from "../TokenStore.ts"
 
@@ -172,4 +172,4 @@ export const authenticate = (
 export const authenticateRequest = (
   credentials: Credentials,
 ): Effect.Effect<Client, OAuthFailure | StoreError, TokenStore | StorageKeys | Settings> =>
-  authenticateWith(credentials, Clients.find, true)
+  authenticateWith(credentials, ClientLookup.find, true)

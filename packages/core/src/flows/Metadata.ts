@@ -11,16 +11,9 @@
  * @since 0.1.0
  */
 import * as Endpoints from "../Endpoints.ts"
-import { defaultUpstreamAlgorithms, type ProxyConfig } from "../ProxyConfig.ts"
-import * as Scopes from "../Scopes.ts"
+import { advertisedScopes, defaultUpstreamAlgorithms, type ProxyConfig } from "../ProxyConfig.ts"
 
 const authMethods = ["none", "client_secret_basic", "client_secret_post"]
-
-/** The scopes a client can be told about. */
-export const advertisedScopes = (config: ProxyConfig): Scopes.ScopeSet =>
-  config.scopes_supported.length > 0
-    ? Scopes.normalize(config.scopes_supported)
-    : Scopes.union(config.upstream.scopes, config.required_scopes)
 
 /**
  * @category constructors

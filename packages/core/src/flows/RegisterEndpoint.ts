@@ -12,16 +12,15 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Option, Redacted } from "effect"
-import * as Client from "../Client.ts"
 import { Entropy } from "../Entropy.ts"
+import { constantTimeEqual } from "../internal/constantTime.ts"
 import { type OAuthFailure, oauth, type StoreError } from "../OAuthError.ts"
-import { constantTimeEqual } from "../Pkce.ts"
-import { Settings } from "../ProxyConfig.ts"
+import { advertisedScopes, Settings } from "../ProxyConfig.ts"
 import * as Quota from "../Quota.ts"
 import * as RedirectUri from "../RedirectUri.ts"
+import * as Client from "../RegisteredClient.ts"
 import { StorageKeys } from "../StorageKeys.ts"
 import { TokenStore } from "../TokenStore.ts"
-import { advertisedScopes } from "./Metadata.ts"
 import * as Outcome from "./Outcome.ts"
 
 /**

@@ -9,6 +9,7 @@
  * implementation for the verdict — so every refusal carries exactly the reason and description
  * the jose path gives, and nothing jose refuses is accepted here.
  */
+import { parseObject as parseJsonObject } from "./jsonObject.ts"
 
 /** The HMAC-SHA-256 operations a runtime provides synchronously. */
 export interface HmacSha256 {
@@ -40,17 +41,9 @@ const segment = /^[A-Za-z0-9_-]+$/
 /** 32 bytes of HMAC-SHA-256 are 43 base64url characters. */
 const signatureLength = 43
 
-const parseObject = (text: string): Record<string, unknown> | undefined => {
-  if (text.includes("\uFFFD")) return undefined
-  try {
-    const value: unknown = JSON.parse(text)
-    return typeof value === "object" && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined
-  } catch {
-    return undefined
-  }
-}
+/** A segment that decoded to U+FFFD was not UTF-8: refused before parsing. */
+const parseObject = (text: string): Record<string, unknown> | undefined =>
+  text.includes("\uFFFD") ? undefined : parseJsonObject(text)
 
 /** What `text` decodes to, when it is the unpadded base64url `encode` gives for that. */
 const canonicalText = (text: string, hmac: HmacSha256): string | undefined => {

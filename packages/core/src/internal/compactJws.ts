@@ -10,6 +10,7 @@
  * refusal carries exactly jose's reason and nothing jose refuses is accepted here.
  */
 import type { JSONWebKeySet, JWK } from "jose"
+import { parseObject } from "./jsonObject.ts"
 
 /** Verifies a signature (base64url segment) over the ASCII signing input. */
 export type SignatureCheck = (signingInput: string, signature: string) => boolean
@@ -48,18 +49,6 @@ export type Outcome =
 const defer: Outcome = { _tag: "defer" }
 const headerMembers = new Set(["alg", "kid", "typ"])
 const privateMembers = ["d", "p", "q", "dp", "dq", "qi", "oth", "k", "priv"]
-
-const parseObject = (text: string | undefined): Record<string, unknown> | undefined => {
-  if (text === undefined) return undefined
-  try {
-    const value: unknown = JSON.parse(text)
-    return typeof value === "object" && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined
-  } catch {
-    return undefined
-  }
-}
 
 /** jose's `isUsableJWK` (jwks/local.js) for the supported algorithms. */
 const usable = (jwk: JWK, alg: SupportedAlgorithm, kid: string | undefined): boolean => {

@@ -8,8 +8,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { type Duration, Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { exportJWK, generateKeyPair, SignJWT } from "jose"
+import * as ClientLookup from "../../src/ClientLookup.ts"
 import * as ClientMetadataFetcher from "../../src/ClientMetadataFetcher.ts"
-import * as Clients from "../../src/Clients.ts"
 import * as AuthorizationEndpoint from "../../src/flows/AuthorizationEndpoint.ts"
 import * as TokenEndpoint from "../../src/flows/TokenEndpoint.ts"
 import { ClientMetadataError } from "../../src/OAuthError.ts"
@@ -128,16 +128,16 @@ describe("Client ID Metadata Documents", () => {
     const urlOn = (host: string, i: number) => `https://${host}/clients/${i}.json`
     return withProxy(
       Effect.gen(function* () {
-        yield* Clients.fromDocument(docUrl)
-        for (let i = 0; i < 200; i++) yield* Clients.fromDocument(urlOn("flood.example", i))
+        yield* ClientLookup.fromDocument(docUrl)
+        for (let i = 0; i < 200; i++) yield* ClientLookup.fromDocument(urlOn("flood.example", i))
         const stored = yield* storedDocuments
-        assert.isAtMost(stored.length, Clients.maxDocumentsPerHost + 1)
+        assert.isAtMost(stored.length, ClientLookup.maxDocumentsPerHost + 1)
         assert.isAtLeast(stored.length, 2)
         const fetched = server.requests.length
-        yield* Clients.fromDocument(docUrl)
+        yield* ClientLookup.fromDocument(docUrl)
         assert.strictEqual(server.requests.length, fetched, "the other host's document is still cached")
         // A URL whose slot was taken by a later one is a miss, fetched again, never another's record.
-        const again = yield* Clients.fromDocument(urlOn("flood.example", 0))
+        const again = yield* ClientLookup.fromDocument(urlOn("flood.example", 0))
         assert.strictEqual(again.client_id, urlOn("flood.example", 0))
       }).pipe(Effect.provide(server.layer)),
     )
@@ -152,17 +152,17 @@ describe("Client ID Metadata Documents", () => {
       })
     return withProxy(
       Effect.gen(function* () {
-        yield* Clients.fromDocument(docUrl)
-        yield* Clients.fromDocument("https://second.example/c.json")
-        for (let i = 0; i < Clients.maxDocumentHosts - 1; i++)
-          yield* Clients.fromDocument(`https://h${i}.example/c.json`)
-        assert.strictEqual((yield* storedDocuments).length, Clients.maxDocumentHosts)
+        yield* ClientLookup.fromDocument(docUrl)
+        yield* ClientLookup.fromDocument("https://second.example/c.json")
+        for (let i = 0; i < ClientLookup.maxDocumentHosts - 1; i++)
+          yield* ClientLookup.fromDocument(`https://h${i}.example/c.json`)
+        assert.strictEqual((yield* storedDocuments).length, ClientLookup.maxDocumentHosts)
         const fetched = server.requests.length
-        yield* Clients.fromDocument("https://second.example/c.json")
+        yield* ClientLookup.fromDocument("https://second.example/c.json")
         assert.strictEqual(server.requests.length, fetched, "the second-oldest host is kept")
-        yield* Clients.fromDocument(docUrl)
+        yield* ClientLookup.fromDocument(docUrl)
         assert.strictEqual(server.requests.length, fetched + 1, "the oldest host was dropped")
-        assert.strictEqual((yield* storedDocuments).length, Clients.maxDocumentHosts)
+        assert.strictEqual((yield* storedDocuments).length, ClientLookup.maxDocumentHosts)
       }).pipe(Effect.provide(server.layer)),
     )
   })

@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as Authorize from "../../src/Authorize.ts"
+import * as BearerDecision from "../../src/BearerDecision.ts"
 import * as LoadAccessToken from "../../src/LoadAccessToken.ts"
 import { redeem, register, signIn, tokenBody, withProxy } from "./support.ts"
 
@@ -44,7 +44,7 @@ describe("OfflineAccess", () => {
         assert.strictEqual(missing._tag, "Deny")
         if (missing._tag === "Deny") {
           assert.strictEqual(missing.status, 401)
-          assert.notInclude(Authorize.formatChallenge(missing.challenge), "offline_access")
+          assert.notInclude(BearerDecision.formatChallenge(missing.challenge), "offline_access")
         }
         const client = yield* register()
         const signedIn = yield* signIn(client, { params: { scope: "openid" }, upstream: { scope: "openid" } })
@@ -56,7 +56,7 @@ describe("OfflineAccess", () => {
         assert.strictEqual(denied._tag, "Deny")
         if (denied._tag === "Deny") {
           assert.strictEqual(denied.status, 403)
-          assert.notInclude(Authorize.formatChallenge(denied.challenge), "offline_access")
+          assert.notInclude(BearerDecision.formatChallenge(denied.challenge), "offline_access")
         }
       }),
       { config: { verification_mode: "id_token", required_scopes: ["offline_access"] } },

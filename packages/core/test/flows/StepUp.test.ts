@@ -7,7 +7,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import * as Authorize from "../../src/Authorize.ts"
+import * as BearerDecision from "../../src/BearerDecision.ts"
 import * as AuthorizationEndpoint from "../../src/flows/AuthorizationEndpoint.ts"
 import * as LoadAccessToken from "../../src/LoadAccessToken.ts"
 import * as Store from "../../src/Store.ts"
@@ -50,7 +50,9 @@ describe("StepUp", () => {
         assert.strictEqual(denied._tag, "Deny")
         if (denied._tag === "Deny")
           assert.strictEqual(
-            Authorize.formatChallenge(denied.challenge).includes('scope="files:read files:write openid"'),
+            BearerDecision.formatChallenge(denied.challenge).includes(
+              'scope="files:read files:write openid"',
+            ),
             true,
           )
         // The client steps up asking only for the missing scope: it keeps the earlier ones.

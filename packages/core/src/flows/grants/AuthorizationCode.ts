@@ -13,10 +13,10 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Option } from "effect"
-import type { Client } from "../../Client.ts"
 import { oauth } from "../../OAuthError.ts"
 import * as Pkce from "../../Pkce.ts"
 import { Settings } from "../../ProxyConfig.ts"
+import type { Client } from "../../RegisteredClient.ts"
 import { TokenStore } from "../../TokenStore.ts"
 import type { Params } from "../AuthorizationEndpoint.ts"
 import { revokeFamily } from "../Revocation.ts"

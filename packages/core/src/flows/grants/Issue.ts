@@ -8,11 +8,11 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Option } from "effect"
-import type { Client } from "../../Client.ts"
 import { Entropy } from "../../Entropy.ts"
 import { issueAccessToken } from "../../IssueAccessToken.ts"
 import { oauth } from "../../OAuthError.ts"
 import { Settings } from "../../ProxyConfig.ts"
+import type { Client } from "../../RegisteredClient.ts"
 import * as Scopes from "../../Scopes.ts"
 import { TokenStore } from "../../TokenStore.ts"
 import { isRevoked } from "../Revocation.ts"

@@ -13,9 +13,9 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Option } from "effect"
-import type { Client } from "../../Client.ts"
 import { oauth } from "../../OAuthError.ts"
 import { Settings } from "../../ProxyConfig.ts"
+import type { Client } from "../../RegisteredClient.ts"
 import * as Scopes from "../../Scopes.ts"
 import { TokenStore } from "../../TokenStore.ts"
 import * as UpstreamSession from "../../UpstreamSession.ts"

@@ -20,13 +20,12 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Option, Semaphore } from "effect"
-import type { Client } from "./Client.ts"
 import * as ClientIdMetadata from "./ClientIdMetadata.ts"
 import * as ClientMetadataFetcher from "./ClientMetadataFetcher.ts"
-import { advertisedScopes } from "./flows/Metadata.ts"
 import { type OAuthFailure, oauth, type StoreError } from "./OAuthError.ts"
-import { type ProxyConfig, Settings } from "./ProxyConfig.ts"
+import { advertisedScopes, type ProxyConfig, Settings } from "./ProxyConfig.ts"
 import * as RedirectUri from "./RedirectUri.ts"
+import type { Client } from "./RegisteredClient.ts"
 import { TokenStore, type TokenStoreShape } from "./TokenStore.ts"
 
 const unusable = (description: string) => oauth("invalid_client", description)

@@ -1,9 +1,12 @@
 /**
- * The records of one sign-in, from `/authorize` to revocation: the transaction, the authorization
- * code, refresh tokens and their family.
+ * The records the OAuth flows keep in the `TokenStore`, from `/authorize` to revocation: the
+ * authorization transaction, the code and what its redemption leaves behind, refresh tokens, their
+ * rotation and their family (and its revocation mark), remembered consents and grants, and used
+ * client-assertion ids.
  *
- * Pure core (schemas only). Ids that are bearer secrets (transaction id = upstream `state`, code,
- * refresh token) are never stored in clear: the collections hash them.
+ * Pure core (schemas only); `TokenStore` names a collection for each. Ids that are bearer secrets
+ * (transaction id = upstream `state`, code, refresh token) are never stored in clear: the
+ * collections hash them.
  *
  * @since 0.1.0
  */

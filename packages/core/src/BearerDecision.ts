@@ -1,6 +1,7 @@
 /**
- * The bearer-check decision: allow, or deny with the HTTP status, the OAuth error code and the
- * `WWW-Authenticate` parameters.
+ * The bearer-check decision on a request to the protected resource: allow, or deny with the HTTP
+ * status, the OAuth error code and the `WWW-Authenticate` parameters. (The `/authorize` endpoint is
+ * `flows/AuthorizationEndpoint.ts`.)
  *
  * Pure core. The HTTP edge adds `resource_metadata` (it knows its own URL) and formats the header
  * with `formatChallenge`.
@@ -11,6 +12,7 @@
  */
 import type { AccessToken } from "./AccessToken.ts"
 import type { InvalidToken } from "./OAuthError.ts"
+import * as OfflineAccess from "./OfflineAccess.ts"
 import * as Scopes from "./Scopes.ts"
 
 /**
@@ -71,14 +73,9 @@ export interface Requirement {
   readonly leeway?: number
 }
 
-/**
- * Scopes never demanded in a challenge: `offline_access` asks for a refresh token, it does not
- * grant access to a resource (MCP SEP-2207).
- */
-const notChallenged = new Set(["offline_access"])
-
+/** A challenge never names `offline_access` (it grants no access). */
 const challengeScope = (scopes: Scopes.ScopeSet): string | undefined => {
-  const s = scopes.filter((x) => !notChallenged.has(x))
+  const s = OfflineAccess.without(scopes)
   return s.length === 0 ? undefined : Scopes.format(s)
 }
 
@@ -107,7 +104,7 @@ export const authorize = (accessToken: AccessToken, requirement: Requirement): D
     return invalid("The access token was not issued for this resource")
   }
   // offline_access is never required for access: a token without it is not refused for lacking it.
-  const required = requirement.requiredScopes.filter((x) => !notChallenged.has(x))
+  const required = OfflineAccess.without(requirement.requiredScopes)
   if (!Scopes.isSubset(required, accessToken.scopes)) {
     const missing = Scopes.difference(required, accessToken.scopes)
     const description = `The request requires the scope: ${Scopes.format(missing)}`

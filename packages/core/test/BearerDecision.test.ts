@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import type { AccessToken } from "../src/AccessToken.ts"
-import * as Authorize from "../src/Authorize.ts"
+import * as BearerDecision from "../src/BearerDecision.ts"
 import * as Scopes from "../src/Scopes.ts"
 import { Arbitraries } from "../src/testing/index.ts"
 
@@ -19,7 +19,7 @@ const token = (
   claims: { iss: "https://idp.test" },
 })
 
-describe("Authorize.authorize", () => {
+describe("BearerDecision.authorize", () => {
   it("allows exactly when required ⊆ scopes (offline_access aside) and the token is unexpired at the clock's time", () => {
     fc.assert(
       fc.property(
@@ -28,7 +28,7 @@ describe("Authorize.authorize", () => {
         fc.integer({ min: 0, max: 10_000 }),
         fc.integer({ min: 0, max: 10_000 }),
         (granted, required, expiresAt, now) => {
-          const decision = Authorize.authorize(token(granted, expiresAt), {
+          const decision = BearerDecision.authorize(token(granted, expiresAt), {
             requiredScopes: Scopes.normalize(required),
             resource: "https://proxy.test/mcp",
             now,
@@ -44,7 +44,7 @@ describe("Authorize.authorize", () => {
   })
 
   it("insufficient scope - 403 whose challenge lists required and granted scopes, never offline_access", () => {
-    const decision = Authorize.authorize(token(["openid", "read", "offline_access"], 100), {
+    const decision = BearerDecision.authorize(token(["openid", "read", "offline_access"], 100), {
       requiredScopes: ["write", "offline_access"],
       resource: "https://proxy.test/mcp",
       now: 1,
@@ -52,13 +52,13 @@ describe("Authorize.authorize", () => {
     expect(decision).toMatchObject({ _tag: "Deny", status: 403, error: "insufficient_scope" })
     if (decision._tag !== "Deny") throw new Error("expected Deny")
     expect(decision.challenge.scope).toBe("openid read write")
-    expect(Authorize.formatChallenge(decision.challenge)).toBe(
+    expect(BearerDecision.formatChallenge(decision.challenge)).toBe(
       'Bearer scope="openid read write", error="insufficient_scope", error_description="The request requires the scope: write"',
     )
   })
 
   it("another resource - 401 invalid_token", () => {
-    const decision = Authorize.authorize(token(["a"], 100, "https://other.test/mcp"), {
+    const decision = BearerDecision.authorize(token(["a"], 100, "https://other.test/mcp"), {
       requiredScopes: [],
       resource: "https://proxy.test/mcp",
       now: 1,
@@ -67,16 +67,16 @@ describe("Authorize.authorize", () => {
   })
 
   it("no credentials - 401 with a challenge that has a scope and no error", () => {
-    const deny = Authorize.unauthenticated(["openid", "offline_access", "read"])
+    const deny = BearerDecision.unauthenticated(["openid", "offline_access", "read"])
     expect(deny.status).toBe(401)
     expect(deny.error).toBeUndefined()
     expect(
-      Authorize.formatChallenge({ ...deny.challenge, resource_metadata: "https://p/.well-known/x" }),
+      BearerDecision.formatChallenge({ ...deny.challenge, resource_metadata: "https://p/.well-known/x" }),
     ).toBe('Bearer resource_metadata="https://p/.well-known/x", scope="openid read"')
   })
 
   it("formatChallenge - quotes and escapes parameter values", () => {
-    expect(Authorize.formatChallenge({ error_description: 'a "b" \\ c\nd' })).toBe(
+    expect(BearerDecision.formatChallenge({ error_description: 'a "b" \\ c\nd' })).toBe(
       'Bearer error_description="a \\"b\\" \\\\ c d"',
     )
   })
