@@ -1,6 +1,7 @@
 /**
  * `/authorize` and the consent form: the first browser leg of a sign-in (the upstream callback,
- * the second, is `CallbackEndpoint`).
+ * the second, is `CallbackEndpoint`). When the page is shown, what it shows and what is remembered
+ * are `Consent`'s rules.
  *
  * Effect over ports (Settings, TokenStore, StorageKeys, Entropy, UpstreamClient,
  * UpstreamVerifier, Clock).
@@ -17,7 +18,6 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Option } from "effect"
-import * as ClientIdMetadata from "../ClientIdMetadata.ts"
 import * as ClientLookup from "../ClientLookup.ts"
 import * as Endpoints from "../Endpoints.ts"
 import { Entropy } from "../Entropy.ts"
@@ -35,6 +35,7 @@ import type { StorageKeys } from "../StorageKeys.ts"
 import { TokenStore } from "../TokenStore.ts"
 import { UpstreamClient } from "../Upstream.ts"
 import * as Browser from "./Browser.ts"
+import * as Consent from "./Consent.ts"
 import * as Outcome from "./Outcome.ts"
 
 /**
@@ -157,39 +158,6 @@ const toUpstream = (
   cookies: ReadonlyArray<Outcome.Cookie>,
 ) => Effect.map(upstreamAuthorizationUrl(transactionId, transaction), (url) => Outcome.redirect(url, cookies))
 
-const rememberKey = (clientId: string, browser: string) => `${clientId}|${browser}`
-
-const consentPage = (
-  config: ProxyConfig,
-  client: Client,
-  transactionId: string,
-  transaction: Transaction,
-  cookies: ReadonlyArray<Outcome.Cookie>,
-) =>
-  Effect.gen(function* () {
-    const upstream = yield* UpstreamClient
-    const redirect = new URL(transaction.redirect_uri)
-    const clientHost = ClientIdMetadata.verifiedHost(client)
-    const view: Outcome.ConsentView = {
-      action: Endpoints.make(config).consent,
-      transaction: transactionId,
-      csrf: transaction.csrf,
-      clientId: client.client_id,
-      clientName: client.client_name,
-      clientUri: client.client_uri,
-      redirectUri: transaction.redirect_uri,
-      redirectHost: redirect.host || redirect.protocol,
-      scopes: transaction.scope,
-      ...(clientHost === undefined ? {} : { clientHost }),
-      ...(client.logo_uri === undefined ? {} : { logoUri: client.logo_uri }),
-      formTargets: [
-        new URL(upstream.metadata.authorization_endpoint).origin,
-        redirect.origin === "null" ? redirect.protocol : redirect.origin,
-      ],
-    }
-    return { _tag: "ConsentPage", view, cookies } satisfies Outcome.Outcome as Outcome.Outcome
-  })
-
 /**
  * `GET /authorize`. `source` is the caller's address, when the runtime knows it: a request that
  * would store a transaction counts against the source's and the client's quotas first
@@ -260,23 +228,21 @@ export const authorize = (
       upstream_code_verifier: yield* entropy.token(32),
       binding_hash: binding.hash,
       csrf: yield* entropy.token(32),
-      consented: config.consent === "off",
+      consented: false,
       created_at: Math.floor((yield* Clock.currentTimeMillis) / 1000),
     }
 
     yield* Quota.admitAuthorization(source, client.value.client_id)
-    // Only a browser id the server minted earlier can carry a remembered consent.
-    if (config.consent === "remember" && !browser.minted) {
-      const remembered = yield* store.consents.get(rememberKey(client.value.client_id, browser.id))
-      if (Option.isSome(remembered) && Scopes.isSubset(scope, remembered.value.scope)) {
-        const consented = { ...transaction, consented: true }
-        yield* store.transactions.set(transactionId, consented, `${config.ttl.transaction} seconds`)
-        return yield* toUpstream(transactionId, consented, cookiesOut)
-      }
-    }
-    yield* store.transactions.set(transactionId, transaction, `${config.ttl.transaction} seconds`)
-    if (transaction.consented) return yield* toUpstream(transactionId, transaction, cookiesOut)
-    return yield* consentPage(config, client.value, transactionId, transaction, cookiesOut)
+    // Only a browser id the server minted on an earlier request can carry a remembered consent.
+    const given = yield* Consent.isGiven(
+      client.value.client_id,
+      browser.minted ? undefined : browser.id,
+      scope,
+    )
+    const stored = given ? { ...transaction, consented: true } : transaction
+    yield* store.transactions.set(transactionId, stored, `${config.ttl.transaction} seconds`)
+    if (given) return yield* toUpstream(transactionId, stored, cookiesOut)
+    return yield* Consent.page(config, client.value, transactionId, stored, cookiesOut)
   })
 
 /**
@@ -322,13 +288,6 @@ export const consent = (
     const consented = { ...transaction, consented: true }
     yield* store.transactions.set(transactionId, consented, `${config.ttl.transaction} seconds`)
     // The binding check above proved the browser id is the server-minted one of this sign-in.
-    const browser = yield* Browser.verifiedBrowser(cookies, config)
-    if (config.consent === "remember" && browser !== undefined) {
-      yield* store.consents.set(
-        rememberKey(transaction.client_id, browser),
-        { client_id: transaction.client_id, scope: transaction.scope },
-        `${config.ttl.refresh_token} seconds`,
-      )
-    }
+    yield* Consent.remember(transaction, yield* Browser.verifiedBrowser(cookies, config))
     return yield* toUpstream(transactionId, consented, [])
   })

@@ -27,6 +27,7 @@ import { fromTokenResponse } from "../UpstreamTokenSet.ts"
 import type { UpstreamVerifier } from "../UpstreamVerifier.ts"
 import type { Params, Requirements } from "./AuthorizationEndpoint.ts"
 import * as Browser from "./Browser.ts"
+import * as Consent from "./Consent.ts"
 import * as Outcome from "./Outcome.ts"
 
 const errorPage = (error: "invalid_request" | "access_denied", description: string) =>
@@ -51,7 +52,7 @@ const rememberGrant = (transaction: Transaction, subject: string, upstreamScope:
     const config = yield* Settings
     const store = yield* TokenStore
     const key = `${transaction.client_id}|${subject}`
-    const previous = config.consent === "off" ? yield* store.grants.get(key) : Option.none()
+    const previous = Consent.carriesEarlierGrant(config) ? yield* store.grants.get(key) : Option.none()
     const carried = Option.isSome(previous)
       ? yield* stillAllowed(transaction.client_id, previous.value.scope)
       : []
