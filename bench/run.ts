@@ -16,7 +16,7 @@ import {
   LoadAccessToken,
   ProxyConfig,
   ProxyKeys,
-  Store,
+  type Store,
   TokenStore,
   UpstreamVerifier,
 } from "@oidc-proxy/core"
@@ -28,7 +28,7 @@ import { Effect, Layer } from "effect"
 import { OAuthProvider } from "fastmcp/auth"
 import { createLocalJWKSet, jwtVerify, SignJWT } from "jose"
 import { type Figure, measureAsync, measureSync, median, repeat } from "./src/measure.ts"
-import { createSessions, makeStack, type Stack, upstreamTokens } from "./src/stack.ts"
+import { createSessions, makeStack, memoryStore, type Stack, upstreamTokens } from "./src/stack.ts"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const smoke = process.env["BENCH_SMOKE"] === "1"
@@ -149,7 +149,7 @@ console.error("loadAccessToken + bearer check")
 const redis = await startRedis()
 const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-bench-"))
 const stores: Record<string, Layer.Layer<Store.Store>> = {
-  memory: Store.layerMemory,
+  memory: memoryStore,
   sqlite: SqliteStore.layer({ filename: join(dir, "store.db") }),
   ...(redis === undefined
     ? {}
@@ -413,7 +413,7 @@ for (const size of only("scale") ? sizes : []) {
   // The longest TTL, so every session stays warm while the run lasts.
   const stack = makeStack(upstream, {
     upstreamCache: false,
-    store: Store.layerMemory,
+    store: memoryStore,
     cacheMaxEntries: size + 16,
     cacheTtlSeconds: 300,
   })

@@ -3,18 +3,18 @@
  * (memory)" row and its parts): `node bench/src/cold.ts [runs]`. Same stack, same measurement,
  * fewer rows, ~15 s.
  */
-import { LoadAccessToken, ProxyKeys, Store, TokenStore, UpstreamVerifier } from "@oidc-proxy/core"
+import { LoadAccessToken, ProxyKeys, TokenStore, UpstreamVerifier } from "@oidc-proxy/core"
 import { TestUpstream } from "@oidc-proxy/core/testing"
 import { Effect } from "effect"
 import { measureAsync, repeat } from "./measure.ts"
-import { createSessions, makeStack, upstreamTokens } from "./stack.ts"
+import { createSessions, makeStack, memoryStore, upstreamTokens } from "./stack.ts"
 
 const runs = Number(process.argv[2] ?? 5)
 const inFlight = 16
 const upstream = await Effect.runPromise(TestUpstream.make())
 const tokens = await upstreamTokens(upstream)
 const stack = makeStack(upstream, {
-  store: Store.layerMemory,
+  store: memoryStore,
   upstreamCache: false,
   ...(process.env["COLD_TTL"] === undefined ? {} : { cacheTtlSeconds: Number(process.env["COLD_TTL"]) }),
 })

@@ -7,12 +7,11 @@ import { mkdtempSync, rmSync, statSync } from "node:fs"
 import { connect } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Store } from "@oidc-proxy/core"
 import { TestUpstream } from "@oidc-proxy/core/testing"
 import { RedisStore } from "@oidc-proxy/store-redis"
 import { SqliteStore } from "@oidc-proxy/store-sqlite"
 import { Effect, Layer } from "effect"
-import { createSessions, makeStack, upstreamTokens } from "./stack.ts"
+import { createSessions, makeStack, memoryStore, upstreamTokens } from "./stack.ts"
 
 const [kind, countText, redisUrl] = process.argv.slice(2) as [string, string, string | undefined]
 const count = Number(countText)
@@ -42,7 +41,7 @@ const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-bench-"))
 const file = join(dir, "store.db")
 const store =
   kind === "memory"
-    ? Store.layerMemory
+    ? memoryStore
     : kind === "sqlite"
       ? SqliteStore.layer({ filename: file })
       : RedisStore.layer({ url: redisUrl ?? "", prefix: `mem${Date.now()}:` }).pipe(Layer.orDie)

@@ -7,10 +7,10 @@
  *
  * Usage: node --cpu-prof --cpu-prof-dir=bench/profiles bench/src/profile-check.ts [iterations] [cold]
  */
-import { LoadAccessToken, Store, TokenStore } from "@oidc-proxy/core"
+import { LoadAccessToken, TokenStore } from "@oidc-proxy/core"
 import { TestUpstream } from "@oidc-proxy/core/testing"
 import { Effect } from "effect"
-import { createSessions, makeStack, upstreamTokens } from "./stack.ts"
+import { createSessions, makeStack, memoryStore, upstreamTokens } from "./stack.ts"
 
 const iterations = Number(process.argv[2] ?? 20_000)
 const cold = process.argv[3] === "cold" || process.argv[3] === "cold-known"
@@ -18,7 +18,7 @@ const cold = process.argv[3] === "cold" || process.argv[3] === "cold-known"
 const known = process.argv[3] === "cold-known"
 
 const upstream = await Effect.runPromise(TestUpstream.make())
-const stack = makeStack(upstream, { store: Store.layerMemory, upstreamCache: !cold || known })
+const stack = makeStack(upstream, { store: memoryStore, upstreamCache: !cold || known })
 const sessions = await createSessions(stack, await upstreamTokens(upstream), 1000)
 const store = await stack.runPromise(Effect.service(TokenStore.TokenStore))
 // As the bench measures it: one `runPromise` per check, 16 in flight.

@@ -3,10 +3,19 @@
  * (node:crypto HS256), `NodeUpstreamVerifier` (node:crypto KeyObjects, jose for the rest),
  * `NodeStorageKeys` (node:crypto AES-256-GCM and HMAC), and a store.
  */
-import { IssueAccessToken, Jwks, ProxyConfig, type Store, TokenStore } from "@oidc-proxy/core"
+import { IssueAccessToken, Jwks, ProxyConfig, Store, TokenStore } from "@oidc-proxy/core"
 import { TestProxy, type TestUpstream } from "@oidc-proxy/core/testing"
 import { NodeProxyKeys, NodeStorageKeys, NodeUpstreamVerifier } from "@oidc-proxy/node"
 import { Effect, Layer, ManagedRuntime } from "effect"
+
+/**
+ * The memory store without its byte budget: the bench keeps up to 100k sessions in one process and
+ * measures the pipeline and the bytes a session costs, not the budget's eviction (the default
+ * 64 MiB budget would drop the oldest sessions part-way through a run).
+ */
+export const memoryStore: Layer.Layer<Store.Store> = Store.layerMemoryWith({
+  maxBytes: Number.POSITIVE_INFINITY,
+})
 
 export interface StackOptions {
   readonly store: Layer.Layer<Store.Store>
