@@ -144,6 +144,42 @@ describe("Client ID Metadata Documents", () => {
     )
   })
 
+  it.effect(
+    "authorize - pending sign-ins of URL clients are counted per source, whatever URLs are named",
+    () => {
+      const server = docServer()
+      server.answer = (url) =>
+        Effect.succeed({
+          body: document({ client_id: url, redirect_uris: [`${new URL(url).origin}/callback`] }),
+          cacheControl: undefined,
+        })
+      const transactions = TestStore.TestStore.use((s) => s.keys("txn:"))
+      return withProxy(
+        Effect.gen(function* () {
+          const { challenge } = yield* pkce
+          const from = (i: number, source: string) => {
+            const url = `https://flood.example/clients/${i}.json`
+            const client = { ...cimdClient(url), redirect_uris: ["https://flood.example/callback"] }
+            return AuthorizationEndpoint.authorize(authorizeParams(client, challenge), {}, source)
+          }
+          for (let i = 0; i < 2; i++) yield* from(i, "198.51.100.20")
+          // A new client id per request does not reset the source's count.
+          for (let i = 2; i < 20; i++) {
+            const refused = yield* oauthFailure(from(i, "198.51.100.20"))
+            assert.strictEqual(refused.error, "temporarily_unavailable")
+            assert.match(refused.description, /from this address/)
+          }
+          assert.strictEqual((yield* transactions).length, 2)
+          // The refused requests' documents stay within the host's cache cap.
+          assert.isAtMost((yield* storedDocuments).length, Clients.maxDocumentsPerHost)
+          yield* from(20, "198.51.100.21")
+          assert.strictEqual((yield* transactions).length, 3)
+        }).pipe(Effect.provide(server.layer)),
+        { config: { quotas: { authorizations_per_source: 2 } } },
+      )
+    },
+  )
+
   it.effect("cache - past maxDocumentHosts hosts the oldest host is dropped with its documents", () => {
     const server = docServer()
     server.answer = (url) =>
