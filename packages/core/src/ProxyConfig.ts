@@ -188,6 +188,13 @@ export const ProxyConfig = Schema.Struct({
      * exhaust a client's quota for everyone.
      */
     authorizations_per_client: Count(1000),
+    /**
+     * Accepted `private_key_jwt` assertions (each leaves a used-`jti` mark for its lifetime, at most
+     * five minutes and the clock tolerance) per source per five minutes. Default 600.
+     */
+    assertions_per_source: Count(600),
+    /** Accepted assertions per `client_id` per five minutes, from all sources together. Default 3000. */
+    assertions_per_client: Count(3000),
   }).pipe(Schema.withDecodingDefaultKey(Effect.succeed({}))),
   /** Dynamic client registration (RFC 7591). */
   registration: Schema.Struct({

@@ -1,7 +1,7 @@
 /**
  * Quotas on what unauthenticated callers can make the proxy keep: client registrations per
- * source address, and pending transactions (valid `/authorize` requests) per source and per
- * client, in fixed windows. Only requests that would be stored are counted, so a refused request
+ * source address, pending transactions (valid `/authorize` requests) and used client-assertion
+ * marks per source and per client, in fixed windows. Only requests that would be stored are counted, so a refused request
  * still writes nothing.
  *
  * Effect over the TokenStore (its `quotas` collection) and Clock. A window's count is a run of
@@ -135,5 +135,29 @@ export const admitAuthorization = (source: string | undefined, clientId: string)
       { name: "authorize-client", limit: config.quotas.authorizations_per_client, windowSeconds },
       clientId,
       "Too many authorization requests for this client",
+    )
+  })
+
+/**
+ * Counts a client assertion about to leave its used-`jti` mark, from `source` for `clientId`, in
+ * windows of `windowSeconds` (the longest lifetime an assertion may have).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const admitAssertion = (source: string | undefined, clientId: string, windowSeconds: number) =>
+  Effect.gen(function* () {
+    const quotas = (yield* Settings).quotas
+    const bucket = sourceBucket(source)
+    if (bucket !== undefined)
+      yield* admit(
+        { name: "assertion", limit: quotas.assertions_per_source, windowSeconds },
+        bucket,
+        "Too many client assertions from this address",
+      )
+    yield* admit(
+      { name: "assertion-client", limit: quotas.assertions_per_client, windowSeconds },
+      clientId,
+      "Too many client assertions for this client",
     )
   })

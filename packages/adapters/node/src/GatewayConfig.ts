@@ -273,6 +273,12 @@ export const variables = {
     parse: P.integer(0, 1_000_000),
     proxy: "quotas.authorizations_per_source",
   }),
+  assertionQuota: v("OIDC_PROXY_ASSERTION_QUOTA", {
+    default: "600",
+    description: "Accepted private_key_jwt client assertions per source address per 5 minutes (0 = no limit)",
+    parse: P.integer(0, 1_000_000),
+    proxy: "quotas.assertions_per_source",
+  }),
   clockTolerance: v("OIDC_PROXY_CLOCK_TOLERANCE", {
     default: "30",
     description: "Leeway for exp/nbf/iat checks, seconds (0-300)",

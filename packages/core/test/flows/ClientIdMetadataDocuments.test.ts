@@ -12,7 +12,7 @@ import * as ClientLookup from "../../src/ClientLookup.ts"
 import * as ClientMetadataFetcher from "../../src/ClientMetadataFetcher.ts"
 import * as AuthorizationEndpoint from "../../src/flows/AuthorizationEndpoint.ts"
 import * as TokenEndpoint from "../../src/flows/TokenEndpoint.ts"
-import { ClientMetadataError } from "../../src/OAuthError.ts"
+import { ClientMetadataError, type OAuthFailure } from "../../src/OAuthError.ts"
 import * as Store from "../../src/Store.ts"
 import { TestStore } from "../../src/testing/index.ts"
 import {
@@ -23,6 +23,7 @@ import {
   type Registered,
   refusedWithoutChange,
   signIn,
+  snapshot,
   start,
   tokenBody,
   withProxy,
@@ -142,6 +143,42 @@ describe("Client ID Metadata Documents", () => {
       }).pipe(Effect.provide(server.layer)),
     )
   })
+
+  it.effect(
+    "authorize - pending sign-ins of URL clients are counted per source, whatever URLs are named",
+    () => {
+      const server = docServer()
+      server.answer = (url) =>
+        Effect.succeed({
+          body: document({ client_id: url, redirect_uris: [`${new URL(url).origin}/callback`] }),
+          cacheControl: undefined,
+        })
+      const transactions = TestStore.TestStore.use((s) => s.keys("txn:"))
+      return withProxy(
+        Effect.gen(function* () {
+          const { challenge } = yield* pkce
+          const from = (i: number, source: string) => {
+            const url = `https://flood.example/clients/${i}.json`
+            const client = { ...cimdClient(url), redirect_uris: ["https://flood.example/callback"] }
+            return AuthorizationEndpoint.authorize(authorizeParams(client, challenge), {}, source)
+          }
+          for (let i = 0; i < 2; i++) yield* from(i, "198.51.100.20")
+          // A new client id per request does not reset the source's count.
+          for (let i = 2; i < 20; i++) {
+            const refused = yield* oauthFailure(from(i, "198.51.100.20"))
+            assert.strictEqual(refused.error, "temporarily_unavailable")
+            assert.match(refused.description, /from this address/)
+          }
+          assert.strictEqual((yield* transactions).length, 2)
+          // The refused requests' documents stay within the host's cache cap.
+          assert.isAtMost((yield* storedDocuments).length, ClientLookup.maxDocumentsPerHost)
+          yield* from(20, "198.51.100.21")
+          assert.strictEqual((yield* transactions).length, 3)
+        }).pipe(Effect.provide(server.layer)),
+        { config: { quotas: { authorizations_per_source: 2 } } },
+      )
+    },
+  )
 
   it.effect("cache - past maxDocumentHosts hosts the oldest host is dropped with its documents", () => {
     const server = docServer()
@@ -549,6 +586,51 @@ describe("private_key_jwt for CIMD clients", () => {
         undefined,
       ),
     )
+
+  it.effect("token - used-jti marks are counted per source and per client; refused ones write nothing", () =>
+    Effect.gen(function* () {
+      const k = yield* keys
+      const server = docServer(
+        document({ token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [k.jwk] } }),
+      )
+      const from =
+        (source: string | undefined) =>
+        <R>(effect: Effect.Effect<OAuthFailure, never, R>) =>
+          Effect.provideService(effect, ClientMetadataFetcher.Source, source)
+      const marks = TestStore.TestStore.use((s) => s.keys("assertion-jti:"))
+      yield* withProxy(
+        Effect.gen(function* () {
+          // Fresh assertions on a bogus code: each is accepted (then invalid_grant) and leaves a mark.
+          const first = yield* assertion(k.privateKey)
+          for (const a of [first, yield* assertion(k.privateKey), yield* assertion(k.privateKey)])
+            assert.strictEqual((yield* from("198.51.100.9")(useAssertion(a))).error, "invalid_grant")
+          assert.strictEqual((yield* marks).length, 3)
+          // A replay is refused as such and not counted.
+          const replay = yield* from("198.51.100.9")(useAssertion(first))
+          assert.include(replay.description, "already used")
+          // The source's quota is used up: 429 with Retry-After, and no mark.
+          const fourth = yield* assertion(k.privateKey)
+          const before = yield* snapshot
+          const limited = yield* from("198.51.100.9")(useAssertion(fourth))
+          assert.strictEqual(limited.error, "temporarily_unavailable")
+          assert.match(limited.description, /from this address/)
+          assert.isTrue((limited.retry_after ?? 0) > 0)
+          assert.deepStrictEqual(yield* snapshot, before)
+          // Another source still gets through, until the client's own quota is used up.
+          assert.strictEqual((yield* from("198.51.100.10")(useAssertion(fourth))).error, "invalid_grant")
+          const byClient = yield* from(undefined)(useAssertion(yield* assertion(k.privateKey)))
+          assert.strictEqual(byClient.error, "temporarily_unavailable")
+          assert.match(byClient.description, /for this client/)
+          assert.strictEqual((yield* marks).length, 4)
+          // The window is the longest assertion lifetime: after it the source is admitted again.
+          yield* TestClock.adjust("300 seconds")
+          const later = yield* assertion(k.privateKey, { exp: start + 360 })
+          assert.strictEqual((yield* from("198.51.100.9")(useAssertion(later))).error, "invalid_grant")
+        }).pipe(Effect.provide(server.layer)),
+        { config: { quotas: { assertions_per_source: 3, assertions_per_client: 4 } } },
+      )
+    }),
+  )
 
   /** An assertion expiring at `exp` is used, the clock moves by `advance`, and it is used again. */
   const replayAfter = (exp: number, advance: Duration.Input) =>

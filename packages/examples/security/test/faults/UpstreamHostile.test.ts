@@ -15,6 +15,7 @@
 import { readFileSync } from "node:fs"
 import { createServer, request, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
+import { exportJWK, generateKeyPair, SignJWT } from "jose"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { pkce } from "../support.ts"
 import {
@@ -31,6 +32,7 @@ import {
   bearer,
   clientRedirect,
   gatewayEnv,
+  postToken,
   signIn,
   startTarget,
   type Target,
@@ -367,6 +369,62 @@ const authorizeFrom = async (url: string, clientId: string, from: string) => {
 describe("hostile clients: Client ID Metadata Documents", () => {
   const cimd = { OIDC_PROXY_CLIENT_ID_METADATA: "on", OIDC_PROXY_CLIENT_ID_METADATA_DEV_LOOPBACK: "true" }
 
+  it("fresh private_key_jwt assertions on bogus codes - the source is refused 429 with Retry-After past OIDC_PROXY_ASSERTION_QUOTA", async () => {
+    const g = await gateway({ ...cimd, OIDC_PROXY_ASSERTION_QUOTA: "3" })
+    const { privateKey, publicKey } = await generateKeyPair("ES256")
+    const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256" }
+    const server = createServer((req, res) => {
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end(
+        JSON.stringify({
+          client_id: `http://${req.headers.host}${req.url}`,
+          redirect_uris: [clientRedirect],
+          grant_types: ["authorization_code"],
+          response_types: ["code"],
+          token_endpoint_auth_method: "private_key_jwt",
+          jwks: { keys: [jwk] },
+        }),
+      )
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const clientId = `http://127.0.0.1:${(server.address() as AddressInfo).port}/client.json`
+    const assertion = () =>
+      new SignJWT({ jti: crypto.randomUUID() })
+        .setProtectedHeader({ alg: "ES256", kid: "k1" })
+        .setIssuer(clientId)
+        .setSubject(clientId)
+        .setAudience(`${g.url}/token`)
+        .setIssuedAt()
+        .setExpirationTime("60s")
+        .sign(privateKey)
+    try {
+      const answers = []
+      for (let i = 0; i < 4; i++)
+        answers.push(
+          await postToken(g.url, {
+            grant_type: "authorization_code",
+            code: `bogus-${i}`,
+            redirect_uri: clientRedirect,
+            code_verifier: "v".repeat(43),
+            client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            client_assertion: await assertion(),
+          }),
+        )
+      // Each of the first three leaves a used-jti mark, then fails on the code.
+      for (const a of answers.slice(0, 3))
+        expect([a.status, a.body["error"]], a.text).toEqual([400, "invalid_grant"])
+      const limited = answers[3]!
+      expect([limited.status, limited.body["error"]], limited.text).toEqual([429, "temporarily_unavailable"])
+      expect(Number(limited.retryAfter)).toBeGreaterThan(0)
+      expectCleanOutput(g)
+    } finally {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+    }
+  }, 30_000)
+
   it("32 never-answering documents from one machine under 8 host names and ports - another machine's client still resolves", async () => {
     const g = await gateway(cimd)
     const attacker = await Promise.all([0, 1, 2, 3].map(() => startDocs("127.0.0.1")))
@@ -384,7 +442,9 @@ describe("hostile clients: Client ID Metadata Documents", () => {
         seen = arrived()
         await new Promise((resolve) => setTimeout(resolve, 300))
       }
-      const answer = await authorize(g.url, `http://[::1]:${honest.port}/client.json`)
+      // From another caller: since the edge counts fetches per source, the flooding caller's own
+      // fifth is refused busy (the test after this one); another caller's must still resolve.
+      const answer = await authorizeFrom(g.url, `http://[::1]:${honest.port}/client.json`, "127.0.0.3")
       console.log(`documents fetched for the flood: ${seen}; the other machine's client: ${answer.status}`)
       expect(answer.text).not.toMatch(/could not be fetched/)
       expect(answer.status, answer.text.slice(0, 300)).toBe(200)
