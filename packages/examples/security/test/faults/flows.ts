@@ -5,7 +5,7 @@
  *
  * Test support. Requests go to 127.0.0.1 only.
  */
-import { createServer } from "node:http"
+import { createServer, type IncomingHttpHeaders } from "node:http"
 import type { AddressInfo } from "node:net"
 import { Gateway, GatewayConfig } from "@oidc-proxy/node"
 import { HeadlessBrowser } from "@oidc-proxy/testbed"
@@ -48,20 +48,30 @@ export const configOf = (env: Record<string, string>): GatewayConfig.GatewayConf
 export const startGateway = (env: Record<string, string>, options: Gateway.Options = {}) =>
   Gateway.start(configOf(env), options)
 
+/** One request as the target parsed it. */
+export interface Seen {
+  readonly method: string
+  readonly url: string
+  readonly headers: IncomingHttpHeaders
+}
+
 export interface Target {
+  /** The target's `/mcp` URL. */
   readonly url: string
   /** How many requests reached it. */
   readonly hits: () => number
+  /** Every request it parsed, in order. */
+  readonly seen: Array<Seen>
   readonly close: () => Promise<void>
 }
 
-/** A stand-in MCP server: 200 JSON to everything. */
+/** A stand-in MCP server that records what reaches it: 200 JSON to everything. */
 export const startTarget = async (): Promise<Target> => {
-  let hits = 0
+  const seen: Array<Seen> = []
   const server = createServer((req, res) => {
     req.resume()
     req.on("end", () => {
-      hits++
+      seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers })
       res.writeHead(200, { "content-type": "application/json" })
       res.end('{"ok":true}')
     })
@@ -69,7 +79,8 @@ export const startTarget = async (): Promise<Target> => {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
-    hits: () => hits,
+    hits: () => seen.length,
+    seen,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve())
