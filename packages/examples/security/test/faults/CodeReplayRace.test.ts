@@ -6,12 +6,9 @@
  *
  * Bounded: a few rounds per store, ten sockets a round, all on 127.0.0.1.
  */
-import { mkdtempSync, rmSync } from "node:fs"
 import { connect, type Socket } from "node:net"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import type { Gateway } from "@oidc-proxy/node"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, expect, it } from "vitest"
 import { type FakeIdp, startFakeIdp } from "./FakeIdp.ts"
 import {
   backFromIdp,
@@ -24,7 +21,7 @@ import {
   type Target,
   toIdp,
 } from "./flows.ts"
-import { describeWithRedis, freePort, type RedisServer, redisServer } from "./processes.ts"
+import { freePort, onSqliteAndRedis } from "./processes.ts"
 
 const rounds = 6
 const racers = 10
@@ -118,20 +115,4 @@ const raceOnStore = (store: () => string) => {
   }, 60_000)
 }
 
-describe("code replay race over HTTP, SQLite store", () => {
-  const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-code-race-"))
-  afterAll(() => rmSync(dir, { recursive: true, force: true }))
-  raceOnStore(() => `sqlite:${join(dir, "gw.db")}`)
-})
-
-describeWithRedis("code replay race over HTTP, Redis store", () => {
-  let redis: RedisServer
-  beforeAll(async () => {
-    redis = redisServer(await freePort())
-    await redis.start()
-  })
-  afterAll(async () => {
-    await redis?.stop()
-  })
-  raceOnStore(() => redis.url)
-})
+onSqliteAndRedis("code replay race over HTTP", "oidc-proxy-code-race-", raceOnStore)

@@ -13,11 +13,8 @@
  * killed in `afterAll`.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
 import { connect } from "node:net"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, expect, it } from "vitest"
 import { type FakeIdp, startFakeIdp } from "./FakeIdp.ts"
 import {
   backFromIdp,
@@ -32,12 +29,10 @@ import {
   toIdp,
 } from "./flows.ts"
 import {
-  describeWithRedis,
   type Front,
   freePort,
   type GatewayProcess,
-  type RedisServer,
-  redisServer,
+  onSqliteAndRedis,
   roundRobinFront,
   spawnGateway,
 } from "./processes.ts"
@@ -209,20 +204,4 @@ const racesOnStore = (store: () => string) => {
   }, 90_000)
 }
 
-describe("flow races on two gateway processes, SQLite store", () => {
-  const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-flow-races-"))
-  afterAll(() => rmSync(dir, { recursive: true, force: true }))
-  racesOnStore(() => `sqlite:${join(dir, "gw.db")}`)
-})
-
-describeWithRedis("flow races on two gateway processes, Redis store", () => {
-  let redis: RedisServer
-  beforeAll(async () => {
-    redis = redisServer(await freePort())
-    await redis.start()
-  })
-  afterAll(async () => {
-    await redis?.stop()
-  })
-  racesOnStore(() => redis.url)
-})
+onSqliteAndRedis("flow races on two gateway processes", "oidc-proxy-flow-races-", racesOnStore)

@@ -6,9 +6,13 @@
  *
  * Test support. Everything binds 127.0.0.1; every start has a matching stop.
  */
+import { mkdtempSync, rmSync } from "node:fs"
 import { createServer as createHttpServer, request as httpRequest } from "node:http"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { RedisServer as Redis } from "@oidc-proxy/store-redis/testing"
 import { Polling, Ports, GatewayProcess as Testbed } from "@oidc-proxy/testbed"
+import { afterAll, beforeAll, describe } from "vitest"
 
 /** Free ports, polling and the binary come from the testbed; re-exported for the scenarios. */
 export const freePort = Ports.freePort
@@ -26,6 +30,34 @@ export const describeWithRedis = Redis.describeIfAvailable
 export type RedisServer = Redis.RedisServer
 export const redisServer = (port: number, dir?: string): RedisServer =>
   Redis.make(port, dir === undefined ? {} : { dir })
+
+/**
+ * Declares `scenarios` twice: over a fresh SQLite file (`<title>, SQLite store`) and over a
+ * throwaway redis-server (`<title>, Redis store`, skipped without one). `store()` is the
+ * `OIDC_PROXY_STORE` value, read once the suite's `beforeAll` has run.
+ */
+export const onSqliteAndRedis = (
+  title: string,
+  dirPrefix: string,
+  scenarios: (store: () => string) => void,
+): void => {
+  describe(`${title}, SQLite store`, () => {
+    const dir = mkdtempSync(join(tmpdir(), dirPrefix))
+    afterAll(() => rmSync(dir, { recursive: true, force: true }))
+    scenarios(() => `sqlite:${join(dir, "gw.db")}`)
+  })
+  describeWithRedis(`${title}, Redis store`, () => {
+    let redis: RedisServer
+    beforeAll(async () => {
+      redis = redisServer(await freePort())
+      await redis.start()
+    })
+    afterAll(async () => {
+      await redis?.stop()
+    })
+    scenarios(() => redis.url)
+  })
+}
 
 // --- a load balancer stand-in -------------------------------------------------------------------
 
