@@ -5,14 +5,18 @@
  *
  * Test support. Requests go to 127.0.0.1 only.
  */
+import { mkdtempSync, rmSync } from "node:fs"
 import { createServer, type IncomingHttpHeaders } from "node:http"
 import type { AddressInfo } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { Gateway, GatewayConfig } from "@oidc-proxy/node"
 import { HeadlessBrowser } from "@oidc-proxy/testbed"
 import { Result } from "effect"
-import { expect } from "vitest"
+import { afterAll, beforeAll, expect } from "vitest"
 import { pkce } from "../support.ts"
-import type { FakeIdp } from "./FakeIdp.ts"
+import { type FakeIdp, startFakeIdp } from "./FakeIdp.ts"
+import type { GatewayProcess } from "./processes.ts"
 
 export const masterSecret = "fault-scenarios-master-secret-0123456789-abcdef"
 
@@ -86,6 +90,52 @@ export const startTarget = async (): Promise<Target> => {
         server.close(() => resolve())
         server.closeAllConnections()
       }),
+  }
+}
+
+/** What a binary scenario runs against: the fake IdP, a target, a scratch folder, its gateway. */
+export interface Scenario {
+  readonly idp: FakeIdp
+  readonly target: Target
+  /** A scratch folder (e.g. for SQLite files), removed after all tests. */
+  readonly dir: string
+  /** The gateway process a test spawned last, if any: killed (SIGKILL) after all tests. */
+  gateway: GatewayProcess | undefined
+}
+
+/**
+ * Starts the fake IdP and a target before all tests of the file (or suite) and stops them, the
+ * scenario's gateway and its scratch folder after.
+ */
+export const fakeIdpScenario = (dirPrefix = "oidc-proxy-fault-"): Scenario => {
+  const state: { idp?: FakeIdp; target?: Target; gateway: GatewayProcess | undefined } = {
+    gateway: undefined,
+  }
+  const dir = mkdtempSync(join(tmpdir(), dirPrefix))
+  beforeAll(async () => {
+    state.idp = await startFakeIdp()
+    state.target = await startTarget()
+  })
+  afterAll(async () => {
+    await state.gateway?.stop("SIGKILL")
+    await state.target?.close()
+    await state.idp?.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return {
+    get idp() {
+      return state.idp!
+    },
+    get target() {
+      return state.target!
+    },
+    dir,
+    get gateway() {
+      return state.gateway
+    },
+    set gateway(value) {
+      state.gateway = value
+    },
   }
 }
 
