@@ -170,6 +170,21 @@ export const register = async (
 /** `POST /register` of a public client at `url`. */
 export const registerClient = async (url: string): Promise<string> => (await register(url)).client_id
 
+/** A PKCE `/authorize` query for `client_id` to the client's redirect URI, plus `extra` parameters. */
+export const authorizeQuery = async (client_id: string, extra: Record<string, string> = {}) => {
+  const { verifier, challenge } = await pkce()
+  const query = new URLSearchParams({
+    client_id,
+    redirect_uri: clientRedirect,
+    response_type: "code",
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+    state: "client-state",
+    ...extra,
+  })
+  return { verifier, query }
+}
+
 export interface Authorization {
   readonly client_id: string
   readonly verifier: string
@@ -189,15 +204,7 @@ export const toIdp = async (
   registered?: string,
 ): Promise<Authorization> => {
   const client_id = registered ?? (await registerClient(url))
-  const { verifier, challenge } = await pkce()
-  const query = new URLSearchParams({
-    client_id,
-    redirect_uri: clientRedirect,
-    response_type: "code",
-    code_challenge: challenge,
-    code_challenge_method: "S256",
-    state: "client-state",
-  })
+  const { verifier, query } = await authorizeQuery(client_id)
   const atIdp = await browser.drive(`${url}/authorize?${query}`, {
     stopAt: (u) => u.href.startsWith(`${idp.issuer}/authorize`),
     onPage: HeadlessBrowser.pressButton("decision", "approve"),
