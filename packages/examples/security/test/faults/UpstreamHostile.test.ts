@@ -16,7 +16,6 @@ import { readFileSync } from "node:fs"
 import { createServer, request, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { pkce } from "../support.ts"
 import {
   type FakeIdp,
   type Hostile,
@@ -27,6 +26,7 @@ import {
 } from "./FakeIdp.ts"
 import {
   type Authorization,
+  authorizeQuery,
   backFromIdp,
   bearer,
   clientRedirect,
@@ -326,30 +326,14 @@ const startDocs = async (address: string) => {
 
 /** `GET /authorize` for the metadata-document client `clientId`: status and page text. */
 const authorize = async (url: string, clientId: string) => {
-  const { challenge } = await pkce()
-  const query = new URLSearchParams({
-    client_id: clientId,
-    redirect_uri: clientRedirect,
-    response_type: "code",
-    code_challenge: challenge,
-    code_challenge_method: "S256",
-    state: "client-state",
-  })
+  const { query } = await authorizeQuery(clientId)
   const res = await fetch(`${url}/authorize?${query}`, { redirect: "manual" })
   return { status: res.status, text: await res.text() }
 }
 
 /** `authorize` sent from the local address `from` (a caller on another loopback address). */
 const authorizeFrom = async (url: string, clientId: string, from: string) => {
-  const { challenge } = await pkce()
-  const query = new URLSearchParams({
-    client_id: clientId,
-    redirect_uri: clientRedirect,
-    response_type: "code",
-    code_challenge: challenge,
-    code_challenge_method: "S256",
-    state: "client-state",
-  })
+  const { query } = await authorizeQuery(clientId)
   return new Promise<{ status: number; text: string }>((resolve, reject) => {
     const req = request(`${url}/authorize?${query}`, { localAddress: from }, (res) => {
       let text = ""
