@@ -21,37 +21,22 @@ import {
   type Target,
   toIdp,
 } from "./flows.ts"
-import { freePort, onSqliteAndRedis } from "./processes.ts"
+import { freePort, onSqliteAndRedis, type RawAnswer, rawAnswer } from "./processes.ts"
 
 const rounds = 6
 const racers = 10
 
-interface Answer {
-  readonly status: number
-  readonly body: Record<string, unknown>
-}
-
 /** Opens a connection and writes all of `request` but its last byte. */
 const primed = (port: number, request: Buffer) =>
-  new Promise<{ socket: Socket; answer: Promise<Answer> }>((resolve, reject) => {
+  new Promise<{ socket: Socket; answer: Promise<RawAnswer> }>((resolve, reject) => {
     const socket = connect(port, "127.0.0.1")
-    const chunks: Array<Buffer> = []
-    const answer = new Promise<Answer>((done, fail) => {
-      socket.on("data", (c: Buffer) => chunks.push(c))
-      socket.on("error", fail)
-      socket.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8")
-        const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0)
-        const json = text.slice(text.indexOf("{"), text.lastIndexOf("}") + 1)
-        done({ status, body: json === "" ? {} : (JSON.parse(json) as Record<string, unknown>) })
-      })
-    })
+    const answer = rawAnswer(socket)
     socket.once("error", reject)
     socket.once("connect", () => socket.write(request.subarray(0, -1), () => resolve({ socket, answer })))
   })
 
 /** `racers` redemptions of `code`, released together. */
-const race = async (port: number, form: Record<string, string>): Promise<ReadonlyArray<Answer>> => {
+const race = async (port: number, form: Record<string, string>): Promise<ReadonlyArray<RawAnswer>> => {
   const body = new URLSearchParams(form).toString()
   const request = Buffer.from(
     `POST /token HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/x-www-form-urlencoded\r\n` +

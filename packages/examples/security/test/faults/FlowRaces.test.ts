@@ -33,16 +33,13 @@ import {
   freePort,
   type GatewayProcess,
   onSqliteAndRedis,
+  type RawAnswer,
+  rawAnswer,
   roundRobinFront,
   spawnGateway,
 } from "./processes.ts"
 
 const rounds = 4
-
-interface Answer {
-  readonly status: number
-  readonly body: Record<string, unknown>
-}
 
 interface Raw {
   readonly port: number
@@ -51,28 +48,18 @@ interface Raw {
 }
 
 /** Sends every request but its last byte, then all last bytes at once; the answers in order. */
-const together = async (requests: ReadonlyArray<Raw>): Promise<ReadonlyArray<Answer>> => {
+const together = async (requests: ReadonlyArray<Raw>): Promise<ReadonlyArray<RawAnswer>> => {
   const primed = await Promise.all(
     requests.map(
       (r) =>
-        new Promise<{ last: () => void; answer: Promise<Answer> }>((resolve, reject) => {
+        new Promise<{ last: () => void; answer: Promise<RawAnswer> }>((resolve, reject) => {
           const body = new URLSearchParams(r.form).toString()
           const bytes = Buffer.from(
             `POST ${r.path} HTTP/1.1\r\nHost: 127.0.0.1:${r.port}\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
               `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
           )
           const socket = connect(r.port, "127.0.0.1")
-          const chunks: Array<Buffer> = []
-          const answer = new Promise<Answer>((done, fail) => {
-            socket.on("data", (c: Buffer) => chunks.push(c))
-            socket.on("error", fail)
-            socket.on("end", () => {
-              const text = Buffer.concat(chunks).toString("utf8")
-              const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0)
-              const json = text.slice(text.indexOf("{"), text.lastIndexOf("}") + 1)
-              done({ status, body: json === "" ? {} : (JSON.parse(json) as Record<string, unknown>) })
-            })
-          })
+          const answer = rawAnswer(socket)
           socket.once("error", reject)
           socket.once("connect", () =>
             socket.write(bytes.subarray(0, -1), () =>
@@ -87,7 +74,12 @@ const together = async (requests: ReadonlyArray<Raw>): Promise<ReadonlyArray<Ans
 }
 
 /** What a family left alive: the access token and refresh token of every 200 must be dead. */
-const expectDead = async (url: string, client_id: string, answers: ReadonlyArray<Answer>, where: string) => {
+const expectDead = async (
+  url: string,
+  client_id: string,
+  answers: ReadonlyArray<RawAnswer>,
+  where: string,
+) => {
   for (const a of answers.filter((x) => x.status === 200 && typeof x.body["access_token"] === "string")) {
     expect((await bearer(url, a.body["access_token"] as string)).status, where).toBe(401)
     const again = await refresh(url, { client_id, refresh_token: a.body["refresh_token"] as string })

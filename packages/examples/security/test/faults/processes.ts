@@ -8,6 +8,7 @@
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import { createServer as createHttpServer, request as httpRequest } from "node:http"
+import type { Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { RedisServer as Redis } from "@oidc-proxy/store-redis/testing"
@@ -21,6 +22,29 @@ export const waitFor = Polling.waitFor
 export type GatewayProcess = Testbed.GatewayProcess
 /** Spawns the workspace's binary with exactly `env` (plus PATH) and waits for `/readyz`. */
 export const spawnGateway = (url: string, env: Record<string, string>) => Testbed.spawnGateway(url, env)
+
+// --- raw sockets -------------------------------------------------------------------------------
+
+/** An HTTP/1.1 answer read off a raw socket. */
+export interface RawAnswer {
+  readonly status: number
+  /** The JSON body; `{}` when there is none. */
+  readonly body: Record<string, unknown>
+}
+
+/** The answer on `socket` (sent with `Connection: close`), read once the server ends it. */
+export const rawAnswer = (socket: Socket): Promise<RawAnswer> =>
+  new Promise<RawAnswer>((done, fail) => {
+    const chunks: Array<Buffer> = []
+    socket.on("data", (c: Buffer) => chunks.push(c))
+    socket.on("error", fail)
+    socket.on("end", () => {
+      const text = Buffer.concat(chunks).toString("utf8")
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0)
+      const json = text.slice(text.indexOf("{"), text.lastIndexOf("}") + 1)
+      done({ status, body: json === "" ? {} : (JSON.parse(json) as Record<string, unknown>) })
+    })
+  })
 
 // --- redis-server -------------------------------------------------------------------------------
 
