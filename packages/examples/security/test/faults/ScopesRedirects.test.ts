@@ -16,6 +16,7 @@ import {
   clientRedirect,
   gatewayEnv,
   postToken,
+  register,
   startGateway,
   startTarget,
   type Target,
@@ -47,20 +48,8 @@ afterAll(async () => {
   await idp?.close()
 })
 
-const registerWith = async (metadata: Record<string, unknown>) => {
-  const res = await fetch(`${url}/register`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      redirect_uris: [clientRedirect],
-      grant_types: ["authorization_code", "refresh_token"],
-      token_endpoint_auth_method: "none",
-      ...metadata,
-    }),
-  })
-  expect(res.status, await res.clone().text()).toBe(201)
-  return ((await res.json()) as { client_id: string }).client_id
-}
+const registerWith = async (metadata: Record<string, unknown>) =>
+  (await register(url, "none", metadata)).client_id
 
 const atClient = (u: URL) => u.href.startsWith(clientRedirect)
 

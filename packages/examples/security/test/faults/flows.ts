@@ -148,10 +148,14 @@ export interface ClientTokens {
   readonly refresh_token: string
 }
 
-/** `POST /register` of a client at `url` (public unless `auth` says otherwise): its registration. */
+/**
+ * `POST /register` of a client at `url` (public unless `auth` says otherwise), with `metadata`
+ * over the defaults: its registration.
+ */
 export const register = async (
   url: string,
   auth: "none" | "client_secret_basic" = "none",
+  metadata: Record<string, unknown> = {},
 ): Promise<{ readonly client_id: string; readonly client_secret?: string }> => {
   const res = await fetch(`${url}/register`, {
     method: "POST",
@@ -161,6 +165,7 @@ export const register = async (
       grant_types: ["authorization_code", "refresh_token"],
       token_endpoint_auth_method: auth,
       client_name: "fault scenario client",
+      ...metadata,
     }),
   })
   expect(res.status, await res.clone().text()).toBe(201)
