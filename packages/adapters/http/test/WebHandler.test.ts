@@ -47,6 +47,15 @@ const register = (handler: WebHandler.Handler, issuer: string, body: unknown) =>
     }),
   )
 
+/** Registers a public client redirecting to `https://app.example/cb`: its client_id. */
+const registerPublic = async (handler: WebHandler.Handler, issuer: string) => {
+  const reg = await register(handler, issuer, {
+    redirect_uris: ["https://app.example/cb"],
+    token_endpoint_auth_method: "none",
+  })
+  return ((await reg.json()) as { client_id: string }).client_id
+}
+
 describe("WebHandler", () => {
   let h: Awaited<ReturnType<typeof setup>>
   beforeAll(async () => {
@@ -115,11 +124,7 @@ describe("WebHandler", () => {
   it("authorize - an error before consent is the gateway's page, never a redirect (RFC 9700 §4.11.2), under a path issuer too", async () => {
     const p = await setup({ issuer: "https://host.test/tools/github", scopes_supported: ["openid"] })
     try {
-      const reg = await register(p.handler, p.issuer, {
-        redirect_uris: ["https://app.example/cb"],
-        token_endpoint_auth_method: "none",
-      })
-      const { client_id } = (await reg.json()) as { client_id: string }
+      const client_id = await registerPublic(p.handler, p.issuer)
       const base = `${p.issuer}/authorize?client_id=${client_id}&redirect_uri=${encodeURIComponent("https://app.example/cb")}&state=s1`
       for (const query of [
         "&response_type=token",
@@ -141,11 +146,7 @@ describe("WebHandler", () => {
   it("authorize - an https issuer (with a path) sets __Host- cookies: Secure, Path=/, no Domain", async () => {
     const p = await setup({ issuer: "https://host.test/tools/github", scopes_supported: ["openid"] })
     try {
-      const reg = await register(p.handler, p.issuer, {
-        redirect_uris: ["https://app.example/cb"],
-        token_endpoint_auth_method: "none",
-      })
-      const { client_id } = (await reg.json()) as { client_id: string }
+      const client_id = await registerPublic(p.handler, p.issuer)
       const res = await p.handler(
         new Request(
           `${p.issuer}/authorize?client_id=${client_id}&redirect_uri=${encodeURIComponent("https://app.example/cb")}&response_type=code&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256`,

@@ -41,6 +41,16 @@ const start = async (options: { store?: Parameters<typeof testServices>[1]; logL
   return { gateway, target, host: new URL(gateway.url).host, issue: services.issue }
 }
 
+/** The one captured log line naming `id` (request ids are unique), waited for at most 5 s. */
+const theOneLineWith = async (lines: ReadonlyArray<string>, id: string): Promise<string> => {
+  const deadline = Date.now() + 5000
+  while (!lines.some((l) => l.includes(id)) && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 10))
+  const found = lines.filter((l) => l.includes(id))
+  assert.strictEqual(found.length, 1, lines.join("\n"))
+  return found[0] ?? ""
+}
+
 const request = (method: string, target: string, host: string, extra = "") =>
   `${method} ${target} HTTP/1.1\r\nHost: ${host}\r\n${extra}Connection: close\r\n\r\n`
 
@@ -195,12 +205,7 @@ describe("Edge replays (issue 19)", () => {
       error_description: "An unexpected error occurred",
     })
     const id = answer.headers["x-request-id"] ?? ""
-    const deadline = Date.now() + 5000
-    while (!lines.some((l) => l.includes(id)) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 10))
-    const errors = lines.filter((l) => l.includes(id))
-    assert.strictEqual(errors.length, 1, lines.join("\n"))
-    const line = errors[0] ?? ""
+    const line = await theOneLineWith(lines, id)
     for (const expected of [
       '"method":"POST"',
       '"path":"/register"',
@@ -232,12 +237,7 @@ describe("Edge replays (issue 19)", () => {
       assert.strictEqual(JSON.parse(answer.body).error, "bad_gateway")
       const id = answer.headers["x-request-id"] ?? ""
       assert.notStrictEqual(id, "")
-      const deadline = Date.now() + 5000
-      while (!lines.some((l) => l.includes(id)) && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 10))
-      const errors = lines.filter((l) => l.includes(id))
-      assert.strictEqual(errors.length, 1, lines.join("\n"))
-      const line = errors[0] ?? ""
+      const line = await theOneLineWith(lines, id)
       for (const expected of ['"level":"ERROR"', '"method":"GET"', '"path":"/mcp/x"', "ECONNREFUSED"])
         assert.include(line, expected)
       for (const secret of ["query-value", token]) assert.notInclude(line, secret)

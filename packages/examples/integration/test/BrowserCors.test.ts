@@ -16,7 +16,7 @@ import { createRequire } from "node:module"
 import type { AddressInfo } from "node:net"
 import { dirname, join, normalize } from "node:path"
 import { Gateway, GatewayConfig } from "@oidc-proxy/node"
-import { LocalIdp, McpServer } from "@oidc-proxy/testbed"
+import { GatewayProcess, LocalIdp, McpServer, Ports } from "@oidc-proxy/testbed"
 import { Result } from "effect"
 import { type Browser, chromium } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -149,16 +149,6 @@ const startPage = async (mcpUrl: string): Promise<{ server: Server; url: string 
   return { server, url: `http://localhost:${(server.address() as AddressInfo).port}` }
 }
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once("error", reject)
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address()
-      s.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0))
-    })
-  })
-
 describe.skipIf(!available)("browser MCP client on another origin, through the gateway", () => {
   let idp: LocalIdp.LocalIdp
   let mcp: McpServer.RunningMcpServer
@@ -172,17 +162,9 @@ describe.skipIf(!available)("browser MCP client on another origin, through the g
       client: { redirect_uris: ["http://127.0.0.1/auth/callback"], loopbackAnyPort: true },
     })
     mcp = await McpServer.startMcpServer()
-    const port = await freePort()
-    const client = idp.clients[0]!
+    const port = await Ports.freePort()
     const decoded = GatewayConfig.decode({
-      OIDC_PROXY_BASE_URL: `http://127.0.0.1:${port}`,
-      OIDC_PROXY_TARGET: mcp.url,
-      OIDC_PROXY_UPSTREAM_ISSUER: idp.issuer,
-      OIDC_PROXY_UPSTREAM_CLIENT_ID: client.client_id,
-      OIDC_PROXY_UPSTREAM_CLIENT_SECRET: client.client_secret,
-      OIDC_PROXY_UPSTREAM_SCOPES: "openid email",
-      OIDC_PROXY_UPSTREAM_AUDIENCE: idp.audience,
-      OIDC_PROXY_UPSTREAM_EXTRA_PARAMS: "prompt=consent",
+      ...GatewayProcess.localIdpEnv(`http://127.0.0.1:${port}`, mcp.url, idp),
       OIDC_PROXY_REQUIRED_SCOPES: "mcp:read",
       OIDC_PROXY_STORE: "memory",
       OIDC_PROXY_SECRET: "browser-test-secret-0123456789-abcdefghij",

@@ -3,46 +3,17 @@
  * a real MCP server, against a real OIDC provider, driven by the real MCP SDK client: the target
  * sees the caller's identity headers, and forged `X-Auth-Request-*` headers never reach it.
  */
-import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { HeadlessBrowser, LocalIdp, McpClient, McpServer } from "@oidc-proxy/testbed"
+import { GatewayProcess, HeadlessBrowser, LocalIdp, McpClient, McpServer, Ports } from "@oidc-proxy/testbed"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-
-const bin = join(import.meta.dirname, "..", "..", "..", "adapters", "node", "bin", "oidc-proxy.mjs")
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once("error", reject)
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address()
-      s.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0))
-    })
-  })
-
-const waitForReady = async (url: string, child: ChildProcess, stderr: () => string) => {
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) throw new Error(`gateway exited ${child.exitCode}: ${stderr()}`)
-    try {
-      if ((await fetch(`${url}/readyz`)).status === 200) return
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`gateway not ready: ${stderr()}`)
-}
 
 describe("oidc-proxy binary", () => {
   let idp: LocalIdp.LocalIdp
   let mcp: McpServer.RunningMcpServer
-  let child: ChildProcess
+  let gateway: GatewayProcess.GatewayProcess
   let url = ""
-  let err = ""
-  let out = ""
   const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-bin-"))
 
   beforeAll(async () => {
@@ -51,41 +22,17 @@ describe("oidc-proxy binary", () => {
       client: { redirect_uris: ["http://127.0.0.1/auth/callback"], loopbackAnyPort: true },
     })
     mcp = await McpServer.startMcpServer()
-    const port = await freePort()
-    url = `http://127.0.0.1:${port}`
-    const client = idp.clients[0]!
-    child = spawn(process.execPath, [bin], {
-      env: {
-        PATH: process.env.PATH ?? "",
-        OIDC_PROXY_BASE_URL: url,
-        OIDC_PROXY_TARGET: mcp.url,
-        OIDC_PROXY_UPSTREAM_ISSUER: idp.issuer,
-        OIDC_PROXY_UPSTREAM_CLIENT_ID: client.client_id,
-        OIDC_PROXY_UPSTREAM_CLIENT_SECRET: client.client_secret,
-        OIDC_PROXY_UPSTREAM_SCOPES: "openid email",
-        OIDC_PROXY_UPSTREAM_AUDIENCE: idp.audience,
-        OIDC_PROXY_UPSTREAM_EXTRA_PARAMS: "prompt=consent",
-        OIDC_PROXY_REQUIRED_SCOPES: "mcp:read",
-        OIDC_PROXY_STORE: `sqlite:${join(dir, "gw.db")}`,
-        OIDC_PROXY_SECRET: "binary-test-secret-0123456789-abcdefghij",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
+    url = `http://127.0.0.1:${await Ports.freePort()}`
+    gateway = await GatewayProcess.spawnGateway(url, {
+      ...GatewayProcess.localIdpEnv(url, mcp.url, idp),
+      OIDC_PROXY_REQUIRED_SCOPES: "mcp:read",
+      OIDC_PROXY_STORE: `sqlite:${join(dir, "gw.db")}`,
+      OIDC_PROXY_SECRET: "binary-test-secret-0123456789-abcdefghij",
     })
-    child.stdout?.on("data", (d) => {
-      out += String(d)
-    })
-    child.stderr?.on("data", (d) => {
-      err += String(d)
-    })
-    await waitForReady(url, child, () => err)
   }, 30_000)
 
   afterAll(async () => {
-    if (child !== undefined && child.exitCode === null) {
-      const exited = new Promise((r) => child.once("exit", r))
-      child.kill("SIGTERM")
-      await exited
-    }
+    await gateway?.stop()
     await mcp?.close()
     await idp?.close()
     rmSync(dir, { recursive: true, force: true })
@@ -120,7 +67,7 @@ describe("oidc-proxy binary", () => {
     }
     await client.close()
     const tokens = provider.tokens()!
-    const logs = out + err
+    const logs = gateway.output()
     expect(logs).not.toContain(tokens.access_token)
     expect(logs).not.toContain(tokens.refresh_token!)
     expect(logs).not.toContain(idp.clients[0]!.client_secret)

@@ -7,13 +7,12 @@
  * The web-handler example's `fetch` module, importing the installed packages, serves the same
  * sign-in on Bun and Deno (loaded as is) and on workerd (bundled from the installed dist/).
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { execFile } from "node:child_process"
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { bundleWorker, Runtimes, workerSource } from "@oidc-proxy/example-runtimes"
-import { HeadlessBrowser, LocalIdp, McpClient, McpServer } from "@oidc-proxy/testbed"
+import { GatewayProcess, HeadlessBrowser, LocalIdp, McpClient, McpServer, Ports } from "@oidc-proxy/testbed"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 const root = join(import.meta.dirname, "..", "..", "..", "..")
@@ -34,29 +33,6 @@ const run = (cmd: string, args: ReadonlyArray<string>, cwd: string, timeout = 15
       resolve({ code, stdout, stderr })
     })
   })
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once("error", reject)
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address()
-      s.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0))
-    })
-  })
-
-const waitForReady = async (url: string, child: ChildProcess, stderr: () => string) => {
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`gateway exited ${child.exitCode}: ${stderr()}`)
-    try {
-      if ((await fetch(`${url}/readyz`)).status === 200) return
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`gateway not ready: ${stderr()}`)
-}
 
 describe("installed from the packed tarballs", () => {
   const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-install-"))
@@ -109,32 +85,19 @@ describe("installed from the packed tarballs", () => {
       client: { redirect_uris: ["http://127.0.0.1/auth/callback"], loopbackAnyPort: true },
     })
     const mcp = await McpServer.startMcpServer()
-    const url = `http://127.0.0.1:${await freePort()}`
-    const client = idp.clients[0]!
-    let err = ""
-    const child = spawn(process.execPath, [join(app, "node_modules", ".bin", "oidc-proxy")], {
-      cwd: app,
-      env: {
-        PATH: process.env.PATH ?? "",
-        OIDC_PROXY_BASE_URL: url,
-        OIDC_PROXY_TARGET: mcp.url,
-        OIDC_PROXY_UPSTREAM_ISSUER: idp.issuer,
-        OIDC_PROXY_UPSTREAM_CLIENT_ID: client.client_id,
-        OIDC_PROXY_UPSTREAM_CLIENT_SECRET: client.client_secret,
-        OIDC_PROXY_UPSTREAM_SCOPES: "openid email",
-        OIDC_PROXY_UPSTREAM_AUDIENCE: idp.audience,
-        OIDC_PROXY_UPSTREAM_EXTRA_PARAMS: "prompt=consent",
-        OIDC_PROXY_REQUIRED_SCOPES: "mcp:read",
-        OIDC_PROXY_STORE: `sqlite:${join(dir, "gw.db")}`,
-        OIDC_PROXY_SECRET: "install-test-secret-0123456789-abcdefghij",
-      },
-      stdio: ["ignore", "ignore", "pipe"],
-    })
-    child.stderr?.on("data", (d) => {
-      err += String(d)
-    })
+    const url = `http://127.0.0.1:${await Ports.freePort()}`
+    let gateway: GatewayProcess.GatewayProcess | undefined
     try {
-      await waitForReady(url, child, () => err)
+      gateway = await GatewayProcess.spawnGateway(
+        url,
+        {
+          ...GatewayProcess.localIdpEnv(url, mcp.url, idp),
+          OIDC_PROXY_REQUIRED_SCOPES: "mcp:read",
+          OIDC_PROXY_STORE: `sqlite:${join(dir, "gw.db")}`,
+          OIDC_PROXY_SECRET: "install-test-secret-0123456789-abcdefghij",
+        },
+        { bin: join(app, "node_modules", ".bin", "oidc-proxy"), cwd: app },
+      )
       const { client: mcpClient } = await McpClient.connectWithOAuth(`${url}/mcp`, {
         interact: HeadlessBrowser.firstOf(
           HeadlessBrowser.pressButton("decision", "approve"),
@@ -146,11 +109,7 @@ describe("installed from the packed tarballs", () => {
       expect(result.structuredContent).toMatchObject({ user: "ada", scopes: "mcp:read" })
       await mcpClient.close()
     } finally {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once("exit", r))
-        child.kill("SIGTERM")
-        await exited
-      }
+      await gateway?.stop()
       await mcp.close()
       await idp.close()
     }

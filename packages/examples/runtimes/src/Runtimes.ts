@@ -12,10 +12,9 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, statSync } from "node:fs"
 import { createRequire } from "node:module"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
-import { HeadlessBrowser, McpClient, type McpServer } from "@oidc-proxy/testbed"
+import { HeadlessBrowser, McpClient, type McpServer, Ports } from "@oidc-proxy/testbed"
 
 const require = createRequire(import.meta.url)
 const serveScript = join(import.meta.dirname, "serve.ts")
@@ -91,16 +90,6 @@ const workerdPresent = () => {
   }
 }
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once("error", reject)
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address()
-      s.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0))
-    })
-  })
-
 /** Starts `serve.ts` under Bun or Deno and waits (at most 20 s) for its `listening <url>` line. */
 const serveWith = (command: string, args: ReadonlyArray<string>, target: Target): Promise<Served> =>
   new Promise((resolve, reject) => {
@@ -146,7 +135,7 @@ const serveWith = (command: string, args: ReadonlyArray<string>, target: Target)
 /** The bundle as a workerd module through miniflare, on a free port (the issuer must name it before start). */
 const serveWithMiniflare = async (target: Target): Promise<Served> => {
   const { Miniflare } = await import("miniflare")
-  const port = await freePort()
+  const port = await Ports.freePort()
   const url = `http://127.0.0.1:${port}`
   const mf = new Miniflare({
     modules: true,

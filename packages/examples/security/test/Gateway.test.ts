@@ -4,44 +4,14 @@
  * protected resource carrying forged `X-Auth-Request-*` / `X-Forwarded-Access-Token` headers. The
  * MCP server behind the gateway must only ever see the identity of the verified token.
  */
-import { createServer, type IncomingHttpHeaders } from "node:http"
-import type { AddressInfo } from "node:net"
 import { TestProxy } from "@oidc-proxy/core/testing"
 import { Gateway, GatewayConfig } from "@oidc-proxy/node"
 import { Result } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { startTarget, type Target } from "./faults/flows.ts"
 import { consentForm, cookieHeader, cookiesFrom, defaultRedirect, pkce, upstreamKey } from "./support.ts"
 
 const baseUrl = "http://127.0.0.1:8080"
-
-interface Target {
-  readonly url: string
-  readonly seen: Array<IncomingHttpHeaders>
-  readonly close: () => Promise<void>
-}
-
-/** An MCP server stand-in on 127.0.0.1 that records the headers it receives. */
-const target = async (): Promise<Target> => {
-  const seen: Array<IncomingHttpHeaders> = []
-  const server = createServer((req, res) => {
-    req.resume()
-    req.on("end", () => {
-      seen.push(req.headers)
-      res.writeHead(200, { "content-type": "application/json" })
-      res.end("{}")
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    seen,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeAllConnections()
-      }),
-  }
-}
 
 let mcp: Target
 let gateway: Gateway.Gateway
@@ -105,7 +75,7 @@ const signIn = async () => {
 }
 
 beforeAll(async () => {
-  mcp = await target()
+  mcp = await startTarget()
   const upstream = await upstreamKey()
   const services = TestProxy.layerFull(
     upstream,
@@ -123,7 +93,7 @@ beforeAll(async () => {
   const config = GatewayConfig.decode({
     OIDC_PROXY_BASE_URL: baseUrl,
     OIDC_PROXY_LISTEN: "127.0.0.1:0",
-    OIDC_PROXY_TARGET: `${mcp.url}/mcp`,
+    OIDC_PROXY_TARGET: mcp.url,
     OIDC_PROXY_UPSTREAM_ISSUER: upstream.issuer,
     OIDC_PROXY_UPSTREAM_CLIENT_ID: upstream.clientId,
     OIDC_PROXY_UPSTREAM_CLIENT_SECRET: "upstream-client-secret-value",
@@ -156,11 +126,11 @@ describe("gateway - forged identity headers", () => {
     const headers = new Headers({ ...forged, authorization: `Bearer ${accessToken}` })
     headers.append("x-auth-request-user", "eve") // a repeated forgery
     headers.set("connection", "keep-alive, x-auth-request-email") // hop-by-hop listing of an identity header
-    const before = mcp.seen.length
+    const before = mcp.hits()
     const res = await fetch(at("/mcp"), { method: "POST", headers, body: "{}" })
     expect(res.status).toBe(200)
-    expect(mcp.seen.length).toBe(before + 1)
-    const seen = mcp.seen.at(-1)!
+    expect(mcp.hits()).toBe(before + 1)
+    const seen = mcp.seen.at(-1)!.headers
     expect(seen["x-auth-request-user"]).toBe("alice")
     expect(seen["x-auth-request-email"]).toBe("alice@example.com")
     expect(seen["x-auth-request-scopes"]).not.toContain("admin")
@@ -173,7 +143,7 @@ describe("gateway - forged identity headers", () => {
   })
 
   it("without a token, or with a bad one - 401 and nothing reaches the MCP server", async () => {
-    const before = mcp.seen.length
+    const before = mcp.hits()
     for (const authorization of [
       undefined,
       "Bearer forged.token.value",
@@ -188,11 +158,11 @@ describe("gateway - forged identity headers", () => {
       expect(res.status, authorization).toBe(401)
       expect(await res.text()).not.toContain("mallory")
     }
-    expect(mcp.seen.length).toBe(before)
+    expect(mcp.hits()).toBe(before)
   })
 
   it("on the proxy's own endpoints - forged headers change nothing and are never forwarded", async () => {
-    const before = mcp.seen.length
+    const before = mcp.hits()
     for (const path of [
       "/token",
       "/register",
@@ -208,6 +178,6 @@ describe("gateway - forged identity headers", () => {
       expect(res.status, path).toBeLessThan(500)
       expect(await res.text()).not.toContain("mallory")
     }
-    expect(mcp.seen.length).toBe(before)
+    expect(mcp.hits()).toBe(before)
   })
 })

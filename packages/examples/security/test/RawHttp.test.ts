@@ -13,45 +13,14 @@
  * full size and prints cases/s; the seed of a failing run replays it. A forced defect's 5xx and
  * its log line are proven in the node adapter's `EdgeReplays.test.ts`, not here.
  */
-import { createServer, type IncomingHttpHeaders } from "node:http"
-import type { AddressInfo } from "node:net"
 import * as fc from "fast-check"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type FakeIdp, startFakeIdp } from "./faults/FakeIdp.ts"
-import { gatewayEnv, signIn } from "./faults/flows.ts"
+import { gatewayEnv, signIn, startTarget, type Target } from "./faults/flows.ts"
 import { freePort, type GatewayProcess, sleep, spawnGateway } from "./faults/processes.ts"
 import { type Case, exchange, rawCase, smuggledMarker } from "./raw.ts"
 
 const cases = Number(process.env["RAW_FUZZ_CASES"] ?? 300)
-
-interface Seen {
-  readonly method: string
-  readonly url: string
-  readonly headers: IncomingHttpHeaders
-}
-
-/** The MCP server stand-in: records every request it parses, answers 200 JSON. */
-const recordingTarget = async () => {
-  const seen: Array<Seen> = []
-  const server = createServer((req, res) => {
-    req.resume()
-    req.on("end", () => {
-      seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers })
-      res.writeHead(200, { "content-type": "application/json" })
-      res.end('{"ok":true}')
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    seen,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeAllConnections()
-      }),
-  }
-}
 
 /** The configured target path or below it, with nothing a decoding target would read otherwise. */
 export const onTargetPath = (url: string): boolean => {
@@ -72,19 +41,19 @@ export const onTargetPath = (url: string): boolean => {
 }
 
 let idp: FakeIdp
-let target: Awaited<ReturnType<typeof recordingTarget>>
+let target: Target
 let gateway: GatewayProcess
 let port: number
 let token: string
 
 beforeAll(async () => {
   idp = await startFakeIdp()
-  target = await recordingTarget()
+  target = await startTarget()
   port = await freePort()
   const url = `http://127.0.0.1:${port}`
   gateway = await spawnGateway(
     url,
-    gatewayEnv(url, `${target.url}/mcp`, idp, "memory", {
+    gatewayEnv(url, target.url, idp, "memory", {
       OIDC_PROXY_LISTEN: `127.0.0.1:${port}`,
       OIDC_PROXY_LOG_LEVEL: "error",
       OIDC_PROXY_LOG_FORMAT: "json",

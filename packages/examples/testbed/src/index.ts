@@ -8,6 +8,8 @@
 /** @since 0.1.0 */
 export * as ClientMetadataDocumentServer from "./ClientMetadataDocumentServer.ts"
 /** @since 0.1.0 */
+export * as GatewayProcess from "./GatewayProcess.ts"
+/** @since 0.1.0 */
 export * as HeadlessBrowser from "./HeadlessBrowser.ts"
 /** @since 0.1.0 */
 export * as LocalIdp from "./LocalIdp.ts"
@@ -15,5 +17,9 @@ export * as LocalIdp from "./LocalIdp.ts"
 export * as McpClient from "./McpClient.ts"
 /** @since 0.1.0 */
 export * as McpServer from "./McpServer.ts"
+/** @since 0.1.0 */
+export * as Polling from "./Polling.ts"
+/** @since 0.1.0 */
+export * as Ports from "./Ports.ts"
 /** @since 0.1.0 */
 export * as Transcript from "./Transcript.ts"

@@ -6,12 +6,9 @@
  *
  * Bounded: a few rounds per store, ten sockets a round, all on 127.0.0.1.
  */
-import { mkdtempSync, rmSync } from "node:fs"
 import { connect, type Socket } from "node:net"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import type { Gateway } from "@oidc-proxy/node"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, expect, it } from "vitest"
 import { type FakeIdp, startFakeIdp } from "./FakeIdp.ts"
 import {
   backFromIdp,
@@ -24,37 +21,22 @@ import {
   type Target,
   toIdp,
 } from "./flows.ts"
-import { describeWithRedis, freePort, type RedisServer, redisServer } from "./processes.ts"
+import { freePort, onSqliteAndRedis, type RawAnswer, rawAnswer } from "./processes.ts"
 
 const rounds = 6
 const racers = 10
 
-interface Answer {
-  readonly status: number
-  readonly body: Record<string, unknown>
-}
-
 /** Opens a connection and writes all of `request` but its last byte. */
 const primed = (port: number, request: Buffer) =>
-  new Promise<{ socket: Socket; answer: Promise<Answer> }>((resolve, reject) => {
+  new Promise<{ socket: Socket; answer: Promise<RawAnswer> }>((resolve, reject) => {
     const socket = connect(port, "127.0.0.1")
-    const chunks: Array<Buffer> = []
-    const answer = new Promise<Answer>((done, fail) => {
-      socket.on("data", (c: Buffer) => chunks.push(c))
-      socket.on("error", fail)
-      socket.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8")
-        const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0)
-        const json = text.slice(text.indexOf("{"), text.lastIndexOf("}") + 1)
-        done({ status, body: json === "" ? {} : (JSON.parse(json) as Record<string, unknown>) })
-      })
-    })
+    const answer = rawAnswer(socket)
     socket.once("error", reject)
     socket.once("connect", () => socket.write(request.subarray(0, -1), () => resolve({ socket, answer })))
   })
 
 /** `racers` redemptions of `code`, released together. */
-const race = async (port: number, form: Record<string, string>): Promise<ReadonlyArray<Answer>> => {
+const race = async (port: number, form: Record<string, string>): Promise<ReadonlyArray<RawAnswer>> => {
   const body = new URLSearchParams(form).toString()
   const request = Buffer.from(
     `POST /token HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
@@ -118,20 +100,4 @@ const raceOnStore = (store: () => string) => {
   }, 60_000)
 }
 
-describe("code replay race over HTTP, SQLite store", () => {
-  const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-code-race-"))
-  afterAll(() => rmSync(dir, { recursive: true, force: true }))
-  raceOnStore(() => `sqlite:${join(dir, "gw.db")}`)
-})
-
-describeWithRedis("code replay race over HTTP, Redis store", () => {
-  let redis: RedisServer
-  beforeAll(async () => {
-    redis = redisServer(await freePort())
-    await redis.start()
-  })
-  afterAll(async () => {
-    await redis?.stop()
-  })
-  raceOnStore(() => redis.url)
-})
+onSqliteAndRedis("code replay race over HTTP", "oidc-proxy-code-race-", raceOnStore)

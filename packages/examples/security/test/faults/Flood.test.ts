@@ -11,29 +11,15 @@
  * (the test then fails naming the exit).
  */
 import { existsSync, readFileSync } from "node:fs"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { pkce } from "../support.ts"
-import { type FakeIdp, startFakeIdp } from "./FakeIdp.ts"
-import { clientRedirect, gatewayEnv, registerClient, startTarget, type Target } from "./flows.ts"
-import { freePort, type GatewayProcess, spawnGateway } from "./processes.ts"
+import { clientRedirect, fakeIdpScenario, gatewayEnv, registerClient } from "./flows.ts"
+import { freePort, spawnGateway } from "./processes.ts"
 
 const perKind = 500
 const concurrency = 24
 
-let idp: FakeIdp
-let target: Target
-let gateway: GatewayProcess | undefined
-
-beforeAll(async () => {
-  idp = await startFakeIdp()
-  target = await startTarget()
-})
-
-afterAll(async () => {
-  await gateway?.stop("SIGKILL")
-  await target?.close()
-  await idp?.close()
-})
+const scenario = fakeIdpScenario()
 
 const rssBytes = (pid: number): number => {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))
@@ -113,15 +99,15 @@ describe.skipIf(!existsSync("/proc/self/status"))("a flood of unauthenticated re
   it("is refused precisely, rate limited with 429 + Retry-After, and memory stays bounded", async () => {
     const port = await freePort()
     const url = `http://127.0.0.1:${port}`
-    gateway = await spawnGateway(
+    scenario.gateway = await spawnGateway(
       url,
-      gatewayEnv(url, target.url, idp, "memory", {
+      gatewayEnv(url, scenario.target.url, scenario.idp, "memory", {
         // A small old space makes V8 collect garbage before it grows the heap, so RSS follows
         // what is kept rather than what is waiting for a collection (and a leak ends in a crash).
         NODE_OPTIONS: "--max-old-space-size=64",
       }),
     )
-    const pid = gateway.child.pid!
+    const pid = scenario.gateway.child.pid!
     const clientId = await registerClient(url)
     const { challenge } = await pkce()
     // Warm up: requests refused before anything is stored (and not counted by a quota) leave the
@@ -167,7 +153,7 @@ describe.skipIf(!existsSync("/proc/self/status"))("a flood of unauthenticated re
     const answers = await pool(tasks).catch(async (error: unknown) => {
       await new Promise((resolve) => setTimeout(resolve, 500))
       throw new Error(
-        `the flood failed (${String(error)}); gateway exit: ${gateway?.child.exitCode ?? gateway?.child.signalCode}\n${gateway?.output().slice(-600)}`,
+        `the flood failed (${String(error)}); gateway exit: ${scenario.gateway?.child.exitCode ?? scenario.gateway?.child.signalCode}\n${scenario.gateway?.output().slice(-600)}`,
       )
     })
     const after = rssBytes(pid)
@@ -218,6 +204,6 @@ describe.skipIf(!existsSync("/proc/self/status"))("a flood of unauthenticated re
 
     const grown = after - before
     expect(grown, `RSS grew by ${Math.round(grown / 2 ** 20)} MB`).toBeLessThan(32 * 2 ** 20)
-    expect(gateway.output()).not.toMatch(/"level":"(ERROR|FATAL)"/i)
+    expect(scenario.gateway.output()).not.toMatch(/"level":"(ERROR|FATAL)"/i)
   }, 150_000)
 })

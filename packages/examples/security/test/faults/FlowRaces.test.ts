@@ -13,11 +13,8 @@
  * killed in `afterAll`.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
 import { connect } from "node:net"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, expect, it } from "vitest"
 import { type FakeIdp, startFakeIdp } from "./FakeIdp.ts"
 import {
   backFromIdp,
@@ -32,22 +29,17 @@ import {
   toIdp,
 } from "./flows.ts"
 import {
-  describeWithRedis,
   type Front,
   freePort,
   type GatewayProcess,
-  type RedisServer,
-  redisServer,
+  onSqliteAndRedis,
+  type RawAnswer,
+  rawAnswer,
   roundRobinFront,
   spawnGateway,
 } from "./processes.ts"
 
 const rounds = 4
-
-interface Answer {
-  readonly status: number
-  readonly body: Record<string, unknown>
-}
 
 interface Raw {
   readonly port: number
@@ -56,28 +48,18 @@ interface Raw {
 }
 
 /** Sends every request but its last byte, then all last bytes at once; the answers in order. */
-const together = async (requests: ReadonlyArray<Raw>): Promise<ReadonlyArray<Answer>> => {
+const together = async (requests: ReadonlyArray<Raw>): Promise<ReadonlyArray<RawAnswer>> => {
   const primed = await Promise.all(
     requests.map(
       (r) =>
-        new Promise<{ last: () => void; answer: Promise<Answer> }>((resolve, reject) => {
+        new Promise<{ last: () => void; answer: Promise<RawAnswer> }>((resolve, reject) => {
           const body = new URLSearchParams(r.form).toString()
           const bytes = Buffer.from(
             `POST ${r.path} HTTP/1.1\r\nHost: 127.0.0.1:${r.port}\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
               `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
           )
           const socket = connect(r.port, "127.0.0.1")
-          const chunks: Array<Buffer> = []
-          const answer = new Promise<Answer>((done, fail) => {
-            socket.on("data", (c: Buffer) => chunks.push(c))
-            socket.on("error", fail)
-            socket.on("end", () => {
-              const text = Buffer.concat(chunks).toString("utf8")
-              const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0)
-              const json = text.slice(text.indexOf("{"), text.lastIndexOf("}") + 1)
-              done({ status, body: json === "" ? {} : (JSON.parse(json) as Record<string, unknown>) })
-            })
-          })
+          const answer = rawAnswer(socket)
           socket.once("error", reject)
           socket.once("connect", () =>
             socket.write(bytes.subarray(0, -1), () =>
@@ -92,7 +74,12 @@ const together = async (requests: ReadonlyArray<Raw>): Promise<ReadonlyArray<Ans
 }
 
 /** What a family left alive: the access token and refresh token of every 200 must be dead. */
-const expectDead = async (url: string, client_id: string, answers: ReadonlyArray<Answer>, where: string) => {
+const expectDead = async (
+  url: string,
+  client_id: string,
+  answers: ReadonlyArray<RawAnswer>,
+  where: string,
+) => {
   for (const a of answers.filter((x) => x.status === 200 && typeof x.body["access_token"] === "string")) {
     expect((await bearer(url, a.body["access_token"] as string)).status, where).toBe(401)
     const again = await refresh(url, { client_id, refresh_token: a.body["refresh_token"] as string })
@@ -209,20 +196,4 @@ const racesOnStore = (store: () => string) => {
   }, 90_000)
 }
 
-describe("flow races on two gateway processes, SQLite store", () => {
-  const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-flow-races-"))
-  afterAll(() => rmSync(dir, { recursive: true, force: true }))
-  racesOnStore(() => `sqlite:${join(dir, "gw.db")}`)
-})
-
-describeWithRedis("flow races on two gateway processes, Redis store", () => {
-  let redis: RedisServer
-  beforeAll(async () => {
-    redis = redisServer(await freePort())
-    await redis.start()
-  })
-  afterAll(async () => {
-    await redis?.stop()
-  })
-  racesOnStore(() => redis.url)
-})
+onSqliteAndRedis("flow races on two gateway processes", "oidc-proxy-flow-races-", racesOnStore)

@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Gateway } from "@oidc-proxy/node"
-import { HeadlessBrowser, LocalIdp, McpClient, McpServer } from "@oidc-proxy/testbed"
+import { GatewayProcess, HeadlessBrowser, LocalIdp, McpClient, McpServer } from "@oidc-proxy/testbed"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { bearer, postToken, refresh, startGateway } from "./flows.ts"
 import { describeWithRedis, freePort, type RedisServer, redisServer, waitFor } from "./processes.ts"
@@ -40,16 +40,8 @@ describeWithRedis("fault: Redis stopped during a run", () => {
     })
     mcp = await McpServer.startMcpServer()
     const url = `http://127.0.0.1:${await freePort()}`
-    const client = idp.clients[0]!
     gateway = await startGateway({
-      OIDC_PROXY_BASE_URL: url,
-      OIDC_PROXY_TARGET: mcp.url,
-      OIDC_PROXY_UPSTREAM_ISSUER: idp.issuer,
-      OIDC_PROXY_UPSTREAM_CLIENT_ID: client.client_id,
-      OIDC_PROXY_UPSTREAM_CLIENT_SECRET: client.client_secret,
-      OIDC_PROXY_UPSTREAM_SCOPES: "openid email",
-      OIDC_PROXY_UPSTREAM_AUDIENCE: idp.audience,
-      OIDC_PROXY_UPSTREAM_EXTRA_PARAMS: "prompt=consent",
+      ...GatewayProcess.localIdpEnv(url, mcp.url, idp),
       OIDC_PROXY_STORE: redis.url,
       OIDC_PROXY_SECRET: "redis-outage-secret-0123456789-abcdefghij",
       OIDC_PROXY_LOG_LEVEL: "none",

@@ -10,9 +10,17 @@
 import type { Gateway } from "@oidc-proxy/node"
 import { HeadlessBrowser } from "@oidc-proxy/testbed"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { pkce } from "../support.ts"
 import { type FakeIdp, startFakeIdp } from "./FakeIdp.ts"
-import { clientRedirect, gatewayEnv, postToken, startGateway, startTarget, type Target } from "./flows.ts"
+import {
+  authorizeQuery,
+  clientRedirect,
+  gatewayEnv,
+  postToken,
+  register,
+  startGateway,
+  startTarget,
+  type Target,
+} from "./flows.ts"
 import { freePort } from "./processes.ts"
 
 let idp: FakeIdp
@@ -40,34 +48,8 @@ afterAll(async () => {
   await idp?.close()
 })
 
-const registerWith = async (metadata: Record<string, unknown>) => {
-  const res = await fetch(`${url}/register`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      redirect_uris: [clientRedirect],
-      grant_types: ["authorization_code", "refresh_token"],
-      token_endpoint_auth_method: "none",
-      ...metadata,
-    }),
-  })
-  expect(res.status, await res.clone().text()).toBe(201)
-  return ((await res.json()) as { client_id: string }).client_id
-}
-
-const authorizeQuery = async (client_id: string, extra: Record<string, string> = {}) => {
-  const { verifier, challenge } = await pkce()
-  const query = new URLSearchParams({
-    client_id,
-    redirect_uri: clientRedirect,
-    response_type: "code",
-    code_challenge: challenge,
-    code_challenge_method: "S256",
-    state: "client-state",
-    ...extra,
-  })
-  return { verifier, query }
-}
+const registerWith = async (metadata: Record<string, unknown>) =>
+  (await register(url, "none", metadata)).client_id
 
 const atClient = (u: URL) => u.href.startsWith(clientRedirect)
 

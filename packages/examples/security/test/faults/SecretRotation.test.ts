@@ -8,46 +8,27 @@
  * (`OIDC_PROXY_SECRET=C OIDC_PROXY_PREVIOUS_SECRETS=B`) refuses everything that only A vouched
  * for — precisely, never with a 500 — and keeps what B made.
  */
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type FakeIdp, startFakeIdp } from "./FakeIdp.ts"
+import { describe, expect, it } from "vitest"
 import {
   backFromIdp,
   bearer,
   clientRedirect,
+  fakeIdpScenario,
   gatewayEnv,
   masterSecret,
   postToken,
   redeem as redeemPublic,
   register,
-  startTarget,
-  type Target,
   toIdp,
 } from "./flows.ts"
-import { freePort, type GatewayProcess, spawnGateway } from "./processes.ts"
+import { freePort, spawnGateway } from "./processes.ts"
 
 const secretA = masterSecret
 const secretB = "rotated-master-secret-B-0123456789-abcdefghijkl"
 const secretC = "rotated-master-secret-C-0123456789-abcdefghijkl"
 
-let idp: FakeIdp
-let target: Target
-let gateway: GatewayProcess | undefined
-const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-rotation-"))
-
-beforeAll(async () => {
-  idp = await startFakeIdp()
-  target = await startTarget()
-})
-
-afterAll(async () => {
-  await gateway?.stop("SIGKILL")
-  await target?.close()
-  await idp?.close()
-  rmSync(dir, { recursive: true, force: true })
-})
+const scenario = fakeIdpScenario("oidc-proxy-rotation-")
 
 /** A form POST to `url` with HTTP Basic client credentials (RFC 6749 §2.3.1: form-encoded parts). */
 const postBasic = async (
@@ -76,8 +57,11 @@ describe("fault: SQLite store, the master secret rotated between two runs", () =
   it("clients, sign-ins in flight, codes, refresh tokens and access tokens made under the old secret keep working", async () => {
     const port = await freePort()
     const url = `http://127.0.0.1:${port}`
-    const store = `sqlite:${join(dir, "gw.db")}`
-    gateway = await spawnGateway(url, gatewayEnv(url, target.url, idp, store, { OIDC_PROXY_SECRET: secretA }))
+    const store = `sqlite:${join(scenario.dir, "gw.db")}`
+    scenario.gateway = await spawnGateway(
+      url,
+      gatewayEnv(url, scenario.target.url, scenario.idp, store, { OIDC_PROXY_SECRET: secretA }),
+    )
 
     const client = await register(url, "client_secret_basic")
     expect(client.client_secret).toBeTypeOf("string")
@@ -94,18 +78,18 @@ describe("fault: SQLite store, the master secret rotated between two runs", () =
       return code!
     }
     // Under A: one completed sign-in (tokens), one code not yet redeemed, one browser at the IdP.
-    const done = await toIdp(url, idp, undefined, client.client_id)
+    const done = await toIdp(url, scenario.idp, undefined, client.client_id)
     const first = await redeem(done, codeOf(await backFromIdp(done)))
     expect(first.status, first.text).toBe(200)
     const tokens = first.body as { access_token: string; refresh_token: string }
-    const pending = await toIdp(url, idp, undefined, client.client_id)
+    const pending = await toIdp(url, scenario.idp, undefined, client.client_id)
     const pendingCode = codeOf(await backFromIdp(pending))
-    const inFlight = await toIdp(url, idp, undefined, client.client_id)
+    const inFlight = await toIdp(url, scenario.idp, undefined, client.client_id)
 
-    await gateway.stop()
-    gateway = await spawnGateway(
+    await scenario.gateway.stop()
+    scenario.gateway = await spawnGateway(
       url,
-      gatewayEnv(url, target.url, idp, store, {
+      gatewayEnv(url, scenario.target.url, scenario.idp, store, {
         OIDC_PROXY_SECRET: secretB,
         OIDC_PROXY_PREVIOUS_SECRETS: secretA,
       }),
@@ -135,7 +119,7 @@ describe("fault: SQLite store, the master secret rotated between two runs", () =
       refresh_token: renewed.refresh_token,
     })
     expect(afterRevoke.status, "the revocation took effect").toBe(400)
-    expect(gateway.output()).not.toMatch(/"level":"(ERROR|FATAL)"/i)
+    expect(scenario.gateway.output()).not.toMatch(/"level":"(ERROR|FATAL)"/i)
   }, 60_000)
 })
 
@@ -143,15 +127,18 @@ describe("fault: SQLite store, A → B (A previous) → C (B previous, A dropped
   it("what only A vouched for is refused with a precise answer; what B made keeps working", async () => {
     const port = await freePort()
     const url = `http://127.0.0.1:${port}`
-    const store = `sqlite:${join(dir, "dropped.db")}`
+    const store = `sqlite:${join(scenario.dir, "dropped.db")}`
     const run = async (secret: string, previous?: string) => {
-      await gateway?.stop()
+      await scenario.gateway?.stop()
       const extra: Record<string, string> = { OIDC_PROXY_SECRET: secret }
       if (previous !== undefined) extra["OIDC_PROXY_PREVIOUS_SECRETS"] = previous
-      gateway = await spawnGateway(url, gatewayEnv(url, target.url, idp, store, extra))
+      scenario.gateway = await spawnGateway(
+        url,
+        gatewayEnv(url, scenario.target.url, scenario.idp, store, extra),
+      )
     }
     const signIn = async (clientId?: string) => {
-      const at = await toIdp(url, idp, undefined, clientId)
+      const at = await toIdp(url, scenario.idp, undefined, clientId)
       const code = (await backFromIdp(at)).searchParams.get("code")
       expect(code).not.toBeNull()
       return { at, code: code! }
@@ -204,6 +191,6 @@ describe("fault: SQLite store, A → B (A previous) → C (B previous, A dropped
       refresh_token: tokensB.refresh_token,
     })
     expect(refreshB.status, refreshB.text).toBe(200)
-    expect(gateway!.output()).not.toMatch(/"level":"(ERROR|FATAL)"/i)
+    expect(scenario.gateway!.output()).not.toMatch(/"level":"(ERROR|FATAL)"/i)
   }, 90_000)
 })

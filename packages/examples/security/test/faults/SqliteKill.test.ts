@@ -6,42 +6,23 @@
  * is killed. After the restart, every token issued before the kill passes the bearer check and every
  * refresh token issued before it still refreshes.
  */
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type FakeIdp, startFakeIdp } from "./FakeIdp.ts"
+import { describe, expect, it } from "vitest"
 import {
   bearer,
   type ClientTokens,
   clientRedirect,
+  fakeIdpScenario,
   gatewayEnv,
   refresh,
   signIn,
-  startTarget,
-  type Target,
 } from "./flows.ts"
-import { freePort, type GatewayProcess, sleep, spawnGateway } from "./processes.ts"
+import { freePort, sleep, spawnGateway } from "./processes.ts"
 
 const sessions = 4
 const workers = 8
 
-let idp: FakeIdp
-let target: Target
-let gateway: GatewayProcess | undefined
-const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-sqlite-kill-"))
-
-beforeAll(async () => {
-  idp = await startFakeIdp()
-  target = await startTarget()
-})
-
-afterAll(async () => {
-  await gateway?.stop("SIGKILL")
-  await target?.close()
-  await idp?.close()
-  rmSync(dir, { recursive: true, force: true })
-})
+const scenario = fakeIdpScenario("oidc-proxy-sqlite-kill-")
 
 /** Requests until `stop` is set; connection errors (the kill) end the worker quietly. */
 const worker = async (
@@ -85,15 +66,15 @@ describe("fault: SQLite store, the binary killed with SIGKILL under load", () =>
   it("after a restart with the same environment every token issued before works and every refresh token refreshes", async () => {
     const port = await freePort()
     const url = `http://127.0.0.1:${port}`
-    const env = gatewayEnv(url, target.url, idp, `sqlite:${join(dir, "gw.db")}`, {
+    const env = gatewayEnv(url, scenario.target.url, scenario.idp, `sqlite:${join(scenario.dir, "gw.db")}`, {
       OIDC_PROXY_LOG_LEVEL: "warn",
       // The load registers clients as fast as it can: past any per-source quota.
       OIDC_PROXY_REGISTRATION_QUOTA: "0",
     })
-    gateway = await spawnGateway(url, env)
+    scenario.gateway = await spawnGateway(url, env)
     const issued: Array<ClientTokens> = []
-    for (let i = 0; i < sessions; i++) issued.push(await signIn(url, idp))
-    const chain = { current: await signIn(url, idp) }
+    for (let i = 0; i < sessions; i++) issued.push(await signIn(url, scenario.idp))
+    const chain = { current: await signIn(url, scenario.idp) }
 
     const stop = { done: false }
     const counts = { ok: 0, failed: 0, errors: 0 }
@@ -104,14 +85,14 @@ describe("fault: SQLite store, the binary killed with SIGKILL under load", () =>
     // see only a handful of answers.
     for (let waited = 0; counts.ok <= 10 && waited < 15_000; waited += 100) await sleep(100)
     expect(counts.ok, "the load was running").toBeGreaterThan(10)
-    await gateway.stop("SIGKILL") // mid-load: requests are in flight
+    await scenario.gateway.stop("SIGKILL") // mid-load: requests are in flight
     await sleep(100)
     stop.done = true
     await load
-    expect(gateway.child.signalCode).toBe("SIGKILL")
+    expect(scenario.gateway.child.signalCode).toBe("SIGKILL")
     expect(counts.failed, "no request failed before the kill").toBe(0)
 
-    gateway = await spawnGateway(url, env)
+    scenario.gateway = await spawnGateway(url, env)
     for (const tokens of issued) {
       const check = await bearer(url, tokens.access_token)
       expect(check.status, check.text).toBe(200)
@@ -122,6 +103,6 @@ describe("fault: SQLite store, the binary killed with SIGKILL under load", () =>
       const check = await bearer(url, res.body["access_token"] as string)
       expect(check.status, check.text).toBe(200)
     }
-    expect(gateway.output()).not.toMatch(/"level":"(ERROR|FATAL)"/i)
+    expect(scenario.gateway.output()).not.toMatch(/"level":"(ERROR|FATAL)"/i)
   }, 40_000)
 })

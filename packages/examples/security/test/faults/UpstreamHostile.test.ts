@@ -17,7 +17,6 @@ import { createServer, request, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { exportJWK, generateKeyPair, SignJWT } from "jose"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { pkce } from "../support.ts"
 import {
   type FakeIdp,
   type Hostile,
@@ -28,6 +27,7 @@ import {
 } from "./FakeIdp.ts"
 import {
   type Authorization,
+  authorizeQuery,
   backFromIdp,
   bearer,
   clientRedirect,
@@ -328,30 +328,14 @@ const startDocs = async (address: string) => {
 
 /** `GET /authorize` for the metadata-document client `clientId`: status and page text. */
 const authorize = async (url: string, clientId: string) => {
-  const { challenge } = await pkce()
-  const query = new URLSearchParams({
-    client_id: clientId,
-    redirect_uri: clientRedirect,
-    response_type: "code",
-    code_challenge: challenge,
-    code_challenge_method: "S256",
-    state: "client-state",
-  })
+  const { query } = await authorizeQuery(clientId)
   const res = await fetch(`${url}/authorize?${query}`, { redirect: "manual" })
   return { status: res.status, text: await res.text() }
 }
 
 /** `authorize` sent from the local address `from` (a caller on another loopback address). */
 const authorizeFrom = async (url: string, clientId: string, from: string) => {
-  const { challenge } = await pkce()
-  const query = new URLSearchParams({
-    client_id: clientId,
-    redirect_uri: clientRedirect,
-    response_type: "code",
-    code_challenge: challenge,
-    code_challenge_method: "S256",
-    state: "client-state",
-  })
+  const { query } = await authorizeQuery(clientId)
   return new Promise<{ status: number; text: string }>((resolve, reject) => {
     const req = request(`${url}/authorize?${query}`, { localAddress: from }, (res) => {
       let text = ""

@@ -5,14 +5,18 @@
  *
  * Test support. Requests go to 127.0.0.1 only.
  */
-import { createServer } from "node:http"
+import { mkdtempSync, rmSync } from "node:fs"
+import { createServer, type IncomingHttpHeaders } from "node:http"
 import type { AddressInfo } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { Gateway, GatewayConfig } from "@oidc-proxy/node"
 import { HeadlessBrowser } from "@oidc-proxy/testbed"
 import { Result } from "effect"
-import { expect } from "vitest"
+import { afterAll, beforeAll, expect } from "vitest"
 import { pkce } from "../support.ts"
-import type { FakeIdp } from "./FakeIdp.ts"
+import { type FakeIdp, startFakeIdp } from "./FakeIdp.ts"
+import type { GatewayProcess } from "./processes.ts"
 
 export const masterSecret = "fault-scenarios-master-secret-0123456789-abcdef"
 
@@ -48,20 +52,30 @@ export const configOf = (env: Record<string, string>): GatewayConfig.GatewayConf
 export const startGateway = (env: Record<string, string>, options: Gateway.Options = {}) =>
   Gateway.start(configOf(env), options)
 
+/** One request as the target parsed it. */
+export interface Seen {
+  readonly method: string
+  readonly url: string
+  readonly headers: IncomingHttpHeaders
+}
+
 export interface Target {
+  /** The target's `/mcp` URL. */
   readonly url: string
   /** How many requests reached it. */
   readonly hits: () => number
+  /** Every request it parsed, in order. */
+  readonly seen: Array<Seen>
   readonly close: () => Promise<void>
 }
 
-/** A stand-in MCP server: 200 JSON to everything. */
+/** A stand-in MCP server that records what reaches it: 200 JSON to everything. */
 export const startTarget = async (): Promise<Target> => {
-  let hits = 0
+  const seen: Array<Seen> = []
   const server = createServer((req, res) => {
     req.resume()
     req.on("end", () => {
-      hits++
+      seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers })
       res.writeHead(200, { "content-type": "application/json" })
       res.end('{"ok":true}')
     })
@@ -69,12 +83,59 @@ export const startTarget = async (): Promise<Target> => {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
-    hits: () => hits,
+    hits: () => seen.length,
+    seen,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve())
         server.closeAllConnections()
       }),
+  }
+}
+
+/** What a binary scenario runs against: the fake IdP, a target, a scratch folder, its gateway. */
+export interface Scenario {
+  readonly idp: FakeIdp
+  readonly target: Target
+  /** A scratch folder (e.g. for SQLite files), removed after all tests. */
+  readonly dir: string
+  /** The gateway process a test spawned last, if any: killed (SIGKILL) after all tests. */
+  gateway: GatewayProcess | undefined
+}
+
+/**
+ * Starts the fake IdP and a target before all tests of the file (or suite) and stops them, the
+ * scenario's gateway and its scratch folder after.
+ */
+export const fakeIdpScenario = (dirPrefix = "oidc-proxy-fault-"): Scenario => {
+  const state: { idp?: FakeIdp; target?: Target; gateway: GatewayProcess | undefined } = {
+    gateway: undefined,
+  }
+  const dir = mkdtempSync(join(tmpdir(), dirPrefix))
+  beforeAll(async () => {
+    state.idp = await startFakeIdp()
+    state.target = await startTarget()
+  })
+  afterAll(async () => {
+    await state.gateway?.stop("SIGKILL")
+    await state.target?.close()
+    await state.idp?.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return {
+    get idp() {
+      return state.idp!
+    },
+    get target() {
+      return state.target!
+    },
+    dir,
+    get gateway() {
+      return state.gateway
+    },
+    set gateway(value) {
+      state.gateway = value
+    },
   }
 }
 
@@ -87,10 +148,14 @@ export interface ClientTokens {
   readonly refresh_token: string
 }
 
-/** `POST /register` of a client at `url` (public unless `auth` says otherwise): its registration. */
+/**
+ * `POST /register` of a client at `url` (public unless `auth` says otherwise), with `metadata`
+ * over the defaults: its registration.
+ */
 export const register = async (
   url: string,
   auth: "none" | "client_secret_basic" = "none",
+  metadata: Record<string, unknown> = {},
 ): Promise<{ readonly client_id: string; readonly client_secret?: string }> => {
   const res = await fetch(`${url}/register`, {
     method: "POST",
@@ -100,6 +165,7 @@ export const register = async (
       grant_types: ["authorization_code", "refresh_token"],
       token_endpoint_auth_method: auth,
       client_name: "fault scenario client",
+      ...metadata,
     }),
   })
   expect(res.status, await res.clone().text()).toBe(201)
@@ -108,6 +174,21 @@ export const register = async (
 
 /** `POST /register` of a public client at `url`. */
 export const registerClient = async (url: string): Promise<string> => (await register(url)).client_id
+
+/** A PKCE `/authorize` query for `client_id` to the client's redirect URI, plus `extra` parameters. */
+export const authorizeQuery = async (client_id: string, extra: Record<string, string> = {}) => {
+  const { verifier, challenge } = await pkce()
+  const query = new URLSearchParams({
+    client_id,
+    redirect_uri: clientRedirect,
+    response_type: "code",
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+    state: "client-state",
+    ...extra,
+  })
+  return { verifier, query }
+}
 
 export interface Authorization {
   readonly client_id: string
@@ -128,15 +209,7 @@ export const toIdp = async (
   registered?: string,
 ): Promise<Authorization> => {
   const client_id = registered ?? (await registerClient(url))
-  const { verifier, challenge } = await pkce()
-  const query = new URLSearchParams({
-    client_id,
-    redirect_uri: clientRedirect,
-    response_type: "code",
-    code_challenge: challenge,
-    code_challenge_method: "S256",
-    state: "client-state",
-  })
+  const { verifier, query } = await authorizeQuery(client_id)
   const atIdp = await browser.drive(`${url}/authorize?${query}`, {
     stopAt: (u) => u.href.startsWith(`${idp.issuer}/authorize`),
     onPage: HeadlessBrowser.pressButton("decision", "approve"),

@@ -6,48 +6,45 @@
  *
  * Test support. Everything binds 127.0.0.1; every start has a matching stop.
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
 import { createServer as createHttpServer, request as httpRequest } from "node:http"
-import { type AddressInfo, createServer } from "node:net"
+import type { Socket } from "node:net"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { RedisServer as Redis } from "@oidc-proxy/store-redis/testing"
+import { Polling, Ports, GatewayProcess as Testbed } from "@oidc-proxy/testbed"
+import { afterAll, beforeAll, describe } from "vitest"
 
-/** A port that was free a moment ago (the kernel picks it). */
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
+/** Free ports, polling and the binary come from the testbed; re-exported for the scenarios. */
+export const freePort = Ports.freePort
+export const sleep = Polling.sleep
+export const waitFor = Polling.waitFor
+export type GatewayProcess = Testbed.GatewayProcess
+/** Spawns the workspace's binary with exactly `env` (plus PATH) and waits for `/readyz`. */
+export const spawnGateway = (url: string, env: Record<string, string>) => Testbed.spawnGateway(url, env)
+
+// --- raw sockets -------------------------------------------------------------------------------
+
+/** An HTTP/1.1 answer read off a raw socket. */
+export interface RawAnswer {
+  readonly status: number
+  /** The JSON body; `{}` when there is none. */
+  readonly body: Record<string, unknown>
+}
+
+/** The answer on `socket` (sent with `Connection: close`), read once the server ends it. */
+export const rawAnswer = (socket: Socket): Promise<RawAnswer> =>
+  new Promise<RawAnswer>((done, fail) => {
+    const chunks: Array<Buffer> = []
+    socket.on("data", (c: Buffer) => chunks.push(c))
+    socket.on("error", fail)
+    socket.on("end", () => {
+      const text = Buffer.concat(chunks).toString("utf8")
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0)
+      const json = text.slice(text.indexOf("{"), text.lastIndexOf("}") + 1)
+      done({ status, body: json === "" ? {} : (JSON.parse(json) as Record<string, unknown>) })
     })
   })
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-/**
- * Polls `probe` every `intervalMs` until it returns a value other than `undefined`; fails after
- * `timeoutMs` naming `what` and the last value seen.
- */
-export const waitFor = async <A>(
-  what: string,
-  probe: () => Promise<A | undefined>,
-  options: { readonly timeoutMs: number; readonly intervalMs?: number },
-): Promise<A> => {
-  const deadline = performance.now() + options.timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const value = await probe()
-      if (value !== undefined) return value
-    } catch (error) {
-      last = error
-    }
-    if (performance.now() > deadline)
-      throw new Error(`${what}: not within ${options.timeoutMs} ms (last: ${String(last)})`)
-    await sleep(options.intervalMs ?? 100)
-  }
-}
 
 // --- redis-server -------------------------------------------------------------------------------
 
@@ -58,53 +55,32 @@ export type RedisServer = Redis.RedisServer
 export const redisServer = (port: number, dir?: string): RedisServer =>
   Redis.make(port, dir === undefined ? {} : { dir })
 
-// --- the oidc-proxy binary ----------------------------------------------------------------------
-
-const bin = join(import.meta.dirname, "..", "..", "..", "..", "adapters", "node", "bin", "oidc-proxy.mjs")
-
-export interface GatewayProcess {
-  readonly url: string
-  readonly child: ChildProcess
-  /** Everything the process wrote (stdout and stderr). */
-  readonly output: () => string
-  /** Sends `signal` and resolves once the process has exited. */
-  readonly stop: (signal?: NodeJS.Signals) => Promise<void>
-}
-
-/** Spawns the binary with exactly `env` (plus PATH) and waits for `/readyz` (at most 20 s). */
-export const spawnGateway = async (url: string, env: Record<string, string>): Promise<GatewayProcess> => {
-  const child = spawn(process.execPath, [bin], {
-    env: { PATH: process.env["PATH"] ?? "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+/**
+ * Declares `scenarios` twice: over a fresh SQLite file (`<title>, SQLite store`) and over a
+ * throwaway redis-server (`<title>, Redis store`, skipped without one). `store()` is the
+ * `OIDC_PROXY_STORE` value, read once the suite's `beforeAll` has run.
+ */
+export const onSqliteAndRedis = (
+  title: string,
+  dirPrefix: string,
+  scenarios: (store: () => string) => void,
+): void => {
+  describe(`${title}, SQLite store`, () => {
+    const dir = mkdtempSync(join(tmpdir(), dirPrefix))
+    afterAll(() => rmSync(dir, { recursive: true, force: true }))
+    scenarios(() => `sqlite:${join(dir, "gw.db")}`)
   })
-  let output = ""
-  child.stdout?.on("data", (d) => {
-    output += String(d)
+  describeWithRedis(`${title}, Redis store`, () => {
+    let redis: RedisServer
+    beforeAll(async () => {
+      redis = redisServer(await freePort())
+      await redis.start()
+    })
+    afterAll(async () => {
+      await redis?.stop()
+    })
+    scenarios(() => redis.url)
   })
-  child.stderr?.on("data", (d) => {
-    output += String(d)
-  })
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
-  const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal)
-    await exited
-  }
-  try {
-    // A process that exited (e.g. refused its configuration) fails the start at once.
-    const ready = await waitFor(
-      "the gateway's /readyz",
-      async () => {
-        if (child.exitCode !== null) return "exited"
-        return (await fetch(`${url}/readyz`)).status === 200 ? "ready" : undefined
-      },
-      { timeoutMs: 20_000 },
-    )
-    if (ready === "exited") throw new Error(`gateway exited ${child.exitCode}`)
-  } catch (error) {
-    await stop("SIGKILL")
-    throw new Error(`${String(error)}\n${output}`)
-  }
-  return { url, child, output: () => output, stop }
 }
 
 // --- a load balancer stand-in -------------------------------------------------------------------
