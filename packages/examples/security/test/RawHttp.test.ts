@@ -18,27 +18,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type FakeIdp, startFakeIdp } from "./faults/FakeIdp.ts"
 import { gatewayEnv, signIn, startTarget, type Target } from "./faults/flows.ts"
 import { freePort, type GatewayProcess, sleep, spawnGateway } from "./faults/processes.ts"
-import { type Case, exchange, rawCase, smuggledMarker } from "./raw.ts"
+import { type Case, exchange, onTargetPath, rawCase, smuggledMarker } from "./raw.ts"
 
 const cases = Number(process.env["RAW_FUZZ_CASES"] ?? 300)
-
-/** The configured target path or below it, with nothing a decoding target would read otherwise. */
-export const onTargetPath = (url: string): boolean => {
-  const q = url.indexOf("?")
-  const path = q < 0 ? url : url.slice(0, q)
-  // Below `/mcp/` an empty segment (`/mcp//x`) is passed as sent: only a leading `//` reads as an authority.
-  if (path !== "/mcp" && !path.startsWith("/mcp/")) return false
-  return path.split("/").every((raw) => {
-    let s: string
-    try {
-      s = decodeURIComponent(raw)
-    } catch {
-      return false
-    }
-    // An encoded `/` or `\` (`%2F`, `%5C`) is refused at the edge: a segment never decodes to one.
-    return s !== "." && s !== ".." && !s.includes("\0") && !s.includes("/") && !s.includes("\\")
-  })
-}
 
 let idp: FakeIdp
 let target: Target

@@ -400,6 +400,24 @@ export const rawCase = (host: string): fc.Arbitrary<Case> =>
       }
     })
 
+/** The configured target path or below it, with nothing a decoding target would read otherwise. */
+export const onTargetPath = (url: string): boolean => {
+  const q = url.indexOf("?")
+  const path = q < 0 ? url : url.slice(0, q)
+  // Below `/mcp/` an empty segment (`/mcp//x`) is passed as sent: only a leading `//` reads as an authority.
+  if (path !== "/mcp" && !path.startsWith("/mcp/")) return false
+  return path.split("/").every((raw) => {
+    let s: string
+    try {
+      s = decodeURIComponent(raw)
+    } catch {
+      return false
+    }
+    // An encoded `/` or `\` (`%2F`, `%5C`) is refused at the edge: a segment never decodes to one.
+    return s !== "." && s !== ".." && !s.includes("\0") && !s.includes("/") && !s.includes("\\")
+  })
+}
+
 // --- the exchange -------------------------------------------------------------------------------
 
 /** What came back on one connection: the status of every answer, in order. */
