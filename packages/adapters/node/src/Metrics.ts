@@ -1,6 +1,8 @@
 /**
  * The gateway's Prometheus metrics: requests by endpoint and status class, bearer checks by
- * result, target latency, store errors — rendered in the Prometheus text format.
+ * result, target latency, store errors, and the process's resident memory, V8 heap and active
+ * handles (read at render time, so a soak can watch them flat or growing) — rendered in the
+ * Prometheus text format.
  *
  * Adapter (observability), no dependencies. Label values come from fixed sets (endpoint names,
  * status classes), never from request data, so the number of series stays bounded.
@@ -40,6 +42,26 @@ const labels = (pairs: Record<string, string>) =>
   `{${Object.entries(pairs)
     .map(([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`)
     .join(",")}}`
+
+/** The process gauges, read when rendered. */
+const processGauges = (): Array<string> => {
+  const memory = process.memoryUsage()
+  const gauge = (name: string, help: string, value: number) => [
+    `# HELP ${name} ${help}`,
+    `# TYPE ${name} gauge`,
+    `${name} ${value}`,
+  ]
+  return [
+    ...gauge("process_resident_memory_bytes", "Resident memory size in bytes.", memory.rss),
+    ...gauge("nodejs_heap_size_used_bytes", "V8 heap in use, bytes.", memory.heapUsed),
+    ...gauge("nodejs_heap_size_total_bytes", "V8 heap allocated, bytes.", memory.heapTotal),
+    ...gauge(
+      "nodejs_active_resources",
+      "Resources keeping the event loop alive (sockets, timers, handles).",
+      process.getActiveResourcesInfo().length,
+    ),
+  ]
+}
 
 const statusClass = (status: number) => `${Math.floor(status / 100)}xx`
 
@@ -116,6 +138,7 @@ export const make = (): Metrics => {
         lines.push(`${histogram}_sum${labels({ outcome })} ${sums.get(outcome) ?? 0}`)
         lines.push(`${histogram}_count${labels({ outcome })} ${counts.get(outcome) ?? 0}`)
       }
+      lines.push(...processGauges())
       return `${lines.join("\n")}\n`
     },
   }

@@ -180,6 +180,18 @@ describe("AccessLog backlog", () => {
 })
 
 describe("Metrics", () => {
+  it("process gauges - resident memory, heap and active resources of this process, as gauges", () => {
+    const text = Metrics.make().render()
+    const gauge = (name: string) => {
+      assert.include(text, `# TYPE ${name} gauge`)
+      return Number(new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1])
+    }
+    assert.isAbove(gauge("process_resident_memory_bytes"), gauge("nodejs_heap_size_used_bytes"))
+    assert.isAtLeast(gauge("nodejs_heap_size_total_bytes"), gauge("nodejs_heap_size_used_bytes"))
+    assert.isAbove(gauge("nodejs_heap_size_used_bytes"), 0)
+    assert.isAtLeast(gauge("nodejs_active_resources"), 0)
+  })
+
   it("target - cumulative histogram buckets, sum and count per outcome", () => {
     const metrics = Metrics.make()
     for (const seconds of [0.001, 0.005, 0.02, 0.3, 20]) metrics.target(seconds, true)

@@ -64,6 +64,8 @@ interface Tally {
   done: number
   skipped: number
   forwarded: number
+  /** Cases whose exchange took over 4 s (a socket left waiting for bytes, or a stalled answer). */
+  slow: number
   readonly byKind: Map<string, number>
   readonly byFamily: Map<string, number>
   readonly findings: Array<string>
@@ -90,7 +92,16 @@ const run = async (gateway: GatewayProcess, port: number, target: Target, f: Fix
       const k = next++
       const c = caseAt(arb, k)
       const id = `${seed}-${k}`
+      const sent = performance.now()
       const answer = await send(c, id, port, f)
+      const ms = performance.now() - sent
+      if (ms > 4_000) {
+        tally.slow++
+        if (tally.slow <= 20)
+          console.info(
+            `slow: case ${k} [${c.family}] ${ms.toFixed(0)} ms, ${answer?.statuses.join(",") || "no answer"}: ${c.label.slice(0, 160)}`,
+          )
+      }
       tally.done++
       tally.byFamily.set(c.family, (tally.byFamily.get(c.family) ?? 0) + 1)
       if (answer === undefined) {
@@ -125,6 +136,7 @@ const main = async () => {
   const gateway = await spawnGateway(url, env)
   const tally: Tally = {
     done: 0,
+    slow: 0,
     skipped: 0,
     forwarded: 0,
     byKind: new Map(),
@@ -141,7 +153,7 @@ const main = async () => {
       console.info(
         `fuzz: ${tally.done}/${total} cases, ${(tally.done / s).toFixed(0)} cases/s, ` +
           `${tally.byKind.get("5xx") ?? 0} 5xx, ${tally.byKind.get("echo") ?? 0} echoes, ` +
-          `${tally.byKind.get("allow") ?? 0} allows, ${tally.findings.length} findings`,
+          `${tally.byKind.get("allow") ?? 0} allows, ${tally.findings.length} findings, ${tally.slow} slow`,
       )
     }, 5_000)
     // Consent transactions, callback states and codes expire: renewed while the run goes on.
@@ -174,7 +186,7 @@ const summary = (tally: Tally, seconds: number, smuggled: number, lost: boolean,
   const kinds = ["5xx", "echo", "allow", "off-path", "smuggled", "not-forwarded", "no-answer", "granted"]
   console.info(
     `fuzz: ${tally.done} cases in ${seconds.toFixed(1)} s (${(tally.done / seconds).toFixed(0)} cases/s), ` +
-      `seed ${seed}, ${tally.forwarded} forwarded, ${tally.skipped} not sendable\n` +
+      `seed ${seed}, ${tally.forwarded} forwarded, ${tally.skipped} not sendable, ${tally.slow} slower than 4 s\n` +
       `  findings: ${kinds.map((k) => `${tally.byKind.get(k) ?? 0} ${k}`).join(", ")}\n` +
       `  smuggled requests at the target: ${smuggled}; session A still valid: ${!lost}; gateway error lines: ${errors.length}\n` +
       `  cases by family: ${[...tally.byFamily].map(([k, n]) => `${k} ${n}`).join(", ")}`,
