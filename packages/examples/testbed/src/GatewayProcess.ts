@@ -29,10 +29,12 @@ export interface SpawnOptions {
   /** The binary to run with Node; default the workspace's. */
   readonly bin?: string
   readonly cwd?: string
+  /** How long to wait for `/readyz`; default 20 s (a loaded machine may need more). */
+  readonly readyTimeoutMs?: number
 }
 
 /**
- * Spawns the binary with exactly `env` (plus PATH) and waits for `/readyz` (at most 20 s); a
+ * Spawns the binary with exactly `env` (plus PATH) and waits for `/readyz` (20 s by default); a
  * process that exits first (e.g. refused its configuration) fails the start at once.
  *
  * @since 0.1.0
@@ -66,7 +68,7 @@ export const spawnGateway = async (
         if (child.exitCode !== null) return "exited"
         return (await fetch(`${url}/readyz`)).status === 200 ? "ready" : undefined
       },
-      { timeoutMs: 20_000 },
+      { timeoutMs: options.readyTimeoutMs ?? 20_000 },
     )
     if (ready === "exited") throw new Error(`gateway exited ${child.exitCode}`)
   } catch (error) {

@@ -76,6 +76,11 @@ export interface LocalIdpTtl {
 export interface LocalIdpOptions {
   /** Port to listen on; default 0 (a free port). */
   readonly port?: number
+  /**
+   * The public issuer URL, when clients reach the IdP through something in front of it (e.g. a
+   * fault-injecting proxy); default `http://127.0.0.1:<port>`.
+   */
+  readonly issuer?: string
   /** Default: `proxy-client` / a random secret / `client_secret_basic` / `http://127.0.0.1:1/callback`. */
   readonly client?: Partial<LocalIdpClient>
   /**
@@ -148,7 +153,7 @@ const oidcScopes = ["openid", "profile", "email", "offline_access"]
 export const startLocalIdp = async (options: LocalIdpOptions = {}): Promise<LocalIdp> => {
   const server = createServer()
   const port = await listen(server, options.port ?? 0)
-  const issuer = `http://127.0.0.1:${port}`
+  const issuer = options.issuer ?? `http://127.0.0.1:${port}`
   const client: LocalIdpClient = {
     client_id: options.client?.client_id ?? "proxy-client",
     client_secret: options.client?.client_secret ?? randomBytes(24).toString("base64url"),
