@@ -73,12 +73,23 @@ interface Tally {
   readonly findings: Array<string>
 }
 
-const report = (tally: Tally, k: number, c: FuzzCase, list: ReadonlyArray<Finding>, answer: Answer) => {
+/** The answer's first bytes with every secret replaced: the fuzz's own output echoes nothing. */
+const excerpt = (text: string, secrets: ReadonlyArray<string>) =>
+  JSON.stringify(secrets.reduce((t, s) => t.replaceAll(s, "<secret>"), text).slice(0, 300))
+
+const report = (
+  tally: Tally,
+  k: number,
+  c: FuzzCase,
+  list: ReadonlyArray<Finding>,
+  answer: Answer,
+  secrets: ReadonlyArray<string>,
+) => {
   for (const f of list) {
     tally.byKind.set(f.kind, (tally.byKind.get(f.kind) ?? 0) + 1)
     const line =
       `FINDING ${f.kind} case ${k} [${c.family}] ${f.detail}\n  ${c.label.slice(0, 200)}\n` +
-      `  answer: ${JSON.stringify(answer.text.slice(0, 300))}\n` +
+      `  answer: ${excerpt(answer.text, secrets)}\n` +
       `  replay: npm run fuzz -- --seed ${seed} --case ${k}`
     if (tally.findings.length < 200) tally.findings.push(line)
     console.info(line)
@@ -112,7 +123,7 @@ const run = async (gateway: GatewayProcess, port: number, target: Target, f: Fix
       }
       const seen = target.seen.filter((s) => s.headers["x-case"] === id)
       tally.forwarded += seen.length
-      report(tally, k, c, findings(c, answer, seen, f.secrets), answer)
+      report(tally, k, c, findings(c, answer, seen, f.secrets), answer, f.secrets)
       if (only !== undefined)
         console.info(`case ${k} [${c.family}] ${c.label}\n${answer.text.slice(0, 2000)}`)
     }
