@@ -166,3 +166,58 @@ describe("downstream tokens (RFC 8693) through the oidc-proxy binary", () => {
     expect(logs).toContain("downstream token not obtained")
   }, 90_000)
 })
+
+describe("downstream tokens (Entra on-behalf-of form) through the oidc-proxy binary", () => {
+  let idp: LocalIdp.LocalIdp
+  let mcp: McpServer.RunningMcpServer
+  let gateway: GatewayProcess.GatewayProcess
+  let url = ""
+  const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-obo-"))
+
+  beforeAll(async () => {
+    idp = await LocalIdp.startLocalIdp({
+      quiet: true,
+      client: { redirect_uris: ["http://127.0.0.1/auth/callback"], loopbackAnyPort: true },
+      tokenExchange: { ttl: 300, audiences: ["api://downstream"] },
+    })
+    mcp = await McpServer.startMcpServer()
+    url = `http://127.0.0.1:${await Ports.freePort()}`
+    gateway = await GatewayProcess.spawnGateway(url, {
+      ...GatewayProcess.localIdpEnv(url, mcp.url, idp),
+      OIDC_PROXY_STORE: `sqlite:${join(dir, "gw.db")}`,
+      OIDC_PROXY_SECRET: "downstream-obo-secret-0123456789-abcdefghij",
+      OIDC_PROXY_DOWNSTREAM_TOKEN: "entra-obo",
+      OIDC_PROXY_DOWNSTREAM_TOKEN_HEADER: "authorization",
+      OIDC_PROXY_EXCHANGE_SCOPE: "api://downstream/.default",
+    })
+  }, 30_000)
+
+  afterAll(async () => {
+    await gateway?.stop()
+    await mcp?.close()
+    await idp?.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it("the target's Authorization carries the on-behalf-of token, obtained once for the session", async () => {
+    const { client, provider } = await McpClient.connectWithOAuth(`${url}/mcp`, {
+      interact: HeadlessBrowser.firstOf(
+        HeadlessBrowser.pressButton("decision", "approve"),
+        HeadlessBrowser.oidcProviderDevInteractions({ login: "ada" }),
+      ),
+      scope: "openid email offline_access mcp:read",
+    })
+    await client.callTool({ name: "whoami", arguments: {} })
+    await client.callTool({ name: "whoami", arguments: {} })
+    await client.close()
+    const exchange = idp.tokenExchange!
+    expect(exchange.requests).toBe(1)
+    const token = exchange.issued[0]!
+    expect(decodeJwt(token)).toMatchObject({ aud: "api://downstream", sub: "ada" })
+    const posts = mcp.requests.filter((r) => r.method === "POST")
+    expect(posts.length).toBeGreaterThanOrEqual(3)
+    for (const r of posts) expect(r.headers.authorization).toBe(`Bearer ${token}`)
+    expect(token).not.toBe(provider.tokens()!.access_token)
+    expect(gateway.output()).not.toContain(token)
+  }, 60_000)
+})

@@ -108,7 +108,10 @@ export interface LocalIdpOptions {
    * with the JWKS, no `scope`/`scp` claim) as `access_token` too. Default false.
    */
   readonly sameJwt?: boolean
-  /** Enable the RFC 8693 token-exchange grant for the client; default off. */
+  /**
+   * Enable the RFC 8693 token-exchange grant for the client, and Entra's on-behalf-of form of it
+   * (the JWT bearer grant with `requested_token_use=on_behalf_of`); default off.
+   */
   readonly tokenExchange?: TokenExchangeOptions
   /**
    * Hide oidc-provider's start-up warnings about its development-only parts (in-memory adapter, dev
@@ -154,6 +157,8 @@ export interface TokenExchangeControl {
 export const tokenExchange = {
   grantType: "urn:ietf:params:oauth:grant-type:token-exchange",
   accessTokenType: "urn:ietf:params:oauth:token-type:access_token",
+  /** Entra's on-behalf-of request (`requested_token_use=on_behalf_of`, `assertion`, `scope`). */
+  jwtBearerGrantType: "urn:ietf:params:oauth:grant-type:jwt-bearer",
 } as const
 
 /**
@@ -274,7 +279,9 @@ const configuration = async (
         grant_types: [
           "authorization_code",
           "refresh_token",
-          ...(options.tokenExchange === undefined ? [] : [tokenExchange.grantType]),
+          ...(options.tokenExchange === undefined
+            ? []
+            : [tokenExchange.grantType, tokenExchange.jwtBearerGrantType]),
         ],
         response_types: ["code"],
       },
@@ -371,16 +378,10 @@ const registerTokenExchange = (
       return
     }
     const params = ctx.oidc.params as Record<string, string | undefined>
-    if (params["subject_token_type"] !== tokenExchange.accessTokenType)
-      throw new errors.InvalidRequest("subject_token_type must be an access token")
-    const requested = params["requested_token_type"]
-    if (requested !== undefined && requested !== tokenExchange.accessTokenType)
-      throw new errors.InvalidRequest("only access tokens are issued")
-    const audience = params["audience"] ?? audiences[0]!
-    if (!audiences.includes(audience)) throw new errors.InvalidTarget("unknown audience")
+    const { subjectToken, audience, onBehalfOf } = exchangeRequest(params, audiences)
     if (control.mode === "refuse") throw new errors.InvalidGrant("the subject token is no longer accepted")
     const client = ctx.oidc.client!
-    const subject = await jwtVerify(params["subject_token"] ?? "", keys.publicKey, {
+    const subject = await jwtVerify(subjectToken, keys.publicKey, {
       issuer: keys.issuer,
       audience: keys.audience,
       typ: "at+jwt",
@@ -406,7 +407,8 @@ const registerTokenExchange = (
     control.issued.push(token)
     ctx.body = {
       access_token: token,
-      issued_token_type: tokenExchange.accessTokenType,
+      // Entra's on-behalf-of answer has no issued_token_type.
+      ...(onBehalfOf ? {} : { issued_token_type: tokenExchange.accessTokenType }),
       token_type: "Bearer",
       expires_in: ttl,
       ...(scope === undefined ? {} : { scope }),
@@ -422,6 +424,41 @@ const registerTokenExchange = (
     "actor_token",
     "actor_token_type",
   ])
+  provider.registerGrantType(tokenExchange.jwtBearerGrantType, handler, [
+    "assertion",
+    "requested_token_use",
+    "scope",
+  ])
+}
+
+/**
+ * The subject token and audience of a request: RFC 8693's form, or Entra's on-behalf-of form whose
+ * audience is its `scope` without `/.default` (`api://downstream/.default` → `api://downstream`).
+ */
+const exchangeRequest = (
+  params: Record<string, string | undefined>,
+  audiences: ReadonlyArray<string>,
+): { readonly subjectToken: string; readonly audience: string; readonly onBehalfOf: boolean } => {
+  const onBehalfOf = params["grant_type"] === tokenExchange.jwtBearerGrantType
+  if (onBehalfOf) {
+    if (params["requested_token_use"] !== "on_behalf_of")
+      throw new errors.InvalidRequest("requested_token_use must be on_behalf_of")
+  } else {
+    if (params["subject_token_type"] !== tokenExchange.accessTokenType)
+      throw new errors.InvalidRequest("subject_token_type must be an access token")
+    const requested = params["requested_token_type"]
+    if (requested !== undefined && requested !== tokenExchange.accessTokenType)
+      throw new errors.InvalidRequest("only access tokens are issued")
+  }
+  const audience = onBehalfOf
+    ? (params["scope"] ?? "").replace(/\/\.default$/, "")
+    : (params["audience"] ?? audiences[0]!)
+  if (!audiences.includes(audience)) throw new errors.InvalidTarget("unknown audience")
+  return {
+    subjectToken: (onBehalfOf ? params["assertion"] : params["subject_token"]) ?? "",
+    audience,
+    onBehalfOf,
+  }
 }
 
 /**
