@@ -79,6 +79,25 @@ export class UpstreamError extends Schema.TaggedError<UpstreamError>()("Upstream
 }) {}
 
 /**
+ * The downstream token (RFC 8693 exchange, Entra on-behalf-of) could not be obtained, so the
+ * request is not forwarded. `reason`: `unavailable` (the IdP is unreachable, timed out or answered
+ * 5xx/429: 503 with `Retry-After`), `subject_refused` (the IdP answered `invalid_grant`: the upstream
+ * token is no longer accepted, 401 `invalid_token` so the client signs in again), `no_subject` (no
+ * upstream token behind the proxy token, 401 `invalid_token`), `refused` (any other OAuth error:
+ * the gateway is not allowed this exchange, 403 `access_denied`; signing in again cannot help),
+ * `bad_response` (an answer that is not a usable token: 502). `error` is the IdP's OAuth error
+ * code when it sent one (never its `error_description`, which may quote request data).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class DownstreamTokenError extends Schema.TaggedError<DownstreamTokenError>()("DownstreamTokenError", {
+  reason: Schema.Literals(["unavailable", "subject_refused", "no_subject", "refused", "bad_response"]),
+  error: Schema.optionalKey(Schema.String),
+  description: Schema.String,
+}) {}
+
+/**
  * The OAuth error codes the authorization server answers with (RFC 6749 §4.1.2.1, §5.2; RFC 7591
  * §3.2.2; RFC 8707 §2; RFC 6750 §3.1).
  *

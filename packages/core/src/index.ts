@@ -26,6 +26,10 @@ export * as ClientMetadataFetcher from "./ClientMetadataFetcher.ts"
 /** @since 0.1.0 */
 export * as Collection from "./Collection.ts"
 /** @since 0.1.0 */
+export * as DownstreamToken from "./DownstreamToken.ts"
+/** @since 0.1.0 */
+export * as DownstreamTokenCache from "./DownstreamTokenCache.ts"
+/** @since 0.1.0 */
 export * as Endpoints from "./Endpoints.ts"
 /** @since 0.1.0 */
 export * as Entropy from "./Entropy.ts"

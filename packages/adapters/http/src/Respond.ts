@@ -155,6 +155,49 @@ export const fromFailure = (e: Failure, kind: Kind, issuer: string): Response =>
   }
 }
 
+/**
+ * The answer when the downstream token of a protected-resource request could not be obtained (the
+ * request is not forwarded): an IdP outage is 503 `temporarily_unavailable` with `Retry-After`; an
+ * upstream token the IdP no longer accepts (or none behind the proxy token) is 401 `invalid_token`
+ * with its challenge, so the client signs in again; any other refusal is 403 `access_denied` naming
+ * the IdP's error code (signing in again cannot help, so no challenge invites it); an unusable
+ * answer is 502. Descriptions are fixed text plus at most the IdP's error code.
+ *
+ * @see [RFC 6750 §3.1](https://www.rfc-editor.org/rfc/rfc6750#section-3.1)
+ * @category error handling
+ * @since 0.1.0
+ */
+export const downstreamTokenFailure = (e: OAuthError.DownstreamTokenError): Response => {
+  switch (e.reason) {
+    case "unavailable":
+      return unavailable("json")
+    case "subject_refused":
+    case "no_subject": {
+      const description = "The sign-in can no longer be used for the protected resource; sign in again"
+      return json(
+        401,
+        { error: "invalid_token", error_description: description },
+        {
+          "www-authenticate": BearerDecision.formatChallenge({
+            error: "invalid_token",
+            error_description: description,
+          }),
+        },
+      )
+    }
+    case "refused":
+      return json(403, {
+        error: "access_denied",
+        error_description: `The identity provider refused the token exchange for the protected resource${e.error === undefined ? "" : ` (${e.error})`}`,
+      })
+    case "bad_response":
+      return json(502, {
+        error: "bad_gateway",
+        error_description: "The identity provider's token exchange answer could not be used",
+      })
+  }
+}
+
 /** Runs of token-like characters (a JWT, a code, a secret) in a message: never logged. */
 const tokenLike = /[A-Za-z0-9+/_~-]{20,}(?:\.[A-Za-z0-9+/_~=-]*)*|"[^"]*"|'[^']*'/g
 

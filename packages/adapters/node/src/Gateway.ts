@@ -12,21 +12,14 @@
  */
 
 import type { IncomingMessage, ServerResponse } from "node:http"
-import {
-  type AccessToken,
-  Endpoints,
-  type OAuthError,
-  ProxyConfig,
-  Store,
-  TokenStore,
-  Upstream,
-} from "@oidc-proxy/core"
+import { Endpoints, type OAuthError, ProxyConfig, Store, Upstream } from "@oidc-proxy/core"
 import { Respond, WebHandler } from "@oidc-proxy/http"
 import { RedisStore } from "@oidc-proxy/store-redis"
 import { SqliteStore } from "@oidc-proxy/store-sqlite"
-import { Clock, Effect, Layer, Logger, LogLevel, ManagedRuntime, Option, References } from "effect"
+import { Clock, Effect, Exit, Layer, Logger, LogLevel, ManagedRuntime, References, Scope } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { Otlp } from "effect/observability"
+import * as DownstreamTokens from "./DownstreamTokens.ts"
 import type { GatewayConfig } from "./GatewayConfig.ts"
 import * as AccessLog from "./internal/accessLog.ts"
 import * as RequestId from "./internal/requestId.ts"
@@ -186,21 +179,6 @@ const endpointNames = (endpoints: Endpoints.Endpoints): ReadonlyMap<string, stri
     ["/readyz", "readyz"],
   ])
 
-/** The upstream access token behind a proxy token, for `X-Forwarded-Access-Token`. */
-const upstreamAccessToken = (token: AccessToken.AccessToken) =>
-  Effect.gen(function* () {
-    const store = yield* TokenStore.TokenStore
-    // The token passed the bearer check already; only its jti is needed here.
-    const payload = JSON.parse(Buffer.from(token.token.split(".")[1] ?? "", "base64url").toString()) as {
-      jti?: unknown
-    }
-    if (typeof payload.jti !== "string") return undefined
-    const mapping = yield* store.jtiMappings.get(payload.jti)
-    if (Option.isNone(mapping)) return undefined
-    const set = yield* store.upstreamTokenSets.get(mapping.value.upstream_token_set_id)
-    return Option.isSome(set) ? set.value.access_token : undefined
-  })
-
 const readiness = Effect.gen(function* () {
   const store = yield* Store.Store
   const upstream = yield* Upstream.UpstreamClient
@@ -269,6 +247,11 @@ const startWith = async (
   metrics: Metrics.Metrics,
 ): Promise<Gateway> => {
   const { settings, clock } = await runtime.runPromise(settingsAndNotes(config, options))
+  // Held downstream tokens and their exchanges live until shutdown.
+  const downstreamScope = Scope.makeUnsafe()
+  const downstream = await runtime.runPromise(
+    DownstreamTokens.make(config).pipe(Effect.provideService(Scope.Scope, downstreamScope)),
+  )
   const resourcePath = new URL(settings.resource).pathname.replace(/\/+$/, "") || "/"
   const log = requestLog(config, runtime)
   const requestId = RequestId.make()
@@ -281,7 +264,7 @@ const startWith = async (
     })
   const edge = await runtime.runPromise(
     WebHandler.makeEdge({
-      onAuthorized: authorized(config, options, runtime, metrics, resourcePath, unreachable),
+      onAuthorized: authorized(config, options, runtime, metrics, resourcePath, unreachable, downstream),
       corsOrigins: config.corsOrigins,
     }),
   )
@@ -335,6 +318,7 @@ const startWith = async (
       await Promise.all([main.shutdown(timeout), metricsServer?.shutdown(timeout)])
       await fast?.close()
       log.close()
+      await runtime.runPromise(Scope.close(downstreamScope, Exit.void))
       await runtime.dispose()
     }),
   }
@@ -357,13 +341,13 @@ const authorized = (
   metrics: Metrics.Metrics,
   resourcePath: string,
   onUnreachable: (failure: ReverseProxy.Unreachable) => void,
+  downstream: DownstreamTokens.Source | undefined,
 ): NonNullable<WebHandler.Options["onAuthorized"]> => {
   const forward = ReverseProxy.make({
     target: config.target,
     resourcePath,
-    upstreamAccessToken: config.forwardAccessToken
-      ? (token) => runtime.runPromise(upstreamAccessToken(token))
-      : undefined,
+    downstreamToken: downstream === undefined ? undefined : (token) => runtime.runPromise(downstream(token)),
+    downstreamHeader: config.downstreamToken.mode === "off" ? undefined : config.downstreamToken.header,
     trustUnverifiedEmail: config.trustUnverifiedEmail,
     observe: ({ seconds, ok }) => metrics.target(seconds, ok),
     fetch: options.fetch,
@@ -482,7 +466,7 @@ const metricsListener = (listen: NonNullable<GatewayConfig["metricsListen"]>, me
  * forwarded with `NodeForward` — no Web `Request`/`Response`, no Effect runtime. Anything else
  * (not remembered, refused, a route of the proxy, `Expect`, repeated `Authorization`) returns
  * `false` and takes the `WebHandler` path, so every answer but a forwarded one stays the same.
- * Off when the target token is forwarded (`X-Forwarded-Access-Token` reads the store), when traces
+ * Off when a downstream token is forwarded (it reads the store, may call the IdP), when traces
  * are exported (the forward span) and when a custom `fetch` reaches the target.
  */
 const fastPath = (input: {

@@ -10,11 +10,12 @@
  * @since 0.1.0
  */
 import { createHash, randomBytes } from "node:crypto"
-import { ProxyConfig, ProxyKeys, type StorageKeys } from "@oidc-proxy/core"
+import { type DownstreamToken, ProxyConfig, ProxyKeys, type StorageKeys } from "@oidc-proxy/core"
 import { Effect, Exit, type LogLevel, Redacted, Result } from "effect"
 import * as Text from "./internal/configText.ts"
 import * as P from "./internal/parsers.ts"
 import { suggest } from "./internal/suggest.ts"
+import type * as ReverseProxy from "./ReverseProxy.ts"
 
 /**
  * Where a variable's value goes in core's `ProxyConfig` input: a dotted path, and how the decoded
@@ -293,8 +294,37 @@ export const variables = {
   }),
   forwardAccessToken: v("OIDC_PROXY_FORWARD_ACCESS_TOKEN", {
     default: "false",
-    description: "true: pass the upstream access token to the target as X-Forwarded-Access-Token",
+    description: "true: same as OIDC_PROXY_DOWNSTREAM_TOKEN=upstream",
     parse: P.boolean,
+  }),
+  downstreamToken: v("OIDC_PROXY_DOWNSTREAM_TOKEN", {
+    default: "off",
+    description:
+      "Token the target gets for APIs behind it: off, upstream (the upstream access token), exchange (RFC 8693), entra-obo",
+    parse: P.oneOf(["off", "upstream", "exchange", "entra-obo"]),
+  }),
+  downstreamTokenHeader: v("OIDC_PROXY_DOWNSTREAM_TOKEN_HEADER", {
+    default: "x-forwarded-access-token",
+    description: "Header the downstream token travels in (authorization: as Bearer)",
+    parse: P.oneOf(["x-forwarded-access-token", "authorization"]),
+  }),
+  exchangeEndpoint: v("OIDC_PROXY_EXCHANGE_ENDPOINT", {
+    defaultText: "the upstream token endpoint",
+    description:
+      "Token endpoint of the exchange (exchange, entra-obo); the upstream client credentials are sent",
+    parse: P.secretEndpoint,
+  }),
+  exchangeAudience: v("OIDC_PROXY_EXCHANGE_AUDIENCE", {
+    description: "RFC 8693 audience of the exchanged token (exchange)",
+    parse: P.nonEmpty,
+  }),
+  exchangeResource: v("OIDC_PROXY_EXCHANGE_RESOURCE", {
+    description: "RFC 8693 resource (absolute URI) of the exchanged token (exchange)",
+    parse: P.httpUrlText,
+  }),
+  exchangeScope: v("OIDC_PROXY_EXCHANGE_SCOPE", {
+    description: "Space-separated scopes of the exchanged token (required for entra-obo)",
+    parse: P.nonEmpty,
   }),
   trustUnverifiedEmail: v("OIDC_PROXY_TRUST_UNVERIFIED_EMAIL", {
     default: "false",
@@ -370,7 +400,10 @@ export interface GatewayConfig {
   /** Newest first: the first signs and encrypts, all decrypt. */
   readonly secrets: readonly [StorageKeys.KeySecret, ...Array<StorageKeys.KeySecret>]
   readonly dev: boolean
+  /** Whether the target receives a downstream token (`downstreamToken.mode` is not `off`). */
   readonly forwardAccessToken: boolean
+  /** What the target receives for the APIs behind it, and in which header. */
+  readonly downstreamToken: DownstreamTokenConfig
   /** Send `X-Auth-Request-Email` without `email_verified: true`. */
   readonly trustUnverifiedEmail: boolean
   /** Browser origins allowed on the MCP endpoint (CORS). */
@@ -383,6 +416,23 @@ export interface GatewayConfig {
   /** Unsafe choices (generated secret, memory store) to log once at startup. */
   readonly warnings: ReadonlyArray<string>
 }
+
+/**
+ * The downstream token: none, the upstream access token, or an exchange result (with the exchange's
+ * settings and its endpoint; `undefined` = the upstream token endpoint).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type DownstreamTokenConfig =
+  | { readonly mode: "off" }
+  | { readonly mode: "upstream"; readonly header: ReverseProxy.DownstreamHeader }
+  | {
+      readonly mode: "exchange" | "entra-obo"
+      readonly header: ReverseProxy.DownstreamHeader
+      readonly settings: DownstreamToken.Settings
+      readonly endpoint: URL | undefined
+    }
 
 /**
  * The environment did not decode: one line per bad variable, each starting with its name.
@@ -519,6 +569,55 @@ const checkProxyConfig = (proxy: Record<string, unknown>, issues: Array<string>)
   }
 }
 
+/** The downstream-token mode in effect: `OIDC_PROXY_FORWARD_ACCESS_TOKEN=true` is `upstream`. */
+const downstreamMode = (values: Reading["values"]) =>
+  values.forwardAccessToken === true && values.downstreamToken === "off" ? "upstream" : values.downstreamToken
+
+/**
+ * The downstream-token variables that contradict each other: an exchange setting without an
+ * exchange, Entra's preset without a scope or with RFC 8693 fields, two different modes.
+ */
+const downstreamIssues = (values: Reading["values"]): Array<string> => {
+  const issues: Array<string> = []
+  const mode = downstreamMode(values)
+  const name = variables.downstreamToken.name
+  if (values.forwardAccessToken === true && mode !== "upstream")
+    issues.push(`${variables.forwardAccessToken.name}: true contradicts ${name}=${mode}; set only ${name}`)
+  const exchanging = mode === "exchange" || mode === "entra-obo"
+  for (const key of ["exchangeEndpoint", "exchangeAudience", "exchangeResource", "exchangeScope"] as const)
+    if (!exchanging && values[key] !== undefined)
+      issues.push(
+        `${variables[key].name}: set, but ${name} is ${mode ?? "off"} (exchange or entra-obo use it)`,
+      )
+  if (mode === "entra-obo") {
+    if (values.exchangeScope === undefined)
+      issues.push(
+        `${variables.exchangeScope.name}: required with ${name}=entra-obo (e.g. api://<app>/.default)`,
+      )
+    for (const key of ["exchangeAudience", "exchangeResource"] as const)
+      if (values[key] !== undefined)
+        issues.push(`${variables[key].name}: not sent with ${name}=entra-obo (Entra takes the scope only)`)
+  }
+  return issues
+}
+
+const downstreamOf = (values: Values): DownstreamTokenConfig => {
+  const mode = downstreamMode(values) ?? "off"
+  const header = values.downstreamTokenHeader
+  if (mode === "off" || mode === "upstream") return mode === "off" ? { mode } : { mode, header }
+  return {
+    mode,
+    header,
+    endpoint: values.exchangeEndpoint,
+    settings: {
+      grant: mode,
+      ...(values.exchangeAudience === undefined ? {} : { audience: values.exchangeAudience }),
+      ...(values.exchangeResource === undefined ? {} : { resource: values.exchangeResource }),
+      ...(values.exchangeScope === undefined ? {} : { scope: values.exchangeScope }),
+    },
+  }
+}
+
 /** Unsafe choices worth one warning line at startup. */
 const warningsOf = (values: Reading["values"]): Array<string> => [
   ...(values.clientIdMetadataDevLoopback === true
@@ -573,7 +672,8 @@ const assemble = (
     ...(values.previousSecrets ?? []).map((s) => ({ kid: kidOf(s), secret: s })),
   ],
   dev: values.dev,
-  forwardAccessToken: values.forwardAccessToken,
+  forwardAccessToken: downstreamMode(values) !== "off",
+  downstreamToken: downstreamOf(values),
   trustUnverifiedEmail: values.trustUnverifiedEmail,
   corsOrigins: values.corsOrigins,
   shutdownTimeoutSeconds: values.shutdownTimeout,
@@ -598,7 +698,7 @@ export const decode = (
   options: { readonly randomSecret?: () => string } = {},
 ): Result.Result<GatewayConfig, InvalidEnvironment> => {
   const reading = read(env)
-  const issues = [...reading.issues]
+  const issues = [...reading.issues, ...downstreamIssues(reading.values)]
   const warnings = warningsOf(reading.values)
   const secret = masterSecret(reading, issues, warnings, options.randomSecret)
   if (issues.length > 0 || secret === undefined) return Result.fail(new InvalidEnvironment(issues))

@@ -25,10 +25,15 @@ export interface Options {
   /** The resource path on the proxy (the path part of the resource URL), e.g. `/mcp`. */
   readonly resourcePath: string
   /**
-   * The upstream access token of a request, when it is to be forwarded as
-   * `X-Forwarded-Access-Token` (opt-in); `undefined` = not forwarded.
+   * The downstream token of a request (the upstream access token, or an exchanged one), when one
+   * is forwarded (opt-in); `undefined` = not forwarded. A `Response` is answered instead of
+   * forwarding: the token could not be obtained, and the request never reaches the target without it.
    */
-  readonly upstreamAccessToken?: ((token: AccessToken.AccessToken) => Promise<string | undefined>) | undefined
+  readonly downstreamToken?:
+    | ((token: AccessToken.AccessToken) => Promise<string | Response | undefined>)
+    | undefined
+  /** The header the downstream token travels in. Default `x-forwarded-access-token`. */
+  readonly downstreamHeader?: DownstreamHeader | undefined
   /**
    * `true`: send `X-Auth-Request-Email` also when the verified claims do not say
    * `email_verified: true` (for IdPs that never send the claim). Default `false`.
@@ -153,14 +158,25 @@ export const isReservedIdentityName = IdentityHeaders.isReservedIdentityName
 export const identityValue = IdentityHeaders.identityValue
 
 /**
+ * Where the downstream token goes: `X-Forwarded-Access-Token` (its value as is), or `Authorization`
+ * (`Bearer <token>`). Both are names the caller's value of is always dropped.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type DownstreamHeader = "x-forwarded-access-token" | "authorization"
+
+/**
  * What the gateway adds to a forwarded request besides the caller's headers.
  *
  * @category models
  * @since 0.1.0
  */
 export interface Identity {
-  /** Sent as `X-Forwarded-Access-Token` when given. */
-  readonly upstreamAccessToken?: string | undefined
+  /** The downstream token, sent in `downstreamHeader` when given. */
+  readonly downstreamToken?: string | undefined
+  /** Default `x-forwarded-access-token`. */
+  readonly downstreamHeader?: DownstreamHeader | undefined
   /** See `Options.trustUnverifiedEmail`. */
   readonly trustUnverifiedEmail?: boolean | undefined
 }
@@ -200,8 +216,11 @@ export const forwardHeaderRecord = (
   // The body is passed through unchanged; asking for no encoding keeps `fetch` from decoding it.
   headers["accept-encoding"] = "identity"
   Object.assign(headers, IdentityHeaders.of(token, identity))
-  if (identity.upstreamAccessToken !== undefined)
-    headers["x-forwarded-access-token"] = identity.upstreamAccessToken
+  if (identity.downstreamToken !== undefined) {
+    if (identity.downstreamHeader === "authorization")
+      headers["authorization"] = `Bearer ${identity.downstreamToken}`
+    else headers["x-forwarded-access-token"] = identity.downstreamToken
+  }
   return headers
 }
 
@@ -287,8 +306,9 @@ const responseHeaders = (source: Headers): Headers => headersOf(responseHeaderRe
 export const make = (options: Options) => {
   const doFetch = options.fetch ?? fetch
   return async (request: Request, token: AccessToken.AccessToken, requestId?: string): Promise<Response> => {
-    const upstreamToken =
-      options.upstreamAccessToken === undefined ? undefined : await options.upstreamAccessToken(token)
+    const downstream =
+      options.downstreamToken === undefined ? undefined : await options.downstreamToken(token)
+    if (downstream instanceof Response) return downstream
     const url = targetUrl(new URL(request.url), options)
     const started = performance.now()
     let response: Response
@@ -296,7 +316,8 @@ export const make = (options: Options) => {
       response = await doFetch(url, {
         method: request.method,
         headers: forwardHeaders(request.headers, token, {
-          upstreamAccessToken: upstreamToken,
+          downstreamToken: downstream,
+          downstreamHeader: options.downstreamHeader,
           trustUnverifiedEmail: options.trustUnverifiedEmail,
         }),
         // Streamed, not buffered: a Streamable HTTP request body may be large or long-lived.

@@ -55,6 +55,11 @@ const badValues: ReadonlyArray<readonly [string, string]> = [
   ["OIDC_PROXY_CLOCK_TOLERANCE", "301"],
   ["OIDC_PROXY_CALLBACK_PATH", "callback"],
   ["OIDC_PROXY_FORWARD_ACCESS_TOKEN", "2"],
+  ["OIDC_PROXY_DOWNSTREAM_TOKEN", "jwt"],
+  ["OIDC_PROXY_DOWNSTREAM_TOKEN_HEADER", "x-token"],
+  ["OIDC_PROXY_EXCHANGE_ENDPOINT", "http://idp.example.com/token"],
+  ["OIDC_PROXY_EXCHANGE_ENDPOINT", "https://idp.example.com/token?x=1"],
+  ["OIDC_PROXY_EXCHANGE_RESOURCE", "not a uri"],
   ["OIDC_PROXY_TRUST_UNVERIFIED_EMAIL", "maybe"],
   ["OIDC_PROXY_SHUTDOWN_TIMEOUT", "soon"],
   ["OIDC_PROXY_LOG_LEVEL", "verbose"],
@@ -197,6 +202,71 @@ describe("GatewayConfig", () => {
         assert.isFalse(defaults.warnings.some((w) => w.includes("CLIENT_ID_METADATA")))
       }),
   )
+
+  it("decode - downstream token: off by default; FORWARD_ACCESS_TOKEN=true is upstream", () => {
+    assert.deepStrictEqual(ok(env()).downstreamToken, { mode: "off" })
+    assert.deepStrictEqual(ok(env({ OIDC_PROXY_FORWARD_ACCESS_TOKEN: "true" })).downstreamToken, {
+      mode: "upstream",
+      header: "x-forwarded-access-token",
+    })
+  })
+
+  it("decode - downstream token: an exchange with its settings, endpoint and header", () => {
+    const config = ok(
+      env({
+        OIDC_PROXY_DOWNSTREAM_TOKEN: "exchange",
+        OIDC_PROXY_DOWNSTREAM_TOKEN_HEADER: "authorization",
+        OIDC_PROXY_EXCHANGE_ENDPOINT: "https://sts.example.com/token",
+        OIDC_PROXY_EXCHANGE_AUDIENCE: "orders-api",
+        OIDC_PROXY_EXCHANGE_RESOURCE: "https://orders.example.com/",
+        OIDC_PROXY_EXCHANGE_SCOPE: "orders:read",
+      }),
+    )
+    assert.deepStrictEqual(config.downstreamToken, {
+      mode: "exchange",
+      header: "authorization",
+      endpoint: new URL("https://sts.example.com/token"),
+      settings: {
+        grant: "exchange",
+        audience: "orders-api",
+        resource: "https://orders.example.com/",
+        scope: "orders:read",
+      },
+    })
+    assert.isTrue(config.forwardAccessToken)
+  })
+
+  it("decode - downstream token: contradicting or useless settings are named", () => {
+    assert.match(
+      issues(env({ OIDC_PROXY_FORWARD_ACCESS_TOKEN: "true", OIDC_PROXY_DOWNSTREAM_TOKEN: "exchange" })).join(
+        "\n",
+      ),
+      /^OIDC_PROXY_FORWARD_ACCESS_TOKEN: true contradicts OIDC_PROXY_DOWNSTREAM_TOKEN=exchange/m,
+    )
+    assert.match(
+      issues(env({ OIDC_PROXY_EXCHANGE_AUDIENCE: "api" })).join("\n"),
+      /^OIDC_PROXY_EXCHANGE_AUDIENCE: set, but OIDC_PROXY_DOWNSTREAM_TOKEN is off/m,
+    )
+    const obo = issues(env({ OIDC_PROXY_DOWNSTREAM_TOKEN: "entra-obo", OIDC_PROXY_EXCHANGE_AUDIENCE: "api" }))
+    assert.match(
+      obo.join("\n"),
+      /^OIDC_PROXY_EXCHANGE_SCOPE: required with OIDC_PROXY_DOWNSTREAM_TOKEN=entra-obo/m,
+    )
+    assert.match(
+      obo.join("\n"),
+      /^OIDC_PROXY_EXCHANGE_AUDIENCE: not sent with OIDC_PROXY_DOWNSTREAM_TOKEN=entra-obo/m,
+    )
+    assert.deepStrictEqual(
+      ok(env({ OIDC_PROXY_DOWNSTREAM_TOKEN: "entra-obo", OIDC_PROXY_EXCHANGE_SCOPE: "api://x/.default" }))
+        .downstreamToken,
+      {
+        mode: "entra-obo",
+        header: "x-forwarded-access-token",
+        endpoint: undefined,
+        settings: { grant: "entra-obo", scope: "api://x/.default" },
+      },
+    )
+  })
 
   it("decode - the default listen address comes from the base URL", () => {
     assert.deepStrictEqual(ok(env({ OIDC_PROXY_BASE_URL: "https://proxy.example.com" })).listen, {

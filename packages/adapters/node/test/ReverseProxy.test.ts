@@ -167,11 +167,37 @@ describe("ReverseProxy", () => {
   it("forwardHeaders - the upstream access token only when given", () => {
     assert.isFalse(ReverseProxy.forwardHeaders(new Headers(), fakeToken()).has("x-forwarded-access-token"))
     assert.strictEqual(
-      ReverseProxy.forwardHeaders(new Headers(), fakeToken(), { upstreamAccessToken: "upstream-at" }).get(
+      ReverseProxy.forwardHeaders(new Headers(), fakeToken(), { downstreamToken: "upstream-at" }).get(
         "x-forwarded-access-token",
       ),
       "upstream-at",
     )
+  })
+
+  it("make - downstreamHeader authorization: the target's Authorization carries the downstream token, never the caller's", async () => {
+    const t = await target()
+    const url = await proxyTo(t.url, {
+      downstreamToken: async () => "exchanged-at",
+      downstreamHeader: "authorization",
+    })
+    await (
+      await fetch(`${url}/mcp`, {
+        headers: { authorization: "Bearer proxy-token", "x-forwarded-access-token": "forged" },
+      })
+    ).text()
+    assert.strictEqual(t.seen[0]!.headers["authorization"], "Bearer exchanged-at")
+    assert.isUndefined(t.seen[0]!.headers["x-forwarded-access-token"])
+  })
+
+  it("make - a downstream token that cannot be obtained is answered; the target never sees the request", async () => {
+    const t = await target()
+    const url = await proxyTo(t.url, {
+      downstreamToken: async () => new Response("{}", { status: 503, headers: { "retry-after": "5" } }),
+    })
+    const response = await fetch(`${url}/mcp`, { method: "POST", body: "{}" })
+    await response.text()
+    assert.strictEqual(response.status, 503)
+    assert.strictEqual(t.seen.length, 0)
   })
 
   it("make - over HTTP: the target sees the identity and never the caller's credentials or forgeries", async () => {
@@ -280,7 +306,7 @@ describe("ReverseProxy", () => {
 
   it("make - the upstream access token is forwarded when the option is set", async () => {
     const t = await target()
-    const url = await proxyTo(t.url, { upstreamAccessToken: async () => "upstream-at-123" })
+    const url = await proxyTo(t.url, { downstreamToken: async () => "upstream-at-123" })
     await (await fetch(`${url}/mcp`, { headers: { "x-forwarded-access-token": "forged" } })).text()
     assert.strictEqual(t.seen[0]!.headers["x-forwarded-access-token"], "upstream-at-123")
   })

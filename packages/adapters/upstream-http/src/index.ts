@@ -12,4 +12,6 @@ export * as HttpJwks from "./HttpJwks.ts"
 /** @since 0.1.0 */
 export * as TokenClient from "./TokenClient.ts"
 /** @since 0.1.0 */
+export * as TokenExchange from "./TokenExchange.ts"
+/** @since 0.1.0 */
 export * as UpstreamHttp from "./UpstreamHttp.ts"

@@ -6,6 +6,11 @@
  * JWTs bound to one configurable audience through resource indicators (RFC 8707), so they carry `scope` and
  * `aud`. PKCE (RFC 7636) is required of every client.
  *
+ * With `tokenExchange`, the token endpoint also takes RFC 8693 token exchanges (registered with
+ * `provider.registerGrantType`): the subject token must be an access token this provider issued to
+ * the calling client (its signature, issuer, audience and expiry are checked with the provider's
+ * own key), and the answer is a new JWT access token for the requested audience, with `act`.
+ *
  * The `sameJwt` mode imitates SAP Cloud Identity Services: the token endpoint answers with the id_token in
  * both `access_token` and `id_token` (see {@link LocalIdpOptions.sameJwt}).
  *
@@ -13,7 +18,7 @@
  */
 import { randomBytes } from "node:crypto"
 import { createServer } from "node:http"
-import { exportJWK, generateKeyPair } from "jose"
+import { exportJWK, generateKeyPair, jwtVerify, SignJWT } from "jose"
 import Provider, { type Client, type Configuration, errors, type KoaContextWithOIDC } from "oidc-provider"
 import { close, listen } from "./internal/net.ts"
 
@@ -109,11 +114,57 @@ export interface LocalIdpOptions {
    */
   readonly sameJwt?: boolean
   /**
+   * Enable the RFC 8693 token-exchange grant for the client, and Entra's on-behalf-of form of it
+   * (the JWT bearer grant with `requested_token_use=on_behalf_of`); default off.
+   */
+  readonly tokenExchange?: TokenExchangeOptions
+  /**
    * Hide oidc-provider's start-up warnings about its development-only parts (in-memory adapter, dev
    * interactions), which are intentional here. Other warnings still print. Default true.
    */
   readonly quiet?: boolean
 }
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface TokenExchangeOptions {
+  /** Lifetime of an exchanged token, seconds (its `expires_in`). Default 300. */
+  readonly ttl?: number
+  /** Audiences a token may be exchanged for; another is `invalid_target`. Default `["urn:testbed:downstream"]`. */
+  readonly audiences?: ReadonlyArray<string>
+}
+
+/**
+ * The token-exchange grant at run time: what it was asked and issued, and how it answers next.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface TokenExchangeControl {
+  /** Token-exchange requests received (answered or not). */
+  requests: number
+  /** The tokens issued, in order. */
+  readonly issued: Array<string>
+  /** `ok` (default), `refuse` (`invalid_grant`: the subject is no longer accepted), `outage` (HTTP 503). */
+  mode: "ok" | "refuse" | "outage"
+  /** Lifetime of the next exchanged tokens, seconds (from `TokenExchangeOptions.ttl`). */
+  ttl: number
+}
+
+/**
+ * RFC 8693 identifiers.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const tokenExchange = {
+  grantType: "urn:ietf:params:oauth:grant-type:token-exchange",
+  accessTokenType: "urn:ietf:params:oauth:token-type:access_token",
+  /** Entra's on-behalf-of request (`requested_token_use=on_behalf_of`, `assertion`, `scope`). */
+  jwtBearerGrantType: "urn:ietf:params:oauth:grant-type:jwt-bearer",
+} as const
 
 /**
  * A running LocalIdp.
@@ -129,6 +180,8 @@ export interface LocalIdp {
   readonly clients: ReadonlyArray<LocalIdpClient>
   readonly accounts: Readonly<Record<string, AccountClaims>>
   readonly sameJwt: boolean
+  /** The token-exchange grant's state, when `tokenExchange` was enabled. */
+  readonly tokenExchange: TokenExchangeControl | undefined
   /** The oidc-provider instance, for tests that need its internals. */
   readonly provider: Provider
   close(): Promise<void>
@@ -166,8 +219,16 @@ export const startLocalIdp = async (options: LocalIdpOptions = {}): Promise<Loca
   const sameJwt = options.sameJwt ?? false
 
   let provider: Provider
+  // Own keys instead of oidc-provider's shared dev keystore: a verifier in a test must not accept a token
+  // minted by another LocalIdp instance.
+  const { privateKey, publicKey } = await generateKeyPair("RS256", { extractable: true })
+  const jwk = { ...(await exportJWK(privateKey)), kid: `idp-${randomBytes(6).toString("hex")}`, use: "sig" }
+  const exchange: TokenExchangeControl | undefined =
+    options.tokenExchange === undefined
+      ? undefined
+      : { requests: 0, issued: [], mode: "ok", ttl: options.tokenExchange.ttl ?? 300 }
   try {
-    const config = await configuration(client, accounts, audience, options)
+    const config = await configuration(client, accounts, audience, options, jwk)
     provider =
       (options.quiet ?? true)
         ? withoutDevOnlyWarnings(() => new Provider(issuer, config))
@@ -178,6 +239,14 @@ export const startLocalIdp = async (options: LocalIdpOptions = {}): Promise<Loca
     throw error
   }
   if (sameJwt) provider.use(sameJwtMiddleware)
+  if (exchange !== undefined)
+    registerTokenExchange(provider, exchange, options.tokenExchange?.audiences, {
+      issuer,
+      audience,
+      publicKey,
+      privateKey,
+      kid: jwk.kid,
+    })
   server.on("request", provider.callback())
 
   return {
@@ -187,6 +256,7 @@ export const startLocalIdp = async (options: LocalIdpOptions = {}): Promise<Loca
     clients: [client],
     accounts,
     sameJwt,
+    tokenExchange: exchange,
     provider,
     close: () => close(server),
   }
@@ -197,14 +267,11 @@ const configuration = async (
   accounts: Readonly<Record<string, AccountClaims>>,
   audience: string,
   options: LocalIdpOptions,
+  jwk: Record<string, unknown>,
 ): Promise<Configuration> => {
   const customScopes = options.scopes ?? ["mcp:read", "mcp:write"]
   const accessTokenTTL = options.ttl?.accessToken ?? 300
   const requireOffline = options.refreshTokenRequiresOfflineAccess ?? false
-  // Own keys instead of oidc-provider's shared dev keystore: a verifier in a test must not accept a token
-  // minted by another LocalIdp instance.
-  const { privateKey } = await generateKeyPair("RS256", { extractable: true })
-  const jwk = { ...(await exportJWK(privateKey)), kid: `idp-${randomBytes(6).toString("hex")}`, use: "sig" }
 
   return {
     clients: [
@@ -214,7 +281,13 @@ const configuration = async (
         token_endpoint_auth_method: client.token_endpoint_auth_method,
         redirect_uris: [...client.redirect_uris],
         application_type: client.loopbackAnyPort ? "native" : "web",
-        grant_types: ["authorization_code", "refresh_token"],
+        grant_types: [
+          "authorization_code",
+          "refresh_token",
+          ...(options.tokenExchange === undefined
+            ? []
+            : [tokenExchange.grantType, tokenExchange.jwtBearerGrantType]),
+        ],
         response_types: ["code"],
       },
     ],
@@ -281,6 +354,115 @@ const configuration = async (
         },
       },
     },
+  }
+}
+
+/**
+ * The RFC 8693 grant: checks the subject token with the provider's own key (issuer, the upstream
+ * audience, `at+jwt`, expiry) and that it was issued to the calling client, then signs a new access
+ * token for the requested audience with `act` naming the client (RFC 8693 §4.1).
+ */
+const registerTokenExchange = (
+  provider: Provider,
+  control: TokenExchangeControl,
+  allowedAudiences: ReadonlyArray<string> | undefined,
+  keys: {
+    readonly issuer: string
+    readonly audience: string
+    readonly publicKey: CryptoKey
+    readonly privateKey: CryptoKey
+    readonly kid: string
+  },
+) => {
+  const audiences = allowedAudiences ?? ["urn:testbed:downstream"]
+  const handler = async (ctx: KoaContextWithOIDC) => {
+    control.requests += 1
+    if (control.mode === "outage") {
+      ctx.status = 503
+      ctx.body = { error: "temporarily_unavailable", error_description: "exchange outage (test)" }
+      return
+    }
+    const params = ctx.oidc.params as Record<string, string | undefined>
+    const { subjectToken, audience, onBehalfOf } = exchangeRequest(params, audiences)
+    if (control.mode === "refuse") throw new errors.InvalidGrant("the subject token is no longer accepted")
+    const client = ctx.oidc.client!
+    const subject = await jwtVerify(subjectToken, keys.publicKey, {
+      issuer: keys.issuer,
+      audience: keys.audience,
+      typ: "at+jwt",
+    }).catch(() => undefined)
+    if (subject === undefined) throw new errors.InvalidGrant("invalid subject_token")
+    if (subject.payload["client_id"] !== client.clientId)
+      throw new errors.InvalidGrant("the subject token was not issued to this client")
+    const scope = params["scope"]
+    const ttl = control.ttl
+    const token = await new SignJWT({
+      client_id: client.clientId,
+      act: { sub: client.clientId },
+      ...(scope === undefined ? {} : { scope }),
+    })
+      .setProtectedHeader({ alg: "RS256", typ: "at+jwt", kid: keys.kid })
+      .setIssuer(keys.issuer)
+      .setSubject(String(subject.payload.sub))
+      .setAudience(audience)
+      .setIssuedAt()
+      .setExpirationTime(`${ttl}s`)
+      .setJti(randomBytes(12).toString("base64url"))
+      .sign(keys.privateKey)
+    control.issued.push(token)
+    ctx.body = {
+      access_token: token,
+      // Entra's on-behalf-of answer has no issued_token_type.
+      ...(onBehalfOf ? {} : { issued_token_type: tokenExchange.accessTokenType }),
+      token_type: "Bearer",
+      expires_in: ttl,
+      ...(scope === undefined ? {} : { scope }),
+    }
+  }
+  provider.registerGrantType(tokenExchange.grantType, handler, [
+    "subject_token",
+    "subject_token_type",
+    "requested_token_type",
+    "audience",
+    "resource",
+    "scope",
+    "actor_token",
+    "actor_token_type",
+  ])
+  provider.registerGrantType(tokenExchange.jwtBearerGrantType, handler, [
+    "assertion",
+    "requested_token_use",
+    "scope",
+  ])
+}
+
+/**
+ * The subject token and audience of a request: RFC 8693's form, or Entra's on-behalf-of form whose
+ * audience is its `scope` without `/.default` (`api://downstream/.default` → `api://downstream`).
+ */
+const exchangeRequest = (
+  params: Record<string, string | undefined>,
+  audiences: ReadonlyArray<string>,
+): { readonly subjectToken: string; readonly audience: string; readonly onBehalfOf: boolean } => {
+  const onBehalfOf = params["grant_type"] === tokenExchange.jwtBearerGrantType
+  if (onBehalfOf) {
+    if (params["requested_token_use"] !== "on_behalf_of")
+      throw new errors.InvalidRequest("requested_token_use must be on_behalf_of")
+  } else {
+    if (params["subject_token_type"] !== tokenExchange.accessTokenType)
+      throw new errors.InvalidRequest("subject_token_type must be an access token")
+    const requested = params["requested_token_type"]
+    if (requested !== undefined && requested !== tokenExchange.accessTokenType)
+      throw new errors.InvalidRequest("only access tokens are issued")
+  }
+  const audience = onBehalfOf
+    ? (params["scope"] ?? "").replace(/\/\.default$/, "")
+    : (params["audience"] ?? audiences[0]!)
+  if (!audiences.includes(audience)) throw new errors.InvalidTarget("unknown audience")
+  return {
+    subjectToken: (onBehalfOf ? params["assertion"] : params["subject_token"]) ?? "",
+    audience,
+    onBehalfOf,
   }
 }
 

@@ -107,6 +107,48 @@ describe("LocalIdp", () => {
     assert.strictEqual(decodeJwt(access)["scope"], "mcp:read mcp:write")
   })
 
+  it("tokenExchange - RFC 8693: a subject token it issued to the client is exchanged; others are refused", async () => {
+    const exchanging = await startLocalIdp({ audience: "urn:test:api", tokenExchange: { ttl: 90 } })
+    try {
+      const tokens = await codeFlow(exchanging, { scope: "openid mcp:read" })
+      const client = exchanging.clients[0]!
+      const request = (subject: string, extra: Record<string, string> = {}) =>
+        post(`${exchanging.issuer}/token`, client, {
+          grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+          subject_token: subject,
+          subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
+          ...extra,
+        })
+      const ok = await request(tokens.access_token, {
+        audience: "urn:testbed:downstream",
+        scope: "orders:read",
+      })
+      assert.strictEqual(ok.status, 200)
+      assert.strictEqual(ok.body["issued_token_type"], "urn:ietf:params:oauth:token-type:access_token")
+      assert.strictEqual(ok.body["expires_in"], 90)
+      const jwks = createRemoteJWKSet(new URL(`${exchanging.issuer}/jwks`))
+      const { payload } = await jwtVerify(ok.body["access_token"] as string, jwks, {
+        issuer: exchanging.issuer,
+        audience: "urn:testbed:downstream",
+      })
+      assert.deepStrictEqual(payload["act"], { sub: client.client_id })
+      // The id_token is not an access token of this provider; another audience is not offered.
+      assert.strictEqual((await request(tokens.id_token!)).body["error"], "invalid_grant")
+      assert.strictEqual(
+        (await request(tokens.access_token, { audience: "urn:other" })).body["error"],
+        "invalid_target",
+      )
+      exchanging.tokenExchange!.mode = "refuse"
+      assert.strictEqual((await request(tokens.access_token)).body["error"], "invalid_grant")
+      exchanging.tokenExchange!.mode = "outage"
+      assert.strictEqual((await request(tokens.access_token)).status, 503)
+      assert.strictEqual(exchanging.tokenExchange!.requests, 5)
+      assert.strictEqual(exchanging.tokenExchange!.issued.length, 1)
+    } finally {
+      await exchanging.close()
+    }
+  })
+
   it("revocation - a revoked refresh token is inactive and no longer refreshes", async () => {
     const client = idp.clients[0]!
     const tokens = await codeFlow(idp, { scope: "openid offline_access mcp:read" })

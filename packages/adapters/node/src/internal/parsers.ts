@@ -68,6 +68,20 @@ export const targetUrl: Parser<URL> = (raw) =>
       : Result.succeed(url),
   )
 
+/**
+ * An endpoint the client secret is sent to: https, or http on a loopback host (development), with
+ * no credentials, query or fragment.
+ */
+export const secretEndpoint: Parser<URL> = (raw) =>
+  Result.flatMap(httpUrl(raw.trim()), (url) => {
+    const loopback = ["127.0.0.1", "[::1]", "localhost"].includes(url.hostname)
+    if (url.protocol === "http:" && !loopback)
+      return Result.fail("must be https (http only on a loopback host)")
+    if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "")
+      return Result.fail("must not contain credentials, a query or a fragment")
+    return Result.succeed(url)
+  })
+
 /** An http(s) URL kept exactly as written (an issuer is compared character for character). */
 export const httpUrlText: Parser<string> = (raw) => Result.map(httpUrl(raw.trim()), () => raw.trim())
 
