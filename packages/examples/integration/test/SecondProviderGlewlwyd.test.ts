@@ -57,7 +57,7 @@ describe.skipIf(!Glewlwyd.available)("MCP SDK client through the oidc-proxy bina
       OIDC_PROXY_STORE: `sqlite:${join(dir, "gw.db")}`,
       OIDC_PROXY_SECRET: "glewlwyd-test-secret-0123456789-abcdefghij",
     })
-  }, 30_000)
+  }, 60_000)
 
   afterAll(async () => {
     await gateway?.stop()
