@@ -13,7 +13,8 @@
  *
  * Quirks worth knowing (2.7.5): `sub` is a random public subject identifier per user, not the
  * username; without a `resource` parameter the access token's `aud` is the granted scope list; a
- * `use_secure_connection` key in the config file, even `false`, demands certificate files.
+ * `use_secure_connection` key in the config file, even `false`, demands certificate files; the
+ * rest (nonce required, Basic credentials never form-decoded, …) is in the testbed README.
  *
  * @since 0.1.0
  */
