@@ -32,6 +32,11 @@ export const Transaction = Schema.Struct({
   resource: Schema.String,
   /** The proxy's own PKCE verifier towards the upstream. */
   upstream_code_verifier: Schema.String,
+  /**
+   * The `nonce` sent upstream with `openid` (OpenID Connect Core §3.1.2.1); the id_token of the
+   * code exchange must carry it. Absent in transactions written before it existed.
+   */
+  upstream_nonce: Schema.optionalKey(Schema.String),
   /** Keyed hash of the browser-binding cookie's value. */
   binding_hash: Schema.String,
   /** The consent form's CSRF token (compared in constant time). */

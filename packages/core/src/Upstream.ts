@@ -74,11 +74,15 @@ export type UpstreamTokenResponse = typeof UpstreamTokenResponse.Type
 export interface UpstreamClientShape {
   /** The validated discovery document. */
   readonly metadata: UpstreamMetadata
-  /** Exchanges an authorization code (with the proxy's own PKCE verifier). */
+  /**
+   * Exchanges an authorization code (with the proxy's own PKCE verifier). With `nonce` (the one
+   * sent in the authorization request), the response's id_token must carry exactly it.
+   */
   readonly exchangeCode: (params: {
     readonly code: string
     readonly redirect_uri: string
     readonly code_verifier: string
+    readonly nonce?: string | undefined
   }) => Effect.Effect<UpstreamTokenResponse, UpstreamError>
   /** Refreshes; concurrent calls with the same refresh token share one upstream request. */
   readonly refresh: (params: {

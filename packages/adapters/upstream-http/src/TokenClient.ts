@@ -27,6 +27,7 @@ import { OAuthError, ProxyConfig, Upstream } from "@oidc-proxy/core"
 import { Clock, Deferred, Duration, Effect, type Exit, Layer, Redacted, Schema, type Scope } from "effect"
 import { HttpBody, HttpClient, HttpClientRequest } from "effect/http"
 import * as oauth from "oauth4webapi"
+import { clientSecretBasic } from "./internal/clientSecretBasic.ts"
 import { type SendFailure, send } from "./internal/send.ts"
 
 /**
@@ -192,7 +193,7 @@ export const make = (
     const auth =
       options.token_endpoint_auth_method === "client_secret_post"
         ? oauth.ClientSecretPost(secret)
-        : oauth.ClientSecretBasic(secret)
+        : clientSecretBasic(secret)
     const customFetch = fetchVia(client)
 
     // Discovery already refused http on non-loopback hosts; oauth4webapi would refuse it everywhere.

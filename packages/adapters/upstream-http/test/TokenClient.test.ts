@@ -120,6 +120,24 @@ describe("TokenClient", () => {
     )
   }
 
+  it.live(
+    "client_secret_basic - credentials form-urlencoded, with letters, digits and *-._ as they are (servers that never decode, e.g. glewlwyd)",
+    () =>
+      Effect.gen(function* () {
+        const { server, client, problems } = yield* setup("client_secret_basic")
+        yield* client.exchangeCode(exchange)
+        yield* client.revoke({ token: "rt-1" })
+        assert.deepStrictEqual(problems, [])
+        for (const req of server.requests) {
+          assert.strictEqual(
+            atob(req.headers.authorization?.slice("Basic ".length) ?? ""),
+            "proxy-client:s3cr3t%3Awith%2Fodd+chars",
+          )
+        }
+        assert.strictEqual(server.requests.length, 2)
+      }),
+  )
+
   it.live("exchangeCode - the default client authentication is client_secret_basic", () =>
     Effect.gen(function* () {
       const { client, problems } = yield* setup(undefined)

@@ -148,6 +148,7 @@ const upstreamAuthorizationUrl = (transactionId: string, transaction: Transactio
     url.searchParams.set("state", transactionId)
     url.searchParams.set("code_challenge", yield* Pkce.challengeOf(transaction.upstream_code_verifier))
     url.searchParams.set("code_challenge_method", "S256")
+    if (transaction.upstream_nonce !== undefined) url.searchParams.set("nonce", transaction.upstream_nonce)
     return url.href
   })
 
@@ -217,15 +218,19 @@ export const authorize = (
     const binding = yield* Browser.bind(transactionId, browser.id, yield* entropy.token(32), config)
     const cookiesOut = [browser.cookie, binding.cookie]
     const upstream = yield* UpstreamClient
+    const upstreamScope = upstreamScopes(config, upstream, client.value, scope)
     const transaction: Transaction = {
       client_id: client.value.client_id,
       redirect_uri: redirectUri,
       code_challenge: challenge,
       ...(state === undefined ? {} : { state }),
       scope,
-      upstream_scope: upstreamScopes(config, upstream, client.value, scope),
+      upstream_scope: upstreamScope,
       resource: config.resource,
       upstream_code_verifier: yield* entropy.token(32),
+      // OpenID Connect makes the nonce optional in the code flow, but some providers (glewlwyd)
+      // refuse an openid request without one; the code exchange checks the id_token carries it.
+      ...(upstreamScope.includes("openid") ? { upstream_nonce: yield* entropy.token(32) } : {}),
       binding_hash: binding.hash,
       csrf: yield* entropy.token(32),
       consented: false,

@@ -192,6 +192,7 @@ export const callback = (
         code,
         redirect_uri: Endpoints.make(config).callback,
         code_verifier: transaction.upstream_code_verifier,
+        nonce: transaction.upstream_nonce,
       }),
     )
     if (exchanged._tag === "Failure") {

@@ -87,6 +87,8 @@ export interface ExchangeCall {
   readonly code: string
   readonly redirect_uri: string
   readonly code_verifier: string
+  /** The nonce the proxy expects in the id_token (the one it sent upstream), if any. */
+  readonly nonce?: string | undefined
 }
 
 /**
@@ -196,13 +198,20 @@ export const make = (upstream: TestUpstream, options: Options = {}) =>
         readonly expiresIn: number
         readonly idTokenLifetime: number
         readonly scope: string | undefined
+        /** The nonce of the authorization request (code exchange only), as a compliant IdP echoes it. */
+        readonly nonce?: string | undefined
       },
     ) =>
       Effect.gen(function* () {
         const now = yield* nowSeconds
         const n = ++counter
         const idToken = yield* upstream.sign(
-          { aud: upstream.clientId, ...session.claims, exp: now + shape.idTokenLifetime, nonce: `n${n}` },
+          {
+            aud: upstream.clientId,
+            ...session.claims,
+            exp: now + shape.idTokenLifetime,
+            nonce: shape.nonce ?? `n${n}`,
+          },
           { now },
         )
         const accessToken = shape.sameJwt
@@ -253,6 +262,7 @@ export const make = (upstream: TestUpstream, options: Options = {}) =>
               expiresIn,
               idTokenLifetime: script.idTokenLifetime ?? expiresIn,
               scope: script.scope,
+              nonce: params.nonce,
             },
           )
         }),

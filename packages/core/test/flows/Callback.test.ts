@@ -176,6 +176,39 @@ describe("CallbackEndpoint.callback", () => {
       ),
   )
 
+  it.effect(
+    "callback - with openid a fresh nonce goes upstream and the code exchange expects exactly it",
+    () =>
+      withProxy(
+        Effect.gen(function* () {
+          const upstream = yield* TestUpstreamClient.TestUpstreamClient
+          const first = yield* atIdp()
+          const second = yield* toUpstream(first.client)
+          const nonce = first.upstreamUrl.searchParams.get("nonce")
+          // Providers such as glewlwyd refuse an openid authorization request without a nonce.
+          assert.match(nonce ?? "", /^[\w-]{43}$/)
+          assert.notStrictEqual(second.upstreamUrl.searchParams.get("nonce"), nonce)
+          clientRedirect(yield* callback({ state: first.state, code: "upstream-code" }, first.cookies))
+          const [exchange] = yield* upstream.exchanges
+          assert.strictEqual(exchange?.nonce, nonce)
+        }),
+      ),
+  )
+
+  it.effect("callback - without openid upstream no nonce is sent and none is expected", () =>
+    withProxy(
+      Effect.gen(function* () {
+        const { state, cookies, upstreamUrl } = yield* atIdp()
+        assert.notInclude(upstreamUrl.searchParams.get("scope") ?? "", "openid")
+        assert.isFalse(upstreamUrl.searchParams.has("nonce"))
+        clientRedirect(yield* callback({ state, code: "upstream-code" }, cookies))
+        const [exchange] = yield* (yield* TestUpstreamClient.TestUpstreamClient).exchanges
+        assert.isUndefined(exchange?.nonce)
+      }),
+      { config: { upstream: { scopes: ["mcp:read"] } } },
+    ),
+  )
+
   it.effect("callback - an upstream token that fails verification: server_error, nothing stored", () =>
     withProxy(
       Effect.gen(function* () {

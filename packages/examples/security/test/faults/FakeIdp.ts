@@ -10,7 +10,7 @@
  *
  * Test support (node:http + jose). Upstream access tokens are RS256 JWTs (`iss`, `sub`, `aud`,
  * `scope`, `exp`) under one key; with `idTokens` on, token responses carry an id_token too (same
- * key, `aud` = the client). The subject and the identity claims of the next tokens can be set to
+ * key, `aud` = the client, the authorization request's `nonce` at the code exchange). The subject and the identity claims of the next tokens can be set to
  * anything, hostile values included.
  */
 import { createHash, randomBytes } from "node:crypto"
@@ -135,7 +135,10 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
   const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid, alg: "RS256", use: "sig" }] }
   const clientId = "fake-idp-client"
   const clientSecret = `fake-idp-secret-${random()}`
-  const codes = new Map<string, { redirect_uri: string; challenge: string; scope: string }>()
+  const codes = new Map<
+    string,
+    { redirect_uri: string; challenge: string; scope: string; nonce: string | null }
+  >()
   const refreshTokens = new Map<string, string>()
   const counts = { jwks: 0, code: 0, refresh: 0, revoke: 0 }
   let jwksMode: JwksMode = "ok"
@@ -199,7 +202,7 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     writeHostileBody(res, mode, (bytes) => idp.streamed.push(bytes))
   }
 
-  const tokens = async (scope: string) => {
+  const tokens = async (scope: string, nonce: string | null = null) => {
     const now = Math.floor(Date.now() / 1000)
     const [signingKey, signingKid] =
       idp.signer === "idp" ? [privateKey, kid] : [attacker.privateKey, attackerKid]
@@ -213,7 +216,7 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
       .setJti(random())
       .sign(signingKey)
     const id_token = idp.idTokens
-      ? await new SignJWT({ ...idp.claims })
+      ? await new SignJWT({ ...idp.claims, ...(nonce === null ? {} : { nonce }) })
           .setProtectedHeader({ alg: "RS256", kid: signingKid })
           .setIssuer(issuer)
           .setSubject(idp.subject)
@@ -268,7 +271,7 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
         createHash("sha256").update(verifier).digest("base64url") !== code.challenge
       )
         return json(res, 400, { error: "invalid_grant" })
-      return json(res, 200, await tokens(code.scope))
+      return json(res, 200, await tokens(code.scope, code.nonce))
     }
     if (grant === "refresh_token") {
       const old = form.get("refresh_token") ?? ""
@@ -309,6 +312,7 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
           redirect_uri: redirect,
           challenge: q.get("code_challenge") ?? "",
           scope: q.get("scope") ?? "openid",
+          nonce: q.get("nonce"),
         })
         const back = new URL(redirect)
         back.searchParams.set("code", code)
