@@ -51,19 +51,51 @@ export interface VerifiedProxyToken {
 }
 
 /**
- * The scopes of a request, by verification mode:
+ * Where a request's scopes come from: the verification mode, or `reported_or_recorded` for an
+ * access token verified by a userinfo/API call (see `resolveScopes`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ScopeRule = VerificationMode | "reported_or_recorded"
+
+/**
+ * The scope rule of a configuration: `reported_or_recorded` when the upstream access token is
+ * verified by `userinfo` (an API answer has no scope claim; the provider may report the grant in a
+ * header), otherwise the verification mode.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const scopeRule = (settings: {
+  readonly verification_mode: VerificationMode
+  readonly upstream: { readonly verification?: string }
+}): ScopeRule =>
+  settings.verification_mode === "access_token" && settings.upstream.verification === "userinfo"
+    ? "reported_or_recorded"
+    : settings.verification_mode
+
+/**
+ * The scopes of a request, by scope rule:
  * - `id_token`: the scope set recorded for the upstream token set at authorization/refresh time,
  *   whatever the tokens' values are (the same JWT as access and id token included);
- * - `access_token`: the verified access-token claims (`scope` string, `scp` string or array).
+ * - `access_token`: the verified access-token claims (`scope` string, `scp` string or array) —
+ *   the JWT's, or the introspection answer's;
+ * - `reported_or_recorded`: the scopes the provider reported with the userinfo answer (a `scope`
+ *   string the verifier set from the configured header), or, when it reported none, the recorded
+ *   scope set.
  *
  * @category utils
  * @since 0.1.0
  */
 export const resolveScopes = (
-  mode: VerificationMode,
+  rule: ScopeRule,
   upstream: UpstreamTokenSet,
   claims: VerifiedClaims,
-): Scopes.ScopeSet => (mode === "id_token" ? recorded(upstream.scope) : Scopes.fromClaims(claims))
+): Scopes.ScopeSet =>
+  rule === "id_token" || (rule === "reported_or_recorded" && typeof claims.scope !== "string")
+    ? recorded(upstream.scope)
+    : Scopes.fromClaims(claims)
 
 /**
  * `Scopes.normalize` of a recorded scope set, cheaply when its tokens are already single tokens
@@ -90,7 +122,7 @@ const recorded = (tokens: ReadonlyArray<string>): Scopes.ScopeSet => {
  * @since 0.1.0
  */
 export const resolveAccessToken = (
-  mode: VerificationMode,
+  mode: ScopeRule,
   upstream: UpstreamTokenSet,
   claims: VerifiedClaims,
   proxy: VerifiedProxyToken,

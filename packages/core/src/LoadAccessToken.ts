@@ -29,7 +29,7 @@
  * @since 0.1.0
  */
 import { Clock, Context, Effect, Option } from "effect"
-import { type AccessToken, resolveAccessToken } from "./AccessToken.ts"
+import { type AccessToken, resolveAccessToken, type ScopeRule, scopeRule } from "./AccessToken.ts"
 import * as BearerDecision from "./BearerDecision.ts"
 import type { JtiMapping } from "./JtiMapping.ts"
 import { InvalidToken, type StoreError, type UpstreamError } from "./OAuthError.ts"
@@ -65,6 +65,7 @@ export interface Pipeline {
   readonly verifier: UpstreamVerifierShape
   readonly cache: VerifiedTokenCache | undefined
   readonly target: (upstream: UpstreamTokenSet, live: boolean) => UpstreamSession.Target | InvalidToken
+  readonly scopeRule: ScopeRule
 }
 
 /**
@@ -83,6 +84,7 @@ export const makePipeline = (
   verifier,
   cache: store.verified,
   target: UpstreamSession.makeTarget(settings),
+  scopeRule: scopeRule(settings),
 })
 
 /**
@@ -221,18 +223,20 @@ const verifyInMemory = (
 /** After the last step: the `AccessToken` (pure), remembered while the upstream session is live. */
 const assemble = (p: Pipeline, s: Pending): AccessToken => {
   const { claims, upstream } = s
-  const accessToken = resolveAccessToken(p.settings.verification_mode, upstream, s.verified, {
+  const accessToken = resolveAccessToken(p.scopeRule, upstream, s.verified, {
     token: s.bearer,
     claims,
   })
   if (p.cache !== undefined && s.live) {
-    // Never past the token's expiry nor the moment the upstream set must be refreshed.
+    // Never past the token's expiry, the moment the upstream set must be refreshed, nor the end
+    // of the verifier's own caching of the upstream answer (a network strategy's TTL).
     const refreshAt = (upstream.expires_at - p.settings.upstream.refresh_skew_seconds) * 1000
+    const checkedUntil = p.verifier.validUntil?.(s.verified) ?? Number.POSITIVE_INFINITY
     p.cache.remember(
       s.bearer,
       accessToken,
       { jti: claims.jti, upstreamId: upstream.id },
-      Math.min(claims.exp * 1000, refreshAt),
+      Math.min(claims.exp * 1000, refreshAt, checkedUntil),
       s.now,
       s.epoch,
     )

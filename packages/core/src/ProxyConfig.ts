@@ -86,6 +86,44 @@ export const UpstreamConfig = Schema.Struct({
   algorithms: Schema.Array(Schema.NonEmptyString).pipe(
     Schema.withDecodingDefaultKey(Effect.succeed([...defaultUpstreamAlgorithms])),
   ),
+  /**
+   * The IdP's authorization endpoint, by hand. With `token_endpoint` also set no discovery happens
+   * and every endpoint comes from here; set neither to discover (the default).
+   */
+  authorization_endpoint: Schema.optionalKey(HttpUrl),
+  /** The IdP's token endpoint, by hand (see `authorization_endpoint`). */
+  token_endpoint: Schema.optionalKey(HttpUrl),
+  /** RFC 7009 revocation endpoint; overrides the discovered one. Unset without discovery: none. */
+  revocation_endpoint: Schema.optionalKey(HttpUrl),
+  /** Userinfo or provider API endpoint (GitHub `https://api.github.com/user`); overrides discovery. */
+  userinfo_endpoint: Schema.optionalKey(HttpUrl),
+  /** RFC 7662 introspection endpoint; overrides discovery. */
+  introspection_endpoint: Schema.optionalKey(HttpUrl),
+  /** The IdP's JWKS URL; overrides discovery. Required by `verification: "jwt"` without discovery. */
+  jwks_uri: Schema.optionalKey(HttpUrl),
+  /**
+   * How the upstream token is verified on each request. `jwt` (default): signature against the
+   * JWKS. `introspection`: RFC 7662 call with the client's credentials; the token must be `active`
+   * and unexpired. `userinfo`: a GET of `userinfo_endpoint` with the token as bearer (for opaque
+   * tokens such as GitHub's). The network strategies are cached per token (keyed HMAC of the token)
+   * for at most `cache_ttl_seconds` and never past its `exp`; both need `verification_mode:
+   * access_token`.
+   *
+   * @see [RFC 7662 §2](https://www.rfc-editor.org/rfc/rfc7662#section-2)
+   */
+  verification: Schema.Literals(["jwt", "introspection", "userinfo"]).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed("jwt" as const)),
+  ),
+  /**
+   * Member of an introspection or userinfo answer that holds the subject (a number becomes its
+   * decimal string). Default `sub`; GitHub's `/user` has `id`.
+   */
+  subject_claim: Schema.NonEmptyString.pipe(Schema.withDecodingDefaultKey(Effect.succeed("sub"))),
+  /**
+   * `userinfo` only: response header listing the granted scopes, comma- or space-separated (GitHub
+   * `X-OAuth-Scopes`). Unset or absent from the answer: the scopes recorded at authorization time.
+   */
+  scopes_header: Schema.optionalKey(Schema.NonEmptyString),
 })
 
 /**
@@ -278,20 +316,70 @@ export class InvalidConfig extends Schema.TaggedError<InvalidConfig>()("InvalidC
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
 /**
- * Decodes a configuration, reporting every bad field at once.
+ * Whether the upstream is configured by hand (both the authorization and the token endpoint set):
+ * then no discovery happens and every endpoint comes from the configuration.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const endpointsByHand = (upstream: ProxyConfig["upstream"]): boolean =>
+  upstream.authorization_endpoint !== undefined && upstream.token_endpoint !== undefined
+
+/** The endpoint each verification strategy calls. */
+const strategyEndpoint = {
+  jwt: "jwks_uri",
+  introspection: "introspection_endpoint",
+  userinfo: "userinfo_endpoint",
+} as const
+
+/**
+ * The combinations a field-by-field decode cannot see: half of the endpoints by hand, a strategy
+ * whose endpoint is neither configured nor discoverable, a network strategy in id_token mode.
+ */
+const upstreamIssues = (config: ProxyConfig): Array<string> => {
+  const upstream = config.upstream
+  const issues: Array<string> = []
+  const auth = upstream.authorization_endpoint !== undefined
+  const token = upstream.token_endpoint !== undefined
+  if (auth !== token) {
+    const missing = auth ? "token_endpoint" : "authorization_endpoint"
+    issues.push(
+      `upstream.${missing}: required when upstream.${auth ? "authorization_endpoint" : "token_endpoint"} is set (endpoints by hand turn discovery off); set both, or neither to discover`,
+    )
+  }
+  const needed = strategyEndpoint[upstream.verification]
+  if (endpointsByHand(upstream) && upstream[needed] === undefined) {
+    issues.push(
+      `upstream.${needed}: required by upstream.verification "${upstream.verification}" when the endpoints are given by hand (no discovery)`,
+    )
+  }
+  if (upstream.verification !== "jwt" && config.verification_mode !== "access_token") {
+    issues.push(
+      `upstream.verification: "${upstream.verification}" verifies the upstream access token; it needs verification_mode "access_token"`,
+    )
+  }
+  return issues
+}
+
+const schemaIssues = (issue: SchemaIssue.Issue): Array<string> =>
+  formatter(issue).issues.map(
+    (i) =>
+      `${(i.path ?? []).map((p) => String(typeof p === "object" ? p.key : p)).join(".") || "(root)"}: ${i.message}`,
+  )
+
+/**
+ * Decodes a configuration, reporting every bad field at once, then the upstream combinations that
+ * cannot work (`upstream.token_endpoint` without `upstream.authorization_endpoint`, a strategy's
+ * endpoint missing when there is no discovery).
  *
  * @category constructors
  * @since 0.1.0
  */
 export const decode = (input: unknown): Effect.Effect<ProxyConfig, InvalidConfig> =>
   Schema.decodeUnknownEffect(ProxyConfig)(input, { errors: "all" }).pipe(
-    Effect.mapError(
-      (error) =>
-        new InvalidConfig({
-          issues: formatter(error.issue).issues.map(
-            (i) =>
-              `${(i.path ?? []).map((p) => String(typeof p === "object" ? p.key : p)).join(".") || "(root)"}: ${i.message}`,
-          ),
-        }),
-    ),
+    Effect.mapError((error) => new InvalidConfig({ issues: schemaIssues(error.issue) })),
+    Effect.flatMap((config) => {
+      const issues = upstreamIssues(config)
+      return issues.length === 0 ? Effect.succeed(config) : Effect.fail(new InvalidConfig({ issues }))
+    }),
   )

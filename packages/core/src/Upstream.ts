@@ -28,6 +28,8 @@ export const UpstreamMetadata = Schema.StructWithRest(
     jwks_uri: Schema.optionalKey(Schema.NonEmptyString),
     revocation_endpoint: Schema.optionalKey(Schema.NonEmptyString),
     userinfo_endpoint: Schema.optionalKey(Schema.NonEmptyString),
+    /** RFC 7662 (RFC 8414 §2 names it in server metadata). */
+    introspection_endpoint: Schema.optionalKey(Schema.NonEmptyString),
     scopes_supported: Schema.optionalKey(Schema.Array(Schema.String)),
     code_challenge_methods_supported: Schema.optionalKey(Schema.Array(Schema.String)),
     token_endpoint_auth_methods_supported: Schema.optionalKey(Schema.Array(Schema.String)),

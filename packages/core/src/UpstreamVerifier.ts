@@ -4,7 +4,8 @@
  * Port with a JWT/JWKS implementation. Checks the algorithm allow-list (asymmetric only by
  * default), the signature, `iss`, `aud` and `exp`/`nbf` with the configured leeway at the
  * `Clock`'s time. An unknown `kid` asks the `Jwks` port to refresh once, then fails.
- * Introspection and userinfo strategies (opaque upstream tokens) implement the same port.
+ * Introspection and userinfo strategies (opaque upstream tokens) implement the same port
+ * (`NetworkVerifier`, over an adapter's HTTP call).
  *
  * `makeJwtWith` adds a synchronous path over key operations a runtime provides (`node:crypto` on
  * Node): tokens in a plain shape verify in one step; everything else, refusals included, is decided
@@ -58,6 +59,11 @@ export interface UpstreamVerifierShape {
    * It must agree with `verify`.
    */
   readonly verifySync?: (token: string, expect: Expectation, nowMillis: number) => VerifiedClaims | undefined
+  /**
+   * Optional: until when (epoch ms) claims this verifier returned may be relied on without asking
+   * it again — a network strategy's cache entry. The bearer cache never remembers a token longer.
+   */
+  readonly validUntil?: (claims: VerifiedClaims) => number | undefined
 }
 
 /**

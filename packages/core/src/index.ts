@@ -62,6 +62,8 @@ export * as Jwks from "./Jwks.ts"
 /** @since 0.1.0 */
 export * as LoadAccessToken from "./LoadAccessToken.ts"
 /** @since 0.1.0 */
+export * as NetworkVerifier from "./NetworkVerifier.ts"
+/** @since 0.1.0 */
 export * as OAuthError from "./OAuthError.ts"
 /** @since 0.1.0 */
 export * as OfflineAccess from "./OfflineAccess.ts"

@@ -59,4 +59,63 @@ describe("ProxyConfig", () => {
       }
     }),
   )
+
+  it.effect(
+    "decode - endpoints by hand: half of them, or a strategy's endpoint missing, names the field",
+    () =>
+      Effect.gen(function* () {
+        const upstream = (fields: Record<string, unknown>) =>
+          Effect.flip(ProxyConfig.decode({ ...valid, upstream: { ...valid.upstream, ...fields } }))
+        const byHand = { authorization_endpoint: "https://idp.test/a", token_endpoint: "https://idp.test/t" }
+        const half = yield* upstream({ authorization_endpoint: "https://idp.test/a" })
+        assert.match(
+          half.issues.join("\n"),
+          /^upstream\.token_endpoint: required when upstream\.authorization_endpoint/,
+        )
+        const jwt = yield* upstream(byHand)
+        assert.match(jwt.issues.join("\n"), /^upstream\.jwks_uri: required by upstream\.verification "jwt"/)
+        const introspection = yield* upstream({
+          ...byHand,
+          verification: "introspection",
+          jwks_uri: "https://idp.test/k",
+        })
+        assert.match(introspection.issues.join("\n"), /^upstream\.introspection_endpoint: required/)
+        const userinfo = yield* upstream({ ...byHand, verification: "userinfo" })
+        assert.match(userinfo.issues.join("\n"), /^upstream\.userinfo_endpoint: required/)
+        const idTokenMode = yield* Effect.flip(
+          ProxyConfig.decode({
+            ...valid,
+            verification_mode: "id_token",
+            upstream: { ...valid.upstream, verification: "introspection" },
+          }),
+        )
+        assert.match(
+          idTokenMode.issues.join("\n"),
+          /^upstream\.verification: "introspection" verifies the upstream access token/,
+        )
+      }),
+  )
+
+  it.effect("decode - endpoints by hand with the strategy's endpoint, or discovery, decode", () =>
+    Effect.gen(function* () {
+      const byHand = yield* ProxyConfig.decode({
+        ...valid,
+        upstream: {
+          ...valid.upstream,
+          authorization_endpoint: "https://idp.test/a",
+          token_endpoint: "https://idp.test/t",
+          introspection_endpoint: "https://idp.test/i",
+          verification: "introspection",
+        },
+      })
+      assert.isTrue(ProxyConfig.endpointsByHand(byHand.upstream))
+      assert.strictEqual(byHand.upstream.subject_claim, "sub")
+      const discovered = yield* ProxyConfig.decode({
+        ...valid,
+        upstream: { ...valid.upstream, verification: "userinfo" },
+      })
+      assert.isFalse(ProxyConfig.endpointsByHand(discovered.upstream))
+      assert.strictEqual(discovered.upstream.verification, "userinfo")
+    }),
+  )
 })

@@ -1,17 +1,18 @@
 /**
  * `oidc-proxy check`: validates a configuration without serving. Decodes every variable, reaches
- * the upstream IdP (discovery, then the JWKS it names), opens the store, and reports the effective
+ * the upstream IdP (discovery unless the endpoints are given by hand, then the JWKS it names when
+ * upstream tokens are verified as JWTs), opens the store, and reports the effective
  * configuration with the source of each value, secrets redacted, and every problem at once.
  *
  * Adapter (process edge helper, used by `main.ts`). Nothing is listened on; the only side effects
- * are two GETs to the IdP and one store read (which, for SQLite, creates the file as a start would).
+ * are at most two GETs to the IdP and one store read (which, for SQLite, creates the file as a start would).
  * The checks that can run still run when other variables are bad, so one run lists everything.
  *
  * @since 0.1.0
  */
 import { Store } from "@oidc-proxy/core"
-import { Discovery, HttpJwks } from "@oidc-proxy/upstream-http"
-import { Cause, type Duration, Effect, Exit, Layer, References, Result } from "effect"
+import { HttpJwks, UpstreamHttp } from "@oidc-proxy/upstream-http"
+import { Cause, type Duration, Effect, Exit, Layer, Redacted, References, Result } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { storeLayer } from "./Gateway.ts"
 import * as GatewayConfig from "./GatewayConfig.ts"
@@ -72,25 +73,61 @@ const settingsOf = (reading: GatewayConfig.Reading): Array<Setting> =>
     return { name: variable.name, shown: shown === "" ? '""' : shown, source: entry.source }
   })
 
-/** Discovery, the JWKS it names, and whether the IdP accepts the configured client auth method. */
-const checkUpstream = (issuer: string, authMethod: string | undefined, timeout: Duration.Input) =>
+/** The upstream as the gateway would reach it: discovery or endpoints by hand, and the strategy. */
+type UpstreamValues = Pick<
+  GatewayConfig.Reading["values"],
+  | "upstreamAuthorizationEndpoint"
+  | "upstreamTokenEndpoint"
+  | "upstreamRevocationEndpoint"
+  | "upstreamUserinfoEndpoint"
+  | "upstreamIntrospectionEndpoint"
+  | "upstreamJwksUri"
+  | "upstreamVerification"
+>
+
+/**
+ * The metadata (discovered, or given by hand), the JWKS it names when the strategy is `jwt`, and
+ * whether the IdP accepts the configured client auth method.
+ */
+const checkUpstream = (
+  issuer: string,
+  authMethod: string | undefined,
+  values: UpstreamValues,
+  timeout: Duration.Input,
+) =>
   Effect.gen(function* () {
-    const metadata = yield* Discovery.discover(issuer, { timeoutDuration: timeout })
-    // validate() guarantees jwks_uri.
-    const jwksUri = metadata.jwks_uri as string
-    const jwks = yield* HttpJwks.make({ jwksUri, timeoutDuration: timeout })
-    const keys = yield* jwks.current.pipe(
-      Effect.mapError((e) => new Error(`upstream JWKS at ${jwksUri}: ${e.description}`)),
-    )
+    const verification = values.upstreamVerification ?? "jwt"
+    const metadata = yield* UpstreamHttp.resolveMetadata({
+      issuer,
+      client_id: "(check)",
+      client_secret: Redacted.make(""),
+      timeoutDuration: timeout,
+      verification,
+      endpoints: {
+        authorization_endpoint: values.upstreamAuthorizationEndpoint,
+        token_endpoint: values.upstreamTokenEndpoint,
+        revocation_endpoint: values.upstreamRevocationEndpoint,
+        userinfo_endpoint: values.upstreamUserinfoEndpoint,
+        introspection_endpoint: values.upstreamIntrospectionEndpoint,
+        jwks_uri: values.upstreamJwksUri,
+      },
+    })
     const problems: Array<string> = []
-    if (keys.keys.length === 0)
-      problems.push(`upstream JWKS at ${jwksUri} has no keys: no upstream token can be verified`)
     // OpenID Connect Discovery §3: absent means client_secret_basic only.
     const methods = metadata.token_endpoint_auth_methods_supported ?? ["client_secret_basic"]
     if (authMethod !== undefined && !methods.includes(authMethod))
       problems.push(
         `${GatewayConfig.variables.upstreamAuthMethod.name}: the upstream IdP does not support ${authMethod} (it lists ${methods.join(", ")})`,
       )
+    const jwksUri = metadata.jwks_uri
+    if (verification !== "jwt" || jwksUri === undefined)
+      return { problems, passed: `upstream ${issuer} resolved, verification ${verification}` }
+    const jwks = yield* HttpJwks.make({ jwksUri, timeoutDuration: timeout })
+    const keys = yield* jwks.current.pipe(
+      Effect.mapError((e) => new Error(`upstream JWKS at ${jwksUri}: ${e.description}`)),
+    )
+    if (keys.keys.length === 0)
+      problems.push(`upstream JWKS at ${jwksUri} has no keys: no upstream token can be verified`)
     return { problems, passed: `upstream ${issuer} discovered, JWKS has ${keys.keys.length} key(s)` }
   }).pipe(Effect.provide(FetchHttpClient.layer))
 
@@ -136,7 +173,13 @@ export const run = async (
   const checks = [
     ...(upstreamIssuer === undefined
       ? []
-      : [bounded("upstream", checkUpstream(upstreamIssuer, upstreamAuthMethod, timeout), "15 seconds")]),
+      : [
+          bounded(
+            "upstream",
+            checkUpstream(upstreamIssuer, upstreamAuthMethod, reading.values, timeout),
+            "15 seconds",
+          ),
+        ]),
     ...(store === undefined ? [] : [bounded(`store (${store._tag})`, checkStore(store), timeout)]),
   ]
   const results = await Effect.runPromise(

@@ -125,7 +125,8 @@ export const variables = {
   }),
   upstreamIssuer: v("OIDC_PROXY_UPSTREAM_ISSUER", {
     required: true,
-    description: "Upstream issuer; endpoints come from its /.well-known/openid-configuration",
+    description:
+      "Upstream issuer; endpoints come from its /.well-known/openid-configuration unless given by hand",
     parse: P.httpUrlText,
     proxy: "upstream.issuer",
   }),
@@ -161,6 +162,56 @@ export const variables = {
     description: "Extra upstream authorization parameters, query-string form (prompt=login&x=y)",
     parse: P.queryString,
     proxy: "upstream.extra_authorize_params",
+  }),
+  upstreamAuthorizationEndpoint: v("OIDC_PROXY_UPSTREAM_AUTHORIZATION_ENDPOINT", {
+    description:
+      "Upstream authorization endpoint by hand; with the token endpoint also set, no discovery happens",
+    parse: P.httpUrlText,
+    proxy: "upstream.authorization_endpoint",
+  }),
+  upstreamTokenEndpoint: v("OIDC_PROXY_UPSTREAM_TOKEN_ENDPOINT", {
+    description: "Upstream token endpoint by hand (set together with the authorization endpoint)",
+    parse: P.httpUrlText,
+    proxy: "upstream.token_endpoint",
+  }),
+  upstreamRevocationEndpoint: v("OIDC_PROXY_UPSTREAM_REVOCATION_ENDPOINT", {
+    description: "Upstream RFC 7009 revocation endpoint (overrides discovery; unset by hand: none)",
+    parse: P.httpUrlText,
+    proxy: "upstream.revocation_endpoint",
+  }),
+  upstreamUserinfoEndpoint: v("OIDC_PROXY_UPSTREAM_USERINFO_ENDPOINT", {
+    description: "Upstream userinfo or API endpoint (e.g. https://api.github.com/user); overrides discovery",
+    parse: P.httpUrlText,
+    proxy: "upstream.userinfo_endpoint",
+  }),
+  upstreamIntrospectionEndpoint: v("OIDC_PROXY_UPSTREAM_INTROSPECTION_ENDPOINT", {
+    description: "Upstream RFC 7662 introspection endpoint; overrides discovery",
+    parse: P.httpUrlText,
+    proxy: "upstream.introspection_endpoint",
+  }),
+  upstreamJwksUri: v("OIDC_PROXY_UPSTREAM_JWKS_URI", {
+    description: "Upstream JWKS URL; overrides discovery (needed by jwt verification without it)",
+    parse: P.httpUrlText,
+    proxy: "upstream.jwks_uri",
+  }),
+  upstreamVerification: v("OIDC_PROXY_UPSTREAM_VERIFICATION", {
+    default: "jwt",
+    description:
+      "How upstream tokens are checked: jwt (JWKS), introspection (RFC 7662) or userinfo (API call); the last two are cached up to OIDC_PROXY_CACHE_TTL",
+    parse: P.oneOf(["jwt", "introspection", "userinfo"]),
+    proxy: "upstream.verification",
+  }),
+  upstreamSubjectClaim: v("OIDC_PROXY_UPSTREAM_SUBJECT_CLAIM", {
+    default: "sub",
+    description: "Member of the introspection or userinfo answer holding the user id (GitHub: id)",
+    parse: P.nonEmpty,
+    proxy: "upstream.subject_claim",
+  }),
+  upstreamScopesHeader: v("OIDC_PROXY_UPSTREAM_SCOPES_HEADER", {
+    description:
+      "userinfo: response header listing the granted scopes (GitHub: X-OAuth-Scopes); unset: the scopes recorded at sign-in",
+    parse: P.nonEmpty,
+    proxy: "upstream.scopes_header",
   }),
   verifyIdToken: v("OIDC_PROXY_VERIFY_ID_TOKEN", {
     default: "false",
@@ -285,6 +336,13 @@ export const variables = {
     description: "Leeway for exp/nbf/iat checks, seconds (0-300)",
     parse: P.integer(0, 300),
     proxy: "clock_tolerance_seconds",
+  }),
+  cacheTtl: v("OIDC_PROXY_CACHE_TTL", {
+    default: "5",
+    description:
+      "Seconds a verified token (and an introspection/userinfo answer) is remembered, 0-300; a token revoked at the IdP is refused at most this long afterwards",
+    parse: P.integer(0, 300),
+    proxy: "cache_ttl_seconds",
   }),
   callbackPath: v("OIDC_PROXY_CALLBACK_PATH", {
     default: "/auth/callback",

@@ -5,15 +5,17 @@
  * Adapter (assembly). The proxy's HS256 tokens are signed and verified with `node:crypto`
  * (`NodeProxyKeys`), stored records are encrypted and hashed with `node:crypto`
  * (`NodeStorageKeys`, the WebCrypto format), and upstream JWTs are verified with `node:crypto`
- * `KeyObject`s (`NodeUpstreamVerifier`, jose decides everything else). A bad configuration fails the layer with `InvalidConfig` naming every bad
+ * `KeyObject`s (`NodeUpstreamVerifier`, jose decides everything else), or — with
+ * `upstream.verification` `introspection`/`userinfo` — by a cached HTTP call (`HttpTokenVerifier`). A bad configuration fails the layer with `InvalidConfig` naming every bad
  * field; an unreachable or malformed upstream fails it with `DiscoveryError` naming the field.
  *
  * @since 0.1.0
  */
 import { ProxyConfig, type StorageKeys, type Store, TokenStore } from "@oidc-proxy/core"
 import type { WebHandler } from "@oidc-proxy/http"
-import { UpstreamHttp } from "@oidc-proxy/upstream-http"
+import { HttpTokenVerifier, UpstreamHttp } from "@oidc-proxy/upstream-http"
 import { Effect, Layer, type Redacted } from "effect"
+import { FetchHttpClient } from "effect/http"
 import * as NodeClientMetadataFetcher from "./NodeClientMetadataFetcher.ts"
 import * as NodeProxyKeys from "./NodeProxyKeys.ts"
 import * as NodeStorageKeys from "./NodeStorageKeys.ts"
@@ -41,6 +43,16 @@ export interface Options {
   readonly clientMetadata?: Omit<NodeClientMetadataFetcher.Options, "allowLoopback">
 }
 
+/** The endpoints the configuration gives by hand (see `ProxyConfig.UpstreamConfig`). */
+const endpointsOf = (upstream: ProxyConfig.ProxyConfig["upstream"]): UpstreamHttp.Endpoints => ({
+  authorization_endpoint: upstream.authorization_endpoint,
+  token_endpoint: upstream.token_endpoint,
+  revocation_endpoint: upstream.revocation_endpoint,
+  userinfo_endpoint: upstream.userinfo_endpoint,
+  introspection_endpoint: upstream.introspection_endpoint,
+  jwks_uri: upstream.jwks_uri,
+})
+
 /**
  * @category layers
  * @since 0.1.0
@@ -50,12 +62,25 @@ export const layer = (options: Options): Layer.Layer<WebHandler.Requirements, un
   return Layer.unwrap(
     Effect.gen(function* () {
       const config = yield* ProxyConfig.decode(options.config)
+      const { verification } = config.upstream
       const upstream = UpstreamHttp.layerFetch({
         ...options.upstream,
         issuer: config.upstream.issuer,
         client_id: config.upstream.client_id,
+        endpoints: endpointsOf(config.upstream),
+        verification,
       })
       const storageKeys = NodeStorageKeys.layer(options.secrets)
+      const verifier =
+        verification === "jwt"
+          ? NodeUpstreamVerifier.layerJwt().pipe(Layer.provide(upstream))
+          : HttpTokenVerifier.layer({
+              verification,
+              client_id: config.upstream.client_id,
+              client_secret: options.upstream.client_secret,
+              token_endpoint_auth_method: options.upstream.token_endpoint_auth_method,
+              timeoutDuration: options.upstream.timeoutDuration,
+            }).pipe(Layer.provide(Layer.mergeAll(upstream, storageKeys, FetchHttpClient.layer)))
       return Layer.mergeAll(
         // HS256 through node:crypto, synchronously (jose/WebCrypto decides anything unusual).
         // Every configured secret verifies, so a rotation does not invalidate issued tokens.
@@ -63,7 +88,7 @@ export const layer = (options: Options): Layer.Layer<WebHandler.Requirements, un
           options.secrets[0].secret,
           ...options.secrets.slice(1).map((s) => s.secret),
         ]),
-        NodeUpstreamVerifier.layerJwt().pipe(Layer.provide(upstream)),
+        verifier,
         TokenStore.layer.pipe(Layer.provide(Layer.merge(options.store, storageKeys))),
         storageKeys,
         upstream,

@@ -334,6 +334,57 @@ describe("GatewayConfig", () => {
     assert.isTrue(found[0]!.startsWith("OIDC_PROXY_CALLBACK_PATH: "), found[0])
   })
 
+  it("decode - endpoints by hand without the strategy's endpoint are named by variable", () => {
+    const byHand = {
+      OIDC_PROXY_UPSTREAM_AUTHORIZATION_ENDPOINT: "https://github.com/login/oauth/authorize",
+      OIDC_PROXY_UPSTREAM_TOKEN_ENDPOINT: "https://github.com/login/oauth/access_token",
+    }
+    const jwt = issues(env(byHand))
+    assert.strictEqual(jwt.length, 1, jwt.join("\n"))
+    assert.match(jwt[0]!, /^OIDC_PROXY_UPSTREAM_JWKS_URI: required by upstream\.verification "jwt"/)
+    const introspection = issues(env({ ...byHand, OIDC_PROXY_UPSTREAM_VERIFICATION: "introspection" }))
+    assert.match(introspection[0]!, /^OIDC_PROXY_UPSTREAM_INTROSPECTION_ENDPOINT: required/)
+    const half = issues(
+      env({ OIDC_PROXY_UPSTREAM_TOKEN_ENDPOINT: byHand.OIDC_PROXY_UPSTREAM_TOKEN_ENDPOINT }),
+    )
+    assert.match(
+      half[0]!,
+      /^OIDC_PROXY_UPSTREAM_AUTHORIZATION_ENDPOINT: required when upstream\.token_endpoint/,
+    )
+  })
+
+  it.effect("decode - endpoints by hand and the userinfo strategy reach their fields", () =>
+    Effect.gen(function* () {
+      const config = ok(
+        env({
+          OIDC_PROXY_UPSTREAM_AUTHORIZATION_ENDPOINT: "https://github.com/login/oauth/authorize",
+          OIDC_PROXY_UPSTREAM_TOKEN_ENDPOINT: "https://github.com/login/oauth/access_token",
+          OIDC_PROXY_UPSTREAM_REVOCATION_ENDPOINT: "https://idp.example.com/revoke",
+          OIDC_PROXY_UPSTREAM_USERINFO_ENDPOINT: "https://api.github.com/user",
+          OIDC_PROXY_UPSTREAM_INTROSPECTION_ENDPOINT: "https://idp.example.com/introspect",
+          OIDC_PROXY_UPSTREAM_JWKS_URI: "https://idp.example.com/jwks",
+          OIDC_PROXY_UPSTREAM_VERIFICATION: "userinfo",
+          OIDC_PROXY_UPSTREAM_SUBJECT_CLAIM: "id",
+          OIDC_PROXY_UPSTREAM_SCOPES_HEADER: "X-OAuth-Scopes",
+          OIDC_PROXY_CACHE_TTL: "30",
+        }),
+      )
+      const proxy = yield* ProxyConfig.decode(config.proxy)
+      assert.deepInclude(proxy.upstream, {
+        authorization_endpoint: "https://github.com/login/oauth/authorize",
+        token_endpoint: "https://github.com/login/oauth/access_token",
+        revocation_endpoint: "https://idp.example.com/revoke",
+        userinfo_endpoint: "https://api.github.com/user",
+        introspection_endpoint: "https://idp.example.com/introspect",
+        jwks_uri: "https://idp.example.com/jwks",
+        verification: "userinfo",
+        subject_claim: "id",
+        scopes_header: "X-OAuth-Scopes",
+      })
+      assert.strictEqual(proxy.cache_ttl_seconds, 30)
+    }),
+  )
+
   it("decode - secrets never appear in messages", () => {
     const secrets = {
       OIDC_PROXY_SECRET: "tiny-secret-XYZ",

@@ -70,10 +70,22 @@ export const checkEndpoint = (value: string): string | undefined => {
     : "must be an https URL"
 }
 
-/** Endpoints the proxy calls: they must be present. */
-const requiredEndpoints = ["authorization_endpoint", "token_endpoint", "jwks_uri"] as const
-/** Endpoints the proxy calls when present: if given they must be usable. */
-const optionalEndpoints = ["revocation_endpoint", "userinfo_endpoint"] as const
+/**
+ * An endpoint the proxy may call besides the authorization and token endpoints (which it always
+ * needs): which of them must be present depends on the verification strategy.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Endpoint = "jwks_uri" | "revocation_endpoint" | "userinfo_endpoint" | "introspection_endpoint"
+
+const alwaysRequired = ["authorization_endpoint", "token_endpoint"] as const
+const optionalEndpoints: ReadonlyArray<Endpoint> = [
+  "jwks_uri",
+  "revocation_endpoint",
+  "userinfo_endpoint",
+  "introspection_endpoint",
+]
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
@@ -99,6 +111,7 @@ export const validate = (
   issuer: string,
   document: unknown,
   url: string = "(configured metadata)",
+  required: ReadonlyArray<Endpoint> = ["jwks_uri"],
 ): Effect.Effect<Upstream.UpstreamMetadata, DiscoveryError> =>
   Effect.gen(function* () {
     const fail = (field: string | undefined, description: string) =>
@@ -112,7 +125,7 @@ export const validate = (
       // Mix-up defence: metadata is only trusted for the issuer we were configured with.
       return yield* fail("issuer", `is ${JSON.stringify(doc["issuer"])}, expected exactly "${issuer}"`)
     }
-    for (const field of requiredEndpoints) {
+    for (const field of [...alwaysRequired, ...required]) {
       const value = doc[field]
       if (value === undefined) return yield* fail(field, "is missing")
       if (typeof value !== "string" || value === "") return yield* fail(field, "must be a non-empty string")
@@ -121,6 +134,7 @@ export const validate = (
     }
     for (const field of optionalEndpoints) {
       const value = doc[field]
+      if (required.includes(field)) continue
       if (value === undefined) continue
       if (typeof value !== "string" || value === "") return yield* fail(field, "must be a non-empty string")
       const problem = checkEndpoint(value)
@@ -145,7 +159,13 @@ export const validate = (
  */
 export const discover = (
   issuer: string,
-  options: { readonly timeoutDuration?: Duration.Input } = {},
+  options: {
+    readonly timeoutDuration?: Duration.Input
+    /** Endpoints that must be present (default `jwks_uri`). */
+    readonly required?: ReadonlyArray<Endpoint>
+    /** Endpoints given by hand: they replace the discovered ones before validation. */
+    readonly overrides?: Readonly<Partial<Record<Endpoint, string>>>
+  } = {},
 ): Effect.Effect<Upstream.UpstreamMetadata, DiscoveryError, HttpClient.HttpClient> =>
   Effect.gen(function* () {
     const client = yield* HttpClient.HttpClient
@@ -153,5 +173,9 @@ export const discover = (
     const { json } = yield* getJson(client, url, options.timeoutDuration ?? "5 seconds").pipe(
       Effect.mapError((failure) => new DiscoveryError({ url, description: failure.description })),
     )
-    return yield* validate(issuer, json, url)
+    const document =
+      options.overrides === undefined || typeof json !== "object" || json === null || Array.isArray(json)
+        ? json
+        : { ...json, ...options.overrides }
+    return yield* validate(issuer, document, url, options.required)
   }).pipe(Effect.withSpan("Discovery.discover", { attributes: { issuer } }))

@@ -10,6 +10,10 @@
  * of the same refresh token share one upstream request. The client secret stays `Redacted` until
  * oauth4webapi writes it into the request; it is never logged.
  *
+ * Provider quirks at the token endpoint (form-encoded answers, errors with HTTP 200, comma-separated
+ * scopes) are rewritten into the standard shape first (`internal/tokenAnswer.ts`); oauth4webapi
+ * sends `Accept: application/json` and accepts `expires_in` absent or as a numeric string.
+ *
  * id_tokens: oauth4webapi checks the claims of an id_token in a token response (`iss`, `aud`/`azp`,
  * `exp`, `iat`, `sub`, the `alg` against the IdP's advertised algorithms) but not its signature; the
  * proxy verifies the signature later with its JWKS. A response whose `access_token` is the same JWT
@@ -28,7 +32,8 @@ import { Clock, Deferred, Duration, Effect, type Exit, Layer, Redacted, Schema, 
 import { HttpBody, HttpClient, HttpClientRequest } from "effect/http"
 import * as oauth from "oauth4webapi"
 import { clientSecretBasic } from "./internal/clientSecretBasic.ts"
-import { type SendFailure, send } from "./internal/send.ts"
+import { type Answer, type SendFailure, send } from "./internal/send.ts"
+import * as TokenAnswer from "./internal/tokenAnswer.ts"
 
 /**
  * Client authentication at the token and revocation endpoints.
@@ -136,7 +141,7 @@ export const toUpstreamError = (endpoint: string, error: unknown): OAuthError.Up
  * interrupts the request.
  */
 const fetchVia =
-  (client: HttpClient.HttpClient) =>
+  (client: HttpClient.HttpClient, rewrite: (answer: Answer) => Answer = (answer) => answer) =>
   (url: string, init: oauth.CustomFetchOptions<"POST", URLSearchParams>): Promise<Response> =>
     Effect.runPromise(
       send(
@@ -146,6 +151,7 @@ const fetchVia =
           body: HttpBody.text(init.body.toString(), init.headers["content-type"]),
         }),
       ).pipe(
+        Effect.map(rewrite),
         Effect.map(
           (answer) =>
             new Response(answer.body.byteLength === 0 ? null : answer.body, {
@@ -195,11 +201,13 @@ export const make = (
         ? oauth.ClientSecretPost(secret)
         : clientSecretBasic(secret)
     const customFetch = fetchVia(client)
+    const tokenFetch = fetchVia(client, TokenAnswer.normalize)
 
     // Discovery already refused http on non-loopback hosts; oauth4webapi would refuse it everywhere.
+    // Token-endpoint answers are normalised first (form bodies, errors with 200, comma scopes).
     const requestOptions = (endpoint: string, signal: AbortSignal) => ({
       signal,
-      [oauth.customFetch]: customFetch,
+      [oauth.customFetch]: endpoint === metadata.token_endpoint ? tokenFetch : customFetch,
       ...(new URL(endpoint).protocol === "http:" ? { [oauth.allowInsecureRequests]: true } : {}),
     })
 

@@ -3,12 +3,14 @@
  * `UpstreamClient` (token endpoint) and `Jwks` (cached signing keys) over the discovered metadata.
  *
  * Adapter over effect's `HttpClient` (provide `FetchHttpClient.layer`, or use `layerFetch`).
+ * Endpoints may be given by hand (`endpoints`): both the authorization and the token endpoint
+ * turn discovery off, any other replaces the discovered one.
  * Building the layer fails with `Discovery.DiscoveryError` when the IdP cannot be discovered or
  * its metadata lacks what the proxy needs, so a misconfigured proxy does not start.
  *
  * @since 0.1.0
  */
-import type { Jwks, Upstream } from "@oidc-proxy/core"
+import { Jwks, OAuthError, type Upstream } from "@oidc-proxy/core"
 import { type Duration, Effect, Layer, type Redacted } from "effect"
 import { FetchHttpClient, type HttpClient } from "effect/http"
 import * as Discovery from "./Discovery.ts"
@@ -61,7 +63,66 @@ export interface Options {
    * passes the same checks as a discovered document. Default: discover.
    */
   readonly metadata?: Upstream.UpstreamMetadata | undefined
+  /**
+   * Endpoints given by hand. With `authorization_endpoint` and `token_endpoint` both set, no
+   * discovery happens and these are the metadata; otherwise each one set replaces the discovered
+   * one. Default: none.
+   */
+  readonly endpoints?: Endpoints | undefined
+  /**
+   * How upstream tokens are verified; the endpoint the strategy calls (`jwks_uri`,
+   * `introspection_endpoint`, `userinfo_endpoint`) must be known, or the layer fails to build
+   * naming it. Default `jwt`.
+   */
+  readonly verification?: Verification | undefined
 }
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type Verification = "jwt" | "introspection" | "userinfo"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type Endpoints = {
+  readonly [K in Discovery.Endpoint | "authorization_endpoint" | "token_endpoint"]?: string | undefined
+}
+
+const strategyEndpoint = {
+  jwt: "jwks_uri",
+  introspection: "introspection_endpoint",
+  userinfo: "userinfo_endpoint",
+} as const satisfies Record<Verification, Discovery.Endpoint>
+
+/** The endpoints that are set, without `undefined` members. */
+const given = (endpoints: Endpoints | undefined): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(endpoints ?? {}).flatMap(([key, value]) =>
+      typeof value === "string" ? [[key, value]] : [],
+    ),
+  )
+
+/** A JWKS port for an upstream without `jwks_uri` (a network strategy verifies its tokens). */
+const noJwks = Layer.succeed(Jwks.Jwks, {
+  current: Effect.fail(
+    new OAuthError.UpstreamError({
+      reason: "bad_response",
+      retryable: false,
+      description: "the upstream has no jwks_uri",
+    }),
+  ),
+  refresh: () =>
+    Effect.fail(
+      new OAuthError.UpstreamError({
+        reason: "bad_response",
+        retryable: false,
+        description: "the upstream has no jwks_uri",
+      }),
+    ),
+})
 
 /**
  * The metadata in effect: `options.metadata` validated, or discovered.
@@ -71,10 +132,19 @@ export interface Options {
  */
 export const resolveMetadata = (
   options: Options,
-): Effect.Effect<Upstream.UpstreamMetadata, Discovery.DiscoveryError, HttpClient.HttpClient> =>
-  options.metadata === undefined
-    ? Discovery.discover(options.issuer, { timeoutDuration: options.timeoutDuration ?? "5 seconds" })
-    : Discovery.validate(options.issuer, options.metadata)
+): Effect.Effect<Upstream.UpstreamMetadata, Discovery.DiscoveryError, HttpClient.HttpClient> => {
+  const required = [strategyEndpoint[options.verification ?? "jwt"]]
+  const overrides = given(options.endpoints)
+  if (options.metadata !== undefined)
+    return Discovery.validate(options.issuer, { ...options.metadata, ...overrides }, undefined, required)
+  if (overrides["authorization_endpoint"] !== undefined && overrides["token_endpoint"] !== undefined)
+    return Discovery.validate(options.issuer, { issuer: options.issuer, ...overrides }, undefined, required)
+  return Discovery.discover(options.issuer, {
+    timeoutDuration: options.timeoutDuration ?? "5 seconds",
+    required,
+    overrides,
+  })
+}
 
 /**
  * `UpstreamClient` and `Jwks` for the IdP at `options.issuer`; needs an `HttpClient`.
@@ -89,8 +159,7 @@ export const layer = (
 ): Layer.Layer<Upstream.UpstreamClient | Jwks.Jwks, Discovery.DiscoveryError, HttpClient.HttpClient> =>
   Layer.unwrap(
     Effect.map(resolveMetadata(options), (metadata) => {
-      // validate() guarantees jwks_uri.
-      const jwksUri = metadata.jwks_uri as string
+      const jwksUri = metadata.jwks_uri
       return Layer.merge(
         TokenClient.layer({
           metadata,
@@ -99,13 +168,15 @@ export const layer = (
           token_endpoint_auth_method: options.token_endpoint_auth_method,
           timeoutDuration: options.timeoutDuration,
         }),
-        HttpJwks.layer({
-          jwksUri,
-          timeoutDuration: options.timeoutDuration,
-          cooldownDuration: options.cooldownDuration,
-          cacheMaxAge: options.cacheMaxAge,
-          cacheMinAge: options.cacheMinAge,
-        }),
+        jwksUri === undefined
+          ? noJwks
+          : HttpJwks.layer({
+              jwksUri,
+              timeoutDuration: options.timeoutDuration,
+              cooldownDuration: options.cooldownDuration,
+              cacheMaxAge: options.cacheMaxAge,
+              cacheMinAge: options.cacheMinAge,
+            }),
       )
     }),
   )

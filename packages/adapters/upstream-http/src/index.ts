@@ -10,6 +10,8 @@ export * as Discovery from "./Discovery.ts"
 /** @since 0.1.0 */
 export * as HttpJwks from "./HttpJwks.ts"
 /** @since 0.1.0 */
+export * as HttpTokenVerifier from "./HttpTokenVerifier.ts"
+/** @since 0.1.0 */
 export * as TokenClient from "./TokenClient.ts"
 /** @since 0.1.0 */
 export * as TokenExchange from "./TokenExchange.ts"

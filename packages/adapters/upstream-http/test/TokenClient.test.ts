@@ -219,6 +219,78 @@ describe("TokenClient", () => {
     }),
   )
 
+  it.live("exchangeCode - asks for JSON (Accept: application/json), as GitHub needs to answer JSON", () =>
+    Effect.gen(function* () {
+      const { server, client } = yield* setup("client_secret_basic")
+      yield* client.exchangeCode(exchange)
+      assert.strictEqual(server.requests[0]!.headers.accept, "application/json")
+    }),
+  )
+
+  it.live("exchangeCode - a form-encoded token response (GitHub without Accept) is read", () =>
+    Effect.gen(function* () {
+      const { client } = yield* setup("client_secret_basic", {
+        token: (_, res) => {
+          res.writeHead(200, { "content-type": "application/x-www-form-urlencoded; charset=utf-8" })
+          res.end("access_token=gho_16C7e42F292c6912E7710c838347Ae178B4a&scope=repo%2Cgist&token_type=bearer")
+        },
+      })
+      const tokens = yield* client.exchangeCode(exchange)
+      assert.strictEqual(tokens.access_token, "gho_16C7e42F292c6912E7710c838347Ae178B4a")
+      assert.strictEqual(tokens.token_type, "bearer")
+      assert.strictEqual(tokens.scope, "repo gist")
+    }),
+  )
+
+  it.live("exchangeCode - an error delivered with HTTP 200 is a refusal naming its code, not a success", () =>
+    Effect.gen(function* () {
+      const { client } = yield* setup("client_secret_basic", {
+        token: (_, res) =>
+          FakeServer.json(res, 200, {
+            error: "bad_verification_code",
+            error_description: "The code passed is incorrect or expired.",
+            error_uri: "https://docs.github.com/apps/troubleshooting",
+          }),
+      })
+      const error = yield* Effect.flip(client.exchangeCode(exchange))
+      assert.strictEqual(error.reason, "rejected")
+      assert.isFalse(error.retryable)
+      assert.include(error.description, "bad_verification_code")
+      // The upstream's description may echo request data: it is not passed on.
+      assert.notInclude(error.description, "incorrect or expired")
+    }),
+  )
+
+  it.live("refresh - expires_in as a numeric string or missing is accepted", () =>
+    Effect.gen(function* () {
+      let expiresIn: string | undefined = "28800"
+      const { client } = yield* setup("client_secret_basic", {
+        token: (_, res) =>
+          FakeServer.json(res, 200, {
+            access_token: "at",
+            token_type: "Bearer",
+            ...(expiresIn === undefined ? {} : { expires_in: expiresIn }),
+          }),
+      })
+      const asString = yield* client.refresh({ refresh_token: "rt-1" })
+      assert.strictEqual(asString.expires_in, 28800)
+      expiresIn = undefined
+      const missing = yield* client.refresh({ refresh_token: "rt-2" })
+      assert.isUndefined(missing.expires_in)
+    }),
+  )
+
+  it.live("exchangeCode - a comma-separated scope (GitHub) becomes space-separated", () =>
+    Effect.gen(function* () {
+      const { client } = yield* setup("client_secret_basic", {
+        token: (_, res) =>
+          FakeServer.json(res, 200, { access_token: "at", token_type: "bearer", scope: "repo,user:email" }),
+      })
+      const tokens = yield* client.exchangeCode(exchange)
+      assert.strictEqual(tokens.scope, "repo user:email")
+    }),
+  )
+
   it.live("refresh - a slow endpoint fails with timeout within the bound", () =>
     Effect.gen(function* () {
       const { client } = yield* setup("client_secret_basic", { delay: 10_000 })

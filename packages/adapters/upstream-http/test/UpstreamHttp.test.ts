@@ -122,4 +122,72 @@ describe("UpstreamHttp", () => {
       assert.strictEqual(jwks.keys.length, 1)
     }),
   )
+
+  it.live("layer - endpoints by hand: no discovery request, and the endpoints come from the options", () =>
+    Effect.gen(function* () {
+      const { server } = yield* fakeIdp
+      const services = yield* Layer.build(
+        UpstreamHttp.layerFetch({
+          ...options(server.origin),
+          verification: "introspection",
+          endpoints: {
+            authorization_endpoint: `${server.origin}/authorize`,
+            token_endpoint: `${server.origin}/token`,
+            introspection_endpoint: `${server.origin}/introspect`,
+          },
+        }),
+      )
+      const client = Context.get(services, Upstream.UpstreamClient)
+      assert.strictEqual(client.metadata.introspection_endpoint, `${server.origin}/introspect`)
+      assert.strictEqual(client.metadata.jwks_uri, undefined)
+      const tokens = yield* client.exchangeCode({
+        code: "c",
+        redirect_uri: "https://proxy.test/cb",
+        code_verifier: "v",
+      })
+      assert.strictEqual(tokens.access_token, "at")
+      // No jwks_uri: the JWKS port answers with an upstream error, never keys.
+      const noKeys = yield* Effect.flip(Context.get(services, Jwks.Jwks).current)
+      assert.strictEqual(noKeys._tag, "UpstreamError")
+      assert.strictEqual(server.hits(wellKnown), 0)
+    }),
+  )
+
+  it.live(
+    "layer - the strategy's endpoint missing from discovery and options fails the build naming it",
+    () =>
+      Effect.gen(function* () {
+        const { server } = yield* fakeIdp
+        const missing = yield* Effect.flip(
+          Layer.build(UpstreamHttp.layerFetch({ ...options(server.origin), verification: "introspection" })),
+        )
+        assert.strictEqual(missing._tag, "DiscoveryError")
+        assert.strictEqual(missing.field, "introspection_endpoint")
+        assert.match(missing.message, /"introspection_endpoint" is missing/)
+        const byHand = yield* Effect.flip(
+          Layer.build(
+            UpstreamHttp.layerFetch({
+              ...options(server.origin),
+              endpoints: {
+                authorization_endpoint: `${server.origin}/a`,
+                token_endpoint: `${server.origin}/t`,
+              },
+            }),
+          ),
+        )
+        assert.strictEqual(byHand.field, "jwks_uri")
+        // A discovered document completed by an endpoint given by hand is enough.
+        const services = yield* Layer.build(
+          UpstreamHttp.layerFetch({
+            ...options(server.origin),
+            verification: "userinfo",
+            endpoints: { userinfo_endpoint: `${server.origin}/user` },
+          }),
+        )
+        assert.strictEqual(
+          Context.get(services, Upstream.UpstreamClient).metadata.userinfo_endpoint,
+          `${server.origin}/user`,
+        )
+      }),
+  )
 })

@@ -11,7 +11,10 @@
  * Test support (node:http + jose). Upstream access tokens are RS256 JWTs (`iss`, `sub`, `aud`,
  * `scope`, `exp`) under one key; with `idTokens` on, token responses carry an id_token too (same
  * key, `aud` = the client, the authorization request's `nonce` at the code exchange). The subject and the identity claims of the next tokens can be set to
- * anything, hostile values included.
+ * anything, hostile values included. With `opaque` on, access tokens are random strings the IdP
+ * remembers and answers for at `/introspect` (RFC 7662, client authentication as at the token
+ * endpoint): `active` until revoked, expired or switched off with `active = false`; the endpoint
+ * can answer 503 (`introspectionMode`).
  */
 import { createHash, randomBytes } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
@@ -66,10 +69,23 @@ export interface FakeIdp {
   readonly streamed: Array<number>
   /** The attacker's public keys, as a JWK set. */
   readonly attackerJwks: { readonly keys: ReadonlyArray<Record<string, unknown>> }
+  /** Issue opaque access tokens (random strings, verified only by introspection). Default: JWTs. */
+  opaque: boolean
+  /** Whether introspection reports the opaque tokens active (a switch for the whole IdP). */
+  active: boolean
+  /** Behaviour of `/introspect`. */
+  introspectionMode: "ok" | "503"
   /** Switches the JWKS endpoint; resolves once the change is in effect. */
   readonly setJwks: (mode: JwksMode) => Promise<void>
   /** Requests each endpoint received (a hung or refused request counts when it arrived). */
-  readonly counts: { jwks: number; code: number; refresh: number; revoke: number }
+  readonly counts: {
+    jwks: number
+    code: number
+    refresh: number
+    revoke: number
+    discovery: number
+    introspect: number
+  }
   readonly close: () => Promise<void>
 }
 
@@ -140,7 +156,8 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     { redirect_uri: string; challenge: string; scope: string; nonce: string | null }
   >()
   const refreshTokens = new Map<string, string>()
-  const counts = { jwks: 0, code: 0, refresh: 0, revoke: 0 }
+  const counts = { jwks: 0, code: 0, refresh: 0, revoke: 0, discovery: 0, introspect: 0 }
+  const opaqueTokens = new Map<string, { sub: string; scope: string; exp: number }>()
   let jwksMode: JwksMode = "ok"
 
   const attacker = await generateKeyPair("RS256")
@@ -179,6 +196,9 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     revocationMode: "ok",
     redirectTo: undefined,
     signer: "idp",
+    opaque: false,
+    active: true,
+    introspectionMode: "ok",
     attackerJwks,
     streamed: [],
     counts,
@@ -206,15 +226,19 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     const now = Math.floor(Date.now() / 1000)
     const [signingKey, signingKid] =
       idp.signer === "idp" ? [privateKey, kid] : [attacker.privateKey, attackerKid]
-    const access_token = await new SignJWT({ scope, client_id: clientId, ...idp.claims })
-      .setProtectedHeader({ alg: "RS256", kid: signingKid, typ: "at+jwt" })
-      .setIssuer(issuer)
-      .setSubject(idp.subject)
-      .setAudience(audience)
-      .setIssuedAt(now)
-      .setExpirationTime(now + idp.expiresIn)
-      .setJti(random())
-      .sign(signingKey)
+    const opaque = `opaque-${random()}`
+    if (idp.opaque) opaqueTokens.set(opaque, { sub: idp.subject, scope, exp: now + idp.expiresIn })
+    const access_token = idp.opaque
+      ? opaque
+      : await new SignJWT({ scope, client_id: clientId, ...idp.claims })
+          .setProtectedHeader({ alg: "RS256", kid: signingKid, typ: "at+jwt" })
+          .setIssuer(issuer)
+          .setSubject(idp.subject)
+          .setAudience(audience)
+          .setIssuedAt(now)
+          .setExpirationTime(now + idp.expiresIn)
+          .setJti(random())
+          .sign(signingKey)
     const id_token = idp.idTokens
       ? await new SignJWT({ ...idp.claims, ...(nonce === null ? {} : { nonce }) })
           .setProtectedHeader({ alg: "RS256", kid: signingKid })
@@ -283,10 +307,32 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     return json(res, 400, { error: "unsupported_grant_type" })
   }
 
+  // RFC 7662 §2.2: an unknown, revoked or expired token is just `{"active": false}`.
+  const introspect = async (req: IncomingMessage, res: ServerResponse) => {
+    counts.introspect++
+    const form = await readForm(req)
+    if (idp.introspectionMode === "503") return json(res, 503, { error: "temporarily_unavailable" })
+    if (!authenticated(req, form)) return json(res, 401, { error: "invalid_client" })
+    const known = opaqueTokens.get(form.get("token") ?? "")
+    const now = Math.floor(Date.now() / 1000)
+    if (known === undefined || !idp.active || known.exp <= now) return json(res, 200, { active: false })
+    return json(res, 200, {
+      active: true,
+      sub: known.sub,
+      scope: known.scope,
+      client_id: clientId,
+      aud: audience,
+      iss: issuer,
+      exp: known.exp,
+      token_type: "Bearer",
+    })
+  }
+
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? "/", issuer)
     switch (url.pathname) {
       case "/.well-known/openid-configuration":
+        counts.discovery++
         if (idp.discoveryMode !== "ok")
           return hostile(idp.discoveryMode, res, "/.well-known/openid-configuration", req)
         return json(res, 200, {
@@ -324,11 +370,14 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
       case "/token":
         if (req.method !== "POST") return json(res, 405, { error: "invalid_request" })
         return token(req, res)
+      case "/introspect":
+        return introspect(req, res)
       case "/revoke": {
         counts.revoke++
         if (idp.revocationMode !== "ok") return hostile(idp.revocationMode, res, "/revoke", req)
         const form = await readForm(req)
         refreshTokens.delete(form.get("token") ?? "")
+        opaqueTokens.delete(form.get("token") ?? "")
         res.writeHead(200)
         return res.end()
       }
