@@ -145,7 +145,11 @@ export const validate = (
  */
 export const discover = (
   issuer: string,
-  options: { readonly timeoutDuration?: Duration.Input } = {},
+  options: {
+    readonly timeoutDuration?: Duration.Input
+    /** The issuer the document must name when it differs from `issuer` (a `{tenantid}` template). */
+    readonly expectedIssuer?: string | undefined
+  } = {},
 ): Effect.Effect<Upstream.UpstreamMetadata, DiscoveryError, HttpClient.HttpClient> =>
   Effect.gen(function* () {
     const client = yield* HttpClient.HttpClient
@@ -153,5 +157,5 @@ export const discover = (
     const { json } = yield* getJson(client, url, options.timeoutDuration ?? "5 seconds").pipe(
       Effect.mapError((failure) => new DiscoveryError({ url, description: failure.description })),
     )
-    return yield* validate(issuer, json, url)
+    return yield* validate(options.expectedIssuer ?? issuer, json, url)
   }).pipe(Effect.withSpan("Discovery.discover", { attributes: { issuer } }))

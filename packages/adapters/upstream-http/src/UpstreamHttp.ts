@@ -26,6 +26,11 @@ export interface Options {
    * exactly. Required.
    */
   readonly issuer: string
+  /**
+   * The issuer the discovery document names instead of `issuer`, when it is a template with
+   * `{tenantid}` (Entra's `common`/`organizations`; core's `TenantIssuer`). Default: `issuer`.
+   */
+  readonly issuerTemplate?: string | undefined
   /** The proxy's client id at the IdP. Required. */
   readonly client_id: string
   /** The proxy's client secret at the IdP; kept `Redacted`, never logged. Required. */
@@ -73,8 +78,11 @@ export const resolveMetadata = (
   options: Options,
 ): Effect.Effect<Upstream.UpstreamMetadata, Discovery.DiscoveryError, HttpClient.HttpClient> =>
   options.metadata === undefined
-    ? Discovery.discover(options.issuer, { timeoutDuration: options.timeoutDuration ?? "5 seconds" })
-    : Discovery.validate(options.issuer, options.metadata)
+    ? Discovery.discover(options.issuer, {
+        timeoutDuration: options.timeoutDuration ?? "5 seconds",
+        expectedIssuer: options.issuerTemplate,
+      })
+    : Discovery.validate(options.issuerTemplate ?? options.issuer, options.metadata)
 
 /**
  * `UpstreamClient` and `Jwks` for the IdP at `options.issuer`; needs an `HttpClient`.
