@@ -73,9 +73,14 @@ const settingsOf = (reading: GatewayConfig.Reading): Array<Setting> =>
   })
 
 /** Discovery, the JWKS it names, and whether the IdP accepts the configured client auth method. */
-const checkUpstream = (issuer: string, authMethod: string | undefined, timeout: Duration.Input) =>
+const checkUpstream = (
+  issuer: string,
+  template: string | undefined,
+  authMethod: string | undefined,
+  timeout: Duration.Input,
+) =>
   Effect.gen(function* () {
-    const metadata = yield* Discovery.discover(issuer, { timeoutDuration: timeout })
+    const metadata = yield* Discovery.discover(issuer, { timeoutDuration: timeout, expectedIssuer: template })
     // validate() guarantees jwks_uri.
     const jwksUri = metadata.jwks_uri as string
     const jwks = yield* HttpJwks.make({ jwksUri, timeoutDuration: timeout })
@@ -132,11 +137,17 @@ export const run = async (
   const reading = GatewayConfig.read(env)
   const decoded = GatewayConfig.decode(env, { randomSecret: () => "x".repeat(32) })
   const configuration = Result.isFailure(decoded) ? decoded.failure.issues : []
-  const { upstreamIssuer, upstreamAuthMethod, store } = reading.values
+  const { upstreamIssuer, upstreamIssuerTemplate, upstreamAuthMethod, store } = reading.values
   const checks = [
     ...(upstreamIssuer === undefined
       ? []
-      : [bounded("upstream", checkUpstream(upstreamIssuer, upstreamAuthMethod, timeout), "15 seconds")]),
+      : [
+          bounded(
+            "upstream",
+            checkUpstream(upstreamIssuer, upstreamIssuerTemplate, upstreamAuthMethod, timeout),
+            "15 seconds",
+          ),
+        ]),
     ...(store === undefined ? [] : [bounded(`store (${store._tag})`, checkStore(store), timeout)]),
   ]
   const results = await Effect.runPromise(
