@@ -20,7 +20,7 @@ import { Result } from "effect"
 import { auth0 } from "./providers/Auth0.ts"
 import { cognito } from "./providers/Cognito.ts"
 import { entra } from "./providers/Entra.ts"
-import { type Fragment, InvalidPreset } from "./providers/Fragment.ts"
+import { type Common, type Fragment, InvalidPreset } from "./providers/Fragment.ts"
 import { google } from "./providers/Google.ts"
 import { keycloak } from "./providers/Keycloak.ts"
 import { oidc } from "./providers/Oidc.ts"
@@ -30,6 +30,8 @@ import { sapCis } from "./providers/SapCis.ts"
 export {
   /** @since 0.1.0 */
   auth0,
+  /** @since 0.1.0 */
+  type Common,
   /** @since 0.1.0 */
   cognito,
   /** @since 0.1.0 */

@@ -49,3 +49,21 @@ export const resolve = (template: string, claims: { readonly tid?: unknown }): s
   if (!isTemplate(template)) return template
   return isTenantId(claims.tid) ? template.replace(placeholder, claims.tid) : undefined
 }
+
+/**
+ * Whether `issuer` is `template` with some tenant id (a GUID) in place of `{tenantid}`: what an
+ * authorization response's `iss` (RFC 9207) may be under a templated issuer, before any token says
+ * which tenant it is.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const matches = (template: string, issuer: string): boolean => {
+  if (!isTemplate(template)) return issuer === template
+  const [before, after] = template.split(placeholder) as [string, string]
+  return (
+    issuer.startsWith(before) &&
+    issuer.endsWith(after) &&
+    isTenantId(issuer.slice(before.length, issuer.length - after.length))
+  )
+}

@@ -25,6 +25,19 @@ describe("TenantIssuer", () => {
     assert.strictEqual(TenantIssuer.resolve("https://plain.example", {}), "https://plain.example")
     assert.isFalse(TenantIssuer.isTemplate("https://a/{tenantid}/{tenantid}"))
   })
+
+  it("matches - an authorization response's iss: the template with some GUID, nothing else", () => {
+    assert.isTrue(TenantIssuer.matches(template, `https://login.example/${tidA}/v2.0`))
+    for (const iss of [
+      template,
+      "https://login.example/x/v2.0",
+      `https://login.example/${tidA}/v2.0/x`,
+      `https://evil.example/${tidA}/v2.0`,
+    ])
+      assert.isFalse(TenantIssuer.matches(template, iss), iss)
+    assert.isTrue(TenantIssuer.matches("https://plain.example", "https://plain.example"))
+    assert.isFalse(TenantIssuer.matches("https://plain.example", "https://plain.example/"))
+  })
 })
 
 const withVerifier = <A, E>(

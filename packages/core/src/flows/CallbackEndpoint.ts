@@ -22,6 +22,7 @@ import { type OAuthFailure, oauth, type StoreError, type UpstreamError } from ".
 import * as OfflineAccess from "../OfflineAccess.ts"
 import { advertisedScopes, Settings } from "../ProxyConfig.ts"
 import * as Scopes from "../Scopes.ts"
+import * as TenantIssuer from "../TenantIssuer.ts"
 import { TokenStore } from "../TokenStore.ts"
 import { UpstreamClient } from "../Upstream.ts"
 import * as UpstreamSession from "../UpstreamSession.ts"
@@ -198,13 +199,14 @@ export const callback = (
         [unbind],
       )
 
-    // RFC 9207: an IdP that says it sends `iss` must send its own issuer (mix-up defence).
+    // RFC 9207: an IdP that says it sends `iss` must send its own issuer (mix-up defence); under a
+    // templated issuer, the template with a tenant id.
     const upstreamMeta = (yield* UpstreamClient).metadata
     const callbackIss = params["iss"]
     if (
       (callbackIss !== undefined ||
         upstreamMeta["authorization_response_iss_parameter_supported"] === true) &&
-      callbackIss !== upstreamMeta.issuer
+      !(callbackIss !== undefined && TenantIssuer.matches(upstreamMeta.issuer, callbackIss))
     ) {
       return toClient({
         error: "server_error",

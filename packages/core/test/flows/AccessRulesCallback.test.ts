@@ -53,16 +53,18 @@ describe("CallbackEndpoint access rules", () => {
       ),
     )
 
-  it.effect("callback - access_token mode: the rules read the id_token (its claims over the access token's)", () =>
-    withProxy(
-      Effect.gen(function* () {
-        // Groups only in the id_token: allowed; no id_token: nothing says the user is in the group.
-        const inGroup = yield* signIn({ claims: { groups: ["ops"] }, accessClaims: { groups: [] } })
-        assert.isString(inGroup.get("code"))
-        const noIdToken = yield* signIn({ claims: { groups: [] }, idToken: false })
-        assert.strictEqual(noIdToken.get("error"), "access_denied")
-      }),
-      { config: { verification_mode: "access_token", access: { groups: ["ops"] } } },
-    ),
+  it.effect(
+    "callback - access_token mode: the rules read the id_token (its claims over the access token's)",
+    () =>
+      withProxy(
+        Effect.gen(function* () {
+          // Groups only in the id_token: allowed; no id_token: nothing says the user is in the group.
+          const inGroup = yield* signIn({ claims: { groups: ["ops"] }, accessClaims: { groups: [] } })
+          assert.isString(inGroup.get("code"))
+          const noIdToken = yield* signIn({ claims: { groups: [] }, idToken: false })
+          assert.strictEqual(noIdToken.get("error"), "access_denied")
+        }),
+        { config: { verification_mode: "access_token", access: { groups: ["ops"] } } },
+      ),
   )
 })
