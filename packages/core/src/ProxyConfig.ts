@@ -7,7 +7,9 @@
  * @since 0.1.0
  */
 import { Context, Effect, Schema, SchemaIssue } from "effect"
+import { AccessConfig } from "./AccessRules.ts"
 import * as Scopes from "./Scopes.ts"
+import * as TenantIssuer from "./TenantIssuer.ts"
 import { VerificationMode } from "./VerificationMode.ts"
 
 const HttpUrl = Schema.String.check(
@@ -59,6 +61,17 @@ const Seconds = (fallback: number) =>
 export const UpstreamConfig = Schema.Struct({
   /** The upstream IdP's issuer identifier, compared exactly with `iss`. */
   issuer: HttpUrl,
+  /**
+   * The issuer the IdP's discovery document and tokens name, when it differs from `issuer` by a
+   * `{tenantid}` placeholder (Entra's `common` and `organizations` endpoints): each token's `iss`
+   * must equal it with the token's `tid` (a GUID) substituted. Unset: tokens carry `issuer`.
+   * Recommendation: restrict the tenants with `access.tenants`.
+   */
+  issuer_template: Schema.optionalKey(
+    Schema.String.check(
+      Schema.makeFilter((s) => (TenantIssuer.isTemplate(s) ? undefined : "must contain {tenantid} once")),
+    ),
+  ),
   /** The proxy's client id at the IdP; the id_token's `aud` must contain it. */
   client_id: Schema.NonEmptyString,
   /**
@@ -66,6 +79,12 @@ export const UpstreamConfig = Schema.Struct({
    * upstream access tokens is not checked. Recommendation: set it.
    */
   audience: Schema.optionalKey(Schema.NonEmptyString),
+  /**
+   * In access_token mode, require the upstream access token's `client_id` claim to equal
+   * `client_id`: for IdPs whose access tokens name the client there and carry no `aud` (Cognito).
+   * Default `false`. Recommendation: on whenever `audience` cannot be set.
+   */
+  access_token_client_id: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(Effect.succeed(false))),
   /**
    * Scopes requested upstream when the client asks for none (and always included). Default
    * `openid`.
@@ -149,6 +168,8 @@ export const ProxyConfig = Schema.Struct({
     Schema.withDecodingDefaultKey(Effect.succeed(30)),
   ),
   upstream: UpstreamConfig,
+  /** Who may sign in (`AccessRules`), checked once at the upstream callback. Default: anyone. */
+  access: AccessConfig.pipe(Schema.withDecodingDefaultKey(Effect.succeed({}))),
   /**
    * How long a verified bearer token is remembered by this instance, in seconds (0 = never). A
    * remembered token is answered without store reads or signature checks, but never past its own

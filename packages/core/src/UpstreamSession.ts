@@ -102,7 +102,8 @@ export interface Target {
 export const makeTarget = (
   settings: ProxyConfig,
 ): ((upstream: UpstreamTokenSet, live: boolean) => Target | InvalidToken) => {
-  const { issuer, client_id, audience } = settings.upstream
+  const { client_id, audience } = settings.upstream
+  const issuer = settings.upstream.issuer_template ?? settings.upstream.issuer
   if (settings.verification_mode === "id_token") {
     const expect: Expectation = { issuer, audience: client_id }
     return (upstream, live) =>
@@ -110,7 +111,11 @@ export const makeTarget = (
         ? fail("missing_id_token", "The upstream token set has no id_token to verify")
         : { token: upstream.id_token, expect, untilOwnExp: live }
   }
-  const expect: Expectation = audience === undefined ? { issuer } : { issuer, audience }
+  const expect: Expectation = {
+    issuer,
+    ...(audience === undefined ? {} : { audience }),
+    ...(settings.upstream.access_token_client_id ? { clientId: client_id } : {}),
+  }
   return (upstream) => ({ token: upstream.access_token, expect, untilOwnExp: false })
 }
 

@@ -5,7 +5,9 @@
  * default), the signature, `iss`, `aud` and `exp`/`nbf` with the configured leeway at the
  * `Clock`'s time. An unknown `kid` asks the `Jwks` port to refresh once, then fails.
  * Introspection and userinfo strategies (opaque upstream tokens) implement the same port
- * (`NetworkVerifier`, over an adapter's HTTP call).
+ * (`NetworkVerifier`, over an adapter's HTTP call). An
+ * issuer that is a template (`TenantIssuer`: Entra's `{tenantid}`) is resolved per token from its
+ * `tid` before anything else; a token without a GUID `tid` is refused (`issuer`).
  *
  * `makeJwtWith` adds a synchronous path over key operations a runtime provides (`node:crypto` on
  * Node): tokens in a plain shape verify in one step; everything else, refusals included, is decided
@@ -19,12 +21,20 @@
  * @since 0.1.0
  */
 import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
-import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, type JWK, jwtVerify } from "jose"
+import {
+  createLocalJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  type JSONWebKeySet,
+  type JWK,
+  jwtVerify,
+} from "jose"
 import * as CompactJws from "./internal/compactJws.ts"
 import { fromJoseError } from "./internal/joseErrors.ts"
 import { Jwks } from "./Jwks.ts"
 import { InvalidToken, type UpstreamError } from "./OAuthError.ts"
 import { Settings } from "./ProxyConfig.ts"
+import * as TenantIssuer from "./TenantIssuer.ts"
 import { isDecoded, VerifiedClaims } from "./VerifiedClaims.ts"
 
 /**
@@ -34,9 +44,15 @@ import { isDecoded, VerifiedClaims } from "./VerifiedClaims.ts"
  * @since 0.1.0
  */
 export interface Expectation {
+  /** The exact `iss`, or a template with `{tenantid}` filled from the token's `tid` (`TenantIssuer`). */
   readonly issuer: string
   /** Required audience; when absent `aud` is not checked. */
   readonly audience?: string
+  /**
+   * Required `client_id` claim (access tokens that carry the client in `client_id` rather than in
+   * `aud`, as Cognito's do); when absent it is not checked.
+   */
+  readonly clientId?: string
   /**
    * Verify as if the time were at most this (seconds): lets a live session keep an id_token whose
    * `exp` has passed (see `UpstreamSession`). Signature, `iss` and `aud` are checked regardless.
@@ -120,8 +136,28 @@ interface Remembered {
   readonly until: number
 }
 
+/**
+ * The expectation with a templated issuer resolved from the token's (not yet verified) `tid`;
+ * `undefined` when it cannot be. Sound because the signature is then checked against the resolved
+ * issuer: a forged `tid` changes the payload the signature covers.
+ */
+const concrete = (token: string, expect: Expectation): Expectation | undefined => {
+  if (!expect.issuer.includes(TenantIssuer.placeholder)) return expect
+  let claims: { readonly tid?: unknown }
+  try {
+    claims = decodeJwt(token)
+  } catch {
+    return undefined
+  }
+  const issuer = TenantIssuer.resolve(expect.issuer, claims)
+  return issuer === undefined ? undefined : { ...expect, issuer }
+}
+
 const sameExpectation = (a: Expectation, b: Expectation) =>
-  a.issuer === b.issuer && a.audience === b.audience && a.notAfter === b.notAfter
+  a.issuer === b.issuer && a.audience === b.audience && a.notAfter === b.notAfter && a.clientId === b.clientId
+
+const clientIdMatches = (payload: Record<string, unknown>, expect: Expectation) =>
+  expect.clientId === undefined || payload["client_id"] === expect.clientId
 
 /**
  * A JWT verifier over the `Jwks` port, with an optional synchronous path over `keys`.
@@ -223,7 +259,9 @@ export const makeJwtWith = (keys: JwsKeys | undefined, options: JwtOptions = {})
     const verifySync =
       currentSync === undefined
         ? undefined
-        : (token: string, expect: Expectation, clock: number): VerifiedClaims | undefined => {
+        : (token: string, template: Expectation, clock: number): VerifiedClaims | undefined => {
+            const expect = concrete(token, template)
+            if (expect === undefined) return undefined
             const now = expect.notAfter === undefined ? clock : Math.min(clock, (expect.notAfter - 1) * 1000)
             const known = cacheOn ? recall(token, expect, clock, now) : undefined
             if (known !== undefined || keys === undefined) return known
@@ -233,19 +271,34 @@ export const makeJwtWith = (keys: JwsKeys | undefined, options: JwtOptions = {})
             if (outcome._tag === "defer" || !confirmed.has(outcome.jwk) || joseOnly.has(outcome.jwk))
               return undefined
             const claims = decodeClaims(outcome.payload)
-            if (claims._tag === "None") return undefined
+            if (claims._tag === "None" || !clientIdMatches(outcome.payload, expect)) return undefined
             remember(token, expect, { claims: claims.value, payload: outcome.payload }, clock)
             return claims.value
           }
     return UpstreamVerifier.of({
       ...(verifySync === undefined ? {} : { verifySync }),
-      verify: (token, expect) =>
+      verify: (token, template) =>
         Effect.gen(function* () {
+          const expect = concrete(token, template)
+          if (expect === undefined) {
+            return yield* new InvalidToken({
+              source: "upstream",
+              reason: "issuer",
+              description: "The upstream token has no tenant id to check its issuer against",
+            })
+          }
           const clock = yield* Clock.currentTimeMillis
           const now = expect.notAfter === undefined ? clock : Math.min(clock, (expect.notAfter - 1) * 1000)
           const known = cacheOn ? recall(token, expect, clock, now) : undefined
           if (known !== undefined) return known
           const payload = yield* payloadOf(token, yield* jwks.current, expect, now)
+          if (!clientIdMatches(payload, expect)) {
+            return yield* new InvalidToken({
+              source: "upstream",
+              reason: "audience",
+              description: "The upstream token was issued to another client",
+            })
+          }
           const claims = decodeClaims(payload)
           if (claims._tag === "None") {
             return yield* new InvalidToken({

@@ -6,6 +6,8 @@
  */
 
 /** @since 0.1.0 */
+export * as AccessRules from "./AccessRules.ts"
+/** @since 0.1.0 */
 export * as AccessToken from "./AccessToken.ts"
 /** @since 0.1.0 */
 export * as AddressPolicy from "./AddressPolicy.ts"
@@ -70,6 +72,8 @@ export * as OfflineAccess from "./OfflineAccess.ts"
 /** @since 0.1.0 */
 export * as Pkce from "./Pkce.ts"
 /** @since 0.1.0 */
+export * as Providers from "./Providers.ts"
+/** @since 0.1.0 */
 export * as ProxyConfig from "./ProxyConfig.ts"
 /** @since 0.1.0 */
 export * as ProxyKeys from "./ProxyKeys.ts"
@@ -89,6 +93,8 @@ export * as Scopes from "./Scopes.ts"
 export * as StorageKeys from "./StorageKeys.ts"
 /** @since 0.1.0 */
 export * as Store from "./Store.ts"
+/** @since 0.1.0 */
+export * as TenantIssuer from "./TenantIssuer.ts"
 /** @since 0.1.0 */
 export * as TokenStore from "./TokenStore.ts"
 /** @since 0.1.0 */

@@ -91,6 +91,7 @@ type UpstreamValues = Pick<
  */
 const checkUpstream = (
   issuer: string,
+  template: string | undefined,
   authMethod: string | undefined,
   values: UpstreamValues,
   timeout: Duration.Input,
@@ -99,6 +100,7 @@ const checkUpstream = (
     const verification = values.upstreamVerification ?? "jwt"
     const metadata = yield* UpstreamHttp.resolveMetadata({
       issuer,
+      issuerTemplate: template,
       client_id: "(check)",
       client_secret: Redacted.make(""),
       timeoutDuration: timeout,
@@ -169,14 +171,20 @@ export const run = async (
   const reading = GatewayConfig.read(env)
   const decoded = GatewayConfig.decode(env, { randomSecret: () => "x".repeat(32) })
   const configuration = Result.isFailure(decoded) ? decoded.failure.issues : []
-  const { upstreamIssuer, upstreamAuthMethod, store } = reading.values
+  const { upstreamIssuer, upstreamIssuerTemplate, upstreamAuthMethod, store } = reading.values
   const checks = [
     ...(upstreamIssuer === undefined
       ? []
       : [
           bounded(
             "upstream",
-            checkUpstream(upstreamIssuer, upstreamAuthMethod, reading.values, timeout),
+            checkUpstream(
+              upstreamIssuer,
+              upstreamIssuerTemplate,
+              upstreamAuthMethod,
+              reading.values,
+              timeout,
+            ),
             "15 seconds",
           ),
         ]),

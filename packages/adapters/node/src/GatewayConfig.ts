@@ -12,6 +12,7 @@
 import { createHash, randomBytes } from "node:crypto"
 import { type DownstreamToken, ProxyConfig, ProxyKeys, type StorageKeys } from "@oidc-proxy/core"
 import { Effect, Exit, type LogLevel, Redacted, Result } from "effect"
+import * as GatewayPresets from "./GatewayPresets.ts"
 import * as Text from "./internal/configText.ts"
 import * as P from "./internal/parsers.ts"
 import { suggest } from "./internal/suggest.ts"
@@ -123,12 +124,59 @@ export const variables = {
     parse: P.path,
     proxy: { path: "resource", from: (path, values) => `${String(values["baseUrl"])}${path}` },
   }),
+  provider: v("OIDC_PROXY_PROVIDER", {
+    default: "oidc",
+    description: "Identity provider preset: fills in the upstream settings below (each can still be set)",
+    parse: P.oneOf(GatewayPresets.names),
+  }),
+  entraTenant: v("OIDC_PROXY_ENTRA_TENANT", {
+    description: GatewayPresets.providerVariables.OIDC_PROXY_ENTRA_TENANT.description,
+    parse: P.nonEmpty,
+  }),
+  entraApiScopes: v("OIDC_PROXY_ENTRA_API_SCOPES", {
+    description: GatewayPresets.providerVariables.OIDC_PROXY_ENTRA_API_SCOPES.description,
+    parse: P.nonEmpty,
+  }),
+  auth0Domain: v("OIDC_PROXY_AUTH0_DOMAIN", {
+    description: GatewayPresets.providerVariables.OIDC_PROXY_AUTH0_DOMAIN.description,
+    parse: P.nonEmpty,
+  }),
+  oktaDomain: v("OIDC_PROXY_OKTA_DOMAIN", {
+    description: GatewayPresets.providerVariables.OIDC_PROXY_OKTA_DOMAIN.description,
+    parse: P.nonEmpty,
+  }),
+  oktaAuthorizationServer: v("OIDC_PROXY_OKTA_AUTHORIZATION_SERVER", {
+    description: GatewayPresets.providerVariables.OIDC_PROXY_OKTA_AUTHORIZATION_SERVER.description,
+    parse: P.nonEmpty,
+  }),
+  keycloakUrl: v("OIDC_PROXY_KEYCLOAK_URL", {
+    description: GatewayPresets.providerVariables.OIDC_PROXY_KEYCLOAK_URL.description,
+    parse: P.nonEmpty,
+  }),
+  keycloakRealm: v("OIDC_PROXY_KEYCLOAK_REALM", {
+    description: GatewayPresets.providerVariables.OIDC_PROXY_KEYCLOAK_REALM.description,
+    parse: P.nonEmpty,
+  }),
+  sapCisTenant: v("OIDC_PROXY_SAP_CIS_TENANT", {
+    description: GatewayPresets.providerVariables.OIDC_PROXY_SAP_CIS_TENANT.description,
+    parse: P.nonEmpty,
+  }),
+  cognitoUserPoolId: v("OIDC_PROXY_COGNITO_USER_POOL_ID", {
+    description: GatewayPresets.providerVariables.OIDC_PROXY_COGNITO_USER_POOL_ID.description,
+    parse: P.nonEmpty,
+  }),
   upstreamIssuer: v("OIDC_PROXY_UPSTREAM_ISSUER", {
     required: true,
     description:
       "Upstream issuer; endpoints come from its /.well-known/openid-configuration unless given by hand",
     parse: P.httpUrlText,
     proxy: "upstream.issuer",
+  }),
+  upstreamIssuerTemplate: v("OIDC_PROXY_UPSTREAM_ISSUER_TEMPLATE", {
+    description:
+      "Issuer with {tenantid} that tokens carry, filled from their tid (Entra common/organizations)",
+    parse: P.nonEmpty,
+    proxy: "upstream.issuer_template",
   }),
   upstreamClientId: v("OIDC_PROXY_UPSTREAM_CLIENT_ID", {
     required: true,
@@ -212,6 +260,42 @@ export const variables = {
       "userinfo: response header listing the granted scopes (GitHub: X-OAuth-Scopes); unset: the scopes recorded at sign-in",
     parse: P.nonEmpty,
     proxy: "upstream.scopes_header",
+  }),
+  upstreamCheckClientId: v("OIDC_PROXY_UPSTREAM_CHECK_CLIENT_ID", {
+    default: "false",
+    description: "true: upstream access tokens must carry client_id = the client id (tokens without aud)",
+    parse: P.boolean,
+    proxy: "upstream.access_token_client_id",
+  }),
+  allowedEmails: v("OIDC_PROXY_ALLOWED_EMAILS", {
+    default: "",
+    description: "Space-separated emails that may sign in (verified emails; empty: any)",
+    parse: P.words,
+    proxy: "access.emails",
+  }),
+  allowedEmailDomains: v("OIDC_PROXY_ALLOWED_EMAIL_DOMAINS", {
+    default: "",
+    description: "Space-separated email domains that may sign in (verified emails; empty: any)",
+    parse: P.words,
+    proxy: "access.email_domains",
+  }),
+  allowedTenants: v("OIDC_PROXY_ALLOWED_TENANTS", {
+    default: "",
+    description: "Space-separated tenant ids (tid) that may sign in (empty: any)",
+    parse: P.words,
+    proxy: "access.tenants",
+  }),
+  allowedHostedDomains: v("OIDC_PROXY_ALLOWED_HOSTED_DOMAINS", {
+    default: "",
+    description: "Space-separated Google Workspace domains (hd) that may sign in (empty: any)",
+    parse: P.words,
+    proxy: "access.hosted_domains",
+  }),
+  allowedGroups: v("OIDC_PROXY_ALLOWED_GROUPS", {
+    default: "",
+    description: "Space-separated groups (groups, cognito:groups); a user in one may sign in (empty: any)",
+    parse: P.words,
+    proxy: "access.groups",
   }),
   verifyIdToken: v("OIDC_PROXY_VERIFY_ID_TOKEN", {
     default: "false",
@@ -509,7 +593,8 @@ export class InvalidEnvironment extends Error {
 }
 
 /**
- * Where a value in effect came from. `preset` is reserved for named presets.
+ * Where a value in effect came from: the environment, the preset `OIDC_PROXY_PROVIDER` names,
+ * or the table's default.
  *
  * @category models
  * @since 0.1.0
@@ -554,6 +639,21 @@ const unknownVariables = (env: Readonly<Record<string, string | undefined>>): Ar
 export const maskCredentials = (text: string): string => text.replace(/(\/\/[^/@:\s]*:)[^/@\s]*@/g, "$1***@")
 
 /**
+ * The texts the preset `OIDC_PROXY_PROVIDER` names supplies (none when it is unset, `oidc`, or
+ * not a preset: `read` reports that one itself); its problems are added to `issues`.
+ */
+const presetOf = (
+  env: Readonly<Record<string, string | undefined>>,
+  issues: Array<string>,
+): { readonly texts: Readonly<Record<string, string>>; readonly failed: boolean } => {
+  const name = env[variables.provider.name]?.trim() || "oidc"
+  if (!(GatewayPresets.names as ReadonlyArray<string>).includes(name)) return { texts: {}, failed: true }
+  const { texts, issues: problems } = GatewayPresets.contribution(name as GatewayPresets.Name, env)
+  issues.push(...problems)
+  return { texts, failed: problems.length > 0 }
+}
+
+/**
  * Reads every variable of the table from `env` (unset or empty: the default), and refuses every
  * `OIDC_PROXY_*` variable the table does not have. Never fails; the issues say what is wrong.
  *
@@ -564,15 +664,22 @@ export const read = (env: Readonly<Record<string, string | undefined>>): Reading
   const issues = unknownVariables(env)
   const values: Record<string, unknown> = {}
   const texts: Record<string, { text: string; source: Source }> = {}
+  const { texts: preset, failed } = presetOf(env, issues)
   for (const [key, variable] of Object.entries(variables) as Array<[string, Variable<unknown>]>) {
     const raw = env[variable.name]
     const fromEnv = raw !== undefined && raw !== ""
-    const text = fromEnv ? raw : variable.default
+    const fromPreset = preset[variable.name]
+    const text = fromEnv ? raw : (fromPreset ?? variable.default)
     if (text === undefined) {
-      if (variable.required) issues.push(`${variable.name}: required, not set`)
+      // A preset that failed was to supply the issuer; its own issue says why.
+      const presetWould = failed && variable.name === variables.upstreamIssuer.name
+      if (variable.required && !presetWould) issues.push(`${variable.name}: required, not set`)
       continue
     }
-    texts[variable.name] = { text, source: fromEnv ? "environment" : "default" }
+    texts[variable.name] = {
+      text,
+      source: fromEnv ? "environment" : fromPreset === undefined ? "default" : "preset",
+    }
     const parsed = variable.parse(text)
     if (Result.isSuccess(parsed)) values[key] = parsed.success
     else {

@@ -33,7 +33,7 @@ export interface Options {
   /** The store. */
   readonly store: Layer.Layer<Store.Store, unknown>
   /** How to reach the upstream IdP (its issuer and client credentials). */
-  readonly upstream: Omit<UpstreamHttp.Options, "issuer" | "client_id"> & {
+  readonly upstream: Omit<UpstreamHttp.Options, "issuer" | "issuerTemplate" | "client_id"> & {
     readonly client_secret: Redacted.Redacted<string>
   }
   /**
@@ -66,6 +66,7 @@ export const layer = (options: Options): Layer.Layer<WebHandler.Requirements, un
       const upstream = UpstreamHttp.layerFetch({
         ...options.upstream,
         issuer: config.upstream.issuer,
+        issuerTemplate: config.upstream.issuer_template,
         client_id: config.upstream.client_id,
         endpoints: endpointsOf(config.upstream),
         verification,

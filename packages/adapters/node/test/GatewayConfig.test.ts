@@ -546,7 +546,7 @@ describe("GatewayConfig", () => {
   it("markdownTable - one row per variable", () => {
     const rows = GatewayConfig.markdownTable().split("\n").slice(2)
     assert.deepStrictEqual(
-      rows.map((r) => /^\| `([A-Z_]+)` \|/.exec(r)?.[1]),
+      rows.map((r) => /^\| `([A-Z0-9_]+)` \|/.exec(r)?.[1]),
       GatewayConfig.list.map((x) => x.name),
     )
   })

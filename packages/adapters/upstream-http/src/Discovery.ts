@@ -165,6 +165,8 @@ export const discover = (
     readonly required?: ReadonlyArray<Endpoint>
     /** Endpoints given by hand: they replace the discovered ones before validation. */
     readonly overrides?: Readonly<Partial<Record<Endpoint, string>>>
+    /** The issuer the document must name when it differs from `issuer` (a `{tenantid}` template). */
+    readonly expectedIssuer?: string | undefined
   } = {},
 ): Effect.Effect<Upstream.UpstreamMetadata, DiscoveryError, HttpClient.HttpClient> =>
   Effect.gen(function* () {
@@ -177,5 +179,5 @@ export const discover = (
       options.overrides === undefined || typeof json !== "object" || json === null || Array.isArray(json)
         ? json
         : { ...json, ...options.overrides }
-    return yield* validate(issuer, document, url, options.required)
+    return yield* validate(options.expectedIssuer ?? issuer, document, url, options.required)
   }).pipe(Effect.withSpan("Discovery.discover", { attributes: { issuer } }))

@@ -27,7 +27,7 @@
  * @see [OpenID Connect Core §3.1.3.7](https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation)
  * @since 0.1.0
  */
-import { OAuthError, ProxyConfig, Upstream } from "@oidc-proxy/core"
+import { OAuthError, ProxyConfig, TenantIssuer, Upstream } from "@oidc-proxy/core"
 import { Clock, Deferred, Duration, Effect, type Exit, Layer, Redacted, Schema, type Scope } from "effect"
 import { HttpBody, HttpClient, HttpClientRequest } from "effect/http"
 import * as oauth from "oauth4webapi"
@@ -164,6 +164,13 @@ const fetchVia =
       init.signal === undefined ? undefined : { signal: init.signal },
     )
 
+/**
+ * oauth4webapi's hook for an issuer that depends on the token (exported, untyped; openid-client
+ * uses it for Entra). Should a release drop it, a templated issuer's id_tokens are refused, never
+ * accepted unchecked.
+ */
+const expectedIssuer = (oauth as unknown as { readonly _expectedIssuer?: symbol })._expectedIssuer
+
 const decodeTokenResponse = Schema.decodeUnknownEffect(Upstream.UpstreamTokenResponse)
 
 /**
@@ -194,6 +201,13 @@ export const make = (
         Array.isArray(algorithms) && algorithms.every((a) => typeof a === "string")
           ? algorithms
           : [...ProxyConfig.defaultUpstreamAlgorithms],
+      // A templated issuer (Entra `{tenantid}`): the id_token's `iss` must be it with its own `tid`.
+      ...(TenantIssuer.isTemplate(metadata.issuer) && expectedIssuer !== undefined
+        ? {
+            [expectedIssuer]: (result: { readonly claims: { readonly tid?: unknown } }) =>
+              TenantIssuer.resolve(metadata.issuer, result.claims) ?? `${metadata.issuer} (no tenant id)`,
+          }
+        : {}),
     }
     const secret = Redacted.value(options.client_secret)
     const auth =

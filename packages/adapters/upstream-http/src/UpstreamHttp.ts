@@ -28,6 +28,11 @@ export interface Options {
    * exactly. Required.
    */
   readonly issuer: string
+  /**
+   * The issuer the discovery document names instead of `issuer`, when it is a template with
+   * `{tenantid}` (Entra's `common`/`organizations`; core's `TenantIssuer`). Default: `issuer`.
+   */
+  readonly issuerTemplate?: string | undefined
   /** The proxy's client id at the IdP. Required. */
   readonly client_id: string
   /** The proxy's client secret at the IdP; kept `Redacted`, never logged. Required. */
@@ -136,13 +141,24 @@ export const resolveMetadata = (
   const required = [strategyEndpoint[options.verification ?? "jwt"]]
   const overrides = given(options.endpoints)
   if (options.metadata !== undefined)
-    return Discovery.validate(options.issuer, { ...options.metadata, ...overrides }, undefined, required)
+    return Discovery.validate(
+      options.issuerTemplate ?? options.issuer,
+      { ...options.metadata, ...overrides },
+      undefined,
+      required,
+    )
   if (overrides["authorization_endpoint"] !== undefined && overrides["token_endpoint"] !== undefined)
-    return Discovery.validate(options.issuer, { issuer: options.issuer, ...overrides }, undefined, required)
+    return Discovery.validate(
+      options.issuerTemplate ?? options.issuer,
+      { issuer: options.issuerTemplate ?? options.issuer, ...overrides },
+      undefined,
+      required,
+    )
   return Discovery.discover(options.issuer, {
     timeoutDuration: options.timeoutDuration ?? "5 seconds",
     required,
     overrides,
+    expectedIssuer: options.issuerTemplate,
   })
 }
 

@@ -5,13 +5,15 @@
  * single-use code with `state` and `iss`.
  *
  * Effect over ports (Settings, TokenStore, StorageKeys, Entropy, UpstreamClient,
- * UpstreamVerifier, Clock). Nothing is stored when the exchange or the verification fails.
+ * UpstreamVerifier, Clock). Nothing is stored when the exchange or the verification fails, or when
+ * the access rules refuse the identity (the client hears `access_denied`).
  *
  * @see [RFC 6749 §4.1.2](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2)
  * @see [RFC 9207](https://www.rfc-editor.org/rfc/rfc9207) (`iss` in authorization responses)
  * @since 0.1.0
  */
 import { Clock, Effect, Option } from "effect"
+import * as AccessRules from "../AccessRules.ts"
 import * as ClientLookup from "../ClientLookup.ts"
 import * as Endpoints from "../Endpoints.ts"
 import { Entropy } from "../Entropy.ts"
@@ -20,11 +22,13 @@ import { type OAuthFailure, oauth, type StoreError, type UpstreamError } from ".
 import * as OfflineAccess from "../OfflineAccess.ts"
 import { advertisedScopes, Settings } from "../ProxyConfig.ts"
 import * as Scopes from "../Scopes.ts"
+import * as TenantIssuer from "../TenantIssuer.ts"
 import { TokenStore } from "../TokenStore.ts"
 import { UpstreamClient } from "../Upstream.ts"
 import * as UpstreamSession from "../UpstreamSession.ts"
-import { fromTokenResponse } from "../UpstreamTokenSet.ts"
-import type { UpstreamVerifier } from "../UpstreamVerifier.ts"
+import { fromTokenResponse, type UpstreamTokenSet } from "../UpstreamTokenSet.ts"
+import { UpstreamVerifier } from "../UpstreamVerifier.ts"
+import type { VerifiedClaims } from "../VerifiedClaims.ts"
 import type { Params, Requirements } from "./AuthorizationEndpoint.ts"
 import * as Browser from "./Browser.ts"
 import * as Consent from "./Consent.ts"
@@ -114,6 +118,43 @@ const oversizedIdentity = (subject: string, email: unknown): string | undefined 
   return undefined
 }
 
+/**
+ * The access rules (`AccessRules`) over the signed-in identity: the verified token's claims, and in
+ * access_token mode also the id_token's (verified the same way, against the client id), which is
+ * where providers put `email`, `hd` and `groups`. `undefined` when the sign-in may go on.
+ */
+const accessDenial = (set: UpstreamTokenSet, claims: VerifiedClaims) =>
+  Effect.gen(function* () {
+    const config = yield* Settings
+    if (!AccessRules.isRestricted(config.access)) return undefined
+    let identity: Readonly<Record<string, unknown>> = claims
+    if (config.verification_mode === "access_token" && set.id_token !== undefined) {
+      const issuer = config.upstream.issuer_template ?? config.upstream.issuer
+      const idToken = yield* Effect.result(
+        (yield* UpstreamVerifier).verify(set.id_token, { issuer, audience: config.upstream.client_id }),
+      )
+      if (idToken._tag === "Failure")
+        return {
+          reason: `id_token: ${idToken.failure.reason}`,
+          response: {
+            error: "server_error",
+            error_description: "The identity provider's id_token could not be verified",
+          },
+        }
+      identity = { ...claims, ...idToken.success }
+    }
+    const reason = AccessRules.denial(config.access, identity)
+    return reason === undefined
+      ? undefined
+      : {
+          reason,
+          response: {
+            error: "access_denied",
+            error_description: `This account may not sign in here: ${reason}`,
+          },
+        }
+  })
+
 /** Upstream error codes forwarded to the client as they are; anything else becomes `server_error`. */
 const forwardable = new Set(["access_denied", "invalid_scope", "temporarily_unavailable", "server_error"])
 
@@ -158,13 +199,14 @@ export const callback = (
         [unbind],
       )
 
-    // RFC 9207: an IdP that says it sends `iss` must send its own issuer (mix-up defence).
+    // RFC 9207: an IdP that says it sends `iss` must send its own issuer (mix-up defence); under a
+    // templated issuer, the template with a tenant id.
     const upstreamMeta = (yield* UpstreamClient).metadata
     const callbackIss = params["iss"]
     if (
       (callbackIss !== undefined ||
         upstreamMeta["authorization_response_iss_parameter_supported"] === true) &&
-      callbackIss !== upstreamMeta.issuer
+      !(callbackIss !== undefined && TenantIssuer.matches(upstreamMeta.issuer, callbackIss))
     ) {
       return toClient({
         error: "server_error",
@@ -235,6 +277,13 @@ export const callback = (
     if (oversized !== undefined) {
       yield* Effect.logWarning("upstream identity refused").pipe(Effect.annotateLogs({ reason: oversized }))
       return toClient({ error: "server_error", error_description: `The identity provider's ${oversized}` })
+    }
+    const refused = yield* accessDenial(set, verified.success)
+    if (refused !== undefined) {
+      yield* Effect.logWarning("sign-in refused by the access rules").pipe(
+        Effect.annotateLogs({ reason: refused.reason }),
+      )
+      return toClient(refused.response)
     }
     const granted = yield* rememberGrant(transaction, subject, set.scope)
     const recorded = { ...set, scope: granted.upstream_scope }

@@ -55,6 +55,8 @@ export interface AccountClaims {
   readonly given_name?: string
   readonly family_name?: string
   readonly preferred_username?: string
+  /** Provider-specific claims (Entra `tid`, Google `hd`, `groups`), put in the id_token and access token. */
+  readonly extra?: Readonly<Record<string, unknown>>
 }
 
 /**
@@ -118,6 +120,17 @@ export interface LocalIdpOptions {
    * (the JWT bearer grant with `requested_token_use=on_behalf_of`); default off.
    */
   readonly tokenExchange?: TokenExchangeOptions
+  /**
+   * Path the provider is mounted at, so the issuer is `http://127.0.0.1:<port><issuerPath>` (Entra's
+   * `/{tenant id}/v2.0`). Default: none.
+   */
+  readonly issuerPath?: string
+  /**
+   * A second discovery document at `<path>/.well-known/openid-configuration`: the provider's own, with
+   * its `issuer` replaced by `issuer` (Entra's multi-tenant `/organizations/v2.0` document naming the
+   * `{tenantid}` template). Default: none.
+   */
+  readonly aliasDiscovery?: { readonly path: string; readonly issuer: (base: string) => string }
   /**
    * Hide oidc-provider's start-up warnings about its development-only parts (in-memory adapter, dev
    * interactions), which are intentional here. Other warnings still print. Default true.
@@ -206,7 +219,9 @@ const oidcScopes = ["openid", "profile", "email", "offline_access"]
 export const startLocalIdp = async (options: LocalIdpOptions = {}): Promise<LocalIdp> => {
   const server = createServer()
   const port = await listen(server, options.port ?? 0)
-  const issuer = options.issuer ?? `http://127.0.0.1:${port}`
+  const base = `http://127.0.0.1:${port}`
+  const mount = options.issuerPath ?? ""
+  const issuer = options.issuer ?? `${base}${mount}`
   const client: LocalIdpClient = {
     client_id: options.client?.client_id ?? "proxy-client",
     client_secret: options.client?.client_secret ?? randomBytes(24).toString("base64url"),
@@ -247,7 +262,23 @@ export const startLocalIdp = async (options: LocalIdpOptions = {}): Promise<Loca
       privateKey,
       kid: jwk.kid,
     })
-  server.on("request", provider.callback())
+  const handle = provider.callback()
+  const alias = options.aliasDiscovery
+  server.on("request", (req, res) => {
+    const url = req.url ?? "/"
+    if (alias !== undefined && url === `${alias.path}/.well-known/openid-configuration`) {
+      void serveAlias(`${issuer}/.well-known/openid-configuration`, alias.issuer(base), res)
+      return
+    }
+    if (mount !== "" && !url.startsWith(`${mount}/`)) {
+      res.writeHead(404).end()
+      return
+    }
+    // oidc-provider reads its mount path from `originalUrl` (as under Express's `app.use(path, …)`).
+    ;(req as { originalUrl?: string }).originalUrl = url
+    req.url = url.slice(mount.length)
+    handle(req, res)
+  })
 
   return {
     issuer,
@@ -295,10 +326,17 @@ const configuration = async (
     cookies: { keys: [randomBytes(32).toString("base64url")] },
     findAccount: (_ctx, sub) => ({
       accountId: sub,
-      claims: () => ({ sub, email: `${sub}@example.test`, email_verified: true, ...accounts[sub] }),
+      claims: () => {
+        const { extra, ...standard } = accounts[sub] ?? {}
+        return { sub, email: `${sub}@example.test`, email_verified: true, ...standard, ...extra }
+      },
     }),
+    extraTokenClaims: (_ctx, token) => {
+      const sub = (token as { accountId?: string }).accountId
+      return sub === undefined ? undefined : { ...accounts[sub]?.extra }
+    },
     claims: {
-      openid: ["sub"],
+      openid: ["sub", ...extraClaimNames(accounts)],
       profile: ["name", "given_name", "family_name", "preferred_username"],
       email: ["email", "email_verified"],
     },
@@ -479,6 +517,20 @@ const withoutDevOnlyWarnings = <A>(construct: () => A): A => {
     return construct()
   } finally {
     console.warn = warn
+  }
+}
+
+const extraClaimNames = (accounts: Readonly<Record<string, AccountClaims>>): Array<string> => [
+  ...new Set(Object.values(accounts).flatMap((a) => Object.keys(a.extra ?? {}))),
+]
+
+/** The provider's discovery document with another `issuer`, fetched from itself. */
+const serveAlias = async (own: string, issuer: string, res: import("node:http").ServerResponse) => {
+  try {
+    const doc = (await (await fetch(own)).json()) as Record<string, unknown>
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ...doc, issuer }))
+  } catch {
+    res.writeHead(502).end()
   }
 }
 

@@ -1,0 +1,100 @@
+/**
+ * Who may sign in: allowed emails, email domains, tenants (`tid`), hosted domains (`hd`) and
+ * groups (`groups`, `cognito:groups`), checked once at the upstream callback.
+ *
+ * Pure core. Each list that is set is a requirement, and every requirement must hold (a user must
+ * be in an allowed tenant *and* in an allowed group). `emails` and `email_domains` form one
+ * requirement: the email is allowed when either list names it. An email counts only when the IdP
+ * says it is verified (`email_verified: true`); a provider that never says so (Entra) cannot pass
+ * an email rule, so restrict it by tenant or group instead. Comparisons of emails, domains and
+ * hosted domains ignore case; tenants and groups are compared exactly.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Schema } from "effect"
+
+const List = Schema.Array(Schema.NonEmptyString).pipe(Schema.withDecodingDefaultKey(Effect.succeed([])))
+
+/**
+ * @category schemas
+ * @since 0.1.0
+ */
+export const AccessConfig = Schema.Struct({
+  /** Allowed email addresses (verified emails only). Default: any. */
+  emails: List,
+  /** Allowed email domains, e.g. `example.com` (verified emails only; no subdomains). Default: any. */
+  email_domains: List,
+  /** Allowed tenant ids (Entra `tid`). Default: any. Recommendation: set it for `common`. */
+  tenants: List,
+  /** Allowed Google Workspace domains (the `hd` claim). Default: any. */
+  hosted_domains: List,
+  /** Groups of which the user must be in at least one (`groups` or `cognito:groups`). Default: any. */
+  groups: List,
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type AccessConfig = typeof AccessConfig.Type
+
+/**
+ * Whether any rule is set (so the callback needs the identity claims).
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const isRestricted = (rules: AccessConfig): boolean =>
+  rules.emails.length + rules.email_domains.length + rules.tenants.length > 0 ||
+  rules.hosted_domains.length + rules.groups.length > 0
+
+const lower = (values: ReadonlyArray<string>) => new Set(values.map((v) => v.toLowerCase()))
+
+const strings = (value: unknown): ReadonlyArray<string> =>
+  typeof value === "string"
+    ? [value]
+    : Array.isArray(value)
+      ? value.filter((v): v is string => typeof v === "string")
+      : []
+
+const verifiedEmail = (claims: Readonly<Record<string, unknown>>): string | undefined =>
+  claims["email_verified"] === true && typeof claims["email"] === "string"
+    ? claims["email"].toLowerCase()
+    : undefined
+
+const emailAllowed = (rules: AccessConfig, claims: Readonly<Record<string, unknown>>): boolean => {
+  if (rules.emails.length === 0 && rules.email_domains.length === 0) return true
+  const email = verifiedEmail(claims)
+  if (email === undefined) return false
+  const at = email.lastIndexOf("@")
+  return lower(rules.emails).has(email) || (at > 0 && lower(rules.email_domains).has(email.slice(at + 1)))
+}
+
+/**
+ * Why the identity with these (verified) claims may not sign in, or `undefined` when it may. The
+ * reason names the rule, never the user's values.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const denial = (
+  rules: AccessConfig,
+  claims: Readonly<Record<string, unknown>>,
+): string | undefined => {
+  if (!emailAllowed(rules, claims)) return "its verified email is not on the allowed list"
+  if (
+    rules.tenants.length > 0 &&
+    !(typeof claims["tid"] === "string" && rules.tenants.includes(claims["tid"]))
+  )
+    return "its tenant is not on the allowed list"
+  if (
+    rules.hosted_domains.length > 0 &&
+    !(typeof claims["hd"] === "string" && lower(rules.hosted_domains).has(claims["hd"].toLowerCase()))
+  )
+    return "its hosted domain is not on the allowed list"
+  if (rules.groups.length > 0) {
+    const member = [...strings(claims["groups"]), ...strings(claims["cognito:groups"])]
+    if (!member.some((g) => rules.groups.includes(g))) return "it is in none of the allowed groups"
+  }
+  return undefined
+}
