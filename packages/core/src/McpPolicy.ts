@@ -374,3 +374,14 @@ export const decideBody = (
     entries: messages.map((message) => ({ message, decision: decideMessage(policy, caller, message) })),
   }
 }
+
+/**
+ * Every scope a rule of `policy` may challenge for: what the authorization server lets a client
+ * ask beyond its registration (`ProxyConfig.step_up_scopes`).
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const stepUpScopes = (policy: Policy): ReadonlyArray<string> => [
+  ...new Set(policy.rules.flatMap((r) => r.scopes)),
+]

@@ -15,6 +15,7 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import {
   type AccessToken,
   Endpoints,
+  McpPolicy,
   type OAuthError,
   ProxyConfig,
   Store,
@@ -230,7 +231,7 @@ const readiness = Effect.gen(function* () {
 export const start = async (config: GatewayConfig, options: Options = {}): Promise<Gateway> => {
   const mcp = mcpSetup(config)
   const metrics = Metrics.make()
-  const services = options.services ?? servicesLayer(config, metrics)
+  const services = options.services ?? servicesLayer(withStepUpScopes(config, mcp), metrics)
   const runtime = ManagedRuntime.make(Layer.merge(services, observabilityLayer(config)))
   try {
     return await startWith(config, options, runtime, metrics, mcp)
@@ -271,6 +272,18 @@ const mcpSetup = (config: GatewayConfig) => {
 }
 
 type McpSetup = ReturnType<typeof mcpSetup>
+
+/**
+ * The policy's challenge scopes, grantable to any client beyond its registration (read at start: a
+ * reload that adds a step-up scope needs a restart before clients can be granted it).
+ */
+const withStepUpScopes = (config: GatewayConfig, mcp: McpSetup): GatewayConfig =>
+  mcp.policy === undefined
+    ? config
+    : {
+        ...config,
+        proxy: { ...config.proxy, step_up_scopes: McpPolicy.stepUpScopes(mcp.policy.current()) },
+      }
 
 /** The settings and clock the gateway runs with; logs the configuration's warnings and notes once. */
 const settingsAndNotes = (config: GatewayConfig, options: Options) =>
