@@ -311,4 +311,31 @@ describe("Gateway MCP policy", () => {
       assert.isString(line["request_id"])
     }
   })
+
+  it("traces - the forward span carries the call's subject, client, method, target, decision and rule, never a token", async () => {
+    const posts: Array<string> = []
+    const collector = await fakeTarget((req, res, body) => {
+      posts.push(`${req.url} ${body}`)
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end("{}")
+    })
+    closers.push(collector.close)
+    const { gateway, post, token } = await setup({ OIDC_PROXY_OTLP_ENDPOINT: collector.url })
+    await (await post(call("admin_x"))).text()
+    await gateway.shutdown()
+    const traces = posts.filter((p) => p.startsWith("/v1/traces ")).join("\n")
+    for (const attribute of [
+      "enduser.id",
+      "oauth.client_id",
+      "mcp.method.name",
+      "mcp.target",
+      "mcp.decision",
+      "mcp.rule",
+    ])
+      assert.include(traces, `"${attribute}"`)
+    assert.include(traces, "admin_x")
+    assert.include(traces, "no-admin")
+    assert.notInclude(posts.join("\n"), token)
+    assert.notInclude(posts.join("\n"), "s3")
+  })
 })
