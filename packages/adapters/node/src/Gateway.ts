@@ -387,6 +387,9 @@ const startWith = async (
   }
 }
 
+const single = (value: string | ReadonlyArray<string> | undefined): string | null =>
+  value === undefined ? null : typeof value === "string" ? value : value.join(", ")
+
 /** A shutdown that runs once, however often it is asked for. */
 const stopper = (stop: () => Promise<void>): (() => Promise<void>) => {
   let stopping: Promise<void> | undefined
@@ -608,8 +611,9 @@ const fastPath = (input: {
   const targetPath = RequestTarget.makeTargetPath({ target: config.target, resourcePath: input.resourcePath })
   /** `req.url` is an admitted origin-form target (`NodeServer.listen`), `q` the index of its `?`. */
   const intercept = (req: IncomingMessage, res: ServerResponse, q: number): boolean => {
-    // The MCP gate reads and decides the body of a POST; only GET, DELETE and HEAD stay fast.
-    if (classifies && req.method === "POST") return false
+    // The MCP gate reads and decides the body of a POST and refuses a body elsewhere.
+    if (classifies && (req.method === "POST" || McpGate.hasBody({ get: (n) => single(req.headers[n]) })))
+      return false
     const started = performance.now()
     const raw = req.url ?? "/"
     // A query the URL parser would re-encode takes the Fetch path, which forwards it re-encoded.

@@ -13,7 +13,8 @@
  * - otherwise any denied message refuses the whole body: HTTP 200 with a JSON-RPC error (-32001)
  *   for each request (an array for a batch), so the client sees an ordinary error result; a body of
  *   notifications only gets 403 with one error whose id is null.
- * GET, DELETE and HEAD (the SSE stream, session end) carry no call and pass unchanged.
+ * GET, DELETE and HEAD (the SSE stream, session end) carry no call and pass unchanged; one that
+ * announces a body is refused (400, -32600), so nothing reaches the target unread.
  *
  * @see [MCP authorization §scope challenge handling](https://modelcontextprotocol.io/specification/draft/basic/authorization)
  * @since 0.1.0
@@ -102,6 +103,15 @@ const readBounded = async (
   return bytes
 }
 
+/**
+ * Whether a request announces a body (RFC 9112 §6.3).
+ *
+ * @category predicates
+ * @since 0.1.0
+ */
+export const hasBody = (headers: { get: (name: string) => string | null }): boolean =>
+  headers.get("transfer-encoding") !== null || (headers.get("content-length") ?? "0").trim() !== "0"
+
 const isJson = (contentType: string | null): boolean =>
   contentType !== null && contentType.split(";")[0]!.trim().toLowerCase() === "application/json"
 
@@ -168,7 +178,12 @@ export const make =
   (options: Options): Gate =>
   async (request, token, forward) => {
     const started = performance.now()
-    if (request.method !== "POST") return { response: await forward(request), records: [] }
+    if (request.method !== "POST") {
+      // Only a POST carries JSON-RPC messages; a body elsewhere would reach the target unread.
+      if (!hasBody(request.headers)) return { response: await forward(request), records: [] }
+      const response = rpcError(400, null, JsonRpc.codes.invalidRequest, "Only a POST may carry a body")
+      return { response, records: [] }
+    }
     const record = (
       method: string | null,
       target: string | null,

@@ -221,6 +221,20 @@ describe("Gateway MCP policy", () => {
     assert.strictEqual(target.seen.length, 1)
   })
 
+  it("DELETE - a body outside a POST is refused, also once the bearer is remembered", async () => {
+    const { target, gateway, token } = await setup()
+    for (let i = 0; i < 2; i++) {
+      const response = await fetch(`${gateway.url}/mcp`, {
+        method: "DELETE",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: call("admin_x"),
+      })
+      assert.strictEqual(response.status, 400)
+      assert.deepInclude(((await response.json()) as { error: object }).error, { code: -32600 })
+    }
+    assert.strictEqual(target.seen.length, 0)
+  })
+
   it("reload - a good file takes effect, a bad one keeps the policy in force and names line and field", async () => {
     const { gateway, target, post, policyPath } = await setup()
     assert.strictEqual((await post(call("read_a"))).status, 200)
