@@ -3,7 +3,10 @@
  *
  * @since 0.1.0
  */
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
+import { McpPolicy } from "@oidc-proxy/core"
 import { Result } from "effect"
 import * as NodePolicy from "../src/NodePolicy.ts"
 
@@ -49,5 +52,71 @@ describe("NodePolicy", () => {
     assert.isTrue(Result.isFailure(loaded))
     if (Result.isFailure(loaded))
       assert.deepStrictEqual(loaded.failure, ["/nonexistent/policy.yaml: cannot read (ENOENT)"])
+  })
+})
+
+describe("NodePolicy (README examples)", () => {
+  const readme = readFileSync(join(import.meta.dirname, "..", "..", "..", "..", "README.md"), "utf8")
+  const section = readme.slice(
+    readme.indexOf("#### Policy"),
+    readme.indexOf("### 2. Embedded in a Node program"),
+  )
+  const blocks = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!)
+  const policyOf = (text: string): McpPolicy.Policy => {
+    const parsed = NodePolicy.parse(text, "README.md")
+    if (Result.isFailure(parsed)) throw new Error(parsed.failure.join("\n"))
+    return parsed.success
+  }
+  const caller = (claims: Record<string, unknown>, scopes: ReadonlyArray<string> = []) =>
+    McpPolicy.callerOf({
+      token: "t",
+      client_id: "c",
+      subject: "s",
+      scopes,
+      expires_at: 0,
+      claims: { iss: "i", ...claims },
+    })
+  const tool = (p: McpPolicy.Policy, who: McpPolicy.Caller, name: string) =>
+    McpPolicy.decide(p, who, { method: "tools/call", target: name })
+
+  it("every example decodes, and does what the README says", () => {
+    assert.strictEqual(blocks.length, 4)
+    const [, readOnly, adminOnly, perTenant] = blocks.map(policyOf) as [
+      McpPolicy.Policy,
+      McpPolicy.Policy,
+      McpPolicy.Policy,
+      McpPolicy.Policy,
+    ]
+    const anyone = caller({})
+    assert.strictEqual(tool(readOnly, anyone, "read_file").effect, "allow")
+    assert.strictEqual(tool(readOnly, anyone, "write_file").effect, "deny")
+    assert.strictEqual(
+      McpPolicy.decide(readOnly, anyone, { method: "resources/read", target: "x" }).effect,
+      "allow",
+    )
+    const admin = caller({ groups: ["admins"] })
+    assert.deepStrictEqual(tool(adminOnly, admin, "delete_project").missingScopes, ["mcp:admin"])
+    assert.strictEqual(
+      tool(adminOnly, caller({ groups: ["admins"] }, ["mcp:admin"]), "delete_project").effect,
+      "allow",
+    )
+    assert.deepStrictEqual(tool(adminOnly, anyone, "delete_project"), { effect: "deny", rule: "no-delete" })
+    assert.strictEqual(tool(adminOnly, anyone, "list_projects").effect, "allow")
+    assert.strictEqual(tool(perTenant, caller({ tenant: "acme" }), "acme_report").effect, "allow")
+    assert.strictEqual(
+      tool(perTenant, caller({ email: "a@acme.example", email_verified: true }), "acme_report").effect,
+      "allow",
+    )
+    assert.strictEqual(tool(perTenant, caller({ tenant: "globex" }), "acme_report").effect, "deny")
+    assert.strictEqual(tool(perTenant, caller({ tenant: "acme" }), "globex_report").effect, "deny")
+  })
+
+  it("the error message the README shows is the one given", () => {
+    assert.match(
+      reasons(
+        "default: deny\nrules:\n  - effect: allow\n    tools: [a]\n  - id: x\n    tools: [b]\n    effect: maybe\n",
+      ),
+      /^p\.yaml:7: rules\[1\]\.effect: Expected "allow" \| "deny"$/,
+    )
   })
 })
