@@ -77,7 +77,8 @@ const targetField: Readonly<Record<string, "name" | "uri">> = {
 const isObject = (u: unknown): u is Record<string, unknown> =>
   typeof u === "object" && u !== null && !Array.isArray(u)
 
-const isId = (u: unknown): u is Exclude<Id, null> => typeof u === "string" || (typeof u === "number" && Number.isFinite(u))
+const isId = (u: unknown): u is Exclude<Id, null> =>
+  typeof u === "string" || (typeof u === "number" && Number.isFinite(u))
 
 type Element = Message | { readonly _tag: "Invalid"; readonly code: -32600 | -32602; readonly reason: string }
 
@@ -135,7 +136,49 @@ export const classify = (body: unknown): Classified => {
 }
 
 /**
- * Parses and classifies a body's UTF-8 text: text that is not JSON is `Invalid` with -32700.
+ * Whether any object of a JSON text (already known to parse) names a member twice. Parsers
+ * disagree on which duplicate wins (`JSON.parse` keeps the last, others the first), so a body with
+ * one could be decided as one call and run as another.
+ *
+ * @see [RFC 8259 §4](https://www.rfc-editor.org/rfc/rfc8259#section-4)
+ * @category predicates
+ * @since 0.1.0
+ */
+export const hasDuplicateKeys = (text: string): boolean => {
+  // One entry per open container: the member names seen so far, or null for an array.
+  const stack: Array<Set<string> | null> = []
+  let expectKey = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0x22) {
+      let j = i + 1
+      while (text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c ? 2 : 1
+      if (expectKey) {
+        const raw = text.slice(i, j + 1)
+        const key = raw.includes("\\") ? (JSON.parse(raw) as string) : raw.slice(1, -1)
+        const keys = stack[stack.length - 1]!
+        if (keys.has(key)) return true
+        keys.add(key)
+        expectKey = false
+      }
+      i = j
+    } else if (c === 0x7b) {
+      stack.push(new Set())
+      expectKey = true
+    } else if (c === 0x5b) {
+      stack.push(null)
+      expectKey = false
+    } else if (c === 0x7d || c === 0x5d) {
+      stack.pop()
+      expectKey = false
+    } else if (c === 0x2c) expectKey = stack[stack.length - 1] != null
+  }
+  return false
+}
+
+/**
+ * Parses and classifies a body's UTF-8 text: text that is not JSON is `Invalid` with -32700; an
+ * object naming a member twice is `Invalid` with -32600 (see `hasDuplicateKeys`).
  *
  * @category constructors
  * @since 0.1.0
@@ -147,6 +190,7 @@ export const parse = (text: string): Classified => {
   } catch {
     return { _tag: "Invalid", code: -32700, reason: "the body is not JSON" }
   }
+  if (hasDuplicateKeys(text)) return { _tag: "Invalid", code: -32600, reason: "a member name appears twice" }
   return classify(body)
 }
 

@@ -254,4 +254,25 @@ describe("JsonRpc", () => {
     })
     assert.deepInclude(JsonRpc.parse('{"jsonrpc":"2.0","id":{},"method":"ping"}'), { _tag: "Invalid" })
   })
+
+  it("hasDuplicateKeys - never for what JSON.stringify writes; always for a repeated member, however escaped", () => {
+    fc.assert(fc.property(fc.jsonValue(), (v) => assert.isFalse(JsonRpc.hasDuplicateKeys(JSON.stringify(v)))))
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.string(), fc.string(), (v, a, b) => {
+        const inner = JSON.stringify({ x: v }).slice(1, -1)
+        const text = `[{${inner},"p":{"k":${JSON.stringify(a)},"k":${JSON.stringify(b)}}}]`
+        assert.isTrue(JsonRpc.hasDuplicateKeys(text))
+      }),
+    )
+    assert.deepInclude(
+      JsonRpc.parse(
+        '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"admin","n\\u0061me":"read"}}',
+      ),
+      { _tag: "Invalid", code: -32600 },
+    )
+    assert.deepInclude(JsonRpc.parse('{"method":"ping","jsonrpc":"2.0","id":1,"method":"tools/call"}'), {
+      _tag: "Invalid",
+      code: -32600,
+    })
+  })
 })
