@@ -206,7 +206,17 @@ export interface Policy {
  * @since 0.1.0
  */
 export const glob = (pattern: string): ((value: string) => boolean) => {
-  if (!pattern.includes("*")) return (value) => value === pattern
+  const stars = pattern.split("*").length - 1
+  if (stars === 0) return (value) => value === pattern
+  // The common shapes without a regular expression: `prefix*`, `*suffix`, `*`.
+  if (stars === 1 && pattern.endsWith("*")) {
+    const prefix = pattern.slice(0, -1)
+    return (value) => value.startsWith(prefix)
+  }
+  if (stars === 1 && pattern.startsWith("*")) {
+    const suffix = pattern.slice(1)
+    return (value) => value.endsWith(suffix)
+  }
   const source = pattern
     .split("*")
     .map((part) => part.replace(/[\\^$.|?+()[\]{}/-]/g, "\\$&"))
@@ -296,7 +306,10 @@ export const compile = (file: PolicyFile): Policy => ({
     return {
       rule: rule.id ?? `rules[${index}]`,
       effect: rule.effect,
-      matches: (caller, call) => tests.every((t) => t(caller, call)),
+      matches: (caller, call) => {
+        for (const test of tests) if (!test(caller, call)) return false
+        return true
+      },
       scopes: rule.scopes ?? [],
     }
   }),
