@@ -210,6 +210,29 @@ describe("McpPolicy", () => {
     assert.include(paths, "rules.2.scopes")
   })
 
+  it("glob - agrees with the reference reading of * as any run of characters", () => {
+    const chars = fc.constantFrom("a", "b", "*", ".", "/", "\n")
+    fc.assert(
+      fc.property(
+        fc.string({ unit: chars, maxLength: 6 }),
+        fc.string({ unit: chars, maxLength: 8 }),
+        (p, v) => {
+          const reference = new RegExp(
+            `^${p
+              .split("*")
+              .map((x) => x.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&"))
+              .join("[\\s\\S]*")}$`,
+          )
+          assert.strictEqual(
+            McpPolicy.glob(p)(v),
+            reference.test(v),
+            `${JSON.stringify(p)} ${JSON.stringify(v)}`,
+          )
+        },
+      ),
+    )
+  })
+
   it("glob - * spans any run of characters, other characters are literal", () => {
     assert.isTrue(McpPolicy.glob("file:///a/*")("file:///a/b/c\nd"))
     assert.isFalse(McpPolicy.glob("a.b")("axb"))
