@@ -3,12 +3,15 @@
  *
  * @since 0.1.0
  */
-import { readFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { McpPolicy } from "@oidc-proxy/core"
 import { Result } from "effect"
+import * as ConfigCheck from "../src/ConfigCheck.ts"
 import * as NodePolicy from "../src/NodePolicy.ts"
+import { env } from "./fixtures.ts"
 
 const reasons = (text: string): string => {
   const parsed = NodePolicy.parse(text, "p.yaml")
@@ -118,5 +121,19 @@ describe("NodePolicy (README examples)", () => {
       ),
       /^p\.yaml:7: rules\[1\]\.effect: Expected "allow" \| "deny"$/,
     )
+  })
+})
+
+describe("oidc-proxy check (policy)", () => {
+  it("a policy file that does not decode is a configuration problem naming the variable, line and field", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "policy-check-"))
+    const path = join(dir, "policy.yaml")
+    writeFileSync(path, "default: allow\nrules:\n  - effect: allow\n    tool: [x]\n")
+    const report = await ConfigCheck.run(env({ OIDC_PROXY_POLICY: path }), { timeoutDuration: "200 millis" })
+    assert.deepStrictEqual(
+      report.configuration.filter((i) => i.startsWith("OIDC_PROXY_POLICY")),
+      [`OIDC_PROXY_POLICY: ${path}:4: rules[0].tool: Expected no excess property`],
+    )
+    assert.strictEqual(ConfigCheck.format(report).exitCode, 2)
   })
 })
