@@ -8,7 +8,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { GatewayProcess, HeadlessBrowser, LocalIdp, McpClient, McpServer, Ports } from "@oidc-proxy/testbed"
+import {
+  GatewayProcess,
+  HeadlessBrowser,
+  LocalIdp,
+  McpClient,
+  McpServer,
+  Polling,
+  Ports,
+} from "@oidc-proxy/testbed"
 import { decodeJwt } from "jose"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
@@ -126,5 +134,37 @@ describe("MCP policy step-up through the oidc-proxy binary", () => {
     }
     expect(audit.some((l) => l["method"] === "initialize" && l["decision"] === "allow")).toBe(true)
     expect(gateway.output()).not.toContain(provider.tokens()!.access_token)
+
+    // SIGHUP: a bad file is logged with its line and the policy in force stays; a good one applies.
+    const whoami = () =>
+      fetch(`${url}/mcp`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${provider.tokens()!.access_token}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+        },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/call", params: { name: "whoami" } }),
+      }).then(async (r) => `${r.status} ${await r.text()}`)
+    const denied = /"code":-32001/
+    expect(await whoami()).not.toMatch(denied)
+    writeFileSync(join(dir, "policy.yaml"), "default: deny\nrules:\n  - effect: allow\n    tool: [whoami]\n")
+    gateway.child.kill("SIGHUP")
+    await Polling.waitFor(
+      "the failed reload's log line",
+      async () => (gateway.output().includes("policy reload failed") ? true : undefined),
+      { timeoutMs: 10_000 },
+    )
+    expect(gateway.output()).toMatch(/policy\.yaml:4: rules\[0\]\.tool/)
+    expect(await whoami()).not.toMatch(denied)
+    writeFileSync(join(dir, "policy.yaml"), "default: allow\nrules:\n  - effect: deny\n    tools: [whoami]\n")
+    gateway.child.kill("SIGHUP")
+    await Polling.waitFor(
+      "the reload's log line",
+      async () => (gateway.output().includes('"policy reloaded"') ? true : undefined),
+      { timeoutMs: 10_000 },
+    )
+    expect(await whoami()).toMatch(denied)
+    expect(gateway.child.exitCode).toBeNull()
   }, 90_000)
 })
