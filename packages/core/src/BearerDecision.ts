@@ -105,23 +105,35 @@ export const authorize = (accessToken: AccessToken, requirement: Requirement): D
   }
   // offline_access is never required for access: a token without it is not refused for lacking it.
   const required = OfflineAccess.without(requirement.requiredScopes)
-  if (!Scopes.isSubset(required, accessToken.scopes)) {
-    const missing = Scopes.difference(required, accessToken.scopes)
-    const description = `The request requires the scope: ${Scopes.format(missing)}`
-    const scope = challengeScope(Scopes.union(required, accessToken.scopes))
-    return {
-      _tag: "Deny",
-      status: 403,
-      error: "insufficient_scope",
-      description,
-      challenge: {
-        error: "insufficient_scope",
-        error_description: description,
-        ...(scope === undefined ? {} : { scope }),
-      },
-    }
-  }
+  if (!Scopes.isSubset(required, accessToken.scopes)) return insufficientScope(required, accessToken.scopes)
   return { _tag: "Allow", accessToken }
+}
+
+/**
+ * 403 `insufficient_scope` for a request that needs `required` and holds `granted`: the
+ * description names the missing scopes, the challenge's `scope` lists the required scopes together
+ * with those already granted (MCP clients replace their scope with it, SEP-2350). The one place
+ * both the bearer check and the gateway's MCP policy build their step-up challenge.
+ *
+ * @see [RFC 6750 §3.1](https://www.rfc-editor.org/rfc/rfc6750#section-3.1)
+ * @category constructors
+ * @since 0.1.0
+ */
+export const insufficientScope = (required: Scopes.ScopeSet, granted: Scopes.ScopeSet): Deny => {
+  const missing = Scopes.difference(OfflineAccess.without(required), granted)
+  const description = `The request requires the scope: ${Scopes.format(missing)}`
+  const scope = challengeScope(Scopes.union(required, granted))
+  return {
+    _tag: "Deny",
+    status: 403,
+    error: "insufficient_scope",
+    description,
+    challenge: {
+      error: "insufficient_scope",
+      error_description: description,
+      ...(scope === undefined ? {} : { scope }),
+    },
+  }
 }
 
 /**

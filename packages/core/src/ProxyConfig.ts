@@ -191,6 +191,13 @@ export const ProxyConfig = Schema.Struct({
   /** Scopes clients may ask for; empty = whatever the client asks (forwarded upstream). */
   scopes_supported: Schema.Array(Schema.String).pipe(Schema.withDecodingDefaultKey(Effect.succeed([]))),
   /**
+   * Scopes any client may ask for beyond the scope it registered: the scopes the gateway's MCP
+   * policy challenges for. The MCP SDK registers a client with the scope of its first sign-in and
+   * steps up as the same client, so a challenge it cannot answer would end its session. The consent
+   * page still shows them. Default none; the gateway sets it from its policy file's rule `scopes`.
+   */
+  step_up_scopes: Schema.Array(Schema.String).pipe(Schema.withDecodingDefaultKey(Effect.succeed([]))),
+  /**
    * The consent page: `on` (default) asks every time, `remember` asks once per client and browser,
    * `off` never asks. Recommendation: keep `on` unless every client is trusted; the page is what
    * stops a malicious client from riding on an existing IdP session (confused deputy).

@@ -58,11 +58,15 @@ export * as TokenEndpoint from "./flows/TokenEndpoint.ts"
 /** @since 0.1.0 */
 export * as IssueAccessToken from "./IssueAccessToken.ts"
 /** @since 0.1.0 */
+export * as JsonRpc from "./JsonRpc.ts"
+/** @since 0.1.0 */
 export * as JtiMapping from "./JtiMapping.ts"
 /** @since 0.1.0 */
 export * as Jwks from "./Jwks.ts"
 /** @since 0.1.0 */
 export * as LoadAccessToken from "./LoadAccessToken.ts"
+/** @since 0.1.0 */
+export * as McpPolicy from "./McpPolicy.ts"
 /** @since 0.1.0 */
 export * as NetworkVerifier from "./NetworkVerifier.ts"
 /** @since 0.1.0 */

@@ -17,6 +17,7 @@ import { FetchHttpClient } from "effect/http"
 import { storeLayer } from "./Gateway.ts"
 import * as GatewayConfig from "./GatewayConfig.ts"
 import type { StoreSpec } from "./internal/parsers.ts"
+import * as NodePolicy from "./NodePolicy.ts"
 
 /**
  * One line of the effective configuration.
@@ -157,6 +158,13 @@ const bounded = (
     ),
   )
 
+/** The policy file's problems, each naming the variable (the gateway would not start with them). */
+const policyIssues = (path: string | undefined): ReadonlyArray<string> => {
+  if (path === undefined) return []
+  const loaded = NodePolicy.load(path)
+  return Result.isFailure(loaded) ? loaded.failure.map((reason) => `OIDC_PROXY_POLICY: ${reason}`) : []
+}
+
 /**
  * Checks the configuration in `env`. Never throws; every problem is in the report.
  *
@@ -170,7 +178,10 @@ export const run = async (
   const timeout = options.timeoutDuration ?? "5 seconds"
   const reading = GatewayConfig.read(env)
   const decoded = GatewayConfig.decode(env, { randomSecret: () => "x".repeat(32) })
-  const configuration = Result.isFailure(decoded) ? decoded.failure.issues : []
+  const configuration = [
+    ...(Result.isFailure(decoded) ? decoded.failure.issues : []),
+    ...policyIssues(reading.values.policy),
+  ]
   const { upstreamIssuer, upstreamIssuerTemplate, upstreamAuthMethod, store } = reading.values
   const checks = [
     ...(upstreamIssuer === undefined

@@ -12,11 +12,32 @@
  */
 
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { Endpoints, type OAuthError, ProxyConfig, Store, Upstream } from "@oidc-proxy/core"
+import {
+  type AccessToken,
+  Endpoints,
+  McpPolicy,
+  type OAuthError,
+  ProxyConfig,
+  Store,
+  TokenStore,
+  Upstream,
+} from "@oidc-proxy/core"
 import { Respond, WebHandler } from "@oidc-proxy/http"
 import { RedisStore } from "@oidc-proxy/store-redis"
 import { SqliteStore } from "@oidc-proxy/store-sqlite"
-import { Clock, Effect, Exit, Layer, Logger, LogLevel, ManagedRuntime, References, Scope } from "effect"
+import {
+  Clock,
+  Effect,
+  Exit,
+  Layer,
+  Logger,
+  LogLevel,
+  ManagedRuntime,
+  Option,
+  References,
+  Result,
+  Scope,
+} from "effect"
 import { FetchHttpClient } from "effect/http"
 import { Otlp } from "effect/observability"
 import * as DownstreamTokens from "./DownstreamTokens.ts"
@@ -24,8 +45,11 @@ import type { GatewayConfig } from "./GatewayConfig.ts"
 import * as AccessLog from "./internal/accessLog.ts"
 import * as RequestId from "./internal/requestId.ts"
 import * as RequestTarget from "./internal/requestTarget.ts"
+import * as McpAudit from "./McpAudit.ts"
+import * as McpGate from "./McpGate.ts"
 import * as Metrics from "./Metrics.ts"
 import * as NodeForward from "./NodeForward.ts"
+import * as NodePolicy from "./NodePolicy.ts"
 import * as NodeServer from "./NodeServer.ts"
 import * as ProxyLayer from "./ProxyLayer.ts"
 import * as ReverseProxy from "./ReverseProxy.ts"
@@ -64,6 +88,11 @@ export interface Gateway {
   /** Where `/metrics` is served, when `OIDC_PROXY_METRICS_LISTEN` is set. */
   readonly metricsUrl: string | undefined
   readonly metrics: Metrics.Metrics
+  /**
+   * Reads the policy file again (SIGHUP): the new policy when it decodes; otherwise the previous
+   * one stays in force and the reasons are logged and returned. Without a policy: nothing to do.
+   */
+  readonly reloadPolicy: () => Result.Result<void, ReadonlyArray<string>>
   /**
    * Stops accepting, lets in-flight requests finish (up to the configured shutdown timeout), then
    * releases the store and flushes traces.
@@ -198,12 +227,14 @@ const readiness = Effect.gen(function* () {
  * @since 0.1.0
  */
 export const start = async (config: GatewayConfig, options: Options = {}): Promise<Gateway> => {
+  const mcp = mcpSetup(config)
   const metrics = Metrics.make()
-  const services = options.services ?? servicesLayer(config, metrics)
+  const services = options.services ?? servicesLayer(withStepUpScopes(config, mcp), metrics)
   const runtime = ManagedRuntime.make(Layer.merge(services, observabilityLayer(config)))
   try {
-    return await startWith(config, options, runtime, metrics)
+    return await startWith(config, options, runtime, metrics, mcp)
   } catch (error) {
+    mcp.audit?.close()
     await runtime.dispose()
     throw error
   }
@@ -230,6 +261,28 @@ export const revocationNote = (
   }
 }
 
+/** The policy and the audit sink, when configured; a policy file that does not decode stops the start. */
+const mcpSetup = (config: GatewayConfig) => {
+  const source = config.policyPath === undefined ? undefined : NodePolicy.make(config.policyPath)
+  if (source !== undefined && Result.isFailure(source))
+    throw new Error(`OIDC_PROXY_POLICY: ${source.failure.join("; ")}`)
+  return { policy: source?.success, audit: McpAudit.make(config.audit) }
+}
+
+type McpSetup = ReturnType<typeof mcpSetup>
+
+/**
+ * The policy's challenge scopes, grantable to any client beyond its registration (read at start: a
+ * reload that adds a step-up scope needs a restart before clients can be granted it).
+ */
+const withStepUpScopes = (config: GatewayConfig, mcp: McpSetup): GatewayConfig =>
+  mcp.policy === undefined
+    ? config
+    : {
+        ...config,
+        proxy: { ...config.proxy, step_up_scopes: McpPolicy.stepUpScopes(mcp.policy.current()) },
+      }
+
 /** The settings and clock the gateway runs with; logs the configuration's warnings and notes once. */
 const settingsAndNotes = (config: GatewayConfig, options: Options) =>
   Effect.gen(function* () {
@@ -245,6 +298,7 @@ const startWith = async (
   options: Options,
   runtime: ManagedRuntime.ManagedRuntime<Services, unknown>,
   metrics: Metrics.Metrics,
+  mcp: McpSetup,
 ): Promise<Gateway> => {
   const { settings, clock } = await runtime.runPromise(settingsAndNotes(config, options))
   // Held downstream tokens and their exchanges live until shutdown.
@@ -264,7 +318,18 @@ const startWith = async (
     })
   const edge = await runtime.runPromise(
     WebHandler.makeEdge({
-      onAuthorized: authorized(config, options, runtime, metrics, resourcePath, unreachable, downstream),
+      onAuthorized: authorized({
+        config,
+        options,
+        runtime,
+        metrics,
+        resourcePath,
+        onUnreachable: unreachable,
+        gate: gateOf(config, mcp, Endpoints.make(settings).protectedResourceMetadata),
+        audit: mcp.audit,
+        clock,
+        downstream,
+      }),
       corsOrigins: config.corsOrigins,
     }),
   )
@@ -284,6 +349,7 @@ const startWith = async (
     requestId,
     accessLog: log.access,
     unreachable,
+    classifies: classifies(config, mcp),
   })
   const main = await NodeServer.listen(
     serve({ runtime, edge, metrics, endpointOf, requestId, accessLog: log.access }),
@@ -313,16 +379,21 @@ const startWith = async (
     url: main.url,
     metricsUrl: metricsServer?.url,
     metrics,
+    reloadPolicy: () => reloadPolicy(mcp, runtime),
     shutdown: stopper(async () => {
       const timeout = config.shutdownTimeoutSeconds * 1000
       await Promise.all([main.shutdown(timeout), metricsServer?.shutdown(timeout)])
       await fast?.close()
       log.close()
       await runtime.runPromise(Scope.close(downstreamScope, Exit.void))
+      mcp.audit?.close()
       await runtime.dispose()
     }),
   }
 }
+
+const single = (value: string | ReadonlyArray<string> | undefined): string | null =>
+  value === undefined ? null : typeof value === "string" ? value : value.join(", ")
 
 /** A shutdown that runs once, however often it is asked for. */
 const stopper = (stop: () => Promise<void>): (() => Promise<void>) => {
@@ -333,30 +404,74 @@ const stopper = (stop: () => Promise<void>): (() => Promise<void>) => {
   }
 }
 
-/** The `onAuthorized` hook of the handler: the reverse proxy, counted and traced. */
-const authorized = (
-  config: GatewayConfig,
-  options: Options,
-  runtime: ManagedRuntime.ManagedRuntime<Services, unknown>,
-  metrics: Metrics.Metrics,
-  resourcePath: string,
-  onUnreachable: (failure: ReverseProxy.Unreachable) => void,
-  downstream: DownstreamTokens.Source | undefined,
-): NonNullable<WebHandler.Options["onAuthorized"]> => {
+/** Whether POSTs to the resource are read and classified: a policy or an audit log is on. */
+const classifies = (config: GatewayConfig, mcp: McpSetup): boolean =>
+  config.policyPath !== undefined || mcp.audit !== undefined
+
+/** The MCP gate, when POSTs are classified. */
+const gateOf = (config: GatewayConfig, mcp: McpSetup, resourceMetadata: string): McpGate.Gate | undefined =>
+  classifies(config, mcp)
+    ? McpGate.make({
+        policy: () => mcp.policy?.current(),
+        maxBody: config.policyMaxBody,
+        resourceMetadata,
+        trustUnverifiedEmail: config.trustUnverifiedEmail,
+      })
+    : undefined
+
+/** SIGHUP: the policy file read again; a bad one keeps the policy in force, and the log says why. */
+const reloadPolicy = (mcp: McpSetup, runtime: ManagedRuntime.ManagedRuntime<Services, unknown>) => {
+  if (mcp.policy === undefined) return Result.succeed(undefined)
+  const result = mcp.policy.reload()
+  runtime.runFork(
+    Result.isSuccess(result)
+      ? Effect.logInfo("policy reloaded")
+      : Effect.logError("policy reload failed; the previous policy stays in force").pipe(
+          Effect.annotateLogs({ reasons: result.failure }),
+        ),
+  )
+  return result
+}
+
+/** The `onAuthorized` hook of the handler: the MCP gate (when on), the reverse proxy, counted and traced. */
+const authorized = (input: {
+  readonly config: GatewayConfig
+  readonly options: Options
+  readonly runtime: ManagedRuntime.ManagedRuntime<Services, unknown>
+  readonly metrics: Metrics.Metrics
+  readonly resourcePath: string
+  readonly onUnreachable: (failure: ReverseProxy.Unreachable) => void
+  readonly gate: McpGate.Gate | undefined
+  readonly audit: McpAudit.McpAudit | undefined
+  readonly clock: Clock.Clock
+  readonly downstream: DownstreamTokens.Source | undefined
+}): NonNullable<WebHandler.Options["onAuthorized"]> => {
+  const { config, runtime, metrics, gate, audit, clock, downstream } = input
   const forward = ReverseProxy.make({
     target: config.target,
-    resourcePath,
+    resourcePath: input.resourcePath,
     downstreamToken: downstream === undefined ? undefined : (token) => runtime.runPromise(downstream(token)),
     downstreamHeader: config.downstreamToken.mode === "off" ? undefined : config.downstreamToken.header,
     trustUnverifiedEmail: config.trustUnverifiedEmail,
     observe: ({ seconds, ok }) => metrics.target(seconds, ok),
-    fetch: options.fetch,
-    onUnreachable,
+    fetch: input.options.fetch,
+    onUnreachable: input.onUnreachable,
   })
+  const gated = (request: Request, token: AccessToken.AccessToken, requestId: string | undefined) =>
+    gate === undefined
+      ? Effect.promise(() => forward(request, token, requestId))
+      : Effect.promise(() => gate(request, token, (r) => forward(r, token, requestId))).pipe(
+          Effect.tap(({ records }) => {
+            const now = clock.currentTimeMillisUnsafe()
+            for (const record of records) audit?.write(now, requestId, record)
+            return Effect.annotateCurrentSpan(McpAudit.spanAttributes(records))
+          }),
+          Effect.map(({ response }) => response),
+        )
   return (request, token, requestId) => {
     metrics.bearer("allow")
     return runtime.runPromise(
-      Effect.promise(() => forward(request, token, requestId)).pipe(
+      gated(request, token, requestId).pipe(
         Effect.tap((response) => Effect.annotateCurrentSpan("http.status_code", response.status)),
         Effect.withSpan("oidc-proxy.forward", { attributes: { "http.method": request.method } }),
       ),
@@ -466,6 +581,7 @@ const metricsListener = (listen: NonNullable<GatewayConfig["metricsListen"]>, me
  * forwarded with `NodeForward` — no Web `Request`/`Response`, no Effect runtime. Anything else
  * (not remembered, refused, a route of the proxy, `Expect`, repeated `Authorization`) returns
  * `false` and takes the `WebHandler` path, so every answer but a forwarded one stays the same.
+ * POSTs are not fast when a policy or an audit log classifies them.
  * Off when a downstream token is forwarded (it reads the store, may call the IdP), when traces
  * are exported (the forward span) and when a custom `fetch` reaches the target.
  */
@@ -480,8 +596,10 @@ const fastPath = (input: {
   readonly requestId: () => string
   readonly accessLog: AccessLogLine
   readonly unreachable: (failure: ReverseProxy.Unreachable) => void
+  /** POSTs are classified by the MCP gate: they take the Fetch path. */
+  readonly classifies: boolean
 }) => {
-  const { config, metrics, clock, edge, endpointOf, accessLog } = input
+  const { config, metrics, clock, edge, endpointOf, accessLog, classifies } = input
   if (config.forwardAccessToken || config.otlpEndpoint !== undefined || input.options.fetch !== undefined)
     return undefined
   const forwarder = NodeForward.make({
@@ -498,6 +616,9 @@ const fastPath = (input: {
   const targetPath = RequestTarget.makeTargetPath({ target: config.target, resourcePath: input.resourcePath })
   /** `req.url` is an admitted origin-form target (`NodeServer.listen`), `q` the index of its `?`. */
   const intercept = (req: IncomingMessage, res: ServerResponse, q: number): boolean => {
+    // The MCP gate reads and decides the body of a POST and refuses a body elsewhere.
+    if (classifies && (req.method === "POST" || McpGate.hasBody({ get: (n) => single(req.headers[n]) })))
+      return false
     const started = performance.now()
     const raw = req.url ?? "/"
     // A query the URL parser would re-encode takes the Fetch path, which forwards it re-encoded.

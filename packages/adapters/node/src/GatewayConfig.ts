@@ -480,6 +480,21 @@ export const variables = {
       "Origins of browser pages allowed to call the MCP endpoint (CORS): * or space-separated origins",
     parse: P.origins,
   }),
+  policy: v("OIDC_PROXY_POLICY", {
+    description:
+      "Path of the MCP policy file (YAML or JSON): per-method, tool, resource and prompt rules; reloaded on SIGHUP (unset: off)",
+    parse: P.nonEmpty,
+  }),
+  policyMaxBody: v("OIDC_PROXY_POLICY_MAX_BODY", {
+    default: "1048576",
+    description: "Largest MCP request body read to classify it under a policy or audit, bytes; larger: 413",
+    parse: P.integer(1024, 64 * 1024 * 1024),
+  }),
+  audit: v("OIDC_PROXY_AUDIT", {
+    default: "off",
+    description: "One JSON line per MCP call: off, stdout, or file:/absolute/path (appended)",
+    parse: P.audit,
+  }),
   shutdownTimeout: v("OIDC_PROXY_SHUTDOWN_TIMEOUT", {
     default: "10",
     description: "Seconds in-flight requests get to finish on SIGTERM/SIGINT",
@@ -550,6 +565,11 @@ export interface GatewayConfig {
   readonly trustUnverifiedEmail: boolean
   /** Browser origins allowed on the MCP endpoint (CORS). */
   readonly corsOrigins: "*" | ReadonlyArray<string>
+  /** Path of the MCP policy file, when one is enforced. */
+  readonly policyPath: string | undefined
+  /** Largest MCP request body read to classify it, bytes. */
+  readonly policyMaxBody: number
+  readonly audit: P.AuditSpec
   readonly shutdownTimeoutSeconds: number
   readonly logLevel: LogLevel.LogLevel
   readonly logFormat: "json" | "pretty"
@@ -841,6 +861,9 @@ const assemble = (
   downstreamToken: downstreamOf(values),
   trustUnverifiedEmail: values.trustUnverifiedEmail,
   corsOrigins: values.corsOrigins,
+  policyPath: values.policy,
+  policyMaxBody: values.policyMaxBody,
+  audit: values.audit,
   shutdownTimeoutSeconds: values.shutdownTimeout,
   logLevel: values.logLevel,
   logFormat: values.logFormat,

@@ -1,7 +1,7 @@
 /**
  * The `oidc-proxy` command: `--help` prints the variables; `check` validates the configuration,
  * the upstream IdP and the store without serving; otherwise the environment is decoded and the
- * gateway started until SIGTERM/SIGINT.
+ * gateway started until SIGTERM/SIGINT; SIGHUP reloads the MCP policy file.
  *
  * Entry point (process edge): the only module that reads `process.env`, writes to stdout/stderr
  * directly and exits. Exit codes: 0 after a clean shutdown, `--help` or a passing `check`, 2 for a
@@ -75,6 +75,9 @@ const main = async (argv: ReadonlyArray<string>): Promise<void> => {
   }
   process.once("SIGTERM", stop)
   process.once("SIGINT", stop)
+  // Only with a policy: otherwise SIGHUP keeps its default meaning. The gateway logs the outcome;
+  // connections are untouched either way.
+  if (decoded.success.policyPath !== undefined) process.on("SIGHUP", () => gateway.reloadPolicy())
 }
 
 await main(process.argv.slice(2))

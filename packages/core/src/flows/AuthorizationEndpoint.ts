@@ -109,7 +109,11 @@ const grantableScopes = (
     if (outside.length > 0) return `scope not offered by this server: ${Scopes.format(outside).slice(0, 200)}`
   }
   if (client.scope !== undefined) {
-    const outside = Scopes.difference(checked, Scopes.parse(client.scope))
+    // A scope the gateway's policy challenges for may be asked beyond the registration (step-up).
+    const outside = Scopes.difference(
+      Scopes.difference(checked, Scopes.parse(client.scope)),
+      config.step_up_scopes,
+    )
     if (outside.length > 0)
       return `scope not registered for this client: ${Scopes.format(outside).slice(0, 200)}`
   }

@@ -156,6 +156,23 @@ describe("AuthorizationEndpoint.authorize", () => {
       ),
   )
 
+  it.effect(
+    "authorize - a step-up scope of the gateway's policy may be asked beyond the client's registration, no other",
+    () =>
+      withProxy(
+        Effect.gen(function* () {
+          const narrow = yield* register({ scope: "openid mcp.read" })
+          const { challenge } = yield* pkce
+          const ok = yield* authorize(
+            authorizeParams(narrow, challenge, { scope: "openid mcp.read mcp.write" }),
+          )
+          assert.deepStrictEqual(consentViewOf(ok).scopes, ["mcp.read", "mcp.write", "openid"])
+          yield* errorPage(authorizeParams(narrow, challenge, { scope: "openid mcp.admin" }), "invalid_scope")
+        }),
+        { config: { step_up_scopes: ["mcp.write"] } },
+      ),
+  )
+
   it.effect("authorize - success stores one hashed, encrypted transaction and sets a binding cookie", () =>
     withProxy(
       Effect.gen(function* () {

@@ -226,3 +226,19 @@ export const logLevel: Parser<LogLevel.LogLevel> = enumerated(
   ["trace", "debug", "info", "warn", "error", "fatal", "none"],
   (s) => levels[s.toLowerCase()],
 )
+
+/** Where audit lines go. */
+export type AuditSpec =
+  | { readonly _tag: "off" }
+  | { readonly _tag: "stdout" }
+  | { readonly _tag: "file"; readonly path: string }
+
+const parseAudit = (raw: string): Result.Result<AuditSpec, string> => {
+  const s = raw.trim()
+  if (s === "off" || s === "stdout") return Result.succeed({ _tag: s })
+  if (s.startsWith("file:/") && s.length > "file:/".length)
+    return Result.succeed({ _tag: "file", path: s.slice(5) })
+  return Result.fail("must be off, stdout or file:/absolute/path")
+}
+
+export const audit: Parser<AuditSpec> = parseAudit

@@ -1,0 +1,355 @@
+/**
+ * The gateway's MCP policy and audit over real HTTP on 127.0.0.1: a policy file decides each
+ * JSON-RPC call before the target sees it (also for a bearer the fast path remembers), a missing
+ * scope is a step-up challenge, bad bodies get JSON-RPC errors, SIGHUP-style reloads swap only a
+ * good file, and every call leaves one audit line.
+ *
+ * @since 0.1.0
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterEach, assert, describe, it } from "@effect/vitest"
+import { Result } from "effect"
+import * as fc from "fast-check"
+import * as Gateway from "../src/Gateway.ts"
+import * as GatewayConfig from "../src/GatewayConfig.ts"
+import { env, type FakeTarget, fakeTarget, testServices } from "./fixtures.ts"
+
+const closers: Array<() => Promise<void>> = []
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((close) => close()))
+})
+
+const baseUrl = "http://127.0.0.1:8080"
+
+const policyYaml = `# test policy
+default: deny
+rules:
+  - id: handshake
+    effect: allow
+    methods: [initialize, "notifications/*", ping, tools/list]
+  - id: no-admin
+    effect: deny
+    tools: ["admin_*"]
+  - id: writer
+    effect: allow
+    tools: [write_file]
+    scopes: [mcp:write]
+  - id: readers
+    effect: allow
+    tools: ["read_*"]
+`
+
+interface Setup {
+  readonly gateway: Gateway.Gateway
+  readonly target: FakeTarget
+  readonly dir: string
+  readonly policyPath: string
+  readonly token: string
+  readonly post: (body: string, headers?: Record<string, string>) => Promise<Response>
+}
+
+const setup = async (overrides: Record<string, string> = {}, policy = policyYaml): Promise<Setup> => {
+  const dir = mkdtempSync(join(tmpdir(), "mcp-policy-"))
+  const policyPath = join(dir, "policy.yaml")
+  writeFileSync(policyPath, policy)
+  const target = await fakeTarget()
+  closers.push(target.close)
+  const services = await testServices(baseUrl)
+  const decoded = GatewayConfig.decode(
+    env({
+      OIDC_PROXY_BASE_URL: baseUrl,
+      OIDC_PROXY_LISTEN: "127.0.0.1:0",
+      OIDC_PROXY_TARGET: `${target.url}/mcp`,
+      OIDC_PROXY_LOG_LEVEL: "none",
+      OIDC_PROXY_SHUTDOWN_TIMEOUT: "5",
+      OIDC_PROXY_POLICY: policyPath,
+      ...overrides,
+    }),
+  )
+  if (Result.isFailure(decoded)) throw decoded.failure
+  const gateway = await Gateway.start(decoded.success, { services: services.layer })
+  closers.unshift(gateway.shutdown)
+  const token = await services.issue({ sub: "alice", email: "alice@example.com", email_verified: true }, [
+    "openid",
+    "mcp:read",
+  ])
+  const post = (body: string, headers: Record<string, string> = {}) =>
+    fetch(`${gateway.url}/mcp`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...headers },
+      body,
+    })
+  return { gateway, target, dir, policyPath, token, post }
+}
+
+const call = (name: string, id: number | string = 1) =>
+  JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: { secret: "s3" } } })
+
+describe("Gateway MCP policy", () => {
+  it("tools/call - a denied tool is a JSON-RPC error and never reaches the target, also once the bearer is remembered", async () => {
+    const { target, post } = await setup()
+    for (let i = 0; i < 3; i++) {
+      const response = await post(call("admin_drop", i))
+      assert.strictEqual(response.status, 200)
+      assert.deepStrictEqual(await response.json(), {
+        jsonrpc: "2.0",
+        id: i,
+        error: { code: -32001, message: "Forbidden: the gateway's policy denies this call" },
+      })
+    }
+    // No rule matches `other`: the default (deny) applies.
+    assert.strictEqual(
+      ((await (await post(call("other"))).json()) as { error: { code: number } }).error.code,
+      -32001,
+    )
+    assert.strictEqual(target.seen.length, 0)
+  })
+
+  it("tools/call - an allowed call reaches the target with its bytes unchanged", async () => {
+    const { target, post } = await setup()
+    const body = ` { "jsonrpc" : "2.0", "id": 7, "method": "tools/call", "params": {"name": "read_file", "arguments": {"p": "é"}} }\n`
+    for (let i = 0; i < 2; i++) assert.strictEqual((await post(body)).status, 200)
+    assert.strictEqual(target.seen.length, 2)
+    for (const seen of target.seen) assert.strictEqual(seen.body, body)
+  })
+
+  it("tools/call - a rule whose scopes the token lacks answers 403 insufficient_scope naming every scope needed", async () => {
+    const { target, post } = await setup()
+    const response = await post(call("write_file"))
+    assert.strictEqual(response.status, 403)
+    assert.strictEqual(
+      response.headers.get("www-authenticate"),
+      'Bearer resource_metadata="http://127.0.0.1:8080/.well-known/oauth-protected-resource/mcp", scope="mcp:read mcp:write openid", error="insufficient_scope", error_description="The request requires the scope: mcp:write"',
+    )
+    assert.deepInclude(await response.json(), { error: "insufficient_scope" })
+    assert.strictEqual(target.seen.length, 0)
+  })
+
+  it("bodies - malformed, not JSON-RPC, wrong type, too large: precise refusals, nothing forwarded", async () => {
+    const { target, post, gateway, token } = await setup({ OIDC_PROXY_POLICY_MAX_BODY: "1024" })
+    const expect = async (response: Response, status: number, code: number) => {
+      assert.strictEqual(response.status, status)
+      const body = (await response.json()) as { jsonrpc: string; id: unknown; error: { code: number } }
+      assert.strictEqual(body.jsonrpc, "2.0")
+      assert.strictEqual(body.id, null)
+      assert.strictEqual(body.error.code, code)
+    }
+    await expect(await post("{"), 400, -32700)
+    await expect(await post('{"jsonrpc":"2.0","id":1}'), 400, -32600)
+    await expect(await post('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}'), 400, -32602)
+    await expect(await post(call("read_x"), { "content-type": "text/plain" }), 415, -32600)
+    const big = call(`read_${"x".repeat(2000)}`)
+    await expect(await post(big), 413, -32600)
+    // Without a length: read only up to the bound, then refused.
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(big))
+        controller.close()
+      },
+    })
+    const chunked = await fetch(`${gateway.url}/mcp`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: stream,
+      duplex: "half",
+    } as RequestInit)
+    await expect(chunked, 413, -32600)
+    assert.strictEqual(target.seen.length, 0)
+  })
+
+  it("batch - one denied element refuses the whole batch with an error per request; an allowed batch passes", async () => {
+    const { target, post } = await setup()
+    const denied = await post(
+      `[${call("read_a", 1)},{"jsonrpc":"2.0","method":"notifications/initialized"},${call("admin_x", "b")}]`,
+    )
+    assert.strictEqual(denied.status, 200)
+    const errors = (await denied.json()) as Array<{ id: unknown; error: { code: number; message: string } }>
+    assert.deepStrictEqual(
+      errors.map((e) => [e.id, e.error.code]),
+      [
+        [1, -32001],
+        ["b", -32001],
+      ],
+    )
+    assert.match(errors[0]!.error.message, /another message of this batch/)
+    assert.strictEqual(target.seen.length, 0)
+    assert.strictEqual((await post(`[${call("read_a", 1)},${call("read_b", 2)}]`)).status, 200)
+    assert.strictEqual(target.seen.length, 1)
+  })
+
+  it("fuzz - random bodies and batch shapes: never a 5xx, never a denied or unknown tool forwarded", async () => {
+    const { target, post } = await setup()
+    const names = fc.constantFrom("read_a", "admin_x", "write_file", "other", "")
+    const message = fc.oneof(
+      fc.record({
+        jsonrpc: fc.constantFrom("2.0", "2", undefined),
+        id: fc.oneof(fc.integer(), fc.string({ maxLength: 3 }), fc.constant(null), fc.constant(undefined)),
+        method: fc.constantFrom("tools/call", "ping", "resources/read", "initialize", "x"),
+        params: fc.oneof(fc.record({ name: names }), fc.record({ uri: names }), fc.constant(null)),
+      }),
+      fc.jsonValue({ maxDepth: 2 }),
+    )
+    const body = fc.oneof(
+      message.map((m) => JSON.stringify(m)),
+      fc.array(message, { maxLength: 4 }).map((a) => JSON.stringify(a)),
+      fc.string({ maxLength: 40 }),
+    )
+    await fc.assert(
+      fc.asyncProperty(body, async (text) => {
+        const response = await post(text)
+        await response.arrayBuffer()
+        assert.isBelow(response.status, 500)
+      }),
+      { numRuns: 60 },
+    )
+    for (const seen of target.seen) {
+      const parsed = JSON.parse(seen.body) as unknown
+      for (const m of (Array.isArray(parsed) ? parsed : [parsed]) as Array<{
+        method?: string
+        params?: { name?: string }
+      }>)
+        if (m.method === "tools/call") assert.match(String(m.params?.name), /^read_/, seen.body)
+    }
+  })
+
+  it("GET - the SSE stream carries no call and passes", async () => {
+    const { target, gateway, token } = await setup()
+    const response = await fetch(`${gateway.url}/mcp`, { headers: { authorization: `Bearer ${token}` } })
+    assert.strictEqual(response.status, 200)
+    assert.strictEqual(target.seen.length, 1)
+  })
+
+  it("DELETE - a body outside a POST is refused, also once the bearer is remembered", async () => {
+    const { target, gateway, token } = await setup()
+    for (let i = 0; i < 2; i++) {
+      const response = await fetch(`${gateway.url}/mcp`, {
+        method: "DELETE",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: call("admin_x"),
+      })
+      assert.strictEqual(response.status, 400)
+      assert.deepInclude(((await response.json()) as { error: object }).error, { code: -32600 })
+    }
+    assert.strictEqual(target.seen.length, 0)
+  })
+
+  it("reload - a good file takes effect, a bad one keeps the policy in force and names line and field", async () => {
+    const { gateway, target, post, policyPath } = await setup()
+    assert.strictEqual((await post(call("read_a"))).status, 200)
+    writeFileSync(policyPath, `default: allow\nrules:\n  - effect: deny\n    tools: ["read_*"]\n`)
+    assert.isTrue(Result.isSuccess(gateway.reloadPolicy()))
+    const denied = (await (await post(call("read_a"))).json()) as { error?: { code: number } }
+    assert.strictEqual(denied.error?.code, -32001)
+    writeFileSync(policyPath, `default: allow\nrules:\n  - effect: deny\n    tool: ["read_*"]\n`)
+    const bad = gateway.reloadPolicy()
+    assert.isTrue(Result.isFailure(bad))
+    if (Result.isFailure(bad)) assert.match(bad.failure.join("\n"), /policy\.yaml:4: rules\[0\]\.tool: /)
+    const still = (await (await post(call("read_a"))).json()) as { error?: { code: number } }
+    assert.strictEqual(still.error?.code, -32001, "the previous policy is still in force")
+    assert.strictEqual(target.seen.length, 1)
+  })
+
+  it("start - a policy file that does not decode stops the start, naming the variable, line and field", async () => {
+    const error = await setup({}, `default: allow\nrules:\n  - effect: maybe\n`).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    assert.match(String(error), /OIDC_PROXY_POLICY: .*policy\.yaml:3: rules\[0\]\.effect: /)
+  })
+
+  it("audit - one JSON line per call with subject, client, method, target, decision, rule, status; no token or arguments", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mcp-audit-"))
+    const file = join(dir, "audit.log")
+    const { post, token } = await setup({ OIDC_PROXY_AUDIT: `file:${file}` })
+    await (await post(call("read_a", 1))).text()
+    await (await post(call("admin_x", 2))).text()
+    await (await post(call("write_file", 3))).text()
+    await (await post("{")).text()
+    const text = readFileSync(file, "utf8")
+    assert.notInclude(text, token)
+    assert.notInclude(text, "s3")
+    const lines = text
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+    assert.deepStrictEqual(
+      lines.map(({ time: _t, request_id: _r, latency_ms: _l, ...rest }) => rest),
+      [
+        {
+          type: "mcp_audit",
+          subject: "alice",
+          client_id: "client-1",
+          method: "tools/call",
+          target: "read_a",
+          decision: "allow",
+          rule: "readers",
+          status: 200,
+        },
+        {
+          type: "mcp_audit",
+          subject: "alice",
+          client_id: "client-1",
+          method: "tools/call",
+          target: "admin_x",
+          decision: "deny",
+          rule: "no-admin",
+          status: 200,
+        },
+        {
+          type: "mcp_audit",
+          subject: "alice",
+          client_id: "client-1",
+          method: "tools/call",
+          target: "write_file",
+          decision: "step_up",
+          rule: "writer",
+          status: 403,
+        },
+        {
+          type: "mcp_audit",
+          subject: "alice",
+          client_id: "client-1",
+          method: null,
+          target: null,
+          decision: "deny",
+          rule: "invalid",
+          status: 400,
+        },
+      ],
+    )
+    for (const line of lines) {
+      assert.match(String(line["time"]), /^\d{4}-\d\d-\d\dT/)
+      assert.isNumber(line["latency_ms"])
+      assert.isString(line["request_id"])
+    }
+  })
+
+  it("traces - the forward span carries the call's subject, client, method, target, decision and rule, never a token", async () => {
+    const posts: Array<string> = []
+    const collector = await fakeTarget((req, res, body) => {
+      posts.push(`${req.url} ${body}`)
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end("{}")
+    })
+    closers.push(collector.close)
+    const { gateway, post, token } = await setup({ OIDC_PROXY_OTLP_ENDPOINT: collector.url })
+    await (await post(call("admin_x"))).text()
+    await gateway.shutdown()
+    const traces = posts.filter((p) => p.startsWith("/v1/traces ")).join("\n")
+    for (const attribute of [
+      "enduser.id",
+      "oauth.client_id",
+      "mcp.method.name",
+      "mcp.target",
+      "mcp.decision",
+      "mcp.rule",
+    ])
+      assert.include(traces, `"${attribute}"`)
+    assert.include(traces, "admin_x")
+    assert.include(traces, "no-admin")
+    assert.notInclude(posts.join("\n"), token)
+    assert.notInclude(posts.join("\n"), "s3")
+  })
+})
