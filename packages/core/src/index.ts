@@ -58,6 +58,10 @@ export * as Jwks from "./Jwks.ts"
 /** @since 0.1.0 */
 export * as LoadAccessToken from "./LoadAccessToken.ts"
 /** @since 0.1.0 */
+export * as McpEventStreamFilter from "./McpEventStreamFilter.ts"
+/** @since 0.1.0 */
+export * as McpListFilter from "./McpListFilter.ts"
+/** @since 0.1.0 */
 export * as OAuthError from "./OAuthError.ts"
 /** @since 0.1.0 */
 export * as OfflineAccess from "./OfflineAccess.ts"

@@ -57,6 +57,16 @@ export interface Options {
   readonly services?: Layer.Layer<Services, unknown>
   /** The `fetch` used to reach the target. Default: the global one. */
   readonly fetch?: typeof fetch
+  /**
+   * MCP list filtering: the caller's permission (the policy's predicate for this token). When set,
+   * the answers to `tools/list`, `resources/list`, `resources/templates/list` and `prompts/list`
+   * show only what it allows (JSON and event-stream answers alike); POSTs to the MCP endpoint then
+   * take the Fetch path, their bodies read whole up to `listFilterLimits.maxRequestBytes`.
+   * Default: no filtering.
+   */
+  readonly listFilter?: ReverseProxy.Options["listFilter"]
+  /** Bounds of list filtering (`ListFiltering.defaults`). */
+  readonly listFilterLimits?: ReverseProxy.Options["listFilterLimits"]
 }
 
 /**
@@ -368,6 +378,8 @@ const authorized = (
     observe: ({ seconds, ok }) => metrics.target(seconds, ok),
     fetch: options.fetch,
     onUnreachable,
+    listFilter: options.listFilter,
+    listFilterLimits: options.listFilterLimits,
   })
   return (request, token, requestId) => {
     metrics.bearer("allow")
@@ -512,6 +524,7 @@ const fastPath = (input: {
     },
   })
   const targetPath = RequestTarget.makeTargetPath({ target: config.target, resourcePath: input.resourcePath })
+  const filtersLists = input.options.listFilter !== undefined
   /** `req.url` is an admitted origin-form target (`NodeServer.listen`), `q` the index of its `?`. */
   const intercept = (req: IncomingMessage, res: ServerResponse, q: number): boolean => {
     const started = performance.now()
@@ -525,6 +538,8 @@ const fastPath = (input: {
         ? pathname.replace(/\/+$/, "")
         : pathname
     if (path === "/healthz" || path === "/readyz") return false
+    // A POST may carry a list request to filter: the Fetch path reads its body (`ListFiltering`).
+    if (filtersLists && req.method === "POST") return false
     const incoming = NodeForward.incomingHeaders(req)
     // A browser's request (CORS headers on the answer) and `Expect` take the Fetch path.
     if (incoming["expect"] !== undefined || incoming["origin"] !== undefined) return false
