@@ -35,6 +35,7 @@ import * as Metrics from "./Metrics.ts"
 import * as NodeForward from "./NodeForward.ts"
 import * as NodeServer from "./NodeServer.ts"
 import * as ProxyLayer from "./ProxyLayer.ts"
+import * as ResourceQuota from "./ResourceQuota.ts"
 import * as ReverseProxy from "./ReverseProxy.ts"
 
 /**
@@ -289,9 +290,10 @@ const startWith = async (
       path: failure.path.slice(0, 200),
       error: failure.cause,
     })
+  const quota = ResourceQuota.make(runtime, settings.quotas, clock)
   const edge = await runtime.runPromise(
     WebHandler.makeEdge({
-      onAuthorized: authorized(config, options, runtime, metrics, resourcePath, unreachable),
+      onAuthorized: authorized(config, options, runtime, metrics, resourcePath, unreachable, quota),
       corsOrigins: config.corsOrigins,
     }),
   )
@@ -311,6 +313,7 @@ const startWith = async (
     requestId,
     accessLog: log.access,
     unreachable,
+    quota,
   })
   const main = await NodeServer.listen(
     serve({ runtime, edge, metrics, endpointOf, requestId, accessLog: log.access }),
@@ -367,6 +370,7 @@ const authorized = (
   metrics: Metrics.Metrics,
   resourcePath: string,
   onUnreachable: (failure: ReverseProxy.Unreachable) => void,
+  quota: ResourceQuota.ResourceQuota | undefined,
 ): NonNullable<WebHandler.Options["onAuthorized"]> => {
   const forward = ReverseProxy.make({
     target: config.target,
@@ -381,8 +385,10 @@ const authorized = (
     listFilter: options.listFilter,
     listFilterLimits: options.listFilterLimits,
   })
-  return (request, token, requestId) => {
+  return async (request, token, requestId) => {
     metrics.bearer("allow")
+    const refusal = await quota?.check(token.subject)
+    if (refusal !== undefined) return Respond.failure(refusal, "json", config.baseUrl)
     return runtime.runPromise(
       Effect.promise(() => forward(request, token, requestId)).pipe(
         Effect.tap((response) => Effect.annotateCurrentSpan("http.status_code", response.status)),
@@ -508,8 +514,9 @@ const fastPath = (input: {
   readonly requestId: () => string
   readonly accessLog: AccessLogLine
   readonly unreachable: (failure: ReverseProxy.Unreachable) => void
+  readonly quota: ResourceQuota.ResourceQuota | undefined
 }) => {
-  const { config, metrics, clock, edge, endpointOf, accessLog } = input
+  const { config, metrics, clock, edge, endpointOf, accessLog, quota } = input
   if (config.forwardAccessToken || config.otlpEndpoint !== undefined || input.options.fetch !== undefined)
     return undefined
   const forwarder = NodeForward.make({
@@ -552,7 +559,21 @@ const fastPath = (input: {
     if (token === undefined) return false
     metrics.bearer("allow")
     const target = targetPath(pathname, RequestTarget.searchOf(raw, q))
-    forwarder.forward(req, res, incoming, token, target, input.requestId(), pathname, started)
+    const id = input.requestId()
+    if (quota === undefined) {
+      forwarder.forward(req, res, incoming, token, target, id, pathname, started)
+      return true
+    }
+    // Counted after the bearer decision; the body stays unread (paused) until forwarded.
+    quota.admit(token.subject, (refusal) => {
+      if (refusal === undefined) {
+        forwarder.forward(req, res, incoming, token, target, id, pathname, started)
+        return
+      }
+      ResourceQuota.writeRefusal(res, refusal, id)
+      metrics.request(endpointOf(pathname), 429)
+      accessLog(id, req.method ?? "", pathname, 429, started)
+    })
     return true
   }
   return { intercept, close: forwarder.close }
