@@ -67,6 +67,22 @@ describe("tools/list through the gateway with a list filter", () => {
       expect(ada.first).toEqual(["whoami", "read", "write"])
       expect(ada.second).toEqual(["whoami", "read", "write"])
       expect((await toolNames(gateway, "root")).first).toEqual(["whoami", "read", "admin", "write"])
+      // The answer's form passes through: one JSON body, or an event stream without the refused tool.
+      const raw = await fetch(`${gateway.url}/mcp`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${ada.token}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+        },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/list" }),
+      })
+      expect(raw.headers.get("content-type")).toContain(
+        jsonResponse ? "application/json" : "text/event-stream",
+      )
+      const text = await raw.text()
+      expect(text).toContain('"write"')
+      expect(text).not.toContain('"admin"')
     })
   }
 
