@@ -261,6 +261,26 @@ export const ProxyConfig = Schema.Struct({
     assertions_per_source: Count(600),
     /** Accepted assertions per `client_id` per five minutes, from all sources together. Default 3000. */
     assertions_per_client: Count(3000),
+    /**
+     * `/token` requests per source per `token_window_seconds`, counted before anything else (a
+     * flood of bad requests counts too). Default 600.
+     */
+    tokens_per_source: Count(600),
+    /**
+     * `/token` requests per authenticated `client_id` per `token_window_seconds`, from all sources
+     * together. Default 3000. A public client authenticates by its id alone, so anyone can spend
+     * its budget: keep it well above `tokens_per_source`.
+     */
+    tokens_per_client: Count(3000),
+    /** Default 60 (a minute). */
+    token_window_seconds: Seconds(60),
+    /**
+     * Requests to the protected resource per subject per `resource_window_seconds`, counted after
+     * the bearer check allowed them (the gateway's). Default 0 (no limit).
+     */
+    resource_requests_per_subject: Count(0),
+    /** Default 60 (a minute). */
+    resource_window_seconds: Seconds(60),
   }).pipe(Schema.withDecodingDefaultKey(Effect.succeed({}))),
   /** Dynamic client registration (RFC 7591). */
   registration: Schema.Struct({

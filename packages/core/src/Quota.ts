@@ -1,7 +1,8 @@
 /**
  * Quotas on what unauthenticated callers can make the proxy keep: client registrations per
  * source address, pending transactions (valid `/authorize` requests) and used client-assertion
- * marks per source and per client, in fixed windows. Only requests that would be stored are counted, so a refused request
+ * marks per source and per client, in fixed windows; and rate limits on `/token` (per source and
+ * per client) and on the protected resource (per subject). Only requests that would be stored are counted, so a refused request
  * still writes nothing.
  *
  * Effect over the TokenStore (its `quotas` collection) and Clock. A window's count is a run of
@@ -17,7 +18,7 @@
  */
 import { Clock, Effect, Option } from "effect"
 import { type OAuthFailure, type StoreError, tooManyRequests } from "./OAuthError.ts"
-import { Settings } from "./ProxyConfig.ts"
+import { type ProxyConfig, Settings } from "./ProxyConfig.ts"
 import { TokenStore } from "./TokenStore.ts"
 
 /**
@@ -33,8 +34,72 @@ export interface Limit {
 }
 
 /**
+ * What one instance remembers of the windows it counted in: per window of a bucket, the slot after
+ * the last one it claimed (all below are taken, the claimed slots being a prefix), or the limit
+ * once it saw the window full. A hint never admits by itself: the next admission first tries to
+ * claim that slot in the store (one `setIfAbsent` instead of a search), and a window this instance
+ * saw full is refused without asking the store. Bounded: cleared past `maxEntries`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Hints {
+  readonly slots: Map<string, number>
+  readonly maxEntries: number
+}
+
+/**
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeHints = (maxEntries = 10_000): Hints => ({ slots: new Map(), maxEntries })
+
+/**
+ * Each store's own hints, for admissions that bring none: keyed by the store's `quotas`
+ * collection, so two stores (two tests, two layers) never share them.
+ */
+const storeHints = new WeakMap<object, Hints>()
+
+const hintsOf = (quotas: object): Hints => {
+  let hints = storeHints.get(quotas)
+  if (hints === undefined) {
+    hints = makeHints()
+    storeHints.set(quotas, hints)
+  }
+  return hints
+}
+
+const remember = (hints: Hints, key: string, next: number) => {
+  if (hints.slots.size >= hints.maxEntries && !hints.slots.has(key)) hints.slots.clear()
+  hints.slots.set(key, next)
+}
+
+/**
+ * The seconds left in the current window when `hints` know it is full for `bucket` (this instance
+ * saw it refused or claimed its last slot): a refusal that needs no store. `undefined` otherwise.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const knownFull = (
+  limit: Limit,
+  bucket: string,
+  hints: Hints,
+  nowMillis: number,
+): number | undefined => {
+  const nowSeconds = nowMillis / 1000
+  const window = Math.floor(nowSeconds / limit.windowSeconds)
+  const hint = hints.slots.get(`${limit.name}|${bucket}|${window}`)
+  return hint !== undefined && hint >= limit.limit
+    ? (window + 1) * limit.windowSeconds - nowSeconds
+    : undefined
+}
+
+/**
  * Counts one admission for `bucket` under `limit`, or fails with `temporarily_unavailable` (429,
- * `Retry-After` = the seconds left in the window) when the window's count is used up.
+ * `Retry-After` = the seconds left in the window) when the window's count is used up. With hints
+ * (`hints`, by default the store's own in this process), a repeated bucket costs one store
+ * operation.
  *
  * @category constructors
  * @since 0.1.0
@@ -43,18 +108,31 @@ export const admit = (
   limit: Limit,
   bucket: string,
   description: string,
+  given?: Hints,
 ): Effect.Effect<void, OAuthFailure | StoreError, TokenStore> =>
   Effect.gen(function* () {
     if (limit.limit <= 0) return
     const quotas = (yield* TokenStore).quotas
+    const hints = given ?? hintsOf(quotas)
     const nowSeconds = (yield* Clock.currentTimeMillis) / 1000
     const window = Math.floor(nowSeconds / limit.windowSeconds)
     const left = (window + 1) * limit.windowSeconds - nowSeconds
-    const slot = (n: number) => `${limit.name}|${bucket}|${window}|${n}`
+    const key = `${limit.name}|${bucket}|${window}`
+    const slot = (n: number) => `${key}|${n}`
+    const ttl = `${Math.ceil(left) + 1} seconds` as const
     const taken = (n: number) => Effect.map(quotas.get(slot(n)), Option.isSome)
-    const refuse = tooManyRequests(`${description}; retry in ${Math.ceil(left)} seconds`, left)
+    const refuse = Effect.suspend(() => {
+      remember(hints, key, limit.limit)
+      return tooManyRequests(`${description}; retry in ${Math.ceil(left)} seconds`, left)
+    })
+    const hint = hints.slots.get(key)
+    if (hint !== undefined && hint >= limit.limit) return yield* refuse
+    if (hint !== undefined && (yield* quotas.setIfAbsent(slot(hint), 1, ttl))) {
+      remember(hints, key, hint + 1)
+      return
+    }
     if (yield* taken(limit.limit - 1)) return yield* refuse
-    let low = 0
+    let low = hint === undefined ? 0 : hint + 1
     let high = limit.limit - 1
     while (low < high) {
       const middle = (low + high) >>> 1
@@ -62,7 +140,10 @@ export const admit = (
       else high = middle
     }
     for (let n = low; n < limit.limit; n++) {
-      if (yield* quotas.setIfAbsent(slot(n), 1, `${Math.ceil(left) + 1} seconds`)) return
+      if (yield* quotas.setIfAbsent(slot(n), 1, ttl)) {
+        remember(hints, key, n + 1)
+        return
+      }
     }
     return yield* refuse
   })
@@ -161,3 +242,58 @@ export const admitAssertion = (source: string | undefined, clientId: string, win
       "Too many client assertions for this client",
     )
   })
+
+/**
+ * Counts a `/token` request from `source`, before anything else in it is looked at.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const admitToken = (source: string | undefined) =>
+  Effect.gen(function* () {
+    const bucket = sourceBucket(source)
+    if (bucket === undefined) return
+    const quotas = (yield* Settings).quotas
+    yield* admit(
+      { name: "token", limit: quotas.tokens_per_source, windowSeconds: quotas.token_window_seconds },
+      bucket,
+      "Too many token requests from this address",
+    )
+  })
+
+/**
+ * Counts a `/token` request of the authenticated client `clientId`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const admitTokenClient = (clientId: string) =>
+  Effect.gen(function* () {
+    const quotas = (yield* Settings).quotas
+    yield* admit(
+      { name: "token-client", limit: quotas.tokens_per_client, windowSeconds: quotas.token_window_seconds },
+      clientId,
+      "Too many token requests for this client",
+    )
+  })
+
+/**
+ * The per-subject limit of the protected resource, from the settings; `limit` 0 = none.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const resourceLimit = (quotas: ProxyConfig["quotas"]): Limit => ({
+  name: "resource",
+  limit: quotas.resource_requests_per_subject,
+  windowSeconds: quotas.resource_window_seconds,
+})
+
+/**
+ * Counts a request to the protected resource by `subject` (already allowed by the bearer check).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const admitResource = (limit: Limit, subject: string, hints?: Hints) =>
+  admit(limit, subject, "Too many requests for this user", hints)

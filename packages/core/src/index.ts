@@ -66,6 +66,10 @@ export * as Jwks from "./Jwks.ts"
 /** @since 0.1.0 */
 export * as LoadAccessToken from "./LoadAccessToken.ts"
 /** @since 0.1.0 */
+export * as McpEventStreamFilter from "./McpEventStreamFilter.ts"
+/** @since 0.1.0 */
+export * as McpListFilter from "./McpListFilter.ts"
+/** @since 0.1.0 */
 export * as McpPolicy from "./McpPolicy.ts"
 /** @since 0.1.0 */
 export * as NetworkVerifier from "./NetworkVerifier.ts"

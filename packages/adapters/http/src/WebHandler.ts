@@ -185,7 +185,7 @@ const flows = (
     "json",
     (request) =>
       Effect.flatMap(RequestInput.form(request, limit), (f) =>
-        TokenEndpoint.token(f, authorization(request)),
+        TokenEndpoint.token(f, authorization(request), RequestInput.source(request)),
       ),
   ],
   [

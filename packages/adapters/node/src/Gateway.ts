@@ -52,6 +52,7 @@ import * as NodeForward from "./NodeForward.ts"
 import * as NodePolicy from "./NodePolicy.ts"
 import * as NodeServer from "./NodeServer.ts"
 import * as ProxyLayer from "./ProxyLayer.ts"
+import * as ResourceQuota from "./ResourceQuota.ts"
 import * as ReverseProxy from "./ReverseProxy.ts"
 
 /**
@@ -74,6 +75,16 @@ export interface Options {
   readonly services?: Layer.Layer<Services, unknown>
   /** The `fetch` used to reach the target. Default: the global one. */
   readonly fetch?: typeof fetch
+  /**
+   * MCP list filtering: the caller's permission (the policy's predicate for this token). When set,
+   * the answers to `tools/list`, `resources/list`, `resources/templates/list` and `prompts/list`
+   * show only what it allows (JSON and event-stream answers alike); POSTs to the MCP endpoint then
+   * take the Fetch path, their bodies read whole up to `listFilterLimits.maxRequestBytes`.
+   * Default: no filtering.
+   */
+  readonly listFilter?: ReverseProxy.Options["listFilter"]
+  /** Bounds of list filtering (`ListFiltering.defaults`). */
+  readonly listFilterLimits?: ReverseProxy.Options["listFilterLimits"]
 }
 
 /**
@@ -316,6 +327,7 @@ const startWith = async (
       path: failure.path.slice(0, 200),
       error: failure.cause,
     })
+  const quota = ResourceQuota.make(runtime, settings.quotas, clock)
   const edge = await runtime.runPromise(
     WebHandler.makeEdge({
       onAuthorized: authorized({
@@ -329,6 +341,8 @@ const startWith = async (
         audit: mcp.audit,
         clock,
         downstream,
+        quota,
+        listFilter: listFilterOf(config, options, mcp),
       }),
       corsOrigins: config.corsOrigins,
     }),
@@ -350,6 +364,7 @@ const startWith = async (
     accessLog: log.access,
     unreachable,
     classifies: classifies(config, mcp),
+    quota,
   })
   const main = await NodeServer.listen(
     serve({ runtime, edge, metrics, endpointOf, requestId, accessLog: log.access }),
@@ -408,6 +423,28 @@ const stopper = (stop: () => Promise<void>): (() => Promise<void>) => {
 const classifies = (config: GatewayConfig, mcp: McpSetup): boolean =>
   config.policyPath !== undefined || mcp.audit !== undefined
 
+/**
+ * Which listed tools, resources and prompts a caller sees: the embedder's `listFilter`, else the
+ * policy in force (read per request, so a reload applies at once), else none.
+ */
+const listFilterOf = (
+  config: GatewayConfig,
+  options: Options,
+  mcp: McpSetup,
+): ReverseProxy.Options["listFilter"] =>
+  options.listFilter ??
+  (mcp.policy === undefined
+    ? undefined
+    : (token) => {
+        const policy = mcp.policy?.current()
+        return policy === undefined
+          ? undefined
+          : McpPolicy.allowsItem(
+              policy,
+              McpPolicy.callerOf(token, { trustUnverifiedEmail: config.trustUnverifiedEmail }),
+            )
+      })
+
 /** The MCP gate, when POSTs are classified. */
 const gateOf = (config: GatewayConfig, mcp: McpSetup, resourceMetadata: string): McpGate.Gate | undefined =>
   classifies(config, mcp)
@@ -445,8 +482,10 @@ const authorized = (input: {
   readonly audit: McpAudit.McpAudit | undefined
   readonly clock: Clock.Clock
   readonly downstream: DownstreamTokens.Source | undefined
+  readonly quota: ResourceQuota.ResourceQuota | undefined
+  readonly listFilter: ReverseProxy.Options["listFilter"]
 }): NonNullable<WebHandler.Options["onAuthorized"]> => {
-  const { config, runtime, metrics, gate, audit, clock, downstream } = input
+  const { config, runtime, metrics, gate, audit, clock, downstream, quota } = input
   const forward = ReverseProxy.make({
     target: config.target,
     resourcePath: input.resourcePath,
@@ -456,6 +495,8 @@ const authorized = (input: {
     observe: ({ seconds, ok }) => metrics.target(seconds, ok),
     fetch: input.options.fetch,
     onUnreachable: input.onUnreachable,
+    listFilter: input.listFilter,
+    listFilterLimits: input.options.listFilterLimits,
   })
   const gated = (request: Request, token: AccessToken.AccessToken, requestId: string | undefined) =>
     gate === undefined
@@ -468,8 +509,10 @@ const authorized = (input: {
           }),
           Effect.map(({ response }) => response),
         )
-  return (request, token, requestId) => {
+  return async (request, token, requestId) => {
     metrics.bearer("allow")
+    const refusal = await quota?.check(token.subject)
+    if (refusal !== undefined) return Respond.failure(refusal, "json", config.baseUrl)
     return runtime.runPromise(
       gated(request, token, requestId).pipe(
         Effect.tap((response) => Effect.annotateCurrentSpan("http.status_code", response.status)),
@@ -598,8 +641,9 @@ const fastPath = (input: {
   readonly unreachable: (failure: ReverseProxy.Unreachable) => void
   /** POSTs are classified by the MCP gate: they take the Fetch path. */
   readonly classifies: boolean
+  readonly quota: ResourceQuota.ResourceQuota | undefined
 }) => {
-  const { config, metrics, clock, edge, endpointOf, accessLog, classifies } = input
+  const { config, metrics, clock, edge, endpointOf, accessLog, classifies, quota } = input
   if (config.forwardAccessToken || config.otlpEndpoint !== undefined || input.options.fetch !== undefined)
     return undefined
   const forwarder = NodeForward.make({
@@ -614,6 +658,7 @@ const fastPath = (input: {
     },
   })
   const targetPath = RequestTarget.makeTargetPath({ target: config.target, resourcePath: input.resourcePath })
+  const filtersLists = input.options.listFilter !== undefined
   /** `req.url` is an admitted origin-form target (`NodeServer.listen`), `q` the index of its `?`. */
   const intercept = (req: IncomingMessage, res: ServerResponse, q: number): boolean => {
     // The MCP gate reads and decides the body of a POST and refuses a body elsewhere.
@@ -630,6 +675,8 @@ const fastPath = (input: {
         ? pathname.replace(/\/+$/, "")
         : pathname
     if (path === "/healthz" || path === "/readyz") return false
+    // A POST may carry a list request to filter: the Fetch path reads its body (`ListFiltering`).
+    if (filtersLists && req.method === "POST") return false
     const incoming = NodeForward.incomingHeaders(req)
     // A browser's request (CORS headers on the answer) and `Expect` take the Fetch path.
     if (incoming["expect"] !== undefined || incoming["origin"] !== undefined) return false
@@ -642,7 +689,21 @@ const fastPath = (input: {
     if (token === undefined) return false
     metrics.bearer("allow")
     const target = targetPath(pathname, RequestTarget.searchOf(raw, q))
-    forwarder.forward(req, res, incoming, token, target, input.requestId(), pathname, started)
+    const id = input.requestId()
+    if (quota === undefined) {
+      forwarder.forward(req, res, incoming, token, target, id, pathname, started)
+      return true
+    }
+    // Counted after the bearer decision; the body stays unread (paused) until forwarded.
+    quota.admit(token.subject, (refusal) => {
+      if (refusal === undefined) {
+        forwarder.forward(req, res, incoming, token, target, id, pathname, started)
+        return
+      }
+      ResourceQuota.writeRefusal(res, refusal, id)
+      metrics.request(endpointOf(pathname), 429)
+      accessLog(id, req.method ?? "", pathname, 429, started)
+    })
     return true
   }
   return { intercept, close: forwarder.close }

@@ -415,6 +415,25 @@ export const variables = {
     parse: P.integer(0, 1_000_000),
     proxy: "quotas.assertions_per_source",
   }),
+  tokenQuota: v("OIDC_PROXY_TOKEN_QUOTA", {
+    default: "600",
+    description: "/token requests per source address per minute, bad ones included (0 = no limit)",
+    parse: P.integer(0, 1_000_000),
+    proxy: "quotas.tokens_per_source",
+  }),
+  tokenClientQuota: v("OIDC_PROXY_TOKEN_CLIENT_QUOTA", {
+    default: "3000",
+    description: "/token requests per authenticated client per minute, all sources together (0 = no limit)",
+    parse: P.integer(0, 1_000_000),
+    proxy: "quotas.tokens_per_client",
+  }),
+  mcpQuota: v("OIDC_PROXY_MCP_QUOTA", {
+    default: "0",
+    description:
+      "Requests to the protected resource per subject per minute, after the bearer check (0 = no limit)",
+    parse: P.integer(0, 1_000_000),
+    proxy: "quotas.resource_requests_per_subject",
+  }),
   clockTolerance: v("OIDC_PROXY_CLOCK_TOLERANCE", {
     default: "30",
     description: "Leeway for exp/nbf/iat checks, seconds (0-300)",

@@ -12,8 +12,9 @@
  * @see [RFC 9110 §7.6.1 (Connection, hop-by-hop fields)](https://www.rfc-editor.org/rfc/rfc9110#section-7.6.1)
  * @since 0.1.0
  */
-import type { AccessToken } from "@oidc-proxy/core"
+import type { AccessToken, McpListFilter } from "@oidc-proxy/core"
 import { IdentityHeaders } from "@oidc-proxy/http"
+import * as ListFiltering from "./ListFiltering.ts"
 
 /**
  * @category models
@@ -48,6 +49,15 @@ export interface Options {
    * the 502 is the gateway's own answer and leaves one error line (the caller logs it).
    */
   readonly onUnreachable?: ((failure: Unreachable) => void) | undefined
+  /**
+   * The caller's permission for MCP list filtering (`ListFiltering`): when it returns one, a POST's
+   * body is read (bounded) and the answers to its `tools/list`, `resources/list`,
+   * `resources/templates/list` and `prompts/list` requests are filtered by it. `undefined` (the
+   * default, or as the answer for a caller): forwarded unread.
+   */
+  readonly listFilter?: ((token: AccessToken.AccessToken) => McpListFilter.Permission | undefined) | undefined
+  /** Bounds of list filtering. */
+  readonly listFilterLimits?: ListFiltering.Limits | undefined
 }
 
 /**
@@ -310,6 +320,10 @@ export const make = (options: Options) => {
       options.downstreamToken === undefined ? undefined : await options.downstreamToken(token)
     if (downstream instanceof Response) return downstream
     const url = targetUrl(new URL(request.url), options)
+    const allow = request.method === "POST" ? options.listFilter?.(token) : undefined
+    const classified =
+      allow === undefined ? undefined : await ListFiltering.classify(request, options.listFilterLimits)
+    if (classified instanceof Response) return classified
     const started = performance.now()
     let response: Response
     try {
@@ -321,7 +335,7 @@ export const make = (options: Options) => {
           trustUnverifiedEmail: options.trustUnverifiedEmail,
         }),
         // Streamed, not buffered: a Streamable HTTP request body may be large or long-lived.
-        body: request.body,
+        body: classified === undefined ? request.body : classified.body,
         signal: request.signal,
         redirect: "manual",
         duplex: "half",
@@ -339,6 +353,14 @@ export const make = (options: Options) => {
       return badGateway()
     }
     options.observe?.({ seconds: (performance.now() - started) / 1000, ok: true })
+    if (allow !== undefined && classified !== undefined && classified.pending.size > 0)
+      return ListFiltering.filterResponse(
+        response,
+        responseHeaders(response.headers),
+        classified.pending,
+        allow,
+        options.listFilterLimits,
+      )
     // The body stream is handed over as is, so server-sent events reach the client as they come.
     return new Response(response.body, {
       status: response.status,

@@ -10,6 +10,8 @@ export * as Gateway from "./Gateway.ts"
 /** @since 0.1.0 */
 export * as GatewayConfig from "./GatewayConfig.ts"
 /** @since 0.1.0 */
+export * as ListFiltering from "./ListFiltering.ts"
+/** @since 0.1.0 */
 export * as Metrics from "./Metrics.ts"
 export * as NodeClientMetadataFetcher from "./NodeClientMetadataFetcher.ts"
 /** @since 0.1.0 */

@@ -12,6 +12,7 @@ import type { InvalidToken, UpstreamError } from "../OAuthError.ts"
 import { type OAuthFailure, oauth, type StoreError } from "../OAuthError.ts"
 import { Settings } from "../ProxyConfig.ts"
 import type { ProxyKeys } from "../ProxyKeys.ts"
+import * as Quota from "../Quota.ts"
 import type { StorageKeys } from "../StorageKeys.ts"
 import type { TokenStore } from "../TokenStore.ts"
 import type { Params } from "./AuthorizationEndpoint.ts"
@@ -33,7 +34,9 @@ const grants = {
 } as const
 
 /**
- * `POST /token`.
+ * `POST /token` from `source` (the peer address, for the per-source rate limit; `undefined`: not
+ * counted per source). Fails with `temporarily_unavailable` and `retry_after` (429) past the
+ * source's or the client's rate limit (`Quota.admitToken`, `Quota.admitTokenClient`).
  *
  * @category constructors
  * @since 0.1.0
@@ -41,8 +44,10 @@ const grants = {
 export const token = (
   form: Params,
   authorization: string | undefined,
+  source?: string,
 ): Effect.Effect<Outcome.Outcome, OAuthFailure | StoreError, Requirements> =>
   E.gen(function* () {
+    yield* Quota.admitToken(source)
     const grantType = form["grant_type"]
     if (grantType === undefined) return yield* oauth("invalid_request", "grant_type is required")
     if (!Object.hasOwn(grants, grantType)) {
@@ -55,6 +60,7 @@ export const token = (
       client_assertion_type: form["client_assertion_type"],
       client_assertion: form["client_assertion"],
     })
+    yield* Quota.admitTokenClient(client.client_id)
     if (!client.grant_types.includes(grantType as "authorization_code" | "refresh_token")) {
       return yield* oauth("unauthorized_client", `This client is not allowed the ${grantType} grant`)
     }

@@ -274,3 +274,20 @@ export const authorizeWithSdk = async (
   if (result === "AUTHORIZED") return result
   return auth(provider, { ...base, authorizationCode: provider.takeAuthorizationCode() })
 }
+
+/**
+ * Connects the real MCP client to `serverUrl` with an access token obtained elsewhere, sent as
+ * `Authorization: Bearer` on every request (no OAuth flow).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const connectWithBearer = async (serverUrl: string | URL, accessToken: string): Promise<Client> => {
+  const client = new Client({ name: "oidc-proxy-testbed-client", version: "0.1.0" })
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(serverUrl), {
+      requestInit: { headers: { authorization: `Bearer ${accessToken}` } },
+    }),
+  )
+  return client
+}

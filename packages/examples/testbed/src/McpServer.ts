@@ -57,6 +57,13 @@ export interface McpServerOptions {
    * per session (requests of an unknown session get 404). Default false (stateless).
    */
   readonly stateful?: boolean
+  /** More tools (each returns its own name), listed after `whoami`. Default none. */
+  readonly tools?: ReadonlyArray<string>
+  /**
+   * `false`: stateless POSTs are answered as a `text/event-stream` (the SDK's SSE response mode)
+   * instead of one JSON body. Default true.
+   */
+  readonly jsonResponse?: boolean
 }
 
 /**
@@ -92,7 +99,7 @@ const header = (headers: IsomorphicHeaders | undefined, name: string): string | 
   return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value
 }
 
-const makeServer = (): McpServer => {
+const makeServer = (tools: ReadonlyArray<string> = []): McpServer => {
   const server = new McpServer({ name: "oidc-proxy-testbed", version: "0.1.0" })
   server.registerTool(
     "whoami",
@@ -116,6 +123,10 @@ const makeServer = (): McpServer => {
       return { content: [{ type: "text", text: JSON.stringify(whoami) }], structuredContent: { ...whoami } }
     },
   )
+  for (const name of tools)
+    server.registerTool(name, { description: `The ${name} tool.` }, () => ({
+      content: [{ type: "text", text: name }],
+    }))
   return server
 }
 
@@ -133,7 +144,7 @@ export const startMcpServer = async (options: McpServerOptions = {}): Promise<Ru
   const http = createServer((req, res) => {
     requests.push({ method: req.method ?? "GET", url: req.url ?? "/", headers: { ...req.headers } })
     const handled =
-      options.stateful === true ? handleStateful(path, sessions, req, res) : handle(path, req, res)
+      options.stateful === true ? handleStateful(path, sessions, req, res) : handle(path, req, res, options)
     handled.catch(() => {
       if (!res.headersSent) res.writeHead(500).end()
     })
@@ -179,7 +190,12 @@ const handleStateful = async (
   await transport.handleRequest(req, res)
 }
 
-const handle = async (path: string, req: IncomingMessage, res: ServerResponse): Promise<void> => {
+const handle = async (
+  path: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: McpServerOptions,
+): Promise<void> => {
   if (new URL(req.url ?? "/", "http://x").pathname !== path) {
     res.writeHead(404).end()
     return
@@ -188,9 +204,9 @@ const handle = async (path: string, req: IncomingMessage, res: ServerResponse): 
     res.writeHead(405, { allow: "POST" }).end()
     return
   }
-  const server = makeServer()
+  const server = makeServer(options.tools)
   // No sessionIdGenerator: stateless mode (exactOptionalPropertyTypes forbids spelling it `undefined`).
-  const transport = new StreamableHTTPServerTransport({ enableJsonResponse: true })
+  const transport = new StreamableHTTPServerTransport({ enableJsonResponse: options.jsonResponse ?? true })
   res.on("close", () => {
     void transport.close()
     void server.close()

@@ -1,0 +1,171 @@
+/**
+ * Filtering of MCP list responses (`tools/list`, `resources/list`, `resources/templates/list`,
+ * `prompts/list`) to what a caller may call, so a caller is not shown what a call would deny.
+ *
+ * Pure core: functions over parsed JSON-RPC messages and their text, no I/O. The caller's rights
+ * come as a `Permission` predicate (the policy's); the requests in flight come from the request
+ * body (`listRequests`), so a response is filtered only when it answers a list request by its id.
+ * Items are matched by `name` (tools, prompts), `uri` (resources) or `uriTemplate` (resource
+ * templates); an item without a string key is dropped (it cannot be checked). Everything else in
+ * the message is kept, and a message from which nothing is removed is returned unchanged (the same
+ * value, the same text byte for byte).
+ *
+ * @see [MCP: Tools, Resources, Prompts (list operations)](https://modelcontextprotocol.io/specification/2025-06-18/server/tools)
+ * @since 0.1.0
+ */
+
+/**
+ * What a permission is asked about.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Kind = "tool" | "resource" | "prompt"
+
+/**
+ * Whether the caller may call the tool, read the resource (by URI or URI template) or get the
+ * prompt named `name`. The policy's per-caller decision, without step-up: an item reachable by
+ * stepping up should answer `true`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Permission = (kind: Kind, name: string) => boolean
+
+/**
+ * A list method the gateway filters.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ListMethod = "tools/list" | "resources/list" | "resources/templates/list" | "prompts/list"
+
+/** Per list method: the result member holding the items, the item's key, and its kind. */
+const shapes: Readonly<
+  Record<ListMethod, { readonly member: string; readonly key: string; readonly kind: Kind }>
+> = {
+  "tools/list": { member: "tools", key: "name", kind: "tool" },
+  "resources/list": { member: "resources", key: "uri", kind: "resource" },
+  "resources/templates/list": { member: "resourceTemplates", key: "uriTemplate", kind: "resource" },
+  "prompts/list": { member: "prompts", key: "name", kind: "prompt" },
+}
+
+/**
+ * Whether `method` is a list method the gateway filters.
+ *
+ * @category predicates
+ * @since 0.1.0
+ */
+export const isListMethod = (method: unknown): method is ListMethod =>
+  typeof method === "string" && Object.hasOwn(shapes, method)
+
+/**
+ * The list requests in flight, by `idKey` of their JSON-RPC id.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Pending = ReadonlyMap<string, ListMethod>
+
+/**
+ * A JSON-RPC id as a map key that keeps `1` and `"1"` apart; `undefined` for a value that is no
+ * id (notifications, `null`).
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const idKey = (id: unknown): string | undefined =>
+  typeof id === "string" ? `s${id}` : typeof id === "number" ? `n${id}` : undefined
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+/**
+ * The list requests of a parsed JSON-RPC request message (one request or a batch).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const listRequests = (message: unknown): Pending => {
+  const pending = new Map<string, ListMethod>()
+  for (const element of Array.isArray(message) ? message : [message]) {
+    if (!isRecord(element) || !isListMethod(element["method"])) continue
+    const key = idKey(element["id"])
+    if (key !== undefined) pending.set(key, element["method"])
+  }
+  return pending
+}
+
+const filterResult = (result: unknown, method: ListMethod, allow: Permission): unknown => {
+  const shape = shapes[method]
+  if (!isRecord(result)) return result
+  const items = result[shape.member]
+  if (!Array.isArray(items)) return result
+  const kept = items.filter((item) => {
+    const name = isRecord(item) ? item[shape.key] : undefined
+    return typeof name === "string" && allow(shape.kind, name)
+  })
+  return kept.length === items.length ? result : { ...result, [shape.member]: kept }
+}
+
+const filterOne = (element: unknown, pending: Pending, allow: Permission): unknown => {
+  if (!isRecord(element) || !Object.hasOwn(element, "result")) return element
+  const key = idKey(element["id"])
+  const method = key === undefined ? undefined : pending.get(key)
+  if (method === undefined) return element
+  const result = filterResult(element["result"], method, allow)
+  return result === element["result"] ? element : { ...element, result }
+}
+
+/**
+ * `message` (one JSON-RPC message or a batch) with the items of every response to a pending list
+ * request that `allow` refuses removed; the same value when nothing is removed.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const filterMessage = (message: unknown, pending: Pending, allow: Permission): unknown => {
+  if (!Array.isArray(message)) return filterOne(message, pending, allow)
+  let changed = false
+  const out = message.map((element) => {
+    const filtered = filterOne(element, pending, allow)
+    if (filtered !== element) changed = true
+    return filtered
+  })
+  return changed ? out : message
+}
+
+/**
+ * The JSON text of a message after `filterMessage`: `text` itself when it is not JSON or nothing is
+ * removed, otherwise the filtered message serialized.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const filterText = (text: string, pending: Pending, allow: Permission): string => {
+  let message: unknown
+  try {
+    // A UTF-8 byte order mark is what `Response.json()` skips too.
+    message = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text)
+  } catch {
+    return text
+  }
+  const filtered = filterMessage(message, pending, allow)
+  return filtered === message ? text : JSON.stringify(filtered)
+}
+
+/**
+ * The ids among `pending` that `message` (one message or a batch) answers, result or error.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const answered = (message: unknown, pending: Pending): ReadonlyArray<string> => {
+  const keys: Array<string> = []
+  for (const element of Array.isArray(message) ? message : [message]) {
+    if (!isRecord(element)) continue
+    const key = idKey(element["id"])
+    if (key !== undefined && pending.has(key)) keys.push(key)
+  }
+  return keys
+}
