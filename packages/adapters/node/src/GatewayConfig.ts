@@ -181,7 +181,8 @@ export const variables = {
   }),
   store: v("OIDC_PROXY_STORE", {
     default: "sqlite:./oidc-proxy.db",
-    description: "Where the proxy keeps its state (rediss:// for Redis over TLS)",
+    description:
+      "Where the proxy keeps its state (rediss:// for Redis over TLS; postgres://…?sslmode=verify-full for Postgres over TLS)",
     parse: P.store,
   }),
   secret: v("OIDC_PROXY_SECRET", {
@@ -442,8 +443,12 @@ const unknownVariables = (env: Readonly<Record<string, string | undefined>>): Ar
       return `${name}: unknown variable; ${near === undefined ? "see oidc-proxy --help" : `did you mean ${prefix}${near}?`}`
     })
 
-/** Userinfo passwords in URLs (`redis://:pw@host`) masked: a non-secret setting may still carry one. */
-export const maskCredentials = (text: string): string => text.replace(/(\/\/[^/@:\s]*:)[^/@\s]*@/g, "$1***@")
+/**
+ * Passwords in URLs masked — in the userinfo (`redis://:pw@host`, `postgres://user:pw@host`) and
+ * in a `password=` query parameter (libpq style): a non-secret setting may still carry one.
+ */
+export const maskCredentials = (text: string): string =>
+  text.replace(/(\/\/[^/@:\s]*:)\S*@/g, "$1***@").replace(/([?&]password=)[^&#\s]*/gi, "$1***")
 
 /**
  * Reads every variable of the table from `env` (unset or empty: the default), and refuses every

@@ -50,7 +50,12 @@ export const defaultTable = "oidc_proxy_store"
  */
 export class PostgresStoreError extends Schema.TaggedError<PostgresStoreError>()("PostgresStoreError", {
   description: Schema.String,
-}) {}
+}) {
+  /** The description: what `oidc-proxy check` and a failed start print. */
+  override get message(): string {
+    return this.description
+  }
+}
 
 /**
  * @category models
