@@ -5,7 +5,8 @@
  * Adapter internals over the `postgres` driver (porsager/postgres). The pool is opened when the
  * layer is built and ended with it. Timeouts are short, so that a query during an outage fails
  * within seconds (the HTTP layer answers 503) instead of waiting out the driver's 30 s default;
- * the driver reconnects by itself on the next query, so the store recovers without a restart.
+ * the driver reconnects by itself on the next query (at most 1 s after the server is back), so the
+ * store recovers without a restart.
  * Errors are described by their kind only — the driver's class and its code (a SQLSTATE, or a
  * connection code such as `ECONNREFUSED`) — never by their message, which can quote a value, a
  * host or a statement; the URL, which may carry a password, is never part of a description.
@@ -131,6 +132,9 @@ export const open = (
           onnotice: () => {},
           // Keys, values and timestamps are text and timestamptz: no custom type to fetch at connect.
           fetch_types: false,
+          // Seconds before reconnecting after a failed connection: the driver's default grows to 20 s,
+          // which would keep the store failing that long after the server is back; capped at 1 s.
+          backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
           ...extra,
         }),
       catch: (cause) =>
