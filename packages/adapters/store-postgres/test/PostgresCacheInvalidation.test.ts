@@ -239,7 +239,7 @@ describeWithPostgres("PostgresCacheInvalidation", (server) => {
         const { a, b, decision, cached, revokeOn } = yield* twoInstances(url, "inv5")
         assert.strictEqual(yield* decision(b), "allow")
         assert.strictEqual(yield* cached(b), 1)
-        yield* Effect.promise(() => server().stop("SIGKILL"))
+        yield* Effect.promise(() => server().stop())
         yield* Effect.promise(() => server().start())
         yield* within(
           20_000,

@@ -68,7 +68,11 @@ export interface PostgresServer {
   readonly password: string
   /** Starts the server on `port` (the cluster is created on the first start), once it accepts connections. */
   readonly start: () => Promise<void>
-  /** Stops the server (SIGKILL simulates a crash) and resolves once it has exited; the data stays. */
+  /**
+   * Stops the server and resolves once it has exited; the data stays. The default is a fast
+   * shutdown (every connection cut at once); a SIGKILL of the postmaster would leave its backends
+   * serving their connections for a moment, so it is no outage.
+   */
   readonly stop: (signal?: NodeJS.Signals) => Promise<void>
   /** Stops the server and removes its data directory. */
   readonly destroy: () => Promise<void>
