@@ -46,6 +46,22 @@ const twoInstances = (url: string, table: string) =>
         context,
         Effect.flatMap(tokenStore, (s) => s.jtiMappings.delete(issued.jti)),
       )
+    // Issuing the session notified evictions that B may hear only after its first verdict. A
+    // notification sent now is queued after them: once B has handled it, it has handled them.
+    yield* decision(b)
+    yield* raw(
+      url,
+      (sql) =>
+        sql`SELECT pg_notify(${PostgresCacheInvalidation.channel(table)}, ${CacheInvalidation.encodeMessage({
+          origin: "test-settle",
+          evict: { kind: "jti", id: issued.jti },
+        })})`,
+    )
+    yield* within(
+      boundMs,
+      "B handled the notifications of the issuance",
+      Effect.map(cached(b), (n) => n === 0),
+    )
     return { a, b, issued, decision, cached, revokeOn }
   })
 
