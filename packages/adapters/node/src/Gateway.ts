@@ -23,6 +23,7 @@ import {
   Upstream,
 } from "@oidc-proxy/core"
 import { Respond, WebHandler } from "@oidc-proxy/http"
+import { PostgresStore } from "@oidc-proxy/store-postgres"
 import { RedisStore } from "@oidc-proxy/store-redis"
 import { SqliteStore } from "@oidc-proxy/store-sqlite"
 import {
@@ -151,6 +152,8 @@ export const storeLayer = (spec: GatewayConfig["store"]): Layer.Layer<Store.Stor
       return SqliteStore.layer({ filename: spec.filename })
     case "redis":
       return RedisStore.layer({ url: spec.url })
+    case "postgres":
+      return PostgresStore.layer({ url: spec.url })
   }
 }
 
@@ -166,7 +169,7 @@ export const servicesLayer = (
   metrics: Metrics.Metrics,
 ): Layer.Layer<Services, unknown> => {
   // One store instance: the same layer value is memoized when built twice in one graph. Merged, not
-  // hidden: what the store layer provides besides `Store` (Redis: cache invalidation) reaches ProxyLayer.
+  // hidden: what the store layer provides besides `Store` (Redis, Postgres: cache invalidation) reaches ProxyLayer.
   const store = countingStore(metrics).pipe(Layer.provideMerge(storeLayer(config.store)))
   return Layer.merge(
     ProxyLayer.layer({
@@ -265,6 +268,8 @@ export const revocationNote = (
   switch (store._tag) {
     case "redis":
       return `revocations reach every instance sharing this Redis at once (pub/sub on oidc-proxy:invalidate); within cache_ttl_seconds (${settings.cache_ttl_seconds} s) when a message is lost`
+    case "postgres":
+      return `revocations reach every instance sharing this Postgres database at once (LISTEN/NOTIFY on oidc_proxy_store_invalidate); within cache_ttl_seconds (${settings.cache_ttl_seconds} s) when a notification is lost`
     case "sqlite":
       return `other instances sharing this SQLite file refuse a revoked token within cache_ttl_seconds (${settings.cache_ttl_seconds} s): SQLite has no cross-instance invalidation`
     case "memory":

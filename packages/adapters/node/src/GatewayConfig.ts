@@ -317,7 +317,8 @@ export const variables = {
   }),
   store: v("OIDC_PROXY_STORE", {
     default: "sqlite:./oidc-proxy.db",
-    description: "Where the proxy keeps its state (rediss:// for Redis over TLS)",
+    description:
+      "Where the proxy keeps its state (rediss:// for Redis over TLS; postgres://…?sslmode=verify-full for Postgres over TLS)",
     parse: P.store,
   }),
   secret: v("OIDC_PROXY_SECRET", {
@@ -674,8 +675,12 @@ const unknownVariables = (env: Readonly<Record<string, string | undefined>>): Ar
       return `${name}: unknown variable; ${near === undefined ? "see oidc-proxy --help" : `did you mean ${prefix}${near}?`}`
     })
 
-/** Userinfo passwords in URLs (`redis://:pw@host`) masked: a non-secret setting may still carry one. */
-export const maskCredentials = (text: string): string => text.replace(/(\/\/[^/@:\s]*:)[^/@\s]*@/g, "$1***@")
+/**
+ * Passwords in URLs masked — in the userinfo (`redis://:pw@host`, `postgres://user:pw@host`) and
+ * in a `password=` query parameter (libpq style): a non-secret setting may still carry one.
+ */
+export const maskCredentials = (text: string): string =>
+  text.replace(/(\/\/[^/@:\s]*:)\S*@/g, "$1***@").replace(/([?&]password=)[^&#\s]*/gi, "$1***")
 
 /**
  * The texts the preset `OIDC_PROXY_PROVIDER` names supplies (none when it is unset, `oidc`, or

@@ -91,6 +91,10 @@ describe("Gateway", () => {
       "pub/sub",
     )
     assert.include(
+      Gateway.revocationNote({ _tag: "postgres", url: "postgres://db/oidc" }, settings),
+      "LISTEN/NOTIFY",
+    )
+    assert.include(
       Gateway.revocationNote({ _tag: "sqlite", filename: "x.db" }, settings),
       "within cache_ttl_seconds (7 s)",
     )

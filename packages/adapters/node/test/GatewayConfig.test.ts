@@ -39,7 +39,7 @@ const badValues: ReadonlyArray<readonly [string, string]> = [
   ["OIDC_PROXY_UPSTREAM_AUTH_METHOD", "private_key_jwt"],
   ["OIDC_PROXY_UPSTREAM_EXTRA_PARAMS", "=x"],
   ["OIDC_PROXY_VERIFY_ID_TOKEN", "maybe"],
-  ["OIDC_PROXY_STORE", "postgres://db"],
+  ["OIDC_PROXY_STORE", "mysql://db"],
   ["OIDC_PROXY_STORE", "sqlite:"],
   ["OIDC_PROXY_SECRET", "too-short"],
   ["OIDC_PROXY_PREVIOUS_SECRETS", "a-master-secret-of-at-least-32-bytes!! short"],
@@ -480,7 +480,7 @@ describe("GatewayConfig", () => {
       'OIDC_PROXY_LOG_LEVEL: must be one of trace, debug, info, warn, error, fatal, none (got "verbose")',
     ])
     assert.deepStrictEqual(issues(env({ OIDC_PROXY_STORE: "sqlit:./x.db" })), [
-      'OIDC_PROXY_STORE: unknown scheme sqlit; must be one of sqlite:PATH, memory, redis://HOST:PORT, rediss://HOST:PORT; did you mean sqlite? (got "sqlit:./x.db")',
+      'OIDC_PROXY_STORE: unknown scheme sqlit; must be one of sqlite:PATH, memory, redis://HOST:PORT, rediss://HOST:PORT, postgres://USER:PASSWORD@HOST:PORT/DATABASE; did you mean sqlite? (got "sqlit:./x.db")',
     ])
   })
 
@@ -488,6 +488,33 @@ describe("GatewayConfig", () => {
     const text = issues(env({ OIDC_PROXY_STORE: "redis://user:hunter2-password@" })).join("\n")
     assert.include(text, "OIDC_PROXY_STORE")
     assert.notInclude(text, "hunter2-password")
+  })
+
+  it("decode - postgres:// and postgresql:// select the Postgres store; a malformed one is refused, its password masked", () => {
+    for (const url of [
+      "postgres://oidc:pw@db.internal:5432/oidc",
+      "postgresql://oidc@db.internal/oidc?sslmode=require",
+    ]) {
+      const config = Result.getOrThrow(GatewayConfig.decode(env({ OIDC_PROXY_STORE: url })))
+      assert.deepStrictEqual(config.store, { _tag: "postgres", url })
+    }
+    for (const bad of ["postgres://oidc:pa/ss-hunter2@", "postgres://"]) {
+      const text = issues(env({ OIDC_PROXY_STORE: bad })).join("\n")
+      assert.include(text, "OIDC_PROXY_STORE: must be postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+      assert.notInclude(text, "hunter2")
+    }
+    assert.include(issues(env({ OIDC_PROXY_STORE: "postgress://db/x" })).join("\n"), "did you mean postgres?")
+  })
+
+  it("maskCredentials - a password in the userinfo (even one holding / or @) or in a password= parameter", () => {
+    assert.strictEqual(
+      GatewayConfig.maskCredentials("postgres://oidc:s3cr/et@x@db:5432/oidc"),
+      "postgres://oidc:***@db:5432/oidc",
+    )
+    assert.strictEqual(
+      GatewayConfig.maskCredentials("postgresql://db/oidc?user=oidc&password=s3cret&sslmode=require"),
+      "postgresql://db/oidc?user=oidc&password=***&sslmode=require",
+    )
   })
 
   it("read - the text in effect and its source, per variable", () => {

@@ -13,6 +13,7 @@ import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, assert, describe, it } from "@effect/vitest"
+import { PostgresServer } from "@oidc-proxy/store-postgres/testing"
 import { LocalIdp } from "@oidc-proxy/testbed"
 import * as GatewayConfig from "../src/GatewayConfig.ts"
 import { env } from "./fixtures.ts"
@@ -283,4 +284,45 @@ describe("oidc-proxy check", () => {
     )
     assertNoSecret(stdout() + stderr())
   })
+})
+
+PostgresServer.describeWithPostgres("oidc-proxy with a Postgres store", (server) => {
+  it("check - the URL's password masked, the store opened and read; a wrong password named by SQLSTATE, never printed", async () => {
+    const idp = await LocalIdp.startLocalIdp({ quiet: true })
+    cleanups.push(() => idp.close())
+    const { url, password } = server()
+    const vars = (store: string) =>
+      env({
+        ...secrets,
+        OIDC_PROXY_UPSTREAM_ISSUER: idp.issuer,
+        OIDC_PROXY_UPSTREAM_CLIENT_ID: idp.clients[0]!.client_id,
+        OIDC_PROXY_STORE: store,
+      })
+    const good = run(["check"], vars(url))
+    assert.strictEqual(await good.exit, 0, good.stderr())
+    assert.match(
+      good.stdout(),
+      /OIDC_PROXY_STORE +postgres:\/\/oidc:\*\*\*@127\.0\.0\.1:\d+\/postgres {2}\[environment\]/,
+    )
+    assert.include(good.stdout(), "store postgres opened and read")
+    const wrong = url.replace(password, "wrong-password-5150")
+    const bad = run(["check"], vars(wrong))
+    assert.strictEqual(await bad.exit, 1)
+    assert.match(bad.stderr(), /\n {2}store \(postgres\): .*28P01/)
+    const start = run([], vars(wrong))
+    assert.strictEqual(await start.exit, 1)
+    assert.match(start.stderr(), /^oidc-proxy: cannot start: .*28P01/)
+    for (const text of [
+      good.stdout(),
+      good.stderr(),
+      bad.stdout(),
+      bad.stderr(),
+      start.stdout(),
+      start.stderr(),
+    ]) {
+      assert.notInclude(text, password)
+      assert.notInclude(text, "wrong-password-5150")
+      assertNoSecret(text)
+    }
+  }, 60_000)
 })

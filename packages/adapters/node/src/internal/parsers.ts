@@ -41,6 +41,7 @@ export type StoreSpec =
   | { readonly _tag: "sqlite"; readonly filename: string }
   | { readonly _tag: "memory" }
   | { readonly _tag: "redis"; readonly url: string }
+  | { readonly _tag: "postgres"; readonly url: string }
 
 const absoluteUrl = (raw: string): URL | undefined => {
   try {
@@ -165,7 +166,13 @@ export const queryString: Parser<Record<string, string>> = (raw) => {
 }
 
 /** The store schemes, for `--help` and the suggestion on an unknown one. */
-const storeSchemes = ["sqlite:PATH", "memory", "redis://HOST:PORT", "rediss://HOST:PORT"]
+const storeSchemes = [
+  "sqlite:PATH",
+  "memory",
+  "redis://HOST:PORT",
+  "rediss://HOST:PORT",
+  "postgres://USER:PASSWORD@HOST:PORT/DATABASE",
+]
 
 const parseStore = (raw: string): Result.Result<StoreSpec, string> => {
   const s = raw.trim()
@@ -182,8 +189,14 @@ const parseStore = (raw: string): Result.Result<StoreSpec, string> => {
       ? Result.fail("must be redis://HOST:PORT")
       : Result.succeed({ _tag: "redis", url: s })
   }
+  if (s.startsWith("postgres://") || s.startsWith("postgresql://")) {
+    const url = absoluteUrl(s)
+    return url === undefined || url.hostname === ""
+      ? Result.fail("must be postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+      : Result.succeed({ _tag: "postgres", url: s })
+  }
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(s)?.[1]
-  const near = suggest(scheme ?? s, ["sqlite", "memory", "redis", "rediss"])
+  const near = suggest(scheme ?? s, ["sqlite", "memory", "redis", "rediss", "postgres", "postgresql"])
   return Result.fail(
     `${scheme === undefined ? "" : `unknown scheme ${scheme}; `}must be one of ${storeSchemes.join(", ")}${near === undefined ? "" : `; did you mean ${near}?`}`,
   )

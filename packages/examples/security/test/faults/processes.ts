@@ -1,6 +1,6 @@
 /**
  * Real processes and sockets for the fault scenarios: free ports, bounded polling, a
- * `redis-server` that can be stopped and restarted on the same port (with or without its data),
+ * `redis-server` and a PostgreSQL server that can be stopped and restarted on the same port,
  * the `oidc-proxy` binary as a child process, and a per-request round-robin HTTP front (a load
  * balancer stand-in) before several gateways.
  *
@@ -11,6 +11,7 @@ import { createServer as createHttpServer, request as httpRequest } from "node:h
 import type { Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { PostgresServer as Postgres } from "@oidc-proxy/store-postgres/testing"
 import { RedisServer as Redis } from "@oidc-proxy/store-redis/testing"
 import { Polling, Ports, GatewayProcess as Testbed } from "@oidc-proxy/testbed"
 import { afterAll, beforeAll, describe } from "vitest"
@@ -55,10 +56,18 @@ export type RedisServer = Redis.RedisServer
 export const redisServer = (port: number, dir?: string): RedisServer =>
   Redis.make(port, dir === undefined ? {} : { dir })
 
+// --- PostgreSQL ----------------------------------------------------------------------------------
+
+/** The shared throwaway PostgreSQL server (store-postgres's test helper): its data survives a stop. */
+export const describeWithPostgres = Postgres.describeIfAvailable
+export type PostgresServer = Postgres.PostgresServer
+export const postgresServer = (port: number): PostgresServer => Postgres.make(port)
+
 /**
- * Declares `scenarios` twice: over a fresh SQLite file (`<title>, SQLite store`) and over a
- * throwaway redis-server (`<title>, Redis store`, skipped without one). `store()` is the
- * `OIDC_PROXY_STORE` value, read once the suite's `beforeAll` has run.
+ * Declares `scenarios` for every store several gateways can share: over a fresh SQLite file
+ * (`<title>, SQLite store`), a throwaway redis-server (`<title>, Redis store`) and a throwaway
+ * PostgreSQL server (`<title>, Postgres store`), the last two skipped locally without their
+ * binaries. `store()` is the `OIDC_PROXY_STORE` value, read once the suite's `beforeAll` has run.
  */
 export const onSqliteAndRedis = (
   title: string,
@@ -80,6 +89,17 @@ export const onSqliteAndRedis = (
       await redis?.stop()
     })
     scenarios(() => redis.url)
+  })
+  describeWithPostgres(`${title}, Postgres store`, () => {
+    let postgres: PostgresServer
+    beforeAll(async () => {
+      postgres = postgresServer(await freePort())
+      await postgres.start()
+    }, 30_000)
+    afterAll(async () => {
+      await postgres?.destroy()
+    })
+    scenarios(() => postgres.url)
   })
 }
 
