@@ -55,14 +55,18 @@ export const makeStack = (upstream: TestUpstream.TestUpstream, options: StackOpt
 
 export type Stack = ReturnType<typeof makeStack>
 
-/** Stores `count` sessions (an upstream token set and a proxy access token each). */
+/** Stores `count` sessions (an upstream token set and a proxy access token each); above 100k, prints progress. */
 export const createSessions = (
   stack: Stack,
   tokens: UpstreamTokens,
   count: number,
   prefix = "s",
-): Promise<Array<string>> =>
-  stack.runPromise(
+): Promise<Array<string>> => {
+  let made = 0
+  const progress = () => {
+    if (count > 100_000 && ++made % 100_000 === 0) console.error(`  created ${made} of ${count} sessions`)
+  }
+  return stack.runPromise(
     Effect.gen(function* () {
       const store = yield* TokenStore.TokenStore
       const now = Math.floor(Date.now() / 1000)
@@ -91,12 +95,14 @@ export const createSessions = (
               scopes: ["openid", "tools"],
               lifetime: 3600,
             })
+            progress()
             return issued.access_token
           }),
         { concurrency: 16 },
       )
     }),
   )
+}
 
 /** Realistic upstream tokens (RS256, ~800 characters) signed by the test IdP. */
 export const upstreamTokens = (upstream: TestUpstream.TestUpstream): Promise<UpstreamTokens> =>

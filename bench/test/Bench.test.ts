@@ -36,6 +36,9 @@ const expected = [
   ["scale", "warm check, synchronous, fresh string, random of 1000 sessions"],
   ["scale", "control: Map.get of a fresh string, random of 1000 sessions"],
   ["scale", "cold check, random of 1000 sessions"],
+  ["scale", "warm check, synchronous, bearer from hot bytes, random of 1000 sessions"],
+  ["scale", "control: Map.get of a bearer from hot bytes, random of 1000 sessions"],
+  ["scale", "control: bearer from hot bytes alone, 1000 sessions"],
   ["memory", "oidc-proxy memory store, 200 sessions"],
   ["memory", "oidc-proxy sqlite store, 200 sessions"],
   ["memory", "oidc-proxy redis store, 200 sessions"],
@@ -78,8 +81,9 @@ describe("bench", () => {
             `${section} | ${name}`,
           )
         }
-        // Nine targets, plus the gateway's ratio to the in-process Express row as information.
-        assert.strictEqual(results.targets.length, 10)
+        // Ten targets, plus as information: the gateway's ratio to the in-process Express row, the
+        // bare Map.get's 1k→1M ratio and the warm check's cost over it at 1M.
+        assert.strictEqual(results.targets.length, 13)
         for (const t of results.targets) assert.isTrue(typeof t.value === "number", t.target)
       } finally {
         rmSync(dir, { recursive: true, force: true })

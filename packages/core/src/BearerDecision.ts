@@ -88,6 +88,21 @@ const invalid = (description: string): Deny => ({
 })
 
 /**
+ * What the decision reads of a token: its expiry, resource and scopes. An `AccessToken` is one; so
+ * is a verified-token cache entry (`VerifiedTokenCache.Hit`), which holds copies of them so that a
+ * warm check reads one object.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Grant {
+  /** Seconds since the epoch. */
+  readonly expires_at: number
+  readonly resource?: string | undefined
+  readonly scopes: Scopes.ScopeSet
+}
+
+/**
  * Decides whether `accessToken` may be used for a request: unexpired at `now` (with `leeway`), issued for
  * `resource`, and holding every required scope (`offline_access` excepted: it is never required
  * for access, MCP SEP-2207). A missing scope is 403 `insufficient_scope` whose
@@ -97,15 +112,30 @@ const invalid = (description: string): Deny => ({
  * @category utils
  * @since 0.1.0
  */
-export const authorize = (accessToken: AccessToken, requirement: Requirement): Decision => {
-  if (accessToken.expires_at + (requirement.leeway ?? 0) <= requirement.now)
+export const authorize = (accessToken: AccessToken, requirement: Requirement): Decision =>
+  authorizeGrant(accessToken, accessToken, requirement)
+
+/**
+ * `authorize` over `grant`, the expiry, resource and scopes of `accessToken` (equal to its own);
+ * an Allow carries `accessToken`.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const authorizeGrant = (
+  grant: Grant,
+  accessToken: AccessToken,
+  requirement: Requirement,
+): Decision => {
+  if (grant.expires_at + (requirement.leeway ?? 0) <= requirement.now)
     return invalid("The access token expired")
-  if (requirement.resource !== undefined && accessToken.resource !== requirement.resource) {
+  if (requirement.resource !== undefined && grant.resource !== requirement.resource) {
     return invalid("The access token was not issued for this resource")
   }
   // offline_access is never required for access: a token without it is not refused for lacking it.
-  const required = OfflineAccess.without(requirement.requiredScopes)
-  if (!Scopes.isSubset(required, accessToken.scopes)) return insufficientScope(required, accessToken.scopes)
+  const required =
+    requirement.requiredScopes.length === 0 ? [] : OfflineAccess.without(requirement.requiredScopes)
+  if (!Scopes.isSubset(required, grant.scopes)) return insufficientScope(required, grant.scopes)
   return { _tag: "Allow", accessToken }
 }
 

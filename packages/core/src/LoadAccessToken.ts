@@ -42,7 +42,7 @@ import * as UpstreamSession from "./UpstreamSession.ts"
 import type { UpstreamTokenSet } from "./UpstreamTokenSet.ts"
 import { UpstreamVerifier, type UpstreamVerifierShape } from "./UpstreamVerifier.ts"
 import type { VerifiedClaims } from "./VerifiedClaims.ts"
-import type { VerifiedTokenCache } from "./VerifiedTokenCache.ts"
+import type { Hit, VerifiedTokenCache } from "./VerifiedTokenCache.ts"
 
 /**
  * The services the bearer check runs over.
@@ -305,6 +305,14 @@ const makeDecide = (settings: ProxyConfig) => {
     })
   const base = Scopes.union(settings.required_scopes, [])
   const unauthenticated = BearerDecision.unauthenticated(base)
+  /** A warm hit, decided on the cache entry alone (its copies of expiry, resource and scopes). */
+  const authorizeHit = (hit: Hit, required: Scopes.ScopeSet, nowMillis: number) =>
+    BearerDecision.authorizeGrant(hit, hit.accessToken, {
+      requiredScopes: required,
+      resource: settings.resource,
+      now: Math.floor(nowMillis / 1000),
+      leeway: settings.clock_tolerance_seconds,
+    })
   return {
     requiredOf: (scopes: Scopes.ScopeSet | undefined) =>
       scopes === undefined || scopes.length === 0 ? base : Scopes.union(base, scopes),
@@ -314,7 +322,7 @@ const makeDecide = (settings: ProxyConfig) => {
       answer instanceof InvalidToken
         ? BearerDecision.denyFromError(answer)
         : authorize(answer, required, nowMillis),
-    authorize,
+    authorizeHit,
   }
 }
 
@@ -344,7 +352,9 @@ const build = (context: Context.Context<Requirements>): Built => {
       if (bearer === undefined || bearer === "") return Effect.succeed(d.missing(required))
       return Clock.clockWith((clock) => {
         const now = clock.currentTimeMillisUnsafe()
-        const found = start(pipeline, bearer, now)
+        const hit = pipeline.cache?.hit(bearer, now)
+        if (hit !== undefined) return Effect.succeed(d.authorizeHit(hit, required, now))
+        const found = run(pipeline, new Pending(bearer, now, pipeline.cache?.epoch() ?? 0))
         return found instanceof Pending
           ? Effect.map(resume(pipeline, found), (answer) => d.decide(answer, required, found.now))
           : Effect.succeed(d.decide(found, required, now))
@@ -429,11 +439,10 @@ export const makeCachedCheck = (
   return (bearer, nowMillis, requiredScopes) => {
     const required = d.requiredOf(requiredScopes)
     if (bearer === undefined || bearer === "") return d.missing(required)
-    if (p === undefined) {
-      const remembered = cache?.lookup(bearer, nowMillis)
-      return remembered === undefined ? undefined : d.authorize(remembered, required, nowMillis)
-    }
-    const found = start(p, bearer, nowMillis)
+    const hit = cache?.hit(bearer, nowMillis)
+    if (hit !== undefined) return d.authorizeHit(hit, required, nowMillis)
+    if (p === undefined) return undefined
+    const found = run(p, new Pending(bearer, nowMillis, cache?.epoch() ?? 0))
     return found instanceof Pending ? undefined : d.decide(found, required, nowMillis)
   }
 }

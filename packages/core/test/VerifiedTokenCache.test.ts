@@ -96,6 +96,50 @@ describe("VerifiedTokenCache", () => {
     cache.remember("a", token("a"), { jti: "ja", upstreamId: "u" }, 9e9, 0, 0)
     assert.isUndefined(cache.lookup("a", 1))
   })
+
+  it("hit - the entry holds the token's expiry, resource and scopes; equal values are shared", () => {
+    const cache = VerifiedTokenCache.make({ ttlMillis: 5000, maxEntries: 10 })
+    const a = { ...token("a"), resource: "https://rs.test/mcp", scopes: ["openid", "tools"] }
+    // Equal values, distinct objects (as two sessions decode them).
+    const b = { ...token("b"), resource: `https://rs.test/${"mcp"}`, scopes: ["openid", "tools"] }
+    cache.remember("a", a, { jti: "ja", upstreamId: "u" }, 9e9, 0, cache.epoch())
+    cache.remember("b", b, { jti: "jb", upstreamId: "u" }, 9e9, 0, cache.epoch())
+    const hitA = cache.hit("a", 1)!
+    const hitB = cache.hit("b", 1)!
+    assert.strictEqual(hitA.accessToken, a)
+    assert.strictEqual(hitA.expires_at, a.expires_at)
+    assert.strictEqual(hitA.resource, "https://rs.test/mcp")
+    assert.deepStrictEqual(hitA.scopes, ["openid", "tools"])
+    assert.strictEqual(hitB.scopes, hitA.scopes)
+    // Shared between sessions, so nobody may change it.
+    assert.isTrue(Object.isFrozen(hitA.scopes))
+    assert.strictEqual(cache.lookup("b", 1), b)
+  })
+
+  it("hit - an expired entry is dropped on the hit, whatever the token's own expiry", () => {
+    const cache = VerifiedTokenCache.make({ ttlMillis: 5000, maxEntries: 10 })
+    cache.remember("a", token("a"), { jti: "ja", upstreamId: "u" }, 3000, 0, cache.epoch())
+    assert.isDefined(cache.hit("a", 2999))
+    assert.isUndefined(cache.hit("a", 3000))
+    assert.strictEqual(cache.size(), 0)
+    assert.isUndefined(cache.lookup("a", 1))
+  })
+
+  it("hit - past the bound on shared values an entry keeps its own copy (same value)", () => {
+    const cache = VerifiedTokenCache.make({ ttlMillis: 5000, maxEntries: 1000 })
+    for (let i = 0; i < 300; i++)
+      cache.remember(
+        `t${i}`,
+        { ...token(`t${i}`), resource: `r${i}` },
+        { jti: `j${i}`, upstreamId: "u" },
+        9e9,
+        0,
+        0,
+      )
+    for (let i = 0; i < 300; i++) assert.strictEqual(cache.hit(`t${i}`, 1)?.resource, `r${i}`)
+    cache.remember("x", { ...token("x"), resource: "r299" }, { jti: "jx", upstreamId: "u" }, 9e9, 0, 0)
+    assert.strictEqual(cache.hit("x", 1)?.resource, "r299")
+  })
 })
 
 const start = 1_800_000_000
@@ -145,6 +189,50 @@ describe("LoadAccessToken with the verified-token cache", () => {
         assert.isUndefined(fast(issued.access_token, (start + 3600) * 1000))
       }),
     ),
+  )
+
+  it.effect(
+    "a warm hit is decided on the entry: expiry, resource and scopes re-checked, the same AccessToken allowed",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const { a, on } = yield* twoInstances
+          const { store, settings } = yield* on(
+            a,
+            Effect.all({ store: tokenStore, settings: settingsService }),
+          )
+          const fast = LoadAccessToken.makeCachedCheck(settings, store)
+          const cache = store.verified!
+          const mine = {
+            ...token("x"),
+            resource: settings.resource,
+            scopes: ["openid"],
+            expires_at: start + 60,
+          }
+          // Entries that outlive their token's expiry or name another resource cannot come from the
+          // pipeline; put here by hand, they show the check does not trust the entry's presence.
+          cache.remember("mine", mine, { jti: "j1", upstreamId: "u1" }, 9e15, start * 1000, cache.epoch())
+          const other = { ...mine, resource: "https://elsewhere.test/mcp" }
+          cache.remember("other", other, { jti: "j2", upstreamId: "u2" }, 9e15, start * 1000, cache.epoch())
+          // Expired longer ago than any clock tolerance (at most 300 s).
+          const stale = { ...mine, expires_at: start - 301 }
+          cache.remember("stale", stale, { jti: "j3", upstreamId: "u3" }, 9e15, start * 1000, cache.epoch())
+          const allowed = fast("mine", start * 1000)
+          assert.strictEqual(allowed?._tag === "Allow" ? allowed.accessToken : undefined, mine)
+          const expired = fast("stale", start * 1000)
+          assert.strictEqual(expired?._tag === "Deny" ? expired.description : "", "The access token expired")
+          const elsewhere = fast("other", start * 1000)
+          assert.strictEqual(
+            elsewhere?._tag === "Deny" ? elsewhere.description : "",
+            "The access token was not issued for this resource",
+          )
+          const scoped = fast("mine", start * 1000, ["tools"])
+          assert.strictEqual(scoped?._tag === "Deny" ? scoped.error : "", "insufficient_scope")
+          // The Effect check takes the same path.
+          const viaEffect = yield* on(a, LoadAccessToken.check("other"))
+          assert.strictEqual(viaEffect._tag === "Deny" ? viaEffect.status : 0, 401)
+        }),
+      ),
   )
 
   it.effect("revocation - refused at once by the revoking instance, within the TTL by the other", () =>
