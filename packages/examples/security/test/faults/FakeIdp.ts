@@ -6,7 +6,9 @@
  * answer 503 or be closed (connection refused) while everything else stays up. Hostile modes: the
  * discovery, token, revocation and JWKS endpoints can redirect (to a `Sink`, another origin),
  * stream an endless body or trickle one; tokens can be signed with an attacker's key published
- * only at the sink.
+ * only at the sink. The token endpoint also takes RFC 8693 token exchanges, answered with a fresh
+ * token or with whatever body a test sets (`exchangeMode`), so a gateway's downstream tokens can be
+ * driven with hostile answers.
  *
  * Test support (node:http + jose). Upstream access tokens are RS256 JWTs (`iss`, `sub`, `aud`,
  * `scope`, `exp`) under one key; with `idTokens` on, token responses carry an id_token too (same
@@ -31,6 +33,12 @@ export type Hostile = { readonly redirect: RedirectStatus } | "endless" | "trick
 /** How the token endpoint behaves: normally, never answering, with a 500/503, or hostile. */
 export type TokenMode = "ok" | "hang" | "500" | "503" | Hostile
 
+/**
+ * How the token endpoint answers an RFC 8693 exchange: a fresh Bearer access token (`ok`, recorded
+ * in `exchanged`), a hostile answer, or `answer`: this status and JSON body as they are.
+ */
+export type ExchangeMode = "ok" | Hostile | { readonly status: number; readonly answer: unknown }
+
 /** How the JWKS endpoint behaves; `refused` closes its listener (connection refused). */
 export type JwksMode = "ok" | "503" | "refused" | Hostile
 
@@ -47,6 +55,10 @@ export interface FakeIdp {
   subject: string
   /** Claims added to the next tokens (access token and id_token), e.g. `email`, `email_verified`. */
   claims: Record<string, unknown>
+  /** How token exchanges are answered (RFC 8693 `grant_type`). */
+  exchangeMode: ExchangeMode
+  /** Every access token issued by an `ok` exchange, in order. */
+  readonly exchanged: Array<string>
   /** Whether token responses carry an id_token (default: yes). */
   idTokens: boolean
   /** Behaviour of the discovery document (read once, when a gateway starts) and of revocation. */
@@ -69,7 +81,7 @@ export interface FakeIdp {
   /** Switches the JWKS endpoint; resolves once the change is in effect. */
   readonly setJwks: (mode: JwksMode) => Promise<void>
   /** Requests each endpoint received (a hung or refused request counts when it arrived). */
-  readonly counts: { jwks: number; code: number; refresh: number; revoke: number }
+  readonly counts: { jwks: number; code: number; refresh: number; revoke: number; exchange: number }
   readonly close: () => Promise<void>
 }
 
@@ -98,6 +110,8 @@ const readForm = (req: IncomingMessage) =>
     req.on("end", () => resolve(new URLSearchParams(Buffer.concat(chunks).toString())))
     req.on("error", reject)
   })
+
+const exchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange"
 
 const random = () => randomBytes(24).toString("base64url")
 
@@ -137,7 +151,7 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
   const clientSecret = `fake-idp-secret-${random()}`
   const codes = new Map<string, { redirect_uri: string; challenge: string; scope: string }>()
   const refreshTokens = new Map<string, string>()
-  const counts = { jwks: 0, code: 0, refresh: 0, revoke: 0 }
+  const counts = { jwks: 0, code: 0, refresh: 0, revoke: 0, exchange: 0 }
   let jwksMode: JwksMode = "ok"
 
   const attacker = await generateKeyPair("RS256")
@@ -172,6 +186,8 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     subject: options.subject ?? "ada",
     claims: { email: "ada@example.com" },
     idTokens: true,
+    exchangeMode: "ok",
+    exchanged: [],
     discoveryMode: "ok",
     revocationMode: "ok",
     redirectTo: undefined,
@@ -277,7 +293,24 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
       refreshTokens.delete(old)
       return json(res, 200, await tokens(scope))
     }
+    if (grant === exchangeGrant) return exchange(req, res, form)
     return json(res, 400, { error: "unsupported_grant_type" })
+  }
+
+  const exchange = (req: IncomingMessage, res: ServerResponse, form: URLSearchParams) => {
+    counts.exchange++
+    const mode = idp.exchangeMode
+    if (typeof mode === "object" && "status" in mode) return json(res, mode.status, mode.answer)
+    if (mode !== "ok") return hostile(mode, res, "/token", req)
+    if ((form.get("subject_token") ?? "") === "") return json(res, 400, { error: "invalid_request" })
+    const access_token = `exchanged-${random()}`
+    idp.exchanged.push(access_token)
+    return json(res, 200, {
+      access_token,
+      token_type: "Bearer",
+      issued_token_type: "urn:ietf:params:oauth:token-type:access_token",
+      expires_in: 300,
+    })
   }
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
