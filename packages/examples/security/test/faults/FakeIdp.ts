@@ -18,7 +18,7 @@
 import { createHash, randomBytes } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { exportJWK, generateKeyPair, SignJWT } from "jose"
+import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from "jose"
 
 /** The redirect statuses a hostile endpoint answers with (to `FakeIdp.redirectTo`). */
 export type RedirectStatus = 301 | 302 | 303 | 307 | 308
@@ -34,8 +34,8 @@ export type Hostile = { readonly redirect: RedirectStatus } | "endless" | "trick
 export type TokenMode = "ok" | "hang" | "500" | "503" | Hostile
 
 /**
- * How the token endpoint answers an RFC 8693 exchange: a fresh Bearer access token (`ok`, recorded
- * in `exchanged`), a hostile answer, or `answer`: this status and JSON body as they are.
+ * How the token endpoint answers an RFC 8693 exchange: a fresh Bearer access token
+ * (`ok`: `exchanged-<sub of the subject token>-<random>`, recorded in `exchanged`), a hostile answer, or `answer`: this status and JSON body as they are.
  */
 export type ExchangeMode = "ok" | Hostile | { readonly status: number; readonly answer: unknown }
 
@@ -55,6 +55,11 @@ export interface FakeIdp {
   subject: string
   /** Claims added to the next tokens (access token and id_token), e.g. `email`, `email_verified`. */
   claims: Record<string, unknown>
+  /**
+   * The upstream access token of the next token responses as is (an opaque token, for a gateway
+   * that verifies the id_token); unset: a signed JWT.
+   */
+  opaqueAccessToken: string | undefined
   /** How token exchanges are answered (RFC 8693 `grant_type`). */
   exchangeMode: ExchangeMode
   /** Every access token issued by an `ok` exchange, in order. */
@@ -186,6 +191,7 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     subject: options.subject ?? "ada",
     claims: { email: "ada@example.com" },
     idTokens: true,
+    opaqueAccessToken: undefined,
     exchangeMode: "ok",
     exchanged: [],
     discoveryMode: "ok",
@@ -219,15 +225,17 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     const now = Math.floor(Date.now() / 1000)
     const [signingKey, signingKid] =
       idp.signer === "idp" ? [privateKey, kid] : [attacker.privateKey, attackerKid]
-    const access_token = await new SignJWT({ scope, client_id: clientId, ...idp.claims })
-      .setProtectedHeader({ alg: "RS256", kid: signingKid, typ: "at+jwt" })
-      .setIssuer(issuer)
-      .setSubject(idp.subject)
-      .setAudience(audience)
-      .setIssuedAt(now)
-      .setExpirationTime(now + idp.expiresIn)
-      .setJti(random())
-      .sign(signingKey)
+    const access_token =
+      idp.opaqueAccessToken ??
+      (await new SignJWT({ scope, client_id: clientId, ...idp.claims })
+        .setProtectedHeader({ alg: "RS256", kid: signingKid, typ: "at+jwt" })
+        .setIssuer(issuer)
+        .setSubject(idp.subject)
+        .setAudience(audience)
+        .setIssuedAt(now)
+        .setExpirationTime(now + idp.expiresIn)
+        .setJti(random())
+        .sign(signingKey))
     const id_token = idp.idTokens
       ? await new SignJWT({ ...idp.claims })
           .setProtectedHeader({ alg: "RS256", kid: signingKid })
@@ -303,7 +311,9 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     if (typeof mode === "object" && "status" in mode) return json(res, mode.status, mode.answer)
     if (mode !== "ok") return hostile(mode, res, "/token", req)
     if ((form.get("subject_token") ?? "") === "") return json(res, 400, { error: "invalid_request" })
-    const access_token = `exchanged-${random()}`
+    // The subject's `sub` in the token, so a test sees whose session a forwarded token belongs to.
+    const subject = String(decodeJwt(form.get("subject_token") ?? "").sub)
+    const access_token = `exchanged-${subject}-${random()}`
     idp.exchanged.push(access_token)
     return json(res, 200, {
       access_token,
