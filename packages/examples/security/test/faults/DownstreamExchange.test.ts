@@ -35,7 +35,7 @@ beforeAll(async () => {
     gatewayEnv(url, scenario.target.url, scenario.idp, `sqlite:${join(scenario.dir, "gw.db")}`, {
       OIDC_PROXY_DOWNSTREAM_TOKEN: "exchange",
       OIDC_PROXY_EXCHANGE_AUDIENCE: "urn:downstream",
-      OIDC_PROXY_LOG_LEVEL: "warn",
+      OIDC_PROXY_LOG_LEVEL: "debug",
     }),
   )
   return () => sink.close()
@@ -198,7 +198,7 @@ describe("attacks that hold", () => {
     expect(sink.received).toEqual([])
   })
 
-  it("the gateway's output holds no client secret, no exchanged token, no upstream or proxy token", () => {
+  it("the gateway's output (debug level) holds no client secret, no exchanged token, no upstream or proxy token", () => {
     const output = scenario.gateway!.output()
     expect(output).toContain("downstream token not obtained")
     expect(output).not.toContain(scenario.idp.clientSecret)
