@@ -5,8 +5,9 @@
  * Adapter (assembly): core's `DownstreamTokenCache` over `TokenExchange` (upstream-http), keyed by
  * `StorageKeys.hash` of the upstream access token, with the proxy's upstream client credentials.
  * Only a token that can travel as a header value is forwarded (`DownstreamToken.isForwardable`; the
- * exchange's answer is checked before it is held). A token that cannot be obtained becomes the one answer `Respond.downstreamTokenFailure` gives,
- * and one warning line naming the reason and the IdP's error code — never a token.
+ * exchange's answer is checked before it is held). A token that cannot be obtained becomes the one
+ * answer `Respond.downstreamTokenFailure` gives, and one warning line naming the reason and the
+ * IdP's error code — never a token.
  *
  * @since 0.1.0
  */
