@@ -129,9 +129,33 @@ export const ExchangeResponse = Schema.Struct({
 export type ExchangeResponse = typeof ExchangeResponse.Type
 
 /**
+ * The longest downstream token forwarded, in characters: more than most servers take in all their
+ * request headers together (Node: 16 KiB), and with the cache's 10 000 entries a bound on its memory.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const maxTokenLength = 16_384
+
+/** Visible ASCII: a header value as is, and one `Bearer` credential (no space to split it on). */
+const headerSafe = /^[\x21-\x7e]+$/
+
+/**
+ * Whether `token` can travel as a header value unchanged: 1 to `maxTokenLength` visible ASCII
+ * characters. A CR or LF would split the forwarded request's header (or have it refused), any other
+ * character reach the target as bytes it may decode otherwise.
+ *
+ * @category predicates
+ * @since 0.1.0
+ */
+export const isForwardable = (token: string): boolean =>
+  token.length <= maxTokenLength && headerSafe.test(token)
+
+/**
  * Whether a decoded response is a token the gateway can forward as a bearer access token: its
- * `token_type` is `Bearer` (any case) and its `issued_token_type`, when given, the access-token
- * type. Fails with a description otherwise (no token in it).
+ * `token_type` is `Bearer` (any case), its `issued_token_type`, when given, the access-token
+ * type, and its `access_token` forwardable (`isForwardable`). Fails with a description otherwise
+ * (no token in it).
  *
  * @category predicates
  * @since 0.1.0
@@ -141,6 +165,10 @@ export const checkResponse = (response: ExchangeResponse): Result.Result<Exchang
     return Result.fail(`token_type is ${JSON.stringify(response.token_type.slice(0, 20))}, not Bearer`)
   if (response.issued_token_type !== undefined && response.issued_token_type !== accessTokenType)
     return Result.fail("issued_token_type is not an access token")
+  if (!isForwardable(response.access_token))
+    return Result.fail(
+      `access_token is not 1 to ${maxTokenLength} visible ASCII characters (it cannot be a header value)`,
+    )
   return Result.succeed(response)
 }
 

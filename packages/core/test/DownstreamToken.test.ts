@@ -62,6 +62,36 @@ describe("DownstreamToken", () => {
     )
   })
 
+  it("checkResponse - an access_token that cannot be a header value is refused, its text not quoted", () => {
+    const refused = [
+      "a\r\nX-Injected: 1",
+      "a\nb",
+      "a\u0000b",
+      "a\u20acb",
+      "a\u00e9b",
+      "two words",
+      " lead",
+      "a".repeat(DownstreamToken.maxTokenLength + 1),
+    ]
+    for (const token of refused) {
+      const checked = DownstreamToken.checkResponse(response(token))
+      assert.isTrue(Result.isFailure(checked), JSON.stringify(token.slice(0, 20)))
+      if (Result.isFailure(checked)) assert.notInclude(checked.failure, token.slice(0, 4))
+    }
+    const longest = "a".repeat(DownstreamToken.maxTokenLength)
+    for (const token of ["eyJ.x-_~+/=", longest, "!#$%&'*+-.^_`|~\"\\"])
+      assert.isTrue(Result.isSuccess(DownstreamToken.checkResponse(response(token))))
+  })
+
+  it("isForwardable - exactly the 1 to maxTokenLength visible ASCII strings", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "binary", maxLength: 40 }), (token) => {
+        const visible = [...token].every((c) => c >= "\x21" && c <= "\x7e")
+        assert.strictEqual(DownstreamToken.isForwardable(token), token.length > 0 && visible)
+      }),
+    )
+  })
+
   it("hold - reused for the lifetime minus min(30 s, a quarter); never past maxHoldSeconds", () => {
     fc.assert(
       fc.property(

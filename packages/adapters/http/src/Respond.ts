@@ -193,7 +193,8 @@ export const downstreamTokenFailure = (e: OAuthError.DownstreamTokenError): Resp
     case "bad_response":
       return json(502, {
         error: "bad_gateway",
-        error_description: "The identity provider's token exchange answer could not be used",
+        error_description:
+          "The token from the identity provider for the protected resource could not be used",
       })
   }
 }

@@ -4,13 +4,16 @@
  *
  * Adapter (assembly): core's `DownstreamTokenCache` over `TokenExchange` (upstream-http), keyed by
  * `StorageKeys.hash` of the upstream access token, with the proxy's upstream client credentials.
- * A token that cannot be obtained becomes the one answer `Respond.downstreamTokenFailure` gives,
- * and one warning line naming the reason and the IdP's error code — never a token.
+ * Only a token that can travel as a header value is forwarded (`DownstreamToken.isForwardable`; the
+ * exchange's answer is checked before it is held). A token that cannot be obtained becomes the one
+ * answer `Respond.downstreamTokenFailure` gives, and one warning line naming the reason and the
+ * IdP's error code — never a token.
  *
  * @since 0.1.0
  */
 import {
   type AccessToken,
+  DownstreamToken,
   DownstreamTokenCache,
   OAuthError,
   ProxyConfig,
@@ -52,6 +55,15 @@ const noSubject = new OAuthError.DownstreamTokenError({
   description: "no upstream access token behind the proxy token",
 })
 
+const notForwardable = new OAuthError.DownstreamTokenError({
+  reason: "bad_response",
+  description: "the upstream access token cannot be a header value",
+})
+
+/** The upstream access token as the downstream token, when it can travel as a header value. */
+const forwardable = (token: string) =>
+  DownstreamToken.isForwardable(token) ? Effect.succeed(token) : Effect.fail(notForwardable)
+
 /** A failure as its answer, after one warning line (reason and IdP error code only). */
 const answer = (error: OAuthError.DownstreamTokenError | OAuthError.StoreError) =>
   error._tag === "StoreError"
@@ -91,7 +103,8 @@ export const make = (
         Effect.provideService(TokenStore.TokenStore, store),
         Effect.flatMap((value) => (value === undefined ? Effect.fail(noSubject) : Effect.succeed(value))),
       )
-    if (downstream.mode === "upstream") return (token) => subject(token).pipe(Effect.catch(answer))
+    if (downstream.mode === "upstream")
+      return (token) => subject(token).pipe(Effect.flatMap(forwardable), Effect.catch(answer))
     const cache = yield* exchangeCache(downstream, config.upstream)
     return (token) =>
       subject(token).pipe(

@@ -6,7 +6,9 @@
  * answer 503 or be closed (connection refused) while everything else stays up. Hostile modes: the
  * discovery, token, revocation and JWKS endpoints can redirect (to a `Sink`, another origin),
  * stream an endless body or trickle one; tokens can be signed with an attacker's key published
- * only at the sink.
+ * only at the sink. The token endpoint also takes RFC 8693 token exchanges, answered with a fresh
+ * token or with whatever body a test sets (`exchangeMode`), so a gateway's downstream tokens can be
+ * driven with hostile answers.
  *
  * Test support (node:http + jose). Upstream access tokens are RS256 JWTs (`iss`, `sub`, `aud`,
  * `scope`, `exp`) under one key; with `idTokens` on, token responses carry an id_token too (same
@@ -19,7 +21,7 @@
 import { createHash, randomBytes } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { exportJWK, generateKeyPair, SignJWT } from "jose"
+import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from "jose"
 
 /** The redirect statuses a hostile endpoint answers with (to `FakeIdp.redirectTo`). */
 export type RedirectStatus = 301 | 302 | 303 | 307 | 308
@@ -33,6 +35,12 @@ export type Hostile = { readonly redirect: RedirectStatus } | "endless" | "trick
 
 /** How the token endpoint behaves: normally, never answering, with a 500/503, or hostile. */
 export type TokenMode = "ok" | "hang" | "500" | "503" | Hostile
+
+/**
+ * How the token endpoint answers an RFC 8693 exchange: a fresh Bearer access token
+ * (`ok`: `exchanged-<sub of the subject token>-<random>`, recorded in `exchanged`), a hostile answer, or `answer`: this status and JSON body as they are.
+ */
+export type ExchangeMode = "ok" | Hostile | { readonly status: number; readonly answer: unknown }
 
 /** How the JWKS endpoint behaves; `refused` closes its listener (connection refused). */
 export type JwksMode = "ok" | "503" | "refused" | Hostile
@@ -50,6 +58,15 @@ export interface FakeIdp {
   subject: string
   /** Claims added to the next tokens (access token and id_token), e.g. `email`, `email_verified`. */
   claims: Record<string, unknown>
+  /**
+   * The upstream access token of the next token responses as is (an opaque token, for a gateway
+   * that verifies the id_token); unset: a signed JWT.
+   */
+  opaqueAccessToken: string | undefined
+  /** How token exchanges are answered (RFC 8693 `grant_type`). */
+  exchangeMode: ExchangeMode
+  /** Every access token issued by an `ok` exchange, in order. */
+  readonly exchanged: Array<string>
   /** Whether token responses carry an id_token (default: yes). */
   idTokens: boolean
   /** Behaviour of the discovery document (read once, when a gateway starts) and of revocation. */
@@ -85,6 +102,7 @@ export interface FakeIdp {
     revoke: number
     discovery: number
     introspect: number
+    exchange: number
   }
   readonly close: () => Promise<void>
 }
@@ -114,6 +132,8 @@ const readForm = (req: IncomingMessage) =>
     req.on("end", () => resolve(new URLSearchParams(Buffer.concat(chunks).toString())))
     req.on("error", reject)
   })
+
+const exchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange"
 
 const random = () => randomBytes(24).toString("base64url")
 
@@ -156,7 +176,7 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     { redirect_uri: string; challenge: string; scope: string; nonce: string | null }
   >()
   const refreshTokens = new Map<string, string>()
-  const counts = { jwks: 0, code: 0, refresh: 0, revoke: 0, discovery: 0, introspect: 0 }
+  const counts = { jwks: 0, code: 0, refresh: 0, revoke: 0, discovery: 0, introspect: 0, exchange: 0 }
   const opaqueTokens = new Map<string, { sub: string; scope: string; exp: number }>()
   let jwksMode: JwksMode = "ok"
 
@@ -192,6 +212,9 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     subject: options.subject ?? "ada",
     claims: { email: "ada@example.com" },
     idTokens: true,
+    opaqueAccessToken: undefined,
+    exchangeMode: "ok",
+    exchanged: [],
     discoveryMode: "ok",
     revocationMode: "ok",
     redirectTo: undefined,
@@ -228,7 +251,8 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
       idp.signer === "idp" ? [privateKey, kid] : [attacker.privateKey, attackerKid]
     const opaque = `opaque-${random()}`
     if (idp.opaque) opaqueTokens.set(opaque, { sub: idp.subject, scope, exp: now + idp.expiresIn })
-    const access_token = idp.opaque
+    const access_token = idp.opaqueAccessToken ??
+      (idp.opaque
       ? opaque
       : await new SignJWT({ scope, client_id: clientId, ...idp.claims })
           .setProtectedHeader({ alg: "RS256", kid: signingKid, typ: "at+jwt" })
@@ -238,7 +262,7 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
           .setIssuedAt(now)
           .setExpirationTime(now + idp.expiresIn)
           .setJti(random())
-          .sign(signingKey)
+          .sign(signingKey))
     const id_token = idp.idTokens
       ? await new SignJWT({ ...idp.claims, ...(nonce === null ? {} : { nonce }) })
           .setProtectedHeader({ alg: "RS256", kid: signingKid })
@@ -304,6 +328,7 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
       refreshTokens.delete(old)
       return json(res, 200, await tokens(scope))
     }
+    if (grant === exchangeGrant) return exchange(req, res, form)
     return json(res, 400, { error: "unsupported_grant_type" })
   }
 
@@ -325,6 +350,24 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
       iss: issuer,
       exp: known.exp,
       token_type: "Bearer",
+    })
+  }
+
+  const exchange = (req: IncomingMessage, res: ServerResponse, form: URLSearchParams) => {
+    counts.exchange++
+    const mode = idp.exchangeMode
+    if (typeof mode === "object" && "status" in mode) return json(res, mode.status, mode.answer)
+    if (mode !== "ok") return hostile(mode, res, "/token", req)
+    if ((form.get("subject_token") ?? "") === "") return json(res, 400, { error: "invalid_request" })
+    // The subject's `sub` in the token, so a test sees whose session a forwarded token belongs to.
+    const subject = String(decodeJwt(form.get("subject_token") ?? "").sub)
+    const access_token = `exchanged-${subject}-${random()}`
+    idp.exchanged.push(access_token)
+    return json(res, 200, {
+      access_token,
+      token_type: "Bearer",
+      issued_token_type: "urn:ietf:params:oauth:token-type:access_token",
+      expires_in: 300,
     })
   }
 
