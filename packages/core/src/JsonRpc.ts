@@ -127,18 +127,34 @@ export const classify = (body: unknown): Classified => {
   }
   if (body.length === 0) return { _tag: "Invalid", code: -32600, reason: "an empty batch" }
   const messages: Array<Message> = []
+  // Request ids as typed keys (1 and "1" stay apart): an answer is matched to its request by id
+  // (list filtering), so two requests sharing one could have one's answer read as the other's.
+  const ids = new Set<string>()
   for (const u of body) {
     const m = element(u)
     if (m._tag === "Invalid") return m
+    if (m._tag === "Request") {
+      const key = `${typeof m.id}:${m.id}`
+      if (ids.has(key)) return { _tag: "Invalid", code: -32600, reason: "a request id appears twice" }
+      ids.add(key)
+    }
     messages.push(m)
   }
   return { _tag: "Batch", messages }
 }
 
 /**
- * Whether any object of a JSON text (already known to parse) names a member twice. Parsers
- * disagree on which duplicate wins (`JSON.parse` keeps the last, others the first), so a body with
- * one could be decided as one call and run as another.
+ * A member name as a case-insensitive reader matches it: Go's `encoding/json` binds `"Method"` or
+ * `"METHOD"` to a `method` field (and folds `ſ` to `s`, the Kelvin sign to `k`), so a body holding
+ * `"method":"ping","Method":"tools/call"` would run a call the gateway never saw.
+ */
+const fold = (name: string): string => name.toUpperCase().toLowerCase()
+
+/**
+ * Whether any object of a JSON text (already known to parse) names a member twice, in any letter
+ * case. Parsers disagree on which duplicate wins (`JSON.parse` keeps the last, others the first;
+ * some match names case-insensitively), so a body with one could be decided as one call and run as
+ * another.
  *
  * @see [RFC 8259 §4](https://www.rfc-editor.org/rfc/rfc8259#section-4)
  * @category predicates
@@ -155,7 +171,7 @@ export const hasDuplicateKeys = (text: string): boolean => {
       while (text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c ? 2 : 1
       if (expectKey) {
         const raw = text.slice(i, j + 1)
-        const key = raw.includes("\\") ? (JSON.parse(raw) as string) : raw.slice(1, -1)
+        const key = fold(raw.includes("\\") ? (JSON.parse(raw) as string) : raw.slice(1, -1))
         const keys = stack[stack.length - 1]!
         if (keys.has(key)) return true
         keys.add(key)
@@ -178,7 +194,7 @@ export const hasDuplicateKeys = (text: string): boolean => {
 
 /**
  * Parses and classifies a body's UTF-8 text: text that is not JSON is `Invalid` with -32700; an
- * object naming a member twice is `Invalid` with -32600 (see `hasDuplicateKeys`).
+ * object naming a member twice (in any letter case) is `Invalid` with -32600 (see `hasDuplicateKeys`).
  *
  * @category constructors
  * @since 0.1.0

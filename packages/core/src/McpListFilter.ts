@@ -96,6 +96,27 @@ export const listRequests = (message: unknown): Pending => {
   return pending
 }
 
+/**
+ * Whether two requests of a batch share an id. Answers are matched to list requests by id alone,
+ * so `[{id:1, tools/list}, {id:1, resources/list}]` would have the tools answer checked as a
+ * resources one and pass unfiltered: such a body is refused, never filtered.
+ *
+ * @category predicates
+ * @since 0.1.0
+ */
+export const repeatsId = (message: unknown): boolean => {
+  if (!Array.isArray(message)) return false
+  const seen = new Set<string>()
+  for (const element of message) {
+    if (!isRecord(element) || typeof element["method"] !== "string") continue
+    const key = idKey(element["id"])
+    if (key === undefined) continue
+    if (seen.has(key)) return true
+    seen.add(key)
+  }
+  return false
+}
+
 const filterResult = (result: unknown, method: ListMethod, allow: Permission): unknown => {
   const shape = shapes[method]
   if (!isRecord(result)) return result

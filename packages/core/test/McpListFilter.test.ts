@@ -90,6 +90,21 @@ describe("McpListFilter", () => {
     ])
   })
 
+  it('repeatsId - two requests of a batch sharing a typed id; 1 and "1", replies and notifications do not', () => {
+    const r = (id: unknown, method = "tools/list") => ({ jsonrpc: "2.0", id, method })
+    assert.isTrue(McpListFilter.repeatsId([r(1), r(1, "resources/list")]))
+    assert.isTrue(McpListFilter.repeatsId([r("a", "ping"), r("a")]))
+    assert.isFalse(McpListFilter.repeatsId([r(1), r("1")]))
+    assert.isFalse(McpListFilter.repeatsId([r(1), { jsonrpc: "2.0", id: 1, result: {} }]))
+    assert.isFalse(
+      McpListFilter.repeatsId([
+        { jsonrpc: "2.0", method: "x" },
+        { jsonrpc: "2.0", method: "x" },
+      ]),
+    )
+    assert.isFalse(McpListFilter.repeatsId(r(1)))
+  })
+
   it("filterMessage - a response to another request id is untouched", () => {
     const message = response(2, [{ name: "admin" }])
     assert.strictEqual(

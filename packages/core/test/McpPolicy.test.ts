@@ -241,6 +241,20 @@ describe("McpPolicy", () => {
   })
 })
 
+/** The member names the classifier reads (extra members spelled like them in another case are refused). */
+const envelope = new Set(["jsonrpc", "id", "method", "params", "name", "uri"])
+
+/** Whether any object of `v` has two member names equal in another letter case. */
+const foldCollides = (v: unknown): boolean => {
+  if (Array.isArray(v)) return v.some(foldCollides)
+  if (typeof v !== "object" || v === null) return false
+  const keys = Object.keys(v)
+  return (
+    new Set(keys.map((k) => k.toUpperCase().toLowerCase())).size !== keys.length ||
+    Object.values(v).some(foldCollides)
+  )
+}
+
 describe("JsonRpc", () => {
   it("classify - reads method and target whatever else the message holds", () => {
     fc.assert(
@@ -248,10 +262,15 @@ describe("JsonRpc", () => {
         methods,
         fc.string(),
         fc.oneof(fc.integer(), fc.string()),
-        fc.dictionary(fc.string(), fc.jsonValue()),
+        fc.dictionary(
+          fc.string().filter((k) => !envelope.has(k.toUpperCase().toLowerCase())),
+          fc.jsonValue(),
+        ),
         (method, target, id, extra) => {
           const field = method === "resources/read" ? "uri" : "name"
           const body = { ...extra, jsonrpc: "2.0", id, method, params: { ...extra, [field]: target } }
+          // Names equal in another letter case are refused (`hasDuplicateKeys`).
+          fc.pre(!foldCollides(body))
           const c = JsonRpc.parse(JSON.stringify(body))
           assert.strictEqual(c._tag, "Single")
           if (c._tag !== "Single" || c.message._tag !== "Request") return assert.fail("a request")
@@ -279,7 +298,12 @@ describe("JsonRpc", () => {
   })
 
   it("hasDuplicateKeys - never for what JSON.stringify writes; always for a repeated member, however escaped", () => {
-    fc.assert(fc.property(fc.jsonValue(), (v) => assert.isFalse(JsonRpc.hasDuplicateKeys(JSON.stringify(v)))))
+    fc.assert(
+      fc.property(
+        fc.jsonValue().filter((v) => !foldCollides(v)),
+        (v) => assert.isFalse(JsonRpc.hasDuplicateKeys(JSON.stringify(v))),
+      ),
+    )
     fc.assert(
       fc.property(fc.jsonValue(), fc.string(), fc.string(), (v, a, b) => {
         const inner = JSON.stringify({ x: v }).slice(1, -1)
@@ -297,5 +321,43 @@ describe("JsonRpc", () => {
       _tag: "Invalid",
       code: -32600,
     })
+  })
+
+  it("hasDuplicateKeys - a member named again in another letter case, as case-insensitive readers match it", () => {
+    // Go's encoding/json binds each of these to the field `method` (or `params`, `name`): the last wins.
+    for (const text of [
+      '{"jsonrpc":"2.0","id":1,"method":"ping","Method":"tools/call","params":{"name":"admin"}}',
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read","NAME":"admin"}}',
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read"},"param\u017f":{"name":"admin"}}',
+      '[{"jsonrpc":"2.0","id":1,"method":"ping","m\u0045thod":"tools/call"}]',
+    ])
+      assert.deepInclude(JsonRpc.parse(text), { _tag: "Invalid", code: -32600 }, text)
+    assert.strictEqual(
+      JsonRpc.parse(
+        '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read","arguments":{"Name":1}}}',
+      )._tag,
+      "Single",
+    )
+  })
+
+  it("classify - a batch repeating a request id is Invalid (an answer is matched to its request by id)", () => {
+    const request = (id: JsonRpc.Id, method: string) => ({ jsonrpc: "2.0", id, method })
+    assert.deepInclude(JsonRpc.classify([request(1, "tools/list"), request(1, "resources/list")]), {
+      _tag: "Invalid",
+      code: -32600,
+    })
+    assert.deepInclude(JsonRpc.classify([request("a", "tools/list"), request("a", "ping")]), {
+      _tag: "Invalid",
+      code: -32600,
+    })
+    // 1 and "1" are different ids; a reply to the server may reuse a request's id.
+    assert.strictEqual(
+      JsonRpc.classify([request(1, "tools/list"), request("1", "prompts/list")])._tag,
+      "Batch",
+    )
+    assert.strictEqual(
+      JsonRpc.classify([request(1, "tools/list"), { jsonrpc: "2.0", id: 1, result: {} }])._tag,
+      "Batch",
+    )
   })
 })

@@ -7,7 +7,8 @@
  * classifier on purpose: it reads the whole body (at most `maxRequestBytes`) and only looks for
  * list requests; the policy's own classifier may replace `classify`. A body it cannot read is
  * refused, never forwarded unfiltered: too long (413), encoded (415), not JSON (400, JSON-RPC
- * parse error) — otherwise a caller could pad or encode a `tools/list` past the filter.
+ * parse error), a batch repeating a request id (400, -32600) — otherwise a caller could pad,
+ * encode or alias a `tools/list` past the filter.
  *
  * @see [MCP Streamable HTTP](https://modelcontextprotocol.io/specification/2025-06-18/basic/transports#streamable-http)
  * @since 0.1.0
@@ -94,6 +95,8 @@ export const classify = async (request: Request, limits: Limits = {}): Promise<C
   } catch {
     return rpcError(400, -32700, "Parse error")
   }
+  if (McpListFilter.repeatsId(message))
+    return rpcError(400, -32600, "Invalid request: a request id appears twice")
   return { body, pending: McpListFilter.listRequests(message) }
 }
 
