@@ -517,6 +517,28 @@ describe("GatewayConfig", () => {
     )
   })
 
+  it("maskCredentials - a password holding a space or a tab, and a user name with a space, are masked too", () => {
+    for (const [text, masked] of [
+      ["postgres://oidc:pass word@db/oidc", "postgres://oidc:***@db/oidc"],
+      ["postgres://oidc:pass\tword@db/oidc", "postgres://oidc:***@db/oidc"],
+      ["postgres://pg user:hunter2@db/oidc", "postgres://pg user:***@db/oidc"],
+      [
+        "postgres://db/oidc?password=pass word&sslmode=require",
+        "postgres://db/oidc?password=***&sslmode=require",
+      ],
+    ]) {
+      assert.strictEqual(GatewayConfig.maskCredentials(text as string), masked)
+    }
+  })
+
+  it("read - a long store URL that does not parse is cut after its password is masked, not before", () => {
+    // 64 bytes of base64 hold a / (the URL then does not parse) and push the @ past the 80th character.
+    const password = `${"hunter2".repeat(11)}/x`
+    const text = issues(env({ OIDC_PROXY_STORE: `postgres://oidc:${password}@db:5432/oidc` })).join("\n")
+    assert.include(text, "OIDC_PROXY_STORE: must be postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+    assert.notInclude(text, "hunter2")
+  })
+
   it("read - the text in effect and its source, per variable", () => {
     const reading = GatewayConfig.read(env({ OIDC_PROXY_CONSENT: "remember" }))
     assert.deepStrictEqual(reading.texts["OIDC_PROXY_CONSENT"], { text: "remember", source: "environment" })
