@@ -57,7 +57,8 @@ const describe = (error: unknown, timeout: Duration.Input): string => {
   const message = (error instanceof Error ? error.message : String(error)).split("\n")[0]?.trim()
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : undefined
   const text = message || cause || tag || "failed"
-  return GatewayConfig.maskCredentials(text.slice(0, 300))
+  // Masked before it is cut: a cut inside a password would leave no `@` for the mask to find.
+  return GatewayConfig.maskCredentials(text).slice(0, 300)
 }
 
 const settingsOf = (reading: GatewayConfig.Reading): Array<Setting> =>

@@ -677,10 +677,12 @@ const unknownVariables = (env: Readonly<Record<string, string | undefined>>): Ar
 
 /**
  * Passwords in URLs masked — in the userinfo (`redis://:pw@host`, `postgres://user:pw@host`) and
- * in a `password=` query parameter (libpq style): a non-secret setting may still carry one.
+ * in a `password=` query parameter (libpq style): a non-secret setting may still carry one. A URL
+ * may hold a space or a tab there (`new URL` encodes it), so the mask runs to the line's last `@`:
+ * masking too much is harmless, too little prints a password. Mask before cutting a text short.
  */
 export const maskCredentials = (text: string): string =>
-  text.replace(/(\/\/[^/@:\s]*:)\S*@/g, "$1***@").replace(/([?&]password=)[^&#\s]*/gi, "$1***")
+  text.replace(/(\/\/[^/@:\r\n]*:)[^\r\n]*@/g, "$1***@").replace(/([?&]password=)[^&#\r\n]*/gi, "$1***")
 
 /**
  * The texts the preset `OIDC_PROXY_PROVIDER` names supplies (none when it is unset, `oidc`, or
@@ -728,8 +730,10 @@ export const read = (env: Readonly<Record<string, string | undefined>>): Reading
     if (Result.isSuccess(parsed)) values[key] = parsed.success
     else {
       // A secret's value never appears in a message, not even a bad one.
-      const cut = text.length > 80 ? `${text.slice(0, 80)}…` : text
-      const shown = variable.secret ? "" : ` (got ${JSON.stringify(maskCredentials(cut))})`
+      // Masked before it is cut: a cut can fall inside a password, before the `@` the mask needs.
+      const masked = maskCredentials(text)
+      const cut = masked.length > 80 ? `${masked.slice(0, 80)}…` : masked
+      const shown = variable.secret ? "" : ` (got ${JSON.stringify(cut)})`
       issues.push(`${variable.name}: ${parsed.failure}${shown}`)
     }
   }

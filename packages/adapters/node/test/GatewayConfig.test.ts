@@ -506,6 +506,45 @@ describe("GatewayConfig", () => {
     assert.include(issues(env({ OIDC_PROXY_STORE: "postgress://db/x" })).join("\n"), "did you mean postgres?")
   })
 
+  it("decode - a Postgres URL parameter the driver would not honour is refused by name, not sent to the server", () => {
+    for (const url of [
+      "postgres://oidc:pw@db/oidc?sslmode=verify-full",
+      "postgres://oidc:pw@db/oidc?sslmode=disable&application_name=gw",
+      "postgres://oidc:pw@db/oidc?sslrootcert=system&target_session_attrs=read-write",
+    ]) {
+      assert.deepStrictEqual(Result.getOrThrow(GatewayConfig.decode(env({ OIDC_PROXY_STORE: url }))).store, {
+        _tag: "postgres",
+        url,
+      })
+    }
+    for (const [url, said] of [
+      [
+        "postgres://oidc@db/oidc?password=hunter2",
+        "the URL parameter password is not supported (put the password in the URL",
+      ],
+      [
+        "postgres://oidc:pw@db/oidc?sslmode=verify-full&sslrootcert=/etc/ca.pem",
+        "the URL parameter sslrootcert is not supported (only sslrootcert=system is read",
+      ],
+      [
+        "postgres://oidc:pw@db/oidc?sslcert=/c.pem&sslkey=/k.pem",
+        "the URL parameter sslcert is not supported (client certificates are not supported)",
+      ],
+      [
+        "postgres://oidc:pw@db/oidc?sslmode=verify_full",
+        "the URL parameter sslmode is not supported (must be one of disable",
+      ],
+      [
+        "postgres://oidc:pw@db/oidc?search_path=evil",
+        "the URL parameter search_path is not supported (supported: sslmode",
+      ],
+    ]) {
+      const text = issues(env({ OIDC_PROXY_STORE: url as string })).join("\n")
+      assert.include(text, `OIDC_PROXY_STORE: ${said}`)
+      assert.notInclude(text, "hunter2")
+    }
+  })
+
   it("maskCredentials - a password in the userinfo (even one holding / or @) or in a password= parameter", () => {
     assert.strictEqual(
       GatewayConfig.maskCredentials("postgres://oidc:s3cr/et@x@db:5432/oidc"),
@@ -515,6 +554,28 @@ describe("GatewayConfig", () => {
       GatewayConfig.maskCredentials("postgresql://db/oidc?user=oidc&password=s3cret&sslmode=require"),
       "postgresql://db/oidc?user=oidc&password=***&sslmode=require",
     )
+  })
+
+  it("maskCredentials - a password holding a space or a tab, and a user name with a space, are masked too", () => {
+    for (const [text, masked] of [
+      ["postgres://oidc:pass word@db/oidc", "postgres://oidc:***@db/oidc"],
+      ["postgres://oidc:pass\tword@db/oidc", "postgres://oidc:***@db/oidc"],
+      ["postgres://pg user:hunter2@db/oidc", "postgres://pg user:***@db/oidc"],
+      [
+        "postgres://db/oidc?password=pass word&sslmode=require",
+        "postgres://db/oidc?password=***&sslmode=require",
+      ],
+    ]) {
+      assert.strictEqual(GatewayConfig.maskCredentials(text as string), masked)
+    }
+  })
+
+  it("read - a long store URL that does not parse is cut after its password is masked, not before", () => {
+    // 64 bytes of base64 hold a / (the URL then does not parse) and push the @ past the 80th character.
+    const password = `${"hunter2".repeat(11)}/x`
+    const text = issues(env({ OIDC_PROXY_STORE: `postgres://oidc:${password}@db:5432/oidc` })).join("\n")
+    assert.include(text, "OIDC_PROXY_STORE: must be postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+    assert.notInclude(text, "hunter2")
   })
 
   it("read - the text in effect and its source, per variable", () => {

@@ -174,6 +174,41 @@ const storeSchemes = [
   "postgres://USER:PASSWORD@HOST:PORT/DATABASE",
 ]
 
+/**
+ * The `postgres` driver reads only `sslmode` (and `sslrootcert=system`) of libpq's URL parameters;
+ * any other becomes a server setting sent at connect — `password=` travels there, unencrypted
+ * without TLS, and is not used to log in; a `sslrootcert`/`sslcert`/`sslkey` file is never read.
+ * So the parameters the driver honours are accepted and the others refused by name.
+ */
+const postgresParameters: Record<string, ReadonlyArray<string> | undefined> = {
+  sslmode: ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"],
+  sslrootcert: ["system"],
+  target_session_attrs: ["any", "read-write", "read-only", "primary", "standby", "prefer-standby"],
+  application_name: undefined,
+}
+
+const postgresHints: Record<string, string> = {
+  password: "put the password in the URL: postgres://USER:PASSWORD@HOST:PORT/DATABASE",
+  sslrootcert: "only sslrootcert=system is read; for a private CA set NODE_EXTRA_CA_CERTS to its file",
+  sslcert: "client certificates are not supported",
+  sslkey: "client certificates are not supported",
+}
+
+const postgresUrlIssue = (url: URL): string | undefined => {
+  for (const [name, value] of url.searchParams) {
+    const known = Object.hasOwn(postgresParameters, name)
+    const values = known ? postgresParameters[name] : undefined
+    if (known && (values === undefined || values.includes(value))) continue
+    const hint =
+      postgresHints[name] ??
+      (known
+        ? `must be one of ${values?.join(", ")}`
+        : `supported: ${Object.keys(postgresParameters).join(", ")}`)
+    return `the URL parameter ${name} is not supported (${hint})`
+  }
+  return undefined
+}
+
 const parseStore = (raw: string): Result.Result<StoreSpec, string> => {
   const s = raw.trim()
   if (s === "memory") return Result.succeed({ _tag: "memory" })
@@ -191,9 +226,10 @@ const parseStore = (raw: string): Result.Result<StoreSpec, string> => {
   }
   if (s.startsWith("postgres://") || s.startsWith("postgresql://")) {
     const url = absoluteUrl(s)
-    return url === undefined || url.hostname === ""
-      ? Result.fail("must be postgres://USER:PASSWORD@HOST:PORT/DATABASE")
-      : Result.succeed({ _tag: "postgres", url: s })
+    if (url === undefined || url.hostname === "")
+      return Result.fail("must be postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+    const issue = postgresUrlIssue(url)
+    return issue === undefined ? Result.succeed({ _tag: "postgres", url: s }) : Result.fail(issue)
   }
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(s)?.[1]
   const near = suggest(scheme ?? s, ["sqlite", "memory", "redis", "rediss", "postgres", "postgresql"])
