@@ -19,7 +19,6 @@ import {
   type OAuthError,
   ProxyConfig,
   Store,
-  TokenStore,
   Upstream,
 } from "@oidc-proxy/core"
 import { Respond, WebHandler } from "@oidc-proxy/http"
@@ -34,7 +33,6 @@ import {
   Logger,
   LogLevel,
   ManagedRuntime,
-  Option,
   References,
   Result,
   Scope,

@@ -251,18 +251,19 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
       idp.signer === "idp" ? [privateKey, kid] : [attacker.privateKey, attackerKid]
     const opaque = `opaque-${random()}`
     if (idp.opaque) opaqueTokens.set(opaque, { sub: idp.subject, scope, exp: now + idp.expiresIn })
-    const access_token = idp.opaqueAccessToken ??
+    const access_token =
+      idp.opaqueAccessToken ??
       (idp.opaque
-      ? opaque
-      : await new SignJWT({ scope, client_id: clientId, ...idp.claims })
-          .setProtectedHeader({ alg: "RS256", kid: signingKid, typ: "at+jwt" })
-          .setIssuer(issuer)
-          .setSubject(idp.subject)
-          .setAudience(audience)
-          .setIssuedAt(now)
-          .setExpirationTime(now + idp.expiresIn)
-          .setJti(random())
-          .sign(signingKey))
+        ? opaque
+        : await new SignJWT({ scope, client_id: clientId, ...idp.claims })
+            .setProtectedHeader({ alg: "RS256", kid: signingKid, typ: "at+jwt" })
+            .setIssuer(issuer)
+            .setSubject(idp.subject)
+            .setAudience(audience)
+            .setIssuedAt(now)
+            .setExpirationTime(now + idp.expiresIn)
+            .setJti(random())
+            .sign(signingKey))
     const id_token = idp.idTokens
       ? await new SignJWT({ ...idp.claims, ...(nonce === null ? {} : { nonce }) })
           .setProtectedHeader({ alg: "RS256", kid: signingKid })
