@@ -9,6 +9,9 @@
  * multi-tenant `/organizations/v2.0` discovery document naming the `{tenantid}` template.
  * Google stand-in: `hd` in the id_token; the preset's id_token mode.
  * SAP CIS stand-in: the id_token is also the access token (LocalIdp's `sameJwt`).
+ * Keycloak, Auth0, Okta and Cognito stand-ins: the issuer's path, and access tokens with the
+ * provider's documented claims (LocalIdp's `accessTokenShape`; Auth0's `audience` parameter through
+ * `audienceParameter`). The gateway is configured only through the preset's variables.
  */
 import {
   GatewayProcess,
@@ -38,17 +41,21 @@ const signIn = (url: string, login: string) =>
     scope: "openid email offline_access",
   })
 
-/** whoami, refresh, the refreshed token works, revoke, 401. */
+/**
+ * whoami (`user` defaults to the login, which is the stand-in's `sub`), refresh, the refreshed token
+ * works, revoke, 401.
+ */
 const fullFlow = async (
   url: string,
   login: string,
-  email: string,
+  email: string | null,
   scopes = "email offline_access openid profile",
+  user = login,
 ) => {
   const { client, provider } = await signIn(url, login)
   const result = await client.callTool({ name: "whoami", arguments: {} })
   expect(result.structuredContent).toMatchObject({
-    user: login,
+    user,
     email,
     scopes,
   })
@@ -177,5 +184,167 @@ withPreset(
   },
   async (url) => {
     await fullFlow(url, "ada", "ada@example.test")
+  },
+)
+
+/**
+ * The scopes in the access tokens of the stand-ins below: what the proxy asked for, but without
+ * `offline_access`, which oidc-provider grants only with `prompt=consent` (the providers imitated
+ * keep it; Cognito has no such scope).
+ */
+const grantedScopes = "email openid profile"
+
+const keycloakUser = "5b0e6c3a-7f21-4d8e-9a44-1c2b3d4e5f60"
+
+withPreset(
+  "keycloak",
+  // Realm issuer; an access token as Keycloak writes it with an "Audience" mapper for the proxy's
+  // client: `aud` an array with `account` besides, `azp`, `typ: Bearer`, `scope` a string with
+  // `openid`, the profile and email claims, realm roles.
+  {
+    idp: {
+      issuerPath: "/realms/mcp",
+      accounts: {
+        [keycloakUser]: { email: "ada@example.org", email_verified: true, preferred_username: "ada" },
+      },
+      accessTokenShape: {
+        typ: "JWT",
+        claims: (t, granted) => ({
+          exp: t["exp"],
+          iat: t["iat"],
+          jti: t["jti"],
+          iss: t["iss"],
+          aud: [t["client_id"], "account"],
+          sub: t["sub"],
+          typ: "Bearer",
+          azp: t["client_id"],
+          sid: "3c1d7e1b-0b55-4a49-9a0f-6a2f7e0c8d11",
+          realm_access: { roles: ["offline_access", "default-roles-mcp"] },
+          resource_access: { account: { roles: ["manage-account", "view-profile"] } },
+          scope: granted.scope,
+          email_verified: true,
+          preferred_username: "ada",
+          email: "ada@example.org",
+        }),
+      },
+    },
+    env: (_idp, base) => ({ OIDC_PROXY_KEYCLOAK_URL: base, OIDC_PROXY_KEYCLOAK_REALM: "mcp" }),
+  },
+  async (url) => {
+    await fullFlow(url, keycloakUser, "ada@example.org", grantedScopes)
+  },
+)
+
+const auth0Api = "https://api.example.test/"
+
+withPreset(
+  "auth0",
+  // Issuer with the trailing slash; a JWT access token only for an authorization request naming the
+  // API in `audience` (without it the stand-in issues an opaque token, as Auth0 does); `aud` the API
+  // and the tenant's userinfo; RBAC's `permissions` next to `scope`; no email in the access token.
+  {
+    idp: {
+      issuerPath: "/",
+      audience: auth0Api,
+      audienceParameter: "audience",
+      accounts: { "auth0|ada": { email: "ada@example.com", email_verified: true } },
+      accessTokenShape: {
+        typ: "JWT",
+        claims: (t, granted) => ({
+          iss: t["iss"],
+          sub: t["sub"],
+          aud: [auth0Api, `${t["iss"]}userinfo`],
+          iat: t["iat"],
+          exp: t["exp"],
+          azp: t["client_id"],
+          scope: granted.scope,
+          permissions: ["read:tools", "admin:everything"],
+        }),
+      },
+    },
+    env: (idp) => ({
+      OIDC_PROXY_AUTH0_DOMAIN: "example.eu.auth0.com",
+      OIDC_PROXY_UPSTREAM_ISSUER: idp.issuer,
+      OIDC_PROXY_UPSTREAM_AUDIENCE: auth0Api,
+    }),
+  },
+  async (url) => {
+    // No email: Auth0 puts none in access tokens (only as a namespaced custom claim, by an Action).
+    await fullFlow(url, "auth0|ada", null, grantedScopes)
+  },
+)
+
+withPreset(
+  "okta",
+  // The default custom authorization server: `aud` api://default, `scp` an array, `cid` the client,
+  // `uid` the user id, and `sub` the user's login (the id_token's `sub` is the user id).
+  {
+    idp: {
+      issuerPath: "/oauth2/default",
+      audience: "api://default",
+      accounts: { "00u1ada2b3c4d5e6f7g8": { email: "ada@example.com", email_verified: true } },
+      accessTokenShape: {
+        claims: (t, granted) => ({
+          ver: 1,
+          jti: `AT.${String(t["jti"])}`,
+          iss: t["iss"],
+          aud: "api://default",
+          iat: t["iat"],
+          exp: t["exp"],
+          cid: t["client_id"],
+          uid: t["sub"],
+          scp: granted.scope.split(" "),
+          auth_time: t["iat"],
+          sub: "ada@example.com",
+        }),
+      },
+    },
+    env: (idp) => ({ OIDC_PROXY_OKTA_DOMAIN: "example.okta.com", OIDC_PROXY_UPSTREAM_ISSUER: idp.issuer }),
+  },
+  async (url) => {
+    await fullFlow(url, "00u1ada2b3c4d5e6f7g8", null, grantedScopes, "ada@example.com")
+  },
+)
+
+const cognitoPool = "eu-west-1_AbCdEf123"
+const cognitoUser = "d4c8a3f2-1b6e-4f0a-9c7d-2e5b8a1f3c90"
+
+withPreset(
+  "cognito",
+  // The user pool's issuer; an access token without `aud`, naming the app client in `client_id`,
+  // with `token_use: access`, `username` and `cognito:groups`; the id_token keeps `aud`.
+  {
+    idp: {
+      issuerPath: `/${cognitoPool}`,
+      accounts: {
+        [cognitoUser]: {
+          email: "ada@example.com",
+          email_verified: true,
+          extra: { "cognito:username": "ada", "cognito:groups": ["admins"], token_use: "id" },
+        },
+      },
+      accessTokenShape: {
+        claims: (t, granted) => ({
+          sub: t["sub"],
+          "cognito:groups": ["admins"],
+          iss: t["iss"],
+          version: 2,
+          client_id: t["client_id"],
+          origin_jti: "7f1e2d3c-4b5a-4968-8776-655443322110",
+          token_use: "access",
+          scope: granted.scope,
+          auth_time: t["iat"],
+          exp: t["exp"],
+          iat: t["iat"],
+          jti: t["jti"],
+          username: "ada",
+        }),
+      },
+    },
+    env: (idp) => ({ OIDC_PROXY_COGNITO_USER_POOL_ID: cognitoPool, OIDC_PROXY_UPSTREAM_ISSUER: idp.issuer }),
+  },
+  async (url) => {
+    // No email: Cognito's access tokens carry none (the id_token does).
+    await fullFlow(url, cognitoUser, null, grantedScopes)
   },
 )

@@ -12,13 +12,15 @@
  * own key), and the answer is a new JWT access token for the requested audience, with `act`.
  *
  * The `sameJwt` mode imitates SAP Cloud Identity Services: the token endpoint answers with the id_token in
- * both `access_token` and `id_token` (see {@link LocalIdpOptions.sameJwt}).
+ * both `access_token` and `id_token` (see {@link LocalIdpOptions.sameJwt}). `accessTokenShape` and
+ * `audienceParameter` give the access tokens another provider's documented shape (Keycloak's `azp` and
+ * audience mappers, Okta's `scp` array, Cognito's `client_id` without `aud`, Auth0's `audience`).
  *
  * @since 0.1.0
  */
 import { randomBytes } from "node:crypto"
 import { createServer } from "node:http"
-import { exportJWK, generateKeyPair, jwtVerify, SignJWT } from "jose"
+import { decodeJwt, exportJWK, generateKeyPair, jwtVerify, SignJWT } from "jose"
 import Provider, { type Client, type Configuration, errors, type KoaContextWithOIDC } from "oidc-provider"
 import { close, listen } from "./internal/net.ts"
 
@@ -122,9 +124,24 @@ export interface LocalIdpOptions {
   readonly tokenExchange?: TokenExchangeOptions
   /**
    * Path the provider is mounted at, so the issuer is `http://127.0.0.1:<port><issuerPath>` (Entra's
-   * `/{tenant id}/v2.0`). Default: none.
+   * `/{tenant id}/v2.0`, Keycloak's `/realms/{realm}`). A trailing `/` stays in the issuer only
+   * (Auth0's `https://{domain}/`); the endpoints are below the path without it. Default: none.
    */
   readonly issuerPath?: string
+  /**
+   * Reshape the JWT access tokens as another provider writes them: the token endpoint's access token
+   * (code and refresh grants alike) is replaced by one signed with the same key, whose payload is
+   * `claims` of what oidc-provider issued (`sub`, `client_id`, `aud`, `scope`, `iss`, `jti`, `iat`,
+   * `exp`, the account's `extra`) and the scopes granted (the authorization code's or refresh token's,
+   * `openid` and the like included). Opaque access tokens are left alone. Default: none.
+   */
+  readonly accessTokenShape?: AccessTokenShape
+  /**
+   * The authorization parameter that names the API, as Auth0's `audience`: its value is taken as the
+   * resource indicator (it must equal `audience`), and there is no default resource, so an
+   * authorization request without it gets an opaque access token, as Auth0 issues. Default: none.
+   */
+  readonly audienceParameter?: string
   /**
    * A second discovery document at `<path>/.well-known/openid-configuration`: the provider's own, with
    * its `issuer` replaced by `issuer` (Entra's multi-tenant `/organizations/v2.0` document naming the
@@ -136,6 +153,21 @@ export interface LocalIdpOptions {
    * interactions), which are intentional here. Other warnings still print. Default true.
    */
   readonly quiet?: boolean
+}
+
+/**
+ * See {@link LocalIdpOptions.accessTokenShape}.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface AccessTokenShape {
+  readonly claims: (
+    issued: Readonly<Record<string, unknown>>,
+    granted: { readonly scope: string },
+  ) => Record<string, unknown>
+  /** The JWT header's `typ`; default none (oidc-provider's own tokens say `at+jwt`). */
+  readonly typ?: string
 }
 
 /**
@@ -220,8 +252,8 @@ export const startLocalIdp = async (options: LocalIdpOptions = {}): Promise<Loca
   const server = createServer()
   const port = await listen(server, options.port ?? 0)
   const base = `http://127.0.0.1:${port}`
-  const mount = options.issuerPath ?? ""
-  const issuer = options.issuer ?? `${base}${mount}`
+  const mount = (options.issuerPath ?? "").replace(/\/$/, "")
+  const issuer = options.issuer ?? `${base}${options.issuerPath ?? ""}`
   const client: LocalIdpClient = {
     client_id: options.client?.client_id ?? "proxy-client",
     client_secret: options.client?.client_secret ?? randomBytes(24).toString("base64url"),
@@ -254,6 +286,9 @@ export const startLocalIdp = async (options: LocalIdpOptions = {}): Promise<Loca
     throw error
   }
   if (sameJwt) provider.use(sameJwtMiddleware)
+  if (options.accessTokenShape !== undefined)
+    provider.use(reshapeMiddleware(options.accessTokenShape, privateKey, jwk.kid))
+  if (options.audienceParameter !== undefined) provider.use(audienceMiddleware(options.audienceParameter))
   if (exchange !== undefined)
     registerTokenExchange(provider, exchange, options.tokenExchange?.audiences, {
       issuer,
@@ -376,7 +411,8 @@ const configuration = async (
       registration: { enabled: options.registration ?? false },
       resourceIndicators: {
         enabled: true,
-        defaultResource: () => audience,
+        // With `audienceParameter`, none: a request that does not name the API gets an opaque token.
+        defaultResource: () => (options.audienceParameter === undefined ? audience : undefined),
         // The token endpoint may omit `resource` and still get the granted audience (JWT), not an opaque
         // userinfo token.
         useGrantedResource: () => true,
@@ -546,6 +582,41 @@ const revocationPolicy = (
   if (client.clientAuthMethod === "none") return false
   throw new errors.InvalidRequest("client is not authorized to revoke the presented token")
 }
+
+/**
+ * Replaces the token endpoint's JWT access token by one with `shape`'s claims, signed with the
+ * provider's key. A token the gateway cannot tell from the provider's own: same issuer, key and `kid`.
+ */
+const reshapeMiddleware =
+  (shape: AccessTokenShape, privateKey: CryptoKey, kid: string) =>
+  async (ctx: KoaContextWithOIDC, next: () => Promise<unknown>): Promise<void> => {
+    await next()
+    if (ctx.oidc?.route !== "token" || ctx.status !== 200) return
+    const body = ctx.body as Record<string, unknown> | undefined
+    const token = body?.["access_token"]
+    if (body === undefined || typeof token !== "string" || token.split(".").length !== 3) return
+    const issued = decodeJwt(token)
+    // The grant's scopes: the token response's `scope` names only the API's (oidc-provider's resource
+    // indicators), where the providers imitated here list `openid` and the like too.
+    const entities = ctx.oidc.entities as { readonly [k: string]: { readonly scope?: string } | undefined }
+    const scope = entities["AuthorizationCode"]?.scope ?? entities["RefreshToken"]?.scope ?? ""
+    body["access_token"] = await new SignJWT(shape.claims(issued, { scope }))
+      .setProtectedHeader({ alg: "RS256", kid, ...(shape.typ === undefined ? {} : { typ: shape.typ }) })
+      .sign(privateKey)
+  }
+
+/**
+ * Auth0's `audience` authorization parameter as oidc-provider's `resource` (RFC 8707): the API a
+ * request names decides whether its access token is a JWT for that API.
+ */
+const audienceMiddleware =
+  (parameter: string) =>
+  async (ctx: KoaContextWithOIDC, next: () => Promise<unknown>): Promise<void> => {
+    const value = ctx.query[parameter]
+    if (typeof value === "string" && ctx.method === "GET" && ctx.path === "/auth")
+      ctx.query = { ...ctx.query, resource: value }
+    await next()
+  }
 
 /**
  * SAP Cloud Identity Services returns one JWT as both `access_token` and `id_token`. oidc-provider always
