@@ -14,7 +14,8 @@
  * anything, hostile values included. With `opaque` on, access tokens are random strings the IdP
  * remembers and answers for at `/introspect` (RFC 7662, client authentication as at the token
  * endpoint): `active` until revoked, expired or switched off with `active = false`; the endpoint
- * can answer 503 (`introspectionMode`).
+ * can answer 503 (`introspectionMode`); `/userinfo` answers the same tokens' claims to their bearer
+ * (and records every bearer it was shown).
  */
 import { createHash, randomBytes } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
@@ -75,6 +76,8 @@ export interface FakeIdp {
   active: boolean
   /** Behaviour of `/introspect`. */
   introspectionMode: "ok" | "503"
+  /** The bearer tokens `/userinfo` received (it answers for opaque tokens, like `/introspect`). */
+  readonly userinfoBearers: Array<string>
   /** Switches the JWKS endpoint; resolves once the change is in effect. */
   readonly setJwks: (mode: JwksMode) => Promise<void>
   /** Requests each endpoint received (a hung or refused request counts when it arrived). */
@@ -85,6 +88,7 @@ export interface FakeIdp {
     revoke: number
     discovery: number
     introspect: number
+    userinfo: number
   }
   readonly close: () => Promise<void>
 }
@@ -156,8 +160,11 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     { redirect_uri: string; challenge: string; scope: string; nonce: string | null }
   >()
   const refreshTokens = new Map<string, string>()
-  const counts = { jwks: 0, code: 0, refresh: 0, revoke: 0, discovery: 0, introspect: 0 }
-  const opaqueTokens = new Map<string, { sub: string; scope: string; exp: number }>()
+  const counts = { jwks: 0, code: 0, refresh: 0, revoke: 0, discovery: 0, introspect: 0, userinfo: 0 }
+  const opaqueTokens = new Map<
+    string,
+    { sub: string; scope: string; exp: number; claims: Record<string, unknown> }
+  >()
   let jwksMode: JwksMode = "ok"
 
   const attacker = await generateKeyPair("RS256")
@@ -199,6 +206,7 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     opaque: false,
     active: true,
     introspectionMode: "ok",
+    userinfoBearers: [],
     attackerJwks,
     streamed: [],
     counts,
@@ -227,7 +235,8 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     const [signingKey, signingKid] =
       idp.signer === "idp" ? [privateKey, kid] : [attacker.privateKey, attackerKid]
     const opaque = `opaque-${random()}`
-    if (idp.opaque) opaqueTokens.set(opaque, { sub: idp.subject, scope, exp: now + idp.expiresIn })
+    if (idp.opaque)
+      opaqueTokens.set(opaque, { sub: idp.subject, scope, exp: now + idp.expiresIn, claims: idp.claims })
     const access_token = idp.opaque
       ? opaque
       : await new SignJWT({ scope, client_id: clientId, ...idp.claims })
@@ -328,6 +337,17 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     })
   }
 
+  // OpenID Connect Core §5.3: the claims of the user behind a bearer the IdP issued, else 401.
+  const userinfo = (req: IncomingMessage, res: ServerResponse) => {
+    counts.userinfo++
+    const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1] ?? ""
+    idp.userinfoBearers.push(token)
+    const known = opaqueTokens.get(token)
+    if (known === undefined || !idp.active || known.exp <= Math.floor(Date.now() / 1000))
+      return json(res, 401, { error: "invalid_token" })
+    return json(res, 200, { ...known.claims, sub: known.sub })
+  }
+
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? "/", issuer)
     switch (url.pathname) {
@@ -372,6 +392,8 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
         return token(req, res)
       case "/introspect":
         return introspect(req, res)
+      case "/userinfo":
+        return userinfo(req, res)
       case "/revoke": {
         counts.revoke++
         if (idp.revocationMode !== "ok") return hostile(idp.revocationMode, res, "/revoke", req)
