@@ -76,6 +76,8 @@ export interface FakeIdp {
   active: boolean
   /** Behaviour of `/introspect`. */
   introspectionMode: "ok" | "503"
+  /** Rewrites an active token's introspection answer (hostile members); unset: the answer as is. */
+  introspectionAnswer: ((answer: Record<string, unknown>) => unknown) | undefined
   /** The bearer tokens `/userinfo` received (it answers for opaque tokens, like `/introspect`). */
   readonly userinfoBearers: Array<string>
   /** Switches the JWKS endpoint; resolves once the change is in effect. */
@@ -206,6 +208,7 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     opaque: false,
     active: true,
     introspectionMode: "ok",
+    introspectionAnswer: undefined,
     userinfoBearers: [],
     attackerJwks,
     streamed: [],
@@ -325,7 +328,7 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     const known = opaqueTokens.get(form.get("token") ?? "")
     const now = Math.floor(Date.now() / 1000)
     if (known === undefined || !idp.active || known.exp <= now) return json(res, 200, { active: false })
-    return json(res, 200, {
+    const answer = {
       active: true,
       sub: known.sub,
       scope: known.scope,
@@ -334,7 +337,8 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
       iss: issuer,
       exp: known.exp,
       token_type: "Bearer",
-    })
+    }
+    return json(res, 200, idp.introspectionAnswer === undefined ? answer : idp.introspectionAnswer(answer))
   }
 
   // OpenID Connect Core §5.3: the claims of the user behind a bearer the IdP issued, else 401.
