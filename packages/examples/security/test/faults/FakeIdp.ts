@@ -15,7 +15,8 @@
  * remembers and answers for at `/introspect` (RFC 7662, client authentication as at the token
  * endpoint): `active` until revoked, expired or switched off with `active = false`; the endpoint
  * can answer 503 (`introspectionMode`); `/userinfo` answers the same tokens' claims to their bearer
- * (and records every bearer it was shown).
+ * (and records every bearer it was shown). Both answers can be rewritten into hostile ones
+ * (`introspectionAnswer`, `userinfoAnswer`, `userinfoScopes`).
  */
 import { createHash, randomBytes } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
@@ -80,6 +81,10 @@ export interface FakeIdp {
   introspectionAnswer: ((answer: Record<string, unknown>) => unknown) | undefined
   /** The bearer tokens `/userinfo` received (it answers for opaque tokens, like `/introspect`). */
   readonly userinfoBearers: Array<string>
+  /** Rewrites a known token's userinfo answer (hostile members); unset: the answer as is. */
+  userinfoAnswer: ((answer: Record<string, unknown>) => unknown) | undefined
+  /** `X-OAuth-Scopes` of userinfo answers (an array: the header repeated); unset: none. */
+  userinfoScopes: string | Array<string> | undefined
   /** Switches the JWKS endpoint; resolves once the change is in effect. */
   readonly setJwks: (mode: JwksMode) => Promise<void>
   /** Requests each endpoint received (a hung or refused request counts when it arrived). */
@@ -210,6 +215,8 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     introspectionMode: "ok",
     introspectionAnswer: undefined,
     userinfoBearers: [],
+    userinfoAnswer: undefined,
+    userinfoScopes: undefined,
     attackerJwks,
     streamed: [],
     counts,
@@ -349,7 +356,9 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     const known = opaqueTokens.get(token)
     if (known === undefined || !idp.active || known.exp <= Math.floor(Date.now() / 1000))
       return json(res, 401, { error: "invalid_token" })
-    return json(res, 200, { ...known.claims, sub: known.sub })
+    const answer = { ...known.claims, sub: known.sub }
+    if (idp.userinfoScopes !== undefined) res.setHeader("x-oauth-scopes", idp.userinfoScopes)
+    return json(res, 200, idp.userinfoAnswer === undefined ? answer : idp.userinfoAnswer(answer))
   }
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
