@@ -86,7 +86,7 @@ describe("hostile userinfo answers", () => {
     idp.userinfoAnswer = undefined
     idp.userinfoScopes = ["repo,\tuser:email ,, repo", "gist"]
     expect((await allowedWith())["x-auth-request-scopes"]).toBe("gist repo user:email")
-    idp.userinfoScopes = "repo, r\u00e9po, \"q\""
+    idp.userinfoScopes = 'repo, r\u00e9po, "q"'
     expect((await allowedWith())["x-auth-request-scopes"]).toBe("repo")
   })
 })
