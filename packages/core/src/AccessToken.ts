@@ -98,15 +98,14 @@ export const resolveScopes = (
     : Scopes.fromClaims(claims)
 
 /**
- * `Scopes.normalize` of a recorded scope set, cheaply when its tokens are already single tokens
- * (non-empty, no whitespace — nearly always): the set itself when sorted without duplicates,
- * else a sorted copy without them.
+ * `Scopes.fromUpstream` of a recorded scope set, cheaply when its tokens are already scope tokens
+ * (nearly always): the set itself when sorted without duplicates, else a sorted copy without them.
  */
 const recorded = (tokens: ReadonlyArray<string>): Scopes.ScopeSet => {
   let sorted = true
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!
-    if (token === "" || /\s/.test(token)) return Scopes.normalize(tokens)
+    if (!Scopes.isScopeToken(token)) return Scopes.fromUpstream(tokens)
     if (i > 0 && !(tokens[i - 1]! < token)) sorted = false
   }
   if (sorted) return tokens

@@ -77,8 +77,9 @@ const audienceMatches = (aud: unknown, expected: string) =>
  * The claims of an RFC 7662 introspection answer, or why the token is refused: `active` must be
  * exactly `true`; `exp`/`nbf`, when present, numbers within the clock tolerance of `now`
  * (seconds); `iss`, when present, the configured issuer; `aud` must contain the expected audience
- * when one is configured. The subject is read from `rules.subjectClaim`. `scope`, `client_id` and
- * any other member are kept as the answer has them (the scope rule reads `scope`).
+ * when one is configured, and `client_id` the expected client when one is
+ * (`upstream.access_token_client_id`). The subject is read from `rules.subjectClaim`. `scope`,
+ * `client_id` and any other member are kept as the answer has them (the scope rule reads `scope`).
  *
  * @category constructors
  * @since 0.1.0
@@ -97,6 +98,8 @@ export const fromIntrospection = (
     return refuse("issuer", "The upstream token has another issuer")
   if (expect.audience !== undefined && !audienceMatches(body["aud"], expect.audience))
     return refuse("audience", "The upstream token is not for the expected audience")
+  if (expect.clientId !== undefined && body["client_id"] !== expect.clientId)
+    return refuse("audience", "The upstream token was issued to another client")
   const sub = subjectOf(body, rules.subjectClaim)
   if (sub === null) return refuse("claims", "The upstream answer's subject is malformed")
   const { active: _active, sub: _sub, ...rest } = body
@@ -215,7 +218,9 @@ export const make = (
       verify: (token, expect) =>
         Effect.gen(function* () {
           // The expectation is part of the key: an answer checked for one audience serves only it.
-          const key = yield* keys.hash(`${expect.issuer}\u0000${expect.audience ?? ""}\u0000${token}`)
+          const key = yield* keys.hash(
+            `${expect.issuer}\u0000${expect.audience ?? ""}\u0000${expect.clientId ?? ""}\u0000${token}`,
+          )
           const now = yield* Clock.currentTimeMillis
           const entry = entries.get(key)
           if (entry !== undefined && entry.until > now) return entry.claims

@@ -382,7 +382,8 @@ const strategyEndpoint = {
 
 /**
  * The combinations a field-by-field decode cannot see: half of the endpoints by hand, a strategy
- * whose endpoint is neither configured nor discoverable, a network strategy in id_token mode.
+ * whose endpoint is neither configured nor discoverable, a network strategy in id_token mode, a
+ * client check (`access_token_client_id`) that userinfo cannot make.
  */
 const upstreamIssues = (config: ProxyConfig): Array<string> => {
   const upstream = config.upstream
@@ -404,6 +405,11 @@ const upstreamIssues = (config: ProxyConfig): Array<string> => {
   if (upstream.verification !== "jwt" && config.verification_mode !== "access_token") {
     issues.push(
       `upstream.verification: "${upstream.verification}" verifies the upstream access token; it needs verification_mode "access_token"`,
+    )
+  }
+  if (upstream.verification === "userinfo" && upstream.access_token_client_id) {
+    issues.push(
+      `upstream.access_token_client_id: cannot be checked by upstream.verification "userinfo" (a userinfo answer does not name the client); use "jwt" or "introspection"`,
     )
   }
   return issues

@@ -29,6 +29,27 @@ export type ScopeSet = ReadonlyArray<string>
  */
 export const ScopeToken = Schema.String.check(Schema.isPattern(/^[\x21\x23-\x5B\x5D-\x7E]+$/))
 
+const scopeTokenPattern = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+
+/**
+ * Whether `value` is a scope token (`ScopeToken`).
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const isScopeToken = (value: string): boolean => scopeTokenPattern.test(value)
+
+/**
+ * `normalize` of scopes an upstream reported (a token's claims, a token response, a response
+ * header), keeping only scope tokens: anything else (a control character, a non-ASCII letter)
+ * names no scope the proxy grants or requires, and would break the identity header that lists
+ * the scopes for the target (every request of the user answered 502).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const fromUpstream = (tokens: Iterable<string>): ScopeSet => normalize(tokens).filter(isScopeToken)
+
 /**
  * A stored scope set (JSON array of scope tokens).
  *
@@ -65,7 +86,7 @@ export const parse = (scope: string | undefined): ScopeSet => (scope === undefin
 /**
  * Reads the scopes of a verified token's claims: `scope` as a space-separated string, and `scp`
  * as a string or an array of strings (Entra, Okta). Both are merged when both are present; any
- * other shape contributes nothing.
+ * other shape contributes nothing, and only scope tokens are kept (`fromUpstream`).
  *
  * @category constructors
  * @since 0.1.0
@@ -77,7 +98,7 @@ export const fromClaims = (claims: { readonly scope?: unknown; readonly scp?: un
   else if (Array.isArray(claims.scp)) {
     for (const s of claims.scp) if (typeof s === "string") tokens.push(s)
   }
-  return normalize(tokens)
+  return fromUpstream(tokens)
 }
 
 /**

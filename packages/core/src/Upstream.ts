@@ -77,8 +77,10 @@ export interface UpstreamClientShape {
   /** The validated discovery document. */
   readonly metadata: UpstreamMetadata
   /**
-   * Exchanges an authorization code (with the proxy's own PKCE verifier). With `nonce` (the one
-   * sent in the authorization request), the response's id_token must carry exactly it.
+   * Exchanges an authorization code (with the proxy's own PKCE verifier). A response's id_token
+   * has its claims checked (`iss`, `aud`, `exp`; the callback relies on this under a network
+   * verification strategy). With `nonce` (the one sent in the authorization request), the
+   * id_token must be present and carry exactly it.
    */
   readonly exchangeCode: (params: {
     readonly code: string

@@ -10,6 +10,7 @@
  */
 import { Schema } from "effect"
 import * as Decoded from "./internal/decoded.ts"
+import * as Scopes from "./Scopes.ts"
 
 /**
  * @category schemas
@@ -117,7 +118,7 @@ export const fromTokenResponse = (
         : undefined
   const scope =
     response.scope !== undefined && response.scope.trim() !== ""
-      ? [...new Set(response.scope.split(/\s+/).filter((s) => s !== ""))].sort()
+      ? [...Scopes.fromUpstream([response.scope])]
       : [...fallbackScope]
   return {
     id,

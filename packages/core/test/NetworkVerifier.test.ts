@@ -130,6 +130,37 @@ describe("NetworkVerifier", () => {
   )
 
   prop(
+    "fromIntrospection - with an expected client (upstream.access_token_client_id), an accepted answer names it in client_id",
+    fc.record({ body: answer, client_id: fc.oneof(fc.constantFrom("proxy", "other"), anyJson) }),
+    ({ body, client_id }) => {
+      const claims = NetworkVerifier.fromIntrospection(
+        { ...body, client_id },
+        { issuer, clientId: "proxy" },
+        rules,
+        now,
+      )
+      if (claims instanceof InvalidToken) return
+      assert.strictEqual(client_id, "proxy")
+    },
+  )
+
+  it("fromIntrospection - a token issued to another client of the IdP is refused when the client is checked", () => {
+    const body = { active: true, sub: "ada", client_id: "other-app", exp: now + 60 }
+    const refused = NetworkVerifier.fromIntrospection(body, { issuer, clientId: "proxy" }, rules, now)
+    assert.instanceOf(refused, InvalidToken)
+    if (refused instanceof InvalidToken) assert.strictEqual(refused.reason, "audience")
+    assert.notInstanceOf(
+      NetworkVerifier.fromIntrospection(
+        { ...body, client_id: "proxy" },
+        { issuer, clientId: "proxy" },
+        rules,
+        now,
+      ),
+      InvalidToken,
+    )
+  })
+
+  prop(
     "fromUserinfo - scopes are the reported header's, else the recorded set, never the body's",
     fc.record({
       body: answer,

@@ -93,6 +93,12 @@ describe("ProxyConfig", () => {
           idTokenMode.issues.join("\n"),
           /^upstream\.verification: "introspection" verifies the upstream access token/,
         )
+        // A userinfo answer does not say which client the token was issued to.
+        const userinfoClient = yield* upstream({ verification: "userinfo", access_token_client_id: true })
+        assert.match(
+          userinfoClient.issues.join("\n"),
+          /^upstream\.access_token_client_id: cannot be checked by upstream\.verification "userinfo"/,
+        )
       }),
   )
 

@@ -263,7 +263,8 @@ export const variables = {
   }),
   upstreamCheckClientId: v("OIDC_PROXY_UPSTREAM_CHECK_CLIENT_ID", {
     default: "false",
-    description: "true: upstream access tokens must carry client_id = the client id (tokens without aud)",
+    description:
+      "true: upstream access tokens (or their introspection answer) must carry client_id = the client id (tokens without aud; not with userinfo)",
     parse: P.boolean,
     proxy: "upstream.access_token_client_id",
   }),

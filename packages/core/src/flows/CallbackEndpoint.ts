@@ -13,6 +13,7 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Option } from "effect"
+import { decodeJwt, type JWTPayload } from "jose"
 import * as AccessRules from "../AccessRules.ts"
 import * as ClientLookup from "../ClientLookup.ts"
 import * as Endpoints from "../Endpoints.ts"
@@ -20,7 +21,7 @@ import { Entropy } from "../Entropy.ts"
 import type { Transaction } from "../FlowRecords.ts"
 import { type OAuthFailure, oauth, type StoreError, type UpstreamError } from "../OAuthError.ts"
 import * as OfflineAccess from "../OfflineAccess.ts"
-import { advertisedScopes, Settings } from "../ProxyConfig.ts"
+import { advertisedScopes, type ProxyConfig, Settings } from "../ProxyConfig.ts"
 import * as Scopes from "../Scopes.ts"
 import * as TenantIssuer from "../TenantIssuer.ts"
 import { TokenStore } from "../TokenStore.ts"
@@ -119,9 +120,50 @@ const oversizedIdentity = (subject: string, email: unknown): string | undefined 
 }
 
 /**
+ * The claims of the id_token the code exchange returned, as the exchange checked them
+ * (`UpstreamClient.exchangeCode`: `iss`, `aud`, `exp`, `nonce`). Under a network verification
+ * strategy the verifier checks opaque access tokens and cannot verify an id_token (the userinfo
+ * endpoint would even receive it as a bearer); an id_token received directly from the token
+ * endpoint over TLS needs no signature check (OpenID Connect Core §3.1.3.7, item 6). `iss` and
+ * `aud` are checked again here; `undefined` when they do not hold or the id_token does not decode.
+ */
+const exchangedIdTokenClaims = (idToken: string, config: ProxyConfig): JWTPayload | undefined => {
+  let claims: JWTPayload
+  try {
+    claims = decodeJwt(idToken)
+  } catch {
+    return undefined
+  }
+  const { aud } = claims
+  const clientId = config.upstream.client_id
+  const forUs = aud === clientId || (Array.isArray(aud) && aud.includes(clientId))
+  const template = config.upstream.issuer_template ?? config.upstream.issuer
+  const issuer = TenantIssuer.resolve(template, { tid: claims["tid"] })
+  return forUs && issuer !== undefined && claims.iss === issuer ? claims : undefined
+}
+
+/**
+ * The id_token's claims: verified by the `UpstreamVerifier` (JWTs), else as the exchange checked
+ * them; or why not (the refusal's reason, for the log).
+ */
+const idTokenClaims = (idToken: string) =>
+  Effect.gen(function* () {
+    const config = yield* Settings
+    if (config.upstream.verification !== "jwt") {
+      const claims = exchangedIdTokenClaims(idToken, config)
+      return claims === undefined ? "issuer or audience" : claims
+    }
+    const issuer = config.upstream.issuer_template ?? config.upstream.issuer
+    const verified = yield* Effect.result(
+      (yield* UpstreamVerifier).verify(idToken, { issuer, audience: config.upstream.client_id }),
+    )
+    return verified._tag === "Failure" ? verified.failure.reason : verified.success
+  })
+
+/**
  * The access rules (`AccessRules`) over the signed-in identity: the verified token's claims, and in
- * access_token mode also the id_token's (verified the same way, against the client id), which is
- * where providers put `email`, `hd` and `groups`. `undefined` when the sign-in may go on.
+ * access_token mode also the id_token's (verified against the client id), which is where providers
+ * put `email`, `hd` and `groups`. `undefined` when the sign-in may go on.
  */
 const accessDenial = (set: UpstreamTokenSet, claims: VerifiedClaims) =>
   Effect.gen(function* () {
@@ -129,19 +171,16 @@ const accessDenial = (set: UpstreamTokenSet, claims: VerifiedClaims) =>
     if (!AccessRules.isRestricted(config.access)) return undefined
     let identity: Readonly<Record<string, unknown>> = claims
     if (config.verification_mode === "access_token" && set.id_token !== undefined) {
-      const issuer = config.upstream.issuer_template ?? config.upstream.issuer
-      const idToken = yield* Effect.result(
-        (yield* UpstreamVerifier).verify(set.id_token, { issuer, audience: config.upstream.client_id }),
-      )
-      if (idToken._tag === "Failure")
+      const idToken: Readonly<Record<string, unknown>> | string = yield* idTokenClaims(set.id_token)
+      if (typeof idToken === "string")
         return {
-          reason: `id_token: ${idToken.failure.reason}`,
+          reason: `id_token: ${idToken}`,
           response: {
             error: "server_error",
             error_description: "The identity provider's id_token could not be verified",
           },
         }
-      identity = { ...claims, ...idToken.success }
+      identity = { ...claims, ...idToken }
     }
     const reason = AccessRules.denial(config.access, identity)
     return reason === undefined

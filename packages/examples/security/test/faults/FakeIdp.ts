@@ -16,7 +16,9 @@
  * anything, hostile values included. With `opaque` on, access tokens are random strings the IdP
  * remembers and answers for at `/introspect` (RFC 7662, client authentication as at the token
  * endpoint): `active` until revoked, expired or switched off with `active = false`; the endpoint
- * can answer 503 (`introspectionMode`).
+ * can answer 503 (`introspectionMode`); `/userinfo` answers the same tokens' claims to their bearer
+ * (and records every bearer it was shown). Both answers can be rewritten into hostile ones
+ * (`introspectionAnswer`, `userinfoAnswer`, `userinfoScopes`).
  */
 import { createHash, randomBytes } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
@@ -92,6 +94,14 @@ export interface FakeIdp {
   active: boolean
   /** Behaviour of `/introspect`. */
   introspectionMode: "ok" | "503"
+  /** Rewrites an active token's introspection answer (hostile members); unset: the answer as is. */
+  introspectionAnswer: ((answer: Record<string, unknown>) => unknown) | undefined
+  /** The bearer tokens `/userinfo` received (it answers for opaque tokens, like `/introspect`). */
+  readonly userinfoBearers: Array<string>
+  /** Rewrites a known token's userinfo answer (hostile members); unset: the answer as is. */
+  userinfoAnswer: ((answer: Record<string, unknown>) => unknown) | undefined
+  /** `X-OAuth-Scopes` of userinfo answers (an array: the header repeated); unset: none. */
+  userinfoScopes: string | Array<string> | undefined
   /** Switches the JWKS endpoint; resolves once the change is in effect. */
   readonly setJwks: (mode: JwksMode) => Promise<void>
   /** Requests each endpoint received (a hung or refused request counts when it arrived). */
@@ -103,6 +113,7 @@ export interface FakeIdp {
     discovery: number
     introspect: number
     exchange: number
+    userinfo: number
   }
   readonly close: () => Promise<void>
 }
@@ -176,8 +187,20 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     { redirect_uri: string; challenge: string; scope: string; nonce: string | null }
   >()
   const refreshTokens = new Map<string, string>()
-  const counts = { jwks: 0, code: 0, refresh: 0, revoke: 0, discovery: 0, introspect: 0, exchange: 0 }
-  const opaqueTokens = new Map<string, { sub: string; scope: string; exp: number }>()
+  const counts = {
+    jwks: 0,
+    code: 0,
+    refresh: 0,
+    revoke: 0,
+    discovery: 0,
+    introspect: 0,
+    userinfo: 0,
+    exchange: 0,
+  }
+  const opaqueTokens = new Map<
+    string,
+    { sub: string; scope: string; exp: number; claims: Record<string, unknown> }
+  >()
   let jwksMode: JwksMode = "ok"
 
   const attacker = await generateKeyPair("RS256")
@@ -222,6 +245,10 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     opaque: false,
     active: true,
     introspectionMode: "ok",
+    introspectionAnswer: undefined,
+    userinfoBearers: [],
+    userinfoAnswer: undefined,
+    userinfoScopes: undefined,
     attackerJwks,
     streamed: [],
     counts,
@@ -250,7 +277,8 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     const [signingKey, signingKid] =
       idp.signer === "idp" ? [privateKey, kid] : [attacker.privateKey, attackerKid]
     const opaque = `opaque-${random()}`
-    if (idp.opaque) opaqueTokens.set(opaque, { sub: idp.subject, scope, exp: now + idp.expiresIn })
+    if (idp.opaque)
+      opaqueTokens.set(opaque, { sub: idp.subject, scope, exp: now + idp.expiresIn, claims: idp.claims })
     const access_token =
       idp.opaqueAccessToken ??
       (idp.opaque
@@ -342,7 +370,7 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     const known = opaqueTokens.get(form.get("token") ?? "")
     const now = Math.floor(Date.now() / 1000)
     if (known === undefined || !idp.active || known.exp <= now) return json(res, 200, { active: false })
-    return json(res, 200, {
+    const answer = {
       active: true,
       sub: known.sub,
       scope: known.scope,
@@ -351,7 +379,21 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
       iss: issuer,
       exp: known.exp,
       token_type: "Bearer",
-    })
+    }
+    return json(res, 200, idp.introspectionAnswer === undefined ? answer : idp.introspectionAnswer(answer))
+  }
+
+  // OpenID Connect Core §5.3: the claims of the user behind a bearer the IdP issued, else 401.
+  const userinfo = (req: IncomingMessage, res: ServerResponse) => {
+    counts.userinfo++
+    const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1] ?? ""
+    idp.userinfoBearers.push(token)
+    const known = opaqueTokens.get(token)
+    if (known === undefined || !idp.active || known.exp <= Math.floor(Date.now() / 1000))
+      return json(res, 401, { error: "invalid_token" })
+    const answer = { ...known.claims, sub: known.sub }
+    if (idp.userinfoScopes !== undefined) res.setHeader("x-oauth-scopes", idp.userinfoScopes)
+    return json(res, 200, idp.userinfoAnswer === undefined ? answer : idp.userinfoAnswer(answer))
   }
 
   const exchange = (req: IncomingMessage, res: ServerResponse, form: URLSearchParams) => {
@@ -416,6 +458,8 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
         return token(req, res)
       case "/introspect":
         return introspect(req, res)
+      case "/userinfo":
+        return userinfo(req, res)
       case "/revoke": {
         counts.revoke++
         if (idp.revocationMode !== "ok") return hostile(idp.revocationMode, res, "/revoke", req)

@@ -1,0 +1,71 @@
+/**
+ * Access rules under a network verification strategy (introspection, userinfo), against the fake
+ * IdP in opaque mode whose token responses also carry an id_token (scope `openid`). The rules read
+ * the identity's claims at the callback; the id_token's are there, checked at the code exchange
+ * (issuer, audience, expiry, nonce). An id_token is never sent to the introspection or userinfo
+ * endpoint (neither verifies id_tokens; the userinfo endpoint would receive it as a bearer): an
+ * allowed account signs in, another is refused with `access_denied`.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type FakeIdp, startFakeIdp } from "./FakeIdp.ts"
+import { backFromIdp, bearer, gatewayEnv, redeem, startTarget, type Target, toIdp } from "./flows.ts"
+import { freePort, type GatewayProcess, spawnGateway } from "./processes.ts"
+
+let idp: FakeIdp
+let target: Target
+const gateways: Array<GatewayProcess> = []
+
+beforeAll(async () => {
+  idp = await startFakeIdp()
+  idp.opaque = true
+  target = await startTarget()
+}, 30_000)
+
+afterAll(async () => {
+  for (const gateway of gateways) await gateway.stop("SIGKILL")
+  await target?.close()
+  await idp?.close()
+})
+
+const start = async (verification: "introspection" | "userinfo") => {
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const gateway = await spawnGateway(
+    url,
+    gatewayEnv(url, target.url, idp, "memory", {
+      OIDC_PROXY_LISTEN: `127.0.0.1:${port}`,
+      OIDC_PROXY_UPSTREAM_AUTHORIZATION_ENDPOINT: `${idp.issuer}/authorize`,
+      OIDC_PROXY_UPSTREAM_TOKEN_ENDPOINT: `${idp.issuer}/token`,
+      OIDC_PROXY_UPSTREAM_INTROSPECTION_ENDPOINT: `${idp.issuer}/introspect`,
+      OIDC_PROXY_UPSTREAM_USERINFO_ENDPOINT: `${idp.issuer}/userinfo`,
+      OIDC_PROXY_UPSTREAM_VERIFICATION: verification,
+      OIDC_PROXY_VERIFY_ID_TOKEN: "false",
+      OIDC_PROXY_ALLOWED_EMAIL_DOMAINS: "example.com",
+    }),
+  )
+  gateways.push(gateway)
+  return gateway
+}
+
+/** A sign-in through `url` as the IdP's current user: the client's redirect query. */
+const signInAs = async (url: string, email: string) => {
+  idp.claims = { email, email_verified: true }
+  const at = await toIdp(url, idp)
+  return { at, back: await backFromIdp(at) }
+}
+
+describe.each(["introspection", "userinfo"] as const)("access rules with %s verification", (verification) => {
+  it("reads the id_token's claims from the code exchange and never sends the id_token to the IdP's endpoints", async () => {
+    const gateway = await start(verification)
+    idp.userinfoBearers.length = 0
+    const allowed = await signInAs(gateway.url, "ada@example.com")
+    expect(allowed.back.searchParams.get("error_description"), allowed.back.href).toBeNull()
+    const tokens = await redeem(gateway.url, allowed.at, allowed.back.searchParams.get("code")!)
+    expect((await bearer(gateway.url, tokens.access_token)).status).toBe(200)
+
+    const refused = await signInAs(gateway.url, "eve@elsewhere.test")
+    expect(refused.back.searchParams.get("error"), refused.back.href).toBe("access_denied")
+    expect(refused.back.searchParams.get("code")).toBeNull()
+    for (const token of idp.userinfoBearers) expect(token, "an id_token sent as a bearer").toMatch(/^opaque-/)
+  }, 60_000)
+})
