@@ -52,10 +52,11 @@ const observableStore = () => {
         memory.setIfAbsent(key, value, ttl),
       ),
   })
+  // Quota slots count requests (a refused /token request is counted too); they are not records.
   const keys = async () => {
     const live: Array<string> = []
     for (const key of [...written].sort())
-      if (Option.isSome(await Effect.runPromise(memory.get(key)))) live.push(key)
+      if (!key.startsWith("quota:") && Option.isSome(await Effect.runPromise(memory.get(key)))) live.push(key)
     return live
   }
   return { layer: Layer.succeed(Store.Store, store), keys }
