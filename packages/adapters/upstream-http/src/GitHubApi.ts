@@ -74,12 +74,14 @@ const arrayOf = (label: string, answer: Answer) => {
   )
 }
 
-const getArray = (exchange: Exchange, url: string, token: string) =>
+/** The JSON array at `url`; `undefined` for a status in `absent` (the token may not read it). */
+const getArray = (exchange: Exchange, url: string, token: string, absent: ReadonlyArray<number> = []) =>
   Effect.gen(function* () {
     const answer = yield* exchange(
       HttpClientRequest.get(url, { headers: { ...apiHeaders, authorization: `Bearer ${token}` } }),
     )
     if (answer.status === 401) return yield* refused()
+    if (absent.includes(answer.status)) return undefined
     if (answer.status !== 200) return yield* failure(`GitHub ${new URL(url).pathname}`, answer.status)
     return yield* arrayOf(`GitHub ${new URL(url).pathname}`, answer)
   })
@@ -102,8 +104,8 @@ export const primaryVerifiedEmail = (entries: ReadonlyArray<unknown>): string | 
 
 /**
  * The claims GitHub adds to a `/user` answer: `email` and `email_verified: true` for the primary
- * verified address when `scopes` allow reading it (the profile's public `email` is dropped: GitHub
- * does not say it is verified), and `orgs` (logins) when `organizations` is set. Fails with
+ * verified address when `scopes` allow reading it or are `undefined` (a GitHub App's token, whose
+ * access is its permissions; a 403/404 there means no email, not an outage), and `orgs` (logins) when `organizations` is set. Fails with
  * `InvalidToken` when GitHub refuses the token, `UpstreamError` otherwise.
  *
  * @category constructors
@@ -118,12 +120,14 @@ export const identity = (
 ): Effect.Effect<Record<string, unknown>, OAuthError.InvalidToken | OAuthError.UpstreamError> =>
   Effect.gen(function* () {
     const claims: Record<string, unknown> = {}
-    if (scopes?.some((s) => emailScopes.has(s)) === true) {
-      const email = primaryVerifiedEmail(yield* getArray(exchange, `${api}/user/emails`, token))
+    // A GitHub App's token has permissions, not scopes (`undefined` here): it may read emails.
+    if (scopes === undefined || scopes.some((s) => emailScopes.has(s))) {
+      const entries = yield* getArray(exchange, `${api}/user/emails`, token, [403, 404])
+      const email = entries === undefined ? undefined : primaryVerifiedEmail(entries)
       if (email !== undefined) Object.assign(claims, { email, email_verified: true })
     }
     if (organizations) {
-      const orgs = yield* getArray(exchange, `${api}/user/orgs?per_page=${maxOrganizations}`, token)
+      const orgs = (yield* getArray(exchange, `${api}/user/orgs?per_page=${maxOrganizations}`, token)) ?? []
       claims["orgs"] = orgs.flatMap((o) =>
         isObject(o) && typeof o["login"] === "string" ? [o["login"]] : [],
       )

@@ -209,7 +209,9 @@ const userinfo =
       const body = objectOf(label, answer)
       if (body instanceof OAuthError.UpstreamError) return yield* body
       const header = scopesHeader === undefined ? undefined : answer.headers[scopesHeader.toLowerCase()]
-      const scopes = NetworkVerifier.reportedScopes(header)
+      const reported = NetworkVerifier.reportedScopes(header)
+      // GitHub App tokens report no scopes (they have permissions): the scopes recorded at sign-in.
+      const scopes = github !== undefined && reported === "" ? undefined : reported
       const completed = github === undefined ? body : yield* withGitHub(exchange, github, token, body, scopes)
       const claims = NetworkVerifier.fromUserinfo(completed, scopes, expect, rules)
       return claims instanceof OAuthError.InvalidToken ? yield* claims : claims

@@ -58,6 +58,19 @@ const setup = (
           iss: origin,
           ...(state.expIn === undefined ? {} : { exp: start + state.expIn }),
         }))
+      if (req.headers.authorization === "Bearer ghu_app") {
+        // A GitHub App token: no scopes reported; this app lacks the email permission.
+        if (req.path === "/user")
+          return FakeServer.json(
+            res,
+            200,
+            { id: 7, login: "app-user", email: "public@example.com" },
+            {
+              "x-oauth-scopes": "",
+            },
+          )
+        return FakeServer.json(res, 404, { message: "Not Found" })
+      }
       if (req.path.startsWith("/user/") && req.headers.authorization !== "Bearer gho_live") {
         res.writeHead(401, { "content-type": "application/json" })
         return res.end('{"message":"Bad credentials"}')
@@ -143,6 +156,21 @@ describe("HttpTokenVerifier", () => {
         ["/user", "/user/emails", "/user/orgs"],
       )
       for (const request of server.requests) assert.isString(request.headers["user-agent"])
+    }),
+  )
+
+  it.effect("userinfo - GitHub App token: no scopes reported, emails tried, a 404 there is no email", () =>
+    Effect.gen(function* () {
+      const { server, verify } = yield* setup("userinfo", undefined, { organizations: [] })
+      const claims = yield* verify("ghu_app")
+      assert.strictEqual(claims.sub, "7")
+      assert.isUndefined(claims.email)
+      // No scope claim: the scopes recorded at sign-in apply.
+      assert.isUndefined(claims.scope)
+      assert.deepStrictEqual(
+        server.requests.map((r) => r.path),
+        ["/user", "/user/emails"],
+      )
     }),
   )
 

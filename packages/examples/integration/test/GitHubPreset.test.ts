@@ -151,7 +151,8 @@ withGitHub(
     expect(result.structuredContent).toMatchObject({
       user: "583231",
       email: "octocat@example.com",
-      scopes: "read:user user:email",
+      // A GitHub App reports no scopes: those recorded at sign-in (the client's request).
+      scopes: "offline_access read:user user:email",
     })
     expect(github.refreshes()).toBeGreaterThan(0)
     const registered = provider.clientInformation()!.client_id

@@ -11,7 +11,8 @@
  * `X-OAuth-Scopes`; `/user/emails` only with `user:email` or `user`; `/user/orgs` listing private
  * memberships only with `read:org`; the application-token DELETE with Basic client credentials
  * (204, then the token is dead; 404 for an unknown token, 422 without one); GitHub App expiring
- * tokens (`expires_in`, a rotating `refresh_token`, `refresh_token_expires_in`) when asked. The
+ * tokens (`expires_in`, a rotating `refresh_token`, `refresh_token_expires_in`, an empty scope and
+ * `X-OAuth-Scopes`: such tokens have the app's permissions, assumed to include emails) when asked. The
  * browser is treated as signed in to GitHub as `signedIn` with the app already authorized, so the
  * authorization request redirects straight back.
  *
@@ -134,7 +135,8 @@ export const start = async (options: Options): Promise<GitHubStandIn> => {
     })
     const answer: Record<string, string> = {
       access_token: access,
-      scope: grant.scopes.join(","),
+      // A GitHub App's user token has the app's permissions, not scopes.
+      scope: app ? "" : grant.scopes.join(","),
       token_type: "bearer",
     }
     if (app) {
@@ -252,8 +254,11 @@ export const start = async (options: Options): Promise<GitHubStandIn> => {
     const grant = authenticated(req, res)
     if (grant === undefined) return
     const user = options.users[grant.login] as User
-    const has = (...scopes: ReadonlyArray<string>) => scopes.some((s) => grant.scopes.includes(s))
-    const headers = { "x-oauth-scopes": grant.scopes.join(", "), "x-accepted-oauth-scopes": "" }
+    // A GitHub App is assumed to hold the email and members permissions.
+    const has = (...scopes: ReadonlyArray<string>) =>
+      options.expiresIn !== undefined || scopes.some((s) => grant.scopes.includes(s))
+    const app = options.expiresIn !== undefined
+    const headers = { "x-oauth-scopes": app ? "" : grant.scopes.join(", "), "x-accepted-oauth-scopes": "" }
     if (path === "/user") {
       const publicEmail = user.emails.find((e) => e.primary)?.email ?? null
       return json(res, 200, { login: grant.login, id: user.id, type: "User", email: publicEmail }, headers)
