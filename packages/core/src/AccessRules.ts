@@ -1,13 +1,15 @@
 /**
- * Who may sign in: allowed emails, email domains, tenants (`tid`), hosted domains (`hd`) and
- * groups (`groups`, `cognito:groups`), checked once at the upstream callback.
+ * Who may sign in: allowed emails, email domains, tenants (`tid`), hosted domains (`hd`), groups
+ * (`groups`, `cognito:groups`) and organizations (`orgs`, GitHub), checked once at the upstream
+ * callback.
  *
  * Pure core. Each list that is set is a requirement, and every requirement must hold (a user must
  * be in an allowed tenant *and* in an allowed group). `emails` and `email_domains` form one
  * requirement: the email is allowed when either list names it. An email counts only when the IdP
  * says it is verified (`email_verified: true`); a provider that never says so (Entra) cannot pass
  * an email rule, so restrict it by tenant or group instead. Comparisons of emails, domains and
- * hosted domains ignore case; tenants and groups are compared exactly.
+ * hosted domains ignore case, and so do organizations (GitHub logins are case-insensitive); tenants
+ * and groups are compared exactly.
  *
  * @since 0.1.0
  */
@@ -30,6 +32,12 @@ export const AccessConfig = Schema.Struct({
   hosted_domains: List,
   /** Groups of which the user must be in at least one (`groups` or `cognito:groups`). Default: any. */
   groups: List,
+  /**
+   * Organizations (GitHub logins) of which the user must be a member of at least one: the `orgs`
+   * claim, which the GitHub verifier fills from `GET /user/orgs` (needs the `read:org` scope).
+   * Default: any.
+   */
+  organizations: List,
 })
 
 /**
@@ -46,7 +54,7 @@ export type AccessConfig = typeof AccessConfig.Type
  */
 export const isRestricted = (rules: AccessConfig): boolean =>
   rules.emails.length + rules.email_domains.length + rules.tenants.length > 0 ||
-  rules.hosted_domains.length + rules.groups.length > 0
+  rules.hosted_domains.length + rules.groups.length + rules.organizations.length > 0
 
 const lower = (values: ReadonlyArray<string>) => new Set(values.map((v) => v.toLowerCase()))
 
@@ -95,6 +103,11 @@ export const denial = (
   if (rules.groups.length > 0) {
     const member = [...strings(claims["groups"]), ...strings(claims["cognito:groups"])]
     if (!member.some((g) => rules.groups.includes(g))) return "it is in none of the allowed groups"
+  }
+  if (rules.organizations.length > 0) {
+    const allowed = lower(rules.organizations)
+    if (!strings(claims["orgs"]).some((o) => allowed.has(o.toLowerCase())))
+      return "it is in none of the allowed organizations"
   }
   return undefined
 }

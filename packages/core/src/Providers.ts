@@ -21,8 +21,10 @@ import { auth0 } from "./providers/Auth0.ts"
 import { cognito } from "./providers/Cognito.ts"
 import { entra } from "./providers/Entra.ts"
 import { type Common, type Fragment, InvalidPreset } from "./providers/Fragment.ts"
+import { github } from "./providers/GitHub.ts"
 import { google } from "./providers/Google.ts"
 import { keycloak } from "./providers/Keycloak.ts"
+import { oauth2 } from "./providers/OAuth2.ts"
 import { oidc } from "./providers/Oidc.ts"
 import { okta } from "./providers/Okta.ts"
 import { sapCis } from "./providers/SapCis.ts"
@@ -39,11 +41,15 @@ export {
   /** @since 0.1.0 */
   type Fragment,
   /** @since 0.1.0 */
+  github,
+  /** @since 0.1.0 */
   google,
   /** @since 0.1.0 */
   InvalidPreset,
   /** @since 0.1.0 */
   keycloak,
+  /** @since 0.1.0 */
+  oauth2,
   /** @since 0.1.0 */
   oidc,
   /** @since 0.1.0 */
@@ -58,7 +64,18 @@ export {
  * @category constants
  * @since 0.1.0
  */
-export const names = ["google", "entra", "auth0", "okta", "keycloak", "sap-cis", "cognito", "oidc"] as const
+export const names = [
+  "google",
+  "entra",
+  "auth0",
+  "okta",
+  "keycloak",
+  "sap-cis",
+  "cognito",
+  "github",
+  "oidc",
+  "oauth2",
+] as const
 
 /**
  * @category models

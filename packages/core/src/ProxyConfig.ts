@@ -143,6 +143,17 @@ export const UpstreamConfig = Schema.Struct({
    * `X-OAuth-Scopes`). Unset or absent from the answer: the scopes recorded at authorization time.
    */
   scopes_header: Schema.optionalKey(Schema.NonEmptyString),
+  /**
+   * The upstream is GitHub, and this is its REST API's base URL (`https://api.github.com`). With
+   * `userinfo` verification the email is GitHub's primary verified one from `GET /user/emails`
+   * (only when the token has `user:email` or `user`), and with `access.organizations` set the
+   * `orgs` claim lists the user's organizations from `GET /user/orgs` (needs `read:org`).
+   * Revocation goes to the application-token API (`DELETE /applications/{client_id}/token`)
+   * instead of RFC 7009. Unset: none of this.
+   *
+   * @see [GitHub: OAuth authorizations](https://docs.github.com/en/rest/apps/oauth-applications#delete-an-app-token)
+   */
+  github_api_url: Schema.optionalKey(HttpUrl),
 })
 
 /**

@@ -93,10 +93,15 @@ export interface UpstreamClientShape {
     readonly refresh_token: string
     readonly scope?: string
   }) => Effect.Effect<UpstreamTokenResponse, UpstreamError>
-  /** Revokes an upstream token (RFC 7009); succeeds when the IdP has no revocation endpoint. */
+  /**
+   * Revokes an upstream token (RFC 7009); succeeds when the IdP has no revocation endpoint.
+   * `access_token` is the session's access token whatever `token` is, for an IdP that can only
+   * revoke access tokens (GitHub's application-token API).
+   */
   readonly revoke: (params: {
     readonly token: string
     readonly token_type_hint?: "access_token" | "refresh_token"
+    readonly access_token?: string
   }) => Effect.Effect<void, UpstreamError>
 }
 

@@ -40,4 +40,14 @@ describe("AccessRules", () => {
     assert.isFalse(allowed(r, { ...ok, groups: "users" }))
     assert.match(AccessRules.denial(rules(r), { ...ok, tid: "t2" }) ?? "", /tenant/)
   })
+
+  it("denial - organizations: one of the orgs claim, case-insensitive; none or another refused", () => {
+    const r = { organizations: ["Acme-Corp"] }
+    assert.isTrue(AccessRules.isRestricted(rules(r)))
+    assert.isTrue(allowed(r, { orgs: ["other", "acme-corp"] }))
+    assert.isFalse(allowed(r, { orgs: ["other"] }))
+    assert.isFalse(allowed(r, { orgs: [] }))
+    assert.isFalse(allowed(r, {}))
+    assert.match(AccessRules.denial(rules(r), { orgs: ["other"] }) ?? "", /organizations/)
+  })
 })

@@ -100,6 +100,47 @@ describe("Providers", () => {
     }
   })
 
+  it("github - endpoints by hand, userinfo on /user with id and X-OAuth-Scopes, no openid, orgs", () => {
+    const c = decode(Providers.github({ organizations: ["acme"] }))
+    assert.strictEqual(c.upstream.issuer, "https://github.com")
+    assert.strictEqual(c.upstream.authorization_endpoint, "https://github.com/login/oauth/authorize")
+    assert.strictEqual(c.upstream.token_endpoint, "https://github.com/login/oauth/access_token")
+    assert.strictEqual(c.upstream.userinfo_endpoint, "https://api.github.com/user")
+    assert.strictEqual(c.upstream.verification, "userinfo")
+    assert.strictEqual(c.upstream.subject_claim, "id")
+    assert.strictEqual(c.upstream.scopes_header, "X-OAuth-Scopes")
+    assert.strictEqual(c.upstream.github_api_url, "https://api.github.com")
+    assert.deepStrictEqual(c.upstream.scopes, ["read:user", "user:email", "read:org"])
+    assert.deepStrictEqual(c.access.organizations, ["acme"])
+    const local = decode(Providers.github({ url: "http://127.0.0.1:9/", api_url: "http://127.0.0.1:9/api" }))
+    assert.strictEqual(local.upstream.token_endpoint, "http://127.0.0.1:9/login/oauth/access_token")
+    assert.strictEqual(local.upstream.userinfo_endpoint, "http://127.0.0.1:9/api/user")
+    assert.deepStrictEqual(local.upstream.scopes, ["read:user", "user:email"])
+    const bad = Providers.make(Providers.github, { api_url: "api.github.com" })
+    assert.isTrue(Result.isFailure(bad) && bad.failure.option === "api_url")
+  })
+
+  it("oauth2 - endpoints by hand, the strategy's endpoint required, each missing one named", () => {
+    const c = decode(
+      Providers.oauth2({
+        authorization_endpoint: "https://as.example/authorize",
+        token_endpoint: "https://as.example/token",
+        verification: "introspection",
+        introspection_endpoint: "https://as.example/introspect",
+      }),
+    )
+    assert.strictEqual(c.upstream.issuer, "https://as.example")
+    assert.strictEqual(c.upstream.verification, "introspection")
+    assert.strictEqual(c.upstream.introspection_endpoint, "https://as.example/introspect")
+    assert.deepStrictEqual(c.upstream.scopes, [])
+    const missing = Providers.make(Providers.oauth2, {
+      authorization_endpoint: "https://as.example/authorize",
+      token_endpoint: "https://as.example/token",
+    })
+    assert.isTrue(Result.isFailure(missing) && missing.failure.option === "userinfo_endpoint")
+    assert.match(Result.isFailure(missing) ? missing.failure.message : "", /oauth2 preset: userinfo_endpoint/)
+  })
+
   it("apply - the caller's settings override the preset's, objects merge", () => {
     const c = decode(Providers.google(), {
       ...base,

@@ -165,6 +165,16 @@ export const variables = {
     description: GatewayPresets.providerVariables.OIDC_PROXY_COGNITO_USER_POOL_ID.description,
     parse: P.nonEmpty,
   }),
+  githubUrl: v("OIDC_PROXY_GITHUB_URL", {
+    description: GatewayPresets.providerVariables.OIDC_PROXY_GITHUB_URL.description,
+    parse: P.httpUrlText,
+  }),
+  githubApiUrl: v("OIDC_PROXY_GITHUB_API_URL", {
+    description:
+      "The upstream is GitHub and this its REST API (https://api.github.com): emails, organizations, app-token revocation",
+    parse: P.httpUrlText,
+    proxy: "upstream.github_api_url",
+  }),
   upstreamIssuer: v("OIDC_PROXY_UPSTREAM_ISSUER", {
     required: true,
     description:
@@ -297,6 +307,13 @@ export const variables = {
     description: "Space-separated groups (groups, cognito:groups); a user in one may sign in (empty: any)",
     parse: P.words,
     proxy: "access.groups",
+  }),
+  allowedOrgs: v("OIDC_PROXY_ALLOWED_ORGS", {
+    default: "",
+    description:
+      "Space-separated GitHub organizations; a member of one may sign in (needs read:org; empty: any)",
+    parse: P.words,
+    proxy: "access.organizations",
   }),
   verifyIdToken: v("OIDC_PROXY_VERIFY_ID_TOKEN", {
     default: "false",

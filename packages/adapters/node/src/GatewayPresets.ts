@@ -74,13 +74,18 @@ export const providerVariables = {
     preset: "cognito",
     description: "Cognito user pool id, e.g. eu-west-1_AbCdEf123",
   },
+  OIDC_PROXY_GITHUB_URL: {
+    preset: "github",
+    description: "GitHub web base URL (authorize and token endpoints; default https://github.com)",
+  },
 } as const
 
 type ProviderVariable = keyof typeof providerVariables
 
 /** Each preset: its required provider variables, its run, and which variable each option comes from. */
 interface Preset {
-  readonly required: ReadonlyArray<ProviderVariable>
+  /** Variables that must be set (provider variables, or table variables such as endpoints). */
+  readonly required: ReadonlyArray<ProviderVariable> | ((env: Env) => ReadonlyArray<string>)
   readonly run: (
     env: Env,
     common: Providers.Common,
@@ -88,7 +93,54 @@ interface Preset {
   readonly optionVariables: Readonly<Record<string, string>>
 }
 
+const endpointVariable = {
+  authorization_endpoint: "OIDC_PROXY_UPSTREAM_AUTHORIZATION_ENDPOINT",
+  token_endpoint: "OIDC_PROXY_UPSTREAM_TOKEN_ENDPOINT",
+  userinfo_endpoint: "OIDC_PROXY_UPSTREAM_USERINFO_ENDPOINT",
+  introspection_endpoint: "OIDC_PROXY_UPSTREAM_INTROSPECTION_ENDPOINT",
+  revocation_endpoint: "OIDC_PROXY_UPSTREAM_REVOCATION_ENDPOINT",
+} as const
+
+/** `oauth2`'s verification: introspection when asked for, otherwise userinfo. */
+const oauth2Verification = (env: Env) =>
+  get(env, "OIDC_PROXY_UPSTREAM_VERIFICATION") === "introspection" ? "introspection" : "userinfo"
+
 const presets: Record<Exclude<Providers.Name, "oidc">, Preset> = {
+  github: {
+    required: [],
+    run: (env, common) =>
+      Providers.make(Providers.github, {
+        ...common,
+        ...opt("url", get(env, "OIDC_PROXY_GITHUB_URL")),
+        ...opt("api_url", get(env, "OIDC_PROXY_GITHUB_API_URL")),
+        ...opt("organizations", list(env, "OIDC_PROXY_ALLOWED_ORGS")),
+      }),
+    optionVariables: {
+      url: "OIDC_PROXY_GITHUB_URL",
+      api_url: "OIDC_PROXY_GITHUB_API_URL",
+      issuer: "OIDC_PROXY_UPSTREAM_ISSUER",
+    },
+  },
+  oauth2: {
+    required: (env) => [
+      endpointVariable.authorization_endpoint,
+      endpointVariable.token_endpoint,
+      endpointVariable[`${oauth2Verification(env)}_endpoint`],
+    ],
+    run: (env, common) => {
+      const endpoint = (key: keyof typeof endpointVariable) => opt(key, get(env, endpointVariable[key]))
+      return Providers.make(Providers.oauth2, {
+        ...common,
+        authorization_endpoint: get(env, endpointVariable.authorization_endpoint) ?? "",
+        token_endpoint: get(env, endpointVariable.token_endpoint) ?? "",
+        verification: oauth2Verification(env),
+        ...endpoint("userinfo_endpoint"),
+        ...endpoint("introspection_endpoint"),
+        ...endpoint("revocation_endpoint"),
+      })
+    },
+    optionVariables: { ...endpointVariable, issuer: "OIDC_PROXY_UPSTREAM_ISSUER" },
+  },
   google: {
     required: [],
     run: (env, common) =>
@@ -197,6 +249,16 @@ const textsOf = (fragment: Providers.Fragment): Record<string, string> => {
     OIDC_PROXY_UPSTREAM_CHECK_CLIENT_ID: u.access_token_client_id === true ? "true" : undefined,
     OIDC_PROXY_ALLOWED_TENANTS: a.tenants?.join(" "),
     OIDC_PROXY_ALLOWED_HOSTED_DOMAINS: a.hosted_domains?.join(" "),
+    OIDC_PROXY_ALLOWED_ORGS: a.organizations?.join(" "),
+    OIDC_PROXY_UPSTREAM_AUTHORIZATION_ENDPOINT: u.authorization_endpoint,
+    OIDC_PROXY_UPSTREAM_TOKEN_ENDPOINT: u.token_endpoint,
+    OIDC_PROXY_UPSTREAM_USERINFO_ENDPOINT: u.userinfo_endpoint,
+    OIDC_PROXY_UPSTREAM_INTROSPECTION_ENDPOINT: u.introspection_endpoint,
+    OIDC_PROXY_UPSTREAM_REVOCATION_ENDPOINT: u.revocation_endpoint,
+    OIDC_PROXY_UPSTREAM_VERIFICATION: u.verification,
+    OIDC_PROXY_UPSTREAM_SUBJECT_CLAIM: u.subject_claim,
+    OIDC_PROXY_UPSTREAM_SCOPES_HEADER: u.scopes_header,
+    OIDC_PROXY_GITHUB_API_URL: u.github_api_url,
   }
   return Object.fromEntries(
     Object.entries(texts).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ""),
@@ -230,7 +292,8 @@ export const contribution = (provider: Providers.Name, env: Env): Contribution =
   // The generic preset is the table's own defaults: nothing to fill in.
   if (provider === "oidc") return { texts: {}, issues }
   const preset = presets[provider]
-  const missing = preset.required.filter((name) => get(env, name) === undefined)
+  const required = typeof preset.required === "function" ? preset.required(env) : preset.required
+  const missing = required.filter((name) => get(env, name) === undefined)
   for (const name of missing) issues.push(`${name}: required by ${tag}, not set`)
   if (missing.length > 0) return { texts: {}, issues }
   const issuer = get(env, "OIDC_PROXY_UPSTREAM_ISSUER")

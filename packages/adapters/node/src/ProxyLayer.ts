@@ -43,11 +43,20 @@ export interface Options {
   readonly clientMetadata?: Omit<NodeClientMetadataFetcher.Options, "allowLoopback">
 }
 
-/** The endpoints the configuration gives by hand (see `ProxyConfig.UpstreamConfig`). */
+/** GitHub's application-token API, where a GitHub upstream's tokens are revoked. */
+const gitHubRevocation = (upstream: ProxyConfig.ProxyConfig["upstream"]): string | undefined =>
+  upstream.github_api_url === undefined
+    ? undefined
+    : `${upstream.github_api_url.replace(/\/+$/, "")}/applications/${encodeURIComponent(upstream.client_id)}/token`
+
+/**
+ * The endpoints the configuration gives by hand (see `ProxyConfig.UpstreamConfig`); a GitHub
+ * upstream's revocation endpoint is its application-token API unless one is given.
+ */
 const endpointsOf = (upstream: ProxyConfig.ProxyConfig["upstream"]): UpstreamHttp.Endpoints => ({
   authorization_endpoint: upstream.authorization_endpoint,
   token_endpoint: upstream.token_endpoint,
-  revocation_endpoint: upstream.revocation_endpoint,
+  revocation_endpoint: upstream.revocation_endpoint ?? gitHubRevocation(upstream),
   userinfo_endpoint: upstream.userinfo_endpoint,
   introspection_endpoint: upstream.introspection_endpoint,
   jwks_uri: upstream.jwks_uri,
@@ -70,6 +79,7 @@ export const layer = (options: Options): Layer.Layer<WebHandler.Requirements, un
         client_id: config.upstream.client_id,
         endpoints: endpointsOf(config.upstream),
         verification,
+        revocation: config.upstream.github_api_url === undefined ? "rfc7009" : "github",
       })
       const storageKeys = NodeStorageKeys.layer(options.secrets)
       const verifier =

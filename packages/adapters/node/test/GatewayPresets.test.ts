@@ -118,7 +118,68 @@ describe("GatewayPresets", () => {
     assert.include(issuesOf(base), "OIDC_PROXY_UPSTREAM_ISSUER: required, not set")
   })
 
+  it("github - one variable: endpoints by hand, /user verification, GitHub's API, organizations", () => {
+    const env = { ...base, OIDC_PROXY_PROVIDER: "github", OIDC_PROXY_ALLOWED_ORGS: "acme" }
+    const proxy = proxyOf(env)
+    assert.strictEqual(proxy.verification_mode, "access_token")
+    assert.deepStrictEqual(proxy.upstream, {
+      ...proxy.upstream,
+      issuer: "https://github.com",
+      authorization_endpoint: "https://github.com/login/oauth/authorize",
+      token_endpoint: "https://github.com/login/oauth/access_token",
+      userinfo_endpoint: "https://api.github.com/user",
+      verification: "userinfo",
+      subject_claim: "id",
+      scopes_header: "X-OAuth-Scopes",
+      github_api_url: "https://api.github.com",
+      scopes: ["read:user", "user:email", "read:org"],
+    })
+    assert.deepStrictEqual(proxy.access["organizations"], ["acme"])
+    const local = proxyOf({
+      ...base,
+      OIDC_PROXY_PROVIDER: "github",
+      OIDC_PROXY_GITHUB_URL: "http://127.0.0.1:9100",
+      OIDC_PROXY_GITHUB_API_URL: "http://127.0.0.1:9100/api",
+    })
+    assert.strictEqual(local.upstream["token_endpoint"], "http://127.0.0.1:9100/login/oauth/access_token")
+    assert.strictEqual(local.upstream["userinfo_endpoint"], "http://127.0.0.1:9100/api/user")
+    assert.strictEqual(GatewayConfig.read(env).texts["OIDC_PROXY_GITHUB_API_URL"]?.source, "preset")
+  })
+
+  it("oauth2 - endpoints by hand; every missing one named with the preset", () => {
+    assert.deepStrictEqual(issuesOf({ ...base, OIDC_PROXY_PROVIDER: "oauth2" }), [
+      "OIDC_PROXY_UPSTREAM_AUTHORIZATION_ENDPOINT: required by OIDC_PROXY_PROVIDER=oauth2, not set",
+      "OIDC_PROXY_UPSTREAM_TOKEN_ENDPOINT: required by OIDC_PROXY_PROVIDER=oauth2, not set",
+      "OIDC_PROXY_UPSTREAM_USERINFO_ENDPOINT: required by OIDC_PROXY_PROVIDER=oauth2, not set",
+    ])
+    const endpoints = {
+      OIDC_PROXY_UPSTREAM_AUTHORIZATION_ENDPOINT: "https://as.example/authorize",
+      OIDC_PROXY_UPSTREAM_TOKEN_ENDPOINT: "https://as.example/token",
+    }
+    assert.deepStrictEqual(
+      issuesOf({
+        ...base,
+        ...endpoints,
+        OIDC_PROXY_PROVIDER: "oauth2",
+        OIDC_PROXY_UPSTREAM_VERIFICATION: "introspection",
+      }),
+      ["OIDC_PROXY_UPSTREAM_INTROSPECTION_ENDPOINT: required by OIDC_PROXY_PROVIDER=oauth2, not set"],
+    )
+    const proxy = proxyOf({
+      ...base,
+      ...endpoints,
+      OIDC_PROXY_PROVIDER: "oauth2",
+      OIDC_PROXY_UPSTREAM_USERINFO_ENDPOINT: "https://as.example/me",
+    })
+    assert.strictEqual(proxy.upstream["issuer"], "https://as.example")
+    assert.strictEqual(proxy.upstream["verification"], "userinfo")
+    assert.strictEqual(proxy.upstream["userinfo_endpoint"], "https://as.example/me")
+  })
+
   it("help - lists the presets", () => {
-    assert.match(GatewayConfig.help(), /OIDC_PROXY_PROVIDER[\s\S]*google[\s\S]*entra[\s\S]*cognito/)
+    assert.match(
+      GatewayConfig.help(),
+      /OIDC_PROXY_PROVIDER[\s\S]*google[\s\S]*entra[\s\S]*cognito[\s\S]*github[\s\S]*oauth2/,
+    )
   })
 })

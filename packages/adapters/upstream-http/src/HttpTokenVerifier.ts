@@ -10,7 +10,8 @@
  * core's rules; a userinfo 401 is `InvalidToken`; an unreachable provider, a timeout, a 5xx, a 429,
  * another 4xx (e.g. the client's own credentials refused, a rate limit answered 403) or a body that
  * is not a JSON object is `UpstreamError` — a 503 with `Retry-After`, never an acceptance and
- * never a 401.
+ * never a 401. With `upstream.github_api_url` set, a `/user` answer is completed by
+ * `GitHubApi.identity` (primary verified email, organizations).
  *
  * @see [RFC 7662 §2.1](https://www.rfc-editor.org/rfc/rfc7662#section-2.1)
  * @see [RFC 6750 §2.1](https://www.rfc-editor.org/rfc/rfc6750#section-2.1)
@@ -26,6 +27,7 @@ import {
 } from "@oidc-proxy/core"
 import { Clock, Duration, Effect, Layer, Redacted } from "effect"
 import { HttpBody, HttpClient, HttpClientRequest } from "effect/http"
+import * as GitHubApi from "./GitHubApi.ts"
 import { type Answer, send } from "./internal/send.ts"
 import type { AuthMethod } from "./TokenClient.ts"
 
@@ -124,10 +126,24 @@ export const layer = (
       const lookup: NetworkVerifier.Lookup =
         options.verification === "introspection"
           ? introspect(exchange, endpoint, label, options, rules)
-          : userinfo(exchange, endpoint, label, settings.upstream.scopes_header, rules)
+          : userinfo(exchange, endpoint, label, settings.upstream.scopes_header, rules, githubOf(settings))
       return UpstreamVerifier.UpstreamVerifier.of(yield* NetworkVerifier.make(lookup))
     }),
   )
+
+/** What the GitHub API adds to a `/user` answer, when the upstream is GitHub. */
+interface GitHub {
+  readonly api: string
+  readonly organizations: boolean
+}
+
+const githubOf = (settings: ProxyConfig.ProxyConfig): GitHub | undefined =>
+  settings.upstream.github_api_url === undefined
+    ? undefined
+    : {
+        api: settings.upstream.github_api_url.replace(/\/+$/, ""),
+        organizations: settings.access.organizations.length > 0,
+      }
 
 type Exchange = (
   request: HttpClientRequest.HttpClientRequest,
@@ -174,6 +190,7 @@ const userinfo =
     label: string,
     scopesHeader: string | undefined,
     rules: NetworkVerifier.Rules,
+    github: GitHub | undefined,
   ): NetworkVerifier.Lookup =>
   (token, expect) => {
     // GitHub's API refuses requests without a User-Agent.
@@ -192,7 +209,26 @@ const userinfo =
       const body = objectOf(label, answer)
       if (body instanceof OAuthError.UpstreamError) return yield* body
       const header = scopesHeader === undefined ? undefined : answer.headers[scopesHeader.toLowerCase()]
-      const claims = NetworkVerifier.fromUserinfo(body, NetworkVerifier.reportedScopes(header), expect, rules)
+      const reported = NetworkVerifier.reportedScopes(header)
+      // GitHub App tokens report no scopes (they have permissions): the scopes recorded at sign-in.
+      const scopes = github !== undefined && reported === "" ? undefined : reported
+      const completed = github === undefined ? body : yield* withGitHub(exchange, github, token, body, scopes)
+      const claims = NetworkVerifier.fromUserinfo(completed, scopes, expect, rules)
       return claims instanceof OAuthError.InvalidToken ? yield* claims : claims
     })
   }
+
+/** GitHub's `/user` answer without its public (unverified) email, completed by the API. */
+const withGitHub = (
+  exchange: Exchange,
+  github: GitHub,
+  token: string,
+  body: Record<string, unknown>,
+  scopes: string | undefined,
+) => {
+  const { email: _email, email_verified: _verified, orgs: _orgs, ...rest } = body
+  return Effect.map(
+    GitHubApi.identity(exchange, github.api, token, scopes?.split(" "), github.organizations),
+    (extra) => ({ ...rest, ...extra }),
+  )
+}

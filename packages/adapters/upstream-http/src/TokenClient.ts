@@ -23,6 +23,10 @@
  * (the proxy's `code_verifier`) already binds the code to this exchange, so the nonce is optional.
  *
  * @see [RFC 6749 §4.1.3, §6, §2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.3)
+ * Revocation is RFC 7009 at `revocation_endpoint`, or with `revocation: "github"` GitHub's
+ * application-token API at that endpoint (`GitHubApi.revoke`), which takes only access tokens: the
+ * session's access token is revoked whatever `token` the caller names.
+ *
  * @see [RFC 7009 §2](https://www.rfc-editor.org/rfc/rfc7009#section-2)
  * @see [OpenID Connect Core §3.1.3.7](https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation)
  * @since 0.1.0
@@ -31,6 +35,7 @@ import { OAuthError, ProxyConfig, TenantIssuer, Upstream } from "@oidc-proxy/cor
 import { Clock, Deferred, Duration, Effect, type Exit, Layer, Redacted, Schema, type Scope } from "effect"
 import { HttpBody, HttpClient, HttpClientRequest } from "effect/http"
 import * as oauth from "oauth4webapi"
+import * as GitHubApi from "./GitHubApi.ts"
 import { clientSecretBasic } from "./internal/clientSecretBasic.ts"
 import { type Answer, type SendFailure, send } from "./internal/send.ts"
 import * as TokenAnswer from "./internal/tokenAnswer.ts"
@@ -59,6 +64,11 @@ export interface Options {
   readonly token_endpoint_auth_method?: AuthMethod | undefined
   /** Time limit for one token-endpoint or revocation call. Default 5 seconds. */
   readonly timeoutDuration?: Duration.Input | undefined
+  /**
+   * How `revocation_endpoint` revokes: `rfc7009` (default), or `github` for GitHub's
+   * `DELETE /applications/{client_id}/token` (Basic credentials, the access token in JSON).
+   */
+  readonly revocation?: "rfc7009" | "github" | undefined
 }
 
 /**
@@ -343,12 +353,40 @@ export const make = (
         )
       })
 
+    const revokeAtGitHub = (endpoint: string, accessToken: string) => {
+      const credentials = String.fromCharCode(...new TextEncoder().encode(`${options.client_id}:${secret}`))
+      const exchange: GitHubApi.Exchange = (request) =>
+        send(client, request).pipe(
+          Effect.mapError((failure) => toUpstreamError("revocation endpoint", new TransportFailure(failure))),
+          Effect.timeoutOrElse({
+            duration: timeout,
+            orElse: () =>
+              Effect.fail(
+                new OAuthError.UpstreamError({
+                  reason: "timeout",
+                  retryable: true,
+                  description: `revocation endpoint: ${endpoint} did not answer within ${timeoutText}`,
+                }),
+              ),
+          }),
+        )
+      return GitHubApi.revoke(exchange, endpoint, `Basic ${btoa(credentials)}`, accessToken).pipe(
+        Effect.withSpan("TokenClient.revoke"),
+      )
+    }
+
     const revoke = (params: {
       readonly token: string
       readonly token_type_hint?: "access_token" | "refresh_token"
+      readonly access_token?: string
     }): Effect.Effect<void, OAuthError.UpstreamError> => {
       const endpoint = metadata.revocation_endpoint
       if (endpoint === undefined) return Effect.void
+      if (options.revocation === "github") {
+        const accessToken =
+          params.access_token ?? (params.token_type_hint === "refresh_token" ? undefined : params.token)
+        return accessToken === undefined ? Effect.void : revokeAtGitHub(endpoint, accessToken)
+      }
       return call(endpoint, "revocation endpoint", async (signal, oauthClient) => {
         const response = await oauth.revocationRequest(as, oauthClient, auth, params.token, {
           ...requestOptions(endpoint, signal),

@@ -80,6 +80,8 @@ export interface Options {
    * naming it. Default `jwt`.
    */
   readonly verification?: Verification | undefined
+  /** How `revocation_endpoint` revokes (`TokenClient.Options.revocation`). Default `rfc7009`. */
+  readonly revocation?: TokenClient.Options["revocation"]
 }
 
 /**
@@ -183,6 +185,7 @@ export const layer = (
           client_secret: options.client_secret,
           token_endpoint_auth_method: options.token_endpoint_auth_method,
           timeoutDuration: options.timeoutDuration,
+          revocation: options.revocation,
         }),
         jwksUri === undefined
           ? noJwks

@@ -39,7 +39,11 @@ const answer = (
 }
 
 /** A fake IdP with /introspect and a GitHub-like /user, scripted by `state`; `now` is the Clock's. */
-const setup = (verification: "introspection" | "userinfo", auth?: "client_secret_post") =>
+const setup = (
+  verification: "introspection" | "userinfo",
+  auth?: "client_secret_post",
+  github?: { readonly organizations: ReadonlyArray<string> },
+) =>
   Effect.gen(function* () {
     const state: State = { active: true, status: 200, expIn: 600, delay: 0 }
     const start = Math.floor((yield* Clock.currentTimeMillis) / 1000)
@@ -54,12 +58,39 @@ const setup = (verification: "introspection" | "userinfo", auth?: "client_secret
           iss: origin,
           ...(state.expIn === undefined ? {} : { exp: start + state.expIn }),
         }))
+      if (req.headers.authorization === "Bearer ghu_app") {
+        // A GitHub App token: no scopes reported; this app lacks the email permission.
+        if (req.path === "/user")
+          return FakeServer.json(
+            res,
+            200,
+            { id: 7, login: "app-user", email: "public@example.com" },
+            {
+              "x-oauth-scopes": "",
+            },
+          )
+        return FakeServer.json(res, 404, { message: "Not Found" })
+      }
+      if (req.path.startsWith("/user/") && req.headers.authorization !== "Bearer gho_live") {
+        res.writeHead(401, { "content-type": "application/json" })
+        return res.end('{"message":"Bad credentials"}')
+      }
+      if (req.path === "/user/emails")
+        return FakeServer.json(res, 200, [
+          { email: "octo@users.noreply.example", primary: false, verified: true },
+          { email: "octocat@example.com", primary: true, verified: true },
+        ])
+      if (req.path.startsWith("/user/orgs"))
+        return FakeServer.json(res, 200, [
+          { login: "Acme", id: 1 },
+          { login: "other", id: 2 },
+        ])
       if (req.path === "/user") {
         if (req.headers.authorization !== "Bearer gho_live") {
           res.writeHead(401, { "content-type": "application/json" })
           return res.end('{"message":"Bad credentials"}')
         }
-        return answer(state, res, () => ({ id: 583231, login: "octocat" }), {
+        return answer(state, res, () => ({ id: 583231, login: "octocat", email: "public@example.com" }), {
           "x-oauth-scopes": "repo, user:email",
         })
       }
@@ -85,7 +116,9 @@ const setup = (verification: "introspection" | "userinfo", auth?: "client_secret
             client_id: clientId,
             verification,
             ...(verification === "userinfo" ? { subject_claim: "id", scopes_header: "X-OAuth-Scopes" } : {}),
+            ...(github === undefined ? {} : { github_api_url: origin }),
           },
+          ...(github === undefined ? {} : { access: { organizations: github.organizations } }),
         }),
       ),
     )
@@ -110,6 +143,50 @@ const setup = (verification: "introspection" | "userinfo", auth?: "client_secret
   })
 
 describe("HttpTokenVerifier", () => {
+  it.effect("userinfo - GitHub: the primary verified email and the organizations complete /user", () =>
+    Effect.gen(function* () {
+      const { server, verify } = yield* setup("userinfo", undefined, { organizations: ["acme"] })
+      const claims = yield* verify("gho_live")
+      assert.strictEqual(claims.sub, "583231")
+      assert.strictEqual(claims.email, "octocat@example.com")
+      assert.strictEqual(claims["email_verified"], true)
+      assert.deepStrictEqual(claims["orgs"], ["Acme", "other"])
+      assert.deepStrictEqual(
+        server.requests.map((r) => r.path),
+        ["/user", "/user/emails", "/user/orgs"],
+      )
+      for (const request of server.requests) assert.isString(request.headers["user-agent"])
+    }),
+  )
+
+  it.effect("userinfo - GitHub App token: no scopes reported, emails tried, a 404 there is no email", () =>
+    Effect.gen(function* () {
+      const { server, verify } = yield* setup("userinfo", undefined, { organizations: [] })
+      const claims = yield* verify("ghu_app")
+      assert.strictEqual(claims.sub, "7")
+      assert.isUndefined(claims.email)
+      // No scope claim: the scopes recorded at sign-in apply.
+      assert.isUndefined(claims.scope)
+      assert.deepStrictEqual(
+        server.requests.map((r) => r.path),
+        ["/user", "/user/emails"],
+      )
+    }),
+  )
+
+  it.effect("userinfo - GitHub without an organization rule: no /user/orgs, no public email kept", () =>
+    Effect.gen(function* () {
+      const { server, verify } = yield* setup("userinfo", undefined, { organizations: [] })
+      const claims = yield* verify("gho_live")
+      assert.strictEqual(claims.email, "octocat@example.com")
+      assert.isUndefined(claims["orgs"])
+      assert.deepStrictEqual(
+        server.requests.map((r) => r.path),
+        ["/user", "/user/emails"],
+      )
+    }),
+  )
+
   it.effect(
     "introspection - posts the token with Basic client authentication; an active answer's claims",
     () =>

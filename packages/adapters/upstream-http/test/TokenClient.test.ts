@@ -442,4 +442,74 @@ describe("TokenClient", () => {
       assert.strictEqual((yield* Effect.flip(client.exchangeCode(exchange))).reason, "bad_response")
     }),
   )
+
+  /** GitHub's application-token API: 204 for a live token, 404 once it is gone. */
+  const gitHub = (status: () => number) =>
+    Effect.gen(function* () {
+      const server = yield* FakeServer.make((req, res) => {
+        res.writeHead(req.method === "DELETE" ? status() : 404)
+        res.end()
+      })
+      const endpoint = `${server.origin}/applications/${clientId}/token`
+      const client = yield* TokenClient.make({
+        metadata: {
+          issuer: server.origin,
+          authorization_endpoint: `${server.origin}/login/oauth/authorize`,
+          token_endpoint: `${server.origin}/login/oauth/access_token`,
+          revocation_endpoint: endpoint,
+        },
+        client_id: clientId,
+        client_secret: Redacted.make("gh-secret"),
+        revocation: "github",
+        timeoutDuration: "1 second",
+      })
+      return { server, client }
+    }).pipe(Effect.provide(FetchHttpClient.layer))
+
+  it.live("revoke - github: DELETE of the session's access token with Basic credentials in JSON", () =>
+    Effect.gen(function* () {
+      const { server, client } = yield* gitHub(() => 204)
+      yield* client.revoke({ token: "ghr_refresh", token_type_hint: "refresh_token", access_token: "ghu_at" })
+      const request = server.requests[0]!
+      assert.strictEqual(request.method, "DELETE")
+      assert.strictEqual(request.path, `/applications/${clientId}/token`)
+      assert.strictEqual(request.headers.authorization, `Basic ${btoa(`${clientId}:gh-secret`)}`)
+      assert.strictEqual(request.headers["content-type"], "application/json")
+      assert.isString(request.headers["user-agent"])
+      assert.deepStrictEqual(JSON.parse(request.body), { access_token: "ghu_at" })
+      // Only a refresh token and no access token: nothing GitHub could revoke, no call.
+      yield* client.revoke({ token: "ghr_refresh", token_type_hint: "refresh_token" })
+      assert.strictEqual(server.requests.length, 1)
+    }),
+  )
+
+  it.live("revoke - github: 404 (token already gone) succeeds; 422 or 5xx is an upstream error", () =>
+    Effect.gen(function* () {
+      let status = 404
+      const { client } = yield* gitHub(() => status)
+      yield* client.revoke({ token: "ghu_at" })
+      status = 422
+      assert.strictEqual((yield* Effect.flip(client.revoke({ token: "ghu_at" }))).reason, "rejected")
+      status = 503
+      const outage = yield* Effect.flip(client.revoke({ token: "ghu_at" }))
+      assert.isTrue(outage.retryable)
+    }),
+  )
+
+  it.live("refresh - GitHub's refresh_token_expires_in is the refresh token's lifetime", () =>
+    Effect.gen(function* () {
+      const { client } = yield* setup("client_secret_basic", {
+        token: (_, res) => {
+          res.writeHead(200, { "content-type": "application/x-www-form-urlencoded" })
+          res.end(
+            "access_token=ghu_next&expires_in=28800&refresh_token=ghr_next&refresh_token_expires_in=15897600&scope=&token_type=bearer",
+          )
+        },
+      })
+      const tokens = yield* client.refresh({ refresh_token: "ghr_1" })
+      assert.strictEqual(tokens.refresh_token, "ghr_next")
+      assert.strictEqual(tokens.expires_in, 28800)
+      assert.strictEqual(tokens.refresh_expires_in, 15897600)
+    }),
+  )
 })

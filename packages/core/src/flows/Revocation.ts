@@ -82,8 +82,8 @@ const revokeUpstream = (id: string): Effect.Effect<void, StoreError, TokenStore>
     yield* client.value
       .revoke(
         set.refresh_token === undefined
-          ? { token: set.access_token, token_type_hint: "access_token" }
-          : { token: set.refresh_token, token_type_hint: "refresh_token" },
+          ? { token: set.access_token, token_type_hint: "access_token", access_token: set.access_token }
+          : { token: set.refresh_token, token_type_hint: "refresh_token", access_token: set.access_token },
       )
       .pipe(
         Effect.catch((e) =>

@@ -25,6 +25,16 @@ export interface Fragment {
     readonly access_token_client_id?: boolean
     readonly scopes: ReadonlyArray<string>
     readonly extra_authorize_params?: Readonly<Record<string, string>>
+    /** Endpoints by hand (no discovery) and the verification strategy, for plain OAuth 2.0. */
+    readonly authorization_endpoint?: string
+    readonly token_endpoint?: string
+    readonly revocation_endpoint?: string
+    readonly userinfo_endpoint?: string
+    readonly introspection_endpoint?: string
+    readonly verification?: "jwt" | "introspection" | "userinfo"
+    readonly subject_claim?: string
+    readonly scopes_header?: string
+    readonly github_api_url?: string
   }
   readonly access?: {
     readonly emails?: ReadonlyArray<string>
@@ -32,6 +42,7 @@ export interface Fragment {
     readonly tenants?: ReadonlyArray<string>
     readonly hosted_domains?: ReadonlyArray<string>
     readonly groups?: ReadonlyArray<string>
+    readonly organizations?: ReadonlyArray<string>
   }
 }
 

@@ -107,6 +107,7 @@ export interface RefreshCall {
 export interface RevokeCall {
   readonly token: string
   readonly token_type_hint?: "access_token" | "refresh_token"
+  readonly access_token?: string
 }
 
 /**

@@ -53,6 +53,9 @@ describe("RevocationEndpoint", () => {
           assert.include(issuedUpstream, revocations[0]!.token, "the upstream's own token")
           assert.match(revocations[0]!.token, /^upstream-rt-/)
           assert.notInclude([tokens.refresh_token, rotated.refresh_token], revocations[0]!.token)
+          // The session's access token too, for an IdP that revokes only those (GitHub).
+          assert.include(issuedUpstream, revocations[0]!.access_token ?? "", "the upstream's access token")
+          assert.notMatch(revocations[0]!.access_token ?? "", /^upstream-rt-/)
           assert.deepStrictEqual(yield* (yield* TestStore.TestStore).keys("upstream:"), [])
         }),
       ),

@@ -10,6 +10,8 @@ export * as ClientMetadataDocumentServer from "./ClientMetadataDocumentServer.ts
 /** @since 0.1.0 */
 export * as GatewayProcess from "./GatewayProcess.ts"
 /** @since 0.1.0 */
+export * as GitHubStandIn from "./GitHubStandIn.ts"
+/** @since 0.1.0 */
 export * as Glewlwyd from "./Glewlwyd.ts"
 /** @since 0.1.0 */
 export * as HeadlessBrowser from "./HeadlessBrowser.ts"

@@ -8,7 +8,8 @@
  * separates granted scopes with commas (`repo,user:email`). An error delivered with 200 becomes a
  * 400 so it is refused as an error (`rejected`, naming its code), never mistaken for a success or
  * an upstream outage. `expires_in` as a numeric string or absent is left to oauth4webapi, which
- * accepts both.
+ * accepts both. GitHub Apps with expiring user tokens name the refresh token's lifetime
+ * `refresh_token_expires_in`; it becomes `refresh_expires_in` (as a number) when that is absent.
  *
  * @see [RFC 6749 §5.1, §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.1)
  * @since 0.1.0
@@ -59,9 +60,14 @@ export const normalize = (answer: Answer): Answer => {
             .join(" "),
         }
       : body
+  const refreshLifetime = Number(fixed["refresh_token_expires_in"])
+  const named =
+    fixed["refresh_expires_in"] === undefined && Number.isFinite(refreshLifetime) && refreshLifetime > 0
+      ? { ...fixed, refresh_expires_in: refreshLifetime }
+      : fixed
   return {
     status: answer.status === 200 && isError ? 400 : answer.status,
     headers: { ...answer.headers, "content-type": "application/json" },
-    body: encoder.encode(JSON.stringify(fixed)) as Uint8Array<ArrayBuffer>,
+    body: encoder.encode(JSON.stringify(named)) as Uint8Array<ArrayBuffer>,
   }
 }
