@@ -13,7 +13,9 @@ import { loadavg, tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import {
+  JsonRpc,
   LoadAccessToken,
+  McpPolicy,
   ProxyConfig,
   ProxyKeys,
   type Store,
@@ -30,7 +32,7 @@ import { Effect, Layer } from "effect"
 import { OAuthProvider } from "fastmcp/auth"
 import { createLocalJWKSet, jwtVerify, SignJWT } from "jose"
 import { type Figure, measureAsync, measureSync, median, repeat } from "./src/measure.ts"
-import { policyYaml } from "./src/policy.ts"
+import { policy, policyText, toolNames } from "./src/policy.ts"
 import * as Proxies from "./src/proxies.ts"
 import { createSessions, makeStack, memoryStore, type Stack, upstreamTokens } from "./src/stack.ts"
 
@@ -473,7 +475,7 @@ if (only("gateway")) {
   const seconds = smoke ? 1 : 3
   const gatewayRuns = smoke ? 1 : 3
   const policyFile = join(dir, "policy.yaml")
-  writeFileSync(policyFile, policyYaml())
+  writeFileSync(policyFile, policyText())
   const undiciServer = await startServer("undici", mcp.url)
   const gatewayServer = await startServer("gateway", mcp.url)
   const policyServer = await startServer("gateway", mcp.url, { BENCH_GATEWAY_POLICY: policyFile })
@@ -667,11 +669,13 @@ const policyCpu =
   gwPolicy?.cpuUs === undefined || gw?.cpuUs === undefined ? undefined : gwPolicy.cpuUs - gw.cpuUs
 const listFilterCpu =
   listPolicy?.cpuUs === undefined || listGw?.cpuUs === undefined ? undefined : listPolicy.cpuUs - listGw.cpuUs
+/** Per reverse proxy measured (an absent one has no rows, so no ratios). */
 const proxyRatios = ["nginx", "caddy"].flatMap((kind) => {
   const plain = find("gateway", `${kind} reverse proxy (no auth)`)
   const auth = rows.find(
     (r) => r.section === "gateway" && r.name.startsWith(`${kind} `) && r.name.includes("→"),
   )
+  if (plain === undefined) return []
   return [
     {
       target: `(info) ${kind} ÷ bare undici (req/s)`,
