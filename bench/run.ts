@@ -465,7 +465,51 @@ const reverseProxies = async (mcp: Server, gateway: Server) => {
   return { variants, stop: () => started.forEach((p) => p.stop()) }
 }
 
+/**
+ * The policy's own work, in process: what the gateway adds per call once the body is in hand —
+ * parse and classify the body, decide over the 20 rules; and per list, one decision per tool.
+ */
+const policyAlone = async () => {
+  const decoded = McpPolicy.decode(policy)
+  if (decoded._tag !== "Success") throw new Error("the bench policy does not decode")
+  const compiled = decoded.success
+  const caller: McpPolicy.Caller = {
+    subject: "user-1",
+    client_id: "bench-client",
+    scopes: new Set(["openid", "tools"]),
+    email: undefined,
+    claims: { sub: "user-1" },
+  }
+  const body = JSON.stringify({
+    jsonrpc: "2.0",
+    id: 1,
+    method: "tools/call",
+    params: { name: "ping", arguments: { message: "hello" } },
+  })
+  add(
+    "gateway",
+    "in process: body parse + 20-rule decision (tools/call ping, last rule)",
+    await repeat(runs, () =>
+      measureSync(ops(200_000), () => {
+        const d = McpPolicy.decideBody(compiled, caller, JsonRpc.parse(body))
+        if (d._tag !== "Decided" || d.entries[0]?.decision.effect !== "allow") throw new Error("denied")
+      }),
+    ),
+  )
+  add(
+    "gateway",
+    "in process: list filter decisions, 20 tools",
+    await repeat(runs, () =>
+      measureSync(ops(100_000), () => {
+        const allows = McpPolicy.allowsItem(compiled, caller)
+        if (toolNames.filter((name) => allows("tool", name)).length !== 10) throw new Error("not 10")
+      }),
+    ),
+  )
+}
+
 if (only("gateway")) {
+  await policyAlone()
   console.error(
     `  load average at the start: ${loadavg()
       .map((l) => l.toFixed(2))
@@ -474,7 +518,7 @@ if (only("gateway")) {
   const mcp = await startServer("mcp")
   const seconds = smoke ? 1 : 3
   const gatewayRuns = smoke ? 1 : 3
-  const policyFile = join(dir, "policy.yaml")
+  const policyFile = join(dir, "policy.json")
   writeFileSync(policyFile, policyText())
   const undiciServer = await startServer("undici", mcp.url)
   const gatewayServer = await startServer("gateway", mcp.url)

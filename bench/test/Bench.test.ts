@@ -39,6 +39,8 @@ const expected: ReadonlyArray<ReadonlyArray<string>> = [
   ["gateway", "Express + requireBearerAuth (jose HS256)"],
   ["gateway", "Express + requireBearerAuth → undici forward (jose HS256)"],
   ["gateway", "oidc-proxy gateway + 20-rule policy (tools/call)"],
+  ["gateway", "in process: body parse + 20-rule decision (tools/call ping, last rule)"],
+  ["gateway", "in process: list filter decisions, 20 tools"],
   ["gateway", "tools/list: bare undici reverse proxy"],
   ["gateway", "tools/list: oidc-proxy gateway (no policy)"],
   ["gateway", "tools/list: oidc-proxy gateway + 20-rule policy (list filtered, 10 of 20 kept)"],
