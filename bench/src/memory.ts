@@ -64,7 +64,9 @@ const store =
     : kind === "sqlite"
       ? SqliteStore.layer({ filename: file })
       : kind === "postgres"
-        ? PostgresStore.layer({ url: storeUrl ?? "", table: pgTable }).pipe(Layer.orDie)
+        ? PostgresStore.layer({ url: storeUrl ?? "", table: pgTable, commandTimeout: "60 seconds" }).pipe(
+            Layer.orDie,
+          )
         : RedisStore.layer({ url: storeUrl ?? "", prefix: `mem${Date.now()}:` }).pipe(Layer.orDie)
 const upstream = await Effect.runPromise(TestUpstream.make())
 const tokens = await upstreamTokens(upstream)
