@@ -30,7 +30,7 @@ export interface Proxy {
 export const installed = (binary: string, arg: string): boolean =>
   spawnSync(binary, [arg], { stdio: "ignore" }).error === undefined
 
-const ticksPerSecond = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100
+const ticksPerSecond = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout?.trim()) || 100
 
 /** utime + stime of `pid` in µs (fields 14 and 15 of /proc/<pid>/stat, after the command name). */
 export const procCpu = (pid: number): number => {
