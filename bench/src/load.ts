@@ -1,16 +1,27 @@
 /**
- * The load generator, in its own process: `node load.ts <url> <token|-> <seconds> <connections>`.
+ * The load generator, in its own process:
+ * `node load.ts <url> <token|-> <seconds> <connections> [tools/call|tools/list]` (default `tools/call`).
  * Prints one JSON line: requests/s, p50/p99 latency (ms), requests done, non-2xx count.
  */
 import autocannon from "autocannon"
 
-const [url, token, seconds, connections] = process.argv.slice(2) as [string, string, string, string]
-const body = JSON.stringify({
-  jsonrpc: "2.0",
-  id: 1,
-  method: "tools/call",
-  params: { name: "ping", arguments: { message: "hello" } },
-})
+const [url, token, seconds, connections, method] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string,
+  string | undefined,
+]
+const body = JSON.stringify(
+  method === "tools/list"
+    ? { jsonrpc: "2.0", id: 1, method: "tools/list", params: {} }
+    : {
+        jsonrpc: "2.0",
+        id: 1,
+        method: "tools/call",
+        params: { name: "ping", arguments: { message: "hello" } },
+      },
+)
 const result = await autocannon({
   url,
   method: "POST",

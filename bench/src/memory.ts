@@ -1,19 +1,22 @@
 /**
- * Bytes per live session, in its own process (`node --expose-gc memory.ts <memory|sqlite|redis> <n> [redis-url]`):
+ * Bytes per live session, in its own process
+ * (`node --expose-gc memory.ts <memory|sqlite|redis|postgres> <n> [redis-or-postgres-url]`):
  * memory store — heap delta after GC (verified-token cache empty); SQLite — file size (WAL
- * checkpointed); Redis — `used_memory` delta. Prints one JSON line.
+ * checkpointed); Redis — `used_memory` delta; Postgres — `pg_total_relation_size` delta of the
+ * store's table (rows, indexes, TOAST). Prints one JSON line.
  */
 import { mkdtempSync, rmSync, statSync } from "node:fs"
 import { connect } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { TestUpstream } from "@oidc-proxy/core/testing"
+import { PostgresClient, PostgresStore } from "@oidc-proxy/store-postgres"
 import { RedisStore } from "@oidc-proxy/store-redis"
 import { SqliteStore } from "@oidc-proxy/store-sqlite"
 import { Effect, Layer } from "effect"
 import { createSessions, makeStack, memoryStore, upstreamTokens } from "./stack.ts"
 
-const [kind, countText, redisUrl] = process.argv.slice(2) as [string, string, string | undefined]
+const [kind, countText, storeUrl] = process.argv.slice(2) as [string, string, string | undefined]
 const count = Number(countText)
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {})
 const heap = () => {
@@ -37,6 +40,22 @@ const redisInfo = (url: string) =>
     socket.on("error", reject)
   })
 
+/** A table of its own per run, so earlier rows in the same database do not count. */
+const pgTable = `bench_mem_${Date.now()}`
+/** The store table's size on disk (rows, indexes, TOAST), in bytes. */
+const postgresSize = () =>
+  Effect.runPromise(
+    Effect.scoped(
+      Effect.gen(function* () {
+        const client = yield* PostgresClient.make({ url: storeUrl ?? "", table: pgTable })
+        const rows = yield* Effect.promise(
+          () => client.sql`SELECT pg_total_relation_size(${pgTable}::regclass) AS bytes`,
+        )
+        return Number(rows[0]?.["bytes"])
+      }),
+    ),
+  )
+
 const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-bench-"))
 const file = join(dir, "store.db")
 const store =
@@ -44,12 +63,23 @@ const store =
     ? memoryStore
     : kind === "sqlite"
       ? SqliteStore.layer({ filename: file })
-      : RedisStore.layer({ url: redisUrl ?? "", prefix: `mem${Date.now()}:` }).pipe(Layer.orDie)
+      : kind === "postgres"
+        ? PostgresStore.layer({ url: storeUrl ?? "", table: pgTable, commandTimeout: "60 seconds" }).pipe(
+            Layer.orDie,
+          )
+        : RedisStore.layer({ url: storeUrl ?? "", prefix: `mem${Date.now()}:` }).pipe(Layer.orDie)
 const upstream = await Effect.runPromise(TestUpstream.make())
 const tokens = await upstreamTokens(upstream)
 const stack = makeStack(upstream, { store, cacheTtlSeconds: 0 })
 await createSessions(stack, tokens, 10) // build the layer, warm the code paths
-const before = kind === "memory" ? heap() : kind === "redis" ? await redisInfo(redisUrl ?? "") : 0
+const before =
+  kind === "memory"
+    ? heap()
+    : kind === "redis"
+      ? await redisInfo(storeUrl ?? "")
+      : kind === "postgres"
+        ? await postgresSize()
+        : 0
 const issued = await createSessions(stack, tokens, count, "m")
 const made = issued.length
 // The proxy tokens are the clients' to hold: emptied, so a stack slot still pointing at the array
@@ -57,7 +87,8 @@ const made = issued.length
 issued.length = 0
 let bytes: number
 if (kind === "memory") bytes = heap() - before
-else if (kind === "redis") bytes = (await redisInfo(redisUrl ?? "")) - before
+else if (kind === "redis") bytes = (await redisInfo(storeUrl ?? "")) - before
+else if (kind === "postgres") bytes = (await postgresSize()) - before
 else {
   const { DatabaseSync } = await import("node:sqlite")
   const db = new DatabaseSync(file)

@@ -3,10 +3,12 @@
  * Prints `{"url", "token"?}` as its first stdout line; on the IPC message `"cpu"` answers with its
  * process CPU time (µs) so far; `"exit"` exits cleanly (a `--cpu-prof` profile is written).
  *
- * - `mcp`: the MCP server stand-in — answers a JSON-RPC `tools/call` (no auth);
+ * - `mcp`: the MCP server stand-in (no auth) — answers a JSON-RPC `tools/call` with one text, a
+ *   `tools/list` with 20 tools (`policy.ts`'s `toolNames`), any other request (a GET too) as a `tools/call`;
  * - `undici`: a bare reverse proxy (undici, no auth) to `target`;
  * - `gateway`: the real gateway — `Gateway.start` over `ProxyLayer` (memory store, discovery and
- *   JWKS from a local fake IdP), access logs on;
+ *   JWKS from a local fake IdP), access logs on; `BENCH_GATEWAY_POLICY=<file>` sets
+ *   `OIDC_PROXY_POLICY`;
  * - `express`: Express + the MCP SDK's `requireBearerAuth` with a jose HS256 verifier, answering
  *   the call itself;
  * - `express-proxy`: the same auth, then the request forwarded to `target` with undici (as the
@@ -14,6 +16,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
+import { toolNames } from "./policy.ts"
 
 const kind = process.argv[2]
 const target = process.argv[3] ?? ""
@@ -23,6 +26,24 @@ const result = (id: unknown) =>
     jsonrpc: "2.0",
     id,
     result: { content: [{ type: "text", text: "pong" }], isError: false },
+  })
+
+/** A `tools/list` answer of realistic size: a description and an input schema per tool (~4 KB). */
+const toolList = (id: unknown) =>
+  JSON.stringify({
+    jsonrpc: "2.0",
+    id,
+    result: {
+      tools: toolNames.map((name) => ({
+        name,
+        description: `The ${name} tool: does one thing for the caller and answers with a short text.`,
+        inputSchema: {
+          type: "object",
+          properties: { message: { type: "string", description: "What to say" } },
+          required: ["message"],
+        },
+      })),
+    },
   })
 
 const announce = (url: string, token?: string) => {
@@ -85,12 +106,12 @@ if (kind === "mcp") {
     const chunks: Array<Buffer> = []
     req.on("data", (c: Buffer) => chunks.push(c))
     req.on("end", () => {
-      let id: unknown = null
+      let message: { id?: unknown; method?: unknown } = {}
       try {
-        id = (JSON.parse(Buffer.concat(chunks).toString()) as { id?: unknown }).id ?? null
+        message = JSON.parse(Buffer.concat(chunks).toString()) as typeof message
       } catch {}
       res.writeHead(200, { "content-type": "application/json" })
-      res.end(result(id))
+      res.end(message.method === "tools/list" ? toolList(message.id ?? null) : result(message.id ?? null))
     })
   })
   server.keepAliveTimeout = 60_000
@@ -143,6 +164,10 @@ if (kind === "mcp") {
     OIDC_PROXY_STORE: "memory",
     OIDC_PROXY_VERIFY_ID_TOKEN: "true",
     OIDC_PROXY_LOG_LEVEL: process.env["BENCH_GATEWAY_LOG_LEVEL"] ?? "info",
+    // A policy file (`bench/run.ts` writes one): every POST to /mcp read and decided, lists filtered.
+    ...(process.env["BENCH_GATEWAY_POLICY"] === undefined
+      ? {}
+      : { OIDC_PROXY_POLICY: process.env["BENCH_GATEWAY_POLICY"] }),
   })
   if (Result.isFailure(decoded)) throw decoded.failure
   const config = decoded.success

@@ -8,12 +8,18 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
+import { PostgresServer } from "@oidc-proxy/store-postgres/testing"
 
 // The Redis rows need a local redis-server binary (Debian package redis-server); without one the
 // smoke run cannot produce them, so it does not run.
 const hasRedis = spawnSync("redis-server", ["--version"]).status === 0
+// nginx, caddy and PostgreSQL rows are measured when their binaries are here, skipped otherwise.
+const proxies = [
+  ["nginx", "-v"],
+  ["caddy", "version"],
+].flatMap(([kind, arg]) => (spawnSync(kind!, [arg!]).error === undefined ? [kind!] : []))
 
-const expected = [
+const expected: ReadonlyArray<ReadonlyArray<string>> = [
   ["baseline", "jose HS256 verify"],
   ["baseline", "jose RS256 verify (local JWKS)"],
   ["baseline", "node:crypto HMAC verify (+ claims decode)"],
@@ -32,6 +38,19 @@ const expected = [
   ["gateway", "oidc-proxy gateway (Gateway.start, access log off)"],
   ["gateway", "Express + requireBearerAuth (jose HS256)"],
   ["gateway", "Express + requireBearerAuth → undici forward (jose HS256)"],
+  ["gateway", "oidc-proxy gateway + 20-rule policy (tools/call)"],
+  ["gateway", "in process: body parse + 20-rule decision (tools/call ping, last rule)"],
+  ["gateway", "in process: list filter decisions, 20 tools"],
+  ["gateway", "tools/list: bare undici reverse proxy"],
+  ["gateway", "tools/list: oidc-proxy gateway (no policy)"],
+  ["gateway", "tools/list: oidc-proxy gateway + 20-rule policy (list filtered, 10 of 20 kept)"],
+  ...proxies.map((kind) => ["gateway", `${kind} reverse proxy (no auth)`] as const),
+  ...(PostgresServer.available
+    ? [
+        ["pipeline", "cold check (postgres)"] as const,
+        ["memory", "oidc-proxy postgres store, 200 sessions"] as const,
+      ]
+    : []),
   ["scale", "warm check, synchronous, random of 1000 sessions"],
   ["scale", "warm check, synchronous, fresh string, random of 1000 sessions"],
   ["scale", "control: Map.get of a fresh string, random of 1000 sessions"],
@@ -42,7 +61,7 @@ const expected = [
   ["memory", "oidc-proxy memory store, 200 sessions"],
   ["memory", "oidc-proxy sqlite store, 200 sessions"],
   ["memory", "oidc-proxy redis store, 200 sessions"],
-] as const
+]
 
 describe("bench", () => {
   it.skipIf(!hasRedis)(
@@ -57,7 +76,8 @@ describe("bench", () => {
           {
             env: { ...process.env, BENCH_SMOKE: "1", BENCH_RESULTS: file },
             stdio: ["ignore", "pipe", "pipe"],
-            timeout: 170_000,
+            // Under load: four gateways, two reverse proxies and a PostgreSQL cluster to start.
+            timeout: 400_000,
           },
         )
         const results = JSON.parse(readFileSync(file, "utf8")) as {
@@ -81,15 +101,15 @@ describe("bench", () => {
             `${section} | ${name}`,
           )
         }
-        // Ten targets, plus as information: the gateway's ratio to the in-process Express row, the
-        // bare Map.get's 1k→1M ratio and the warm check's cost over it at 1M.
-        assert.strictEqual(results.targets.length, 13)
+        // Twelve targets and information ratios, plus the bare Map.get's 1k→1M ratio and the warm
+        // check's cost over it at 1M (information), plus three per reverse proxy measured.
+        assert.strictEqual(results.targets.length, 20 + 3 * proxies.length)
         for (const t of results.targets) assert.isTrue(typeof t.value === "number", t.target)
       } finally {
         rmSync(dir, { recursive: true, force: true })
       }
     },
-    180_000,
+    420_000,
   )
 
   it("no redis-server on the PATH - the Redis rows are skipped with one line and listed at the end", () => {
@@ -123,9 +143,13 @@ describe("bench", () => {
         rows: Array<{ section: string; name: string }>
         skipped: Array<string>
       }
-      assert.deepStrictEqual(results.skipped, ["memory | oidc-proxy redis store, 200 sessions"])
+      // The Postgres rows depend on /usr/lib/postgresql, not on the PATH: left out here.
       assert.deepStrictEqual(
-        results.rows.filter((r) => r.section === "memory").map((r) => r.name),
+        results.skipped.filter((s) => !s.includes("postgres")),
+        ["memory | oidc-proxy redis store, 200 sessions"],
+      )
+      assert.deepStrictEqual(
+        results.rows.filter((r) => r.section === "memory" && !r.name.includes("postgres")).map((r) => r.name),
         ["oidc-proxy memory store, 200 sessions", "oidc-proxy sqlite store, 200 sessions"],
       )
     } finally {
