@@ -274,15 +274,16 @@ export const ProxyConfig = Schema.Struct({
     assertions_per_client: Count(3000),
     /**
      * `/token` requests per source per `token_window_seconds`, counted before anything else (a
-     * flood of bad requests counts too). Default 600.
+     * flood of bad requests counts too). Default 0 (no limit): behind a reverse proxy every caller
+     * has the proxy's address, so a per-source limit would be shared by all users.
      */
-    tokens_per_source: Count(600),
+    tokens_per_source: Count(0),
     /**
      * `/token` requests per authenticated `client_id` per `token_window_seconds`, from all sources
-     * together. Default 3000. A public client authenticates by its id alone, so anyone can spend
-     * its budget: keep it well above `tokens_per_source`.
+     * together. Default 0 (no limit). A public client authenticates by its id alone, so anyone can
+     * spend its budget: set it only together with `tokens_per_source`, well above it.
      */
-    tokens_per_client: Count(3000),
+    tokens_per_client: Count(0),
     /** Default 60 (a minute). */
     token_window_seconds: Seconds(60),
     /**

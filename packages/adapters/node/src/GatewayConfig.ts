@@ -435,13 +435,13 @@ export const variables = {
     proxy: "quotas.assertions_per_source",
   }),
   tokenQuota: v("OIDC_PROXY_TOKEN_QUOTA", {
-    default: "600",
+    default: "0",
     description: "/token requests per source address per minute, bad ones included (0 = no limit)",
     parse: P.integer(0, 1_000_000),
     proxy: "quotas.tokens_per_source",
   }),
   tokenClientQuota: v("OIDC_PROXY_TOKEN_CLIENT_QUOTA", {
-    default: "3000",
+    default: "0",
     description: "/token requests per authenticated client per minute, all sources together (0 = no limit)",
     parse: P.integer(0, 1_000_000),
     proxy: "quotas.tokens_per_client",
