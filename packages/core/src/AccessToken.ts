@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import { withFallback } from "./IdentityClaims.ts"
 import type { ProxyTokenClaims } from "./ProxyTokenClaims.ts"
 import * as Scopes from "./Scopes.ts"
 import type { UpstreamTokenSet } from "./UpstreamTokenSet.ts"
@@ -117,6 +118,10 @@ const recorded = (tokens: ReadonlyArray<string>): Scopes.ScopeSet => {
  * Builds the `AccessToken` of a request from the verification mode, the stored upstream token
  * set, the verified upstream claims and the verified proxy token.
  *
+ * The scopes are resolved from `claims` as verified, before anything else is added. Outside
+ * id_token mode the claims then take the identity members the access token lacks from the id_token
+ * verified at sign-in (`IdentityClaims.withFallback`: same `iss` and `sub` only, never a scope).
+ *
  * @category constructors
  * @since 0.1.0
  */
@@ -135,6 +140,6 @@ export const resolveAccessToken = (
     scopes: resolveScopes(mode, upstream, claims),
     expires_at: proxy.claims.exp,
     ...(resource === undefined ? {} : { resource }),
-    claims,
+    claims: mode === "id_token" ? claims : withFallback(claims, upstream.identity),
   }
 }

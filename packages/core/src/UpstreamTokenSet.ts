@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import * as IdentityClaims from "./IdentityClaims.ts"
 import * as Decoded from "./internal/decoded.ts"
 import * as Scopes from "./Scopes.ts"
 
@@ -33,6 +34,11 @@ export const UpstreamTokenSet = Schema.Struct({
   expires_at: Schema.Number,
   /** Expiry of the upstream refresh token, seconds since the epoch, when known. */
   refresh_expires_at: Schema.optionalKey(Schema.Number),
+  /**
+   * The identity members of the id_token verified at sign-in (access_token mode), the fallback for
+   * an access token that lacks them (`IdentityClaims.withFallback`). Kept across refreshes.
+   */
+  identity: Schema.optionalKey(IdentityClaims.IdentityClaims),
   /**
    * The members of the token response the proxy does not model (`unmodelled`); records written
    * before may hold the whole response.
@@ -70,6 +76,7 @@ export const isDecoded = (value: unknown): value is UpstreamTokenSet =>
   Decoded.strings(value["scope"]) &&
   Decoded.finite(value["expires_at"]) &&
   Decoded.optional(value, "refresh_expires_at", Decoded.finite) &&
+  Decoded.optional(value, "identity", IdentityClaims.isDecoded) &&
   Decoded.plain(value["raw"])
 
 /**
@@ -96,7 +103,8 @@ const defaultLifetime = 3600
  * Records a token response. The scope set is the response's `scope` when the IdP sent one,
  * otherwise the scopes recorded before (refresh) or requested (first sign-in) — RFC 6749 §5.1 says
  * an absent `scope` means the requested scope was granted. On a refresh, an id_token or refresh
- * token the response does not repeat is kept from `previous`.
+ * token the response does not repeat is kept from `previous`, and so are the sign-in's identity
+ * claims (`identity`: as of sign-in, like the access rules, whatever id_token the refresh returns).
  *
  * @category constructors
  * @since 0.1.0
@@ -131,6 +139,7 @@ export const fromTokenResponse = (
       now +
       (response.expires_in !== undefined && response.expires_in > 0 ? response.expires_in : defaultLifetime),
     ...(refreshExpiresAt === undefined ? {} : { refresh_expires_at: refreshExpiresAt }),
+    ...(previous?.identity === undefined ? {} : { identity: previous.identity }),
     raw: unmodelled(response.raw),
   }
 }

@@ -56,6 +56,8 @@ export * as RevocationEndpoint from "./flows/RevocationEndpoint.ts"
 /** @since 0.1.0 */
 export * as TokenEndpoint from "./flows/TokenEndpoint.ts"
 /** @since 0.1.0 */
+export * as IdentityClaims from "./IdentityClaims.ts"
+/** @since 0.1.0 */
 export * as IssueAccessToken from "./IssueAccessToken.ts"
 /** @since 0.1.0 */
 export * as JsonRpc from "./JsonRpc.ts"

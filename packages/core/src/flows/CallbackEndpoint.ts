@@ -1,8 +1,9 @@
 /**
  * The upstream callback: the second browser leg of a sign-in. Checks the browser binding, takes
  * the transaction once, exchanges the upstream code with the proxy's own PKCE verifier, verifies
- * the upstream token, stores the upstream token set encrypted, and sends the client its own
- * single-use code with `state` and `iss`.
+ * the upstream token (and, in access_token mode, the id_token, whose identity members are kept as
+ * a fallback: `IdentityClaims`), stores the upstream token set encrypted, and sends the client its
+ * own single-use code with `state` and `iss`.
  *
  * Effect over ports (Settings, TokenStore, StorageKeys, Entropy, UpstreamClient,
  * UpstreamVerifier, Clock). Nothing is stored when the exchange or the verification fails, or when
@@ -19,6 +20,7 @@ import * as ClientLookup from "../ClientLookup.ts"
 import * as Endpoints from "../Endpoints.ts"
 import { Entropy } from "../Entropy.ts"
 import type { Transaction } from "../FlowRecords.ts"
+import * as IdentityClaims from "../IdentityClaims.ts"
 import { type OAuthFailure, oauth, type StoreError, type UpstreamError } from "../OAuthError.ts"
 import * as OfflineAccess from "../OfflineAccess.ts"
 import { advertisedScopes, type ProxyConfig, Settings } from "../ProxyConfig.ts"
@@ -161,27 +163,40 @@ const idTokenClaims = (idToken: string) =>
   })
 
 /**
- * The access rules (`AccessRules`) over the signed-in identity: the verified token's claims, and in
- * access_token mode also the id_token's (verified against the client id), which is where providers
- * put `email`, `hd` and `groups`. `undefined` when the sign-in may go on.
+ * In access_token mode, the claims of the exchange's id_token verified against the client id
+ * (`idTokenClaims`), or why it was refused; `undefined` in id_token mode (the id_token is then the
+ * verified token itself) or without an id_token.
  */
-const accessDenial = (set: UpstreamTokenSet, claims: VerifiedClaims) =>
+const accessModeIdToken = (set: UpstreamTokenSet) =>
+  Effect.gen(function* () {
+    const config = yield* Settings
+    if (config.verification_mode !== "access_token" || set.id_token === undefined) return undefined
+    const claims: Readonly<Record<string, unknown>> | string = yield* idTokenClaims(set.id_token)
+    return claims
+  })
+
+/**
+ * The access rules (`AccessRules`) over the signed-in identity: the verified token's claims, and in
+ * access_token mode also the id_token's (`idToken`), which is where providers put `email`, `hd` and
+ * `groups`. `undefined` when the sign-in may go on.
+ */
+const accessDenial = (
+  idToken: Readonly<Record<string, unknown>> | string | undefined,
+  claims: VerifiedClaims,
+) =>
   Effect.gen(function* () {
     const config = yield* Settings
     if (!AccessRules.isRestricted(config.access)) return undefined
-    let identity: Readonly<Record<string, unknown>> = claims
-    if (config.verification_mode === "access_token" && set.id_token !== undefined) {
-      const idToken: Readonly<Record<string, unknown>> | string = yield* idTokenClaims(set.id_token)
-      if (typeof idToken === "string")
-        return {
-          reason: `id_token: ${idToken}`,
-          response: {
-            error: "server_error",
-            error_description: "The identity provider's id_token could not be verified",
-          },
-        }
-      identity = { ...claims, ...idToken }
-    }
+    if (typeof idToken === "string")
+      return {
+        reason: `id_token: ${idToken}`,
+        response: {
+          error: "server_error",
+          error_description: "The identity provider's id_token could not be verified",
+        },
+      }
+    const identity: Readonly<Record<string, unknown>> =
+      idToken === undefined ? claims : { ...claims, ...idToken }
     const reason = AccessRules.denial(config.access, identity)
     return reason === undefined
       ? undefined
@@ -192,6 +207,21 @@ const accessDenial = (set: UpstreamTokenSet, claims: VerifiedClaims) =>
             error_description: `This account may not sign in here: ${reason}`,
           },
         }
+  })
+
+/**
+ * What the upstream token set keeps of the id_token (`IdentityClaims.fromIdToken`), when it was
+ * verified. An id_token that is not verified is only logged when no access rule needs it: the
+ * sign-in goes on with the access token's claims alone, as before identity claims were kept.
+ */
+const keptIdentity = (idToken: Readonly<Record<string, unknown>> | string | undefined) =>
+  Effect.gen(function* () {
+    if (idToken === undefined) return undefined
+    if (typeof idToken !== "string") return IdentityClaims.fromIdToken(idToken)
+    yield* Effect.logWarning("upstream id_token not verified; its identity claims are not kept").pipe(
+      Effect.annotateLogs({ reason: idToken }),
+    )
+    return undefined
   })
 
 /** Upstream error codes forwarded to the client as they are; anything else becomes `server_error`. */
@@ -317,7 +347,8 @@ export const callback = (
       yield* Effect.logWarning("upstream identity refused").pipe(Effect.annotateLogs({ reason: oversized }))
       return toClient({ error: "server_error", error_description: `The identity provider's ${oversized}` })
     }
-    const refused = yield* accessDenial(set, verified.success)
+    const idToken = yield* accessModeIdToken(set)
+    const refused = yield* accessDenial(idToken, verified.success)
     if (refused !== undefined) {
       yield* Effect.logWarning("sign-in refused by the access rules").pipe(
         Effect.annotateLogs({ reason: refused.reason }),
@@ -325,7 +356,12 @@ export const callback = (
       return toClient(refused.response)
     }
     const granted = yield* rememberGrant(transaction, subject, set.scope)
-    const recorded = { ...set, scope: granted.upstream_scope }
+    const identity = yield* keptIdentity(idToken)
+    const recorded = {
+      ...set,
+      scope: granted.upstream_scope,
+      ...(identity === undefined ? {} : { identity }),
+    }
     yield* store.upstreamTokenSets.set(recorded.id, recorded, `${config.ttl.refresh_token} seconds`)
     const clientCode = yield* entropy.token(32)
     yield* store.codes.set(

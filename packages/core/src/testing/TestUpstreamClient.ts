@@ -26,6 +26,8 @@ export interface CodeScript {
   readonly claims?: JWTPayload
   /** Extra claims of the access token only (e.g. `scope`, `scp`). */
   readonly accessClaims?: JWTPayload
+  /** Extra claims of the id_token only (e.g. `email`, which Auth0 puts in no access token). */
+  readonly idClaims?: JWTPayload
   /** The `scope` member of the token response; absent when not given. */
   readonly scope?: string
   /** Return one JWT as both access token and id_token (as SAP Cloud Identity Services does). */
@@ -159,6 +161,7 @@ export const unreachable = (description = "connection refused"): UpstreamError =
 interface Session {
   readonly claims: JWTPayload
   readonly accessClaims: JWTPayload
+  readonly idClaims: JWTPayload
 }
 
 const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => Math.floor(ms / 1000))
@@ -210,6 +213,7 @@ export const make = (upstream: TestUpstream, options: Options = {}) =>
           {
             aud: upstream.clientId,
             ...session.claims,
+            ...session.idClaims,
             exp: now + shape.idTokenLifetime,
             nonce: shape.nonce ?? `n${n}`,
           },
@@ -255,7 +259,11 @@ export const make = (upstream: TestUpstream, options: Options = {}) =>
           if (script.error !== undefined) return yield* script.error
           const expiresIn = script.expiresIn ?? 3600
           return yield* tokens(
-            { claims: { sub: "user-1", ...script.claims }, accessClaims: script.accessClaims ?? {} },
+            {
+              claims: { sub: "user-1", ...script.claims },
+              accessClaims: script.accessClaims ?? {},
+              idClaims: script.idClaims ?? {},
+            },
             {
               sameJwt: script.sameJwt === true,
               idToken: script.idToken !== false,
