@@ -269,8 +269,9 @@ withPreset(
     }),
   },
   async (url) => {
-    // No email: Auth0 puts none in access tokens (only as a namespaced custom claim, by an Action).
-    await fullFlow(url, "auth0|ada", null, grantedScopes)
+    // Auth0 puts no email in access tokens (only as a namespaced custom claim, by an Action): it
+    // comes from the id_token verified at sign-in, whose `iss` and `sub` are the access token's.
+    await fullFlow(url, "auth0|ada", "ada@example.com", grantedScopes)
   },
 )
 
@@ -302,6 +303,8 @@ withPreset(
     env: (idp) => ({ OIDC_PROXY_OKTA_DOMAIN: "example.okta.com", OIDC_PROXY_UPSTREAM_ISSUER: idp.issuer }),
   },
   async (url) => {
+    // No email header: the access token's `sub` (the login) is not the id_token's (the user id), so
+    // nothing of the id_token is taken.
     await fullFlow(url, "00u1ada2b3c4d5e6f7g8", null, grantedScopes, "ada@example.com")
   },
 )
@@ -344,7 +347,7 @@ withPreset(
     env: (idp) => ({ OIDC_PROXY_COGNITO_USER_POOL_ID: cognitoPool, OIDC_PROXY_UPSTREAM_ISSUER: idp.issuer }),
   },
   async (url) => {
-    // No email: Cognito's access tokens carry none (the id_token does).
-    await fullFlow(url, cognitoUser, null, grantedScopes)
+    // Cognito's access tokens carry no email; the id_token verified at sign-in does (same `sub`).
+    await fullFlow(url, cognitoUser, "ada@example.com", grantedScopes)
   },
 )
