@@ -24,10 +24,25 @@ const record = fc
     Arbitraries.upstreamTokenSet(),
     fc.option(fc.integer({ min: 1_700_000_000, max: 2_000_000_000 }), { nil: undefined }),
     fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }),
+    fc.option(
+      fc.record(
+        {
+          iss: fc.string({ maxLength: 12 }),
+          sub: fc.string({ maxLength: 12 }),
+          email: fc.string({ maxLength: 12 }),
+          email_verified: fc.oneof(fc.boolean(), fc.string({ maxLength: 5 })),
+          name: fc.string({ maxLength: 12 }),
+          preferred_username: fc.string({ maxLength: 12 }),
+        },
+        { requiredKeys: ["iss", "sub"] },
+      ),
+      { nil: undefined },
+    ),
   )
-  .map(([set, refreshExpiresAt, raw]) => ({
+  .map(([set, refreshExpiresAt, raw, identity]) => ({
     ...set,
     ...(refreshExpiresAt === undefined ? {} : { refresh_expires_at: refreshExpiresAt }),
+    ...(identity === undefined ? {} : { identity }),
     raw,
   }))
 
