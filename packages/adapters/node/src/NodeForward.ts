@@ -82,6 +82,18 @@ export interface Forwarded {
 }
 
 /**
+ * A request body its caller already read (e.g. to decide on it).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Read {
+  readonly body: Buffer
+  /** Called once with the status sent to the caller (502: unreachable). */
+  readonly onStatus?: ((status: number) => void) | undefined
+}
+
+/**
  * @category models
  * @since 0.1.0
  */
@@ -90,7 +102,8 @@ export interface Forwarder {
    * Forwards `req` (already authorized as `token`) to `targetPath` (path and query on the target's
    * origin, see `ReverseProxy.targetUrl`) and writes the target's answer to `res` with
    * `x-request-id: requestId` added; `options.onResponse` is called once with the status sent
-   * (502 when the target is unreachable). Never throws.
+   * (502 when the target is unreachable). Never throws. `read`: the body, already read whole from
+   * `req` (sent as it is), and a callback for this request's status.
    */
   readonly forward: (
     req: IncomingMessage,
@@ -101,6 +114,7 @@ export interface Forwarder {
     requestId: string,
     path: string,
     started: number,
+    read?: Read,
   ) => void
   readonly close: () => Promise<void>
 }
@@ -130,6 +144,7 @@ class Exchange implements Dispatcher.DispatchHandler, Forwarded {
   /** `performance.now()` when the request was handed to undici. */
   sent = 0
   readonly shared: Shared
+  onStatus: ((status: number) => void) | undefined = undefined
   constructor(
     res: ServerResponse,
     requestId: string,
@@ -178,6 +193,7 @@ class Exchange implements Dispatcher.DispatchHandler, Forwarded {
     out["x-request-id"] = this.requestId
     this.res.writeHead(statusCode, out)
     this.shared.onResponse?.(statusCode, this)
+    this.onStatus?.(statusCode)
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -210,6 +226,7 @@ class Exchange implements Dispatcher.DispatchHandler, Forwarded {
         cause: error,
       })
     this.shared.onResponse?.(502, this)
+    this.onStatus?.(502)
   }
 }
 
@@ -243,7 +260,17 @@ export const make = (options: Options): Forwarder => {
   }
   const identity = { trustUnverifiedEmail: options.trustUnverifiedEmail }
 
-  const forward: Forwarder["forward"] = (req, res, incoming, token, targetPath, requestId, path, started) => {
+  const forward: Forwarder["forward"] = (
+    req,
+    res,
+    incoming,
+    token,
+    targetPath,
+    requestId,
+    path,
+    started,
+    read,
+  ) => {
     const method = req.method ?? "GET"
     const withBody = method !== "GET" && method !== "HEAD"
     const headers = ReverseProxy.forwardHeaderRecord(incoming, token, identity)
@@ -259,6 +286,12 @@ export const make = (options: Options): Forwarder => {
     )
       headers["content-length"] = length
     const exchange = new Exchange(res, requestId, method, path, started, shared)
+    if (read !== undefined) {
+      exchange.onStatus = read.onStatus
+      headers["content-length"] = String(read.body.length)
+      send(exchange, method, headers, targetPath, read.body)
+      return
+    }
     const size = headers["content-length"] === undefined ? -1 : Number(headers["content-length"])
     if (size < 0 || size > bufferedBodyMax) {
       // Streamed, not buffered: a Streamable HTTP request body may be large or long-lived.

@@ -326,6 +326,53 @@ describe("Gateway MCP policy", () => {
     }
   })
 
+  it("fast path - a remembered bearer's allowed call is decided and forwarded there, with the same audit line; a denial still gets the gate's answer", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mcp-audit-"))
+    const file = join(dir, "audit.log")
+    const { gateway, target, post } = await setup({ OIDC_PROXY_AUDIT: `file:${file}` })
+    const body = call("read_a", 5)
+    for (let i = 0; i < 3; i++) assert.strictEqual((await post(body)).status, 200)
+    const denied = await post(call("admin_x", 6))
+    assert.deepStrictEqual(((await denied.json()) as { error: { code: number } }).error.code, -32001)
+    // A body whose charset is not UTF-8 is never decided on the fast path.
+    await (await post(body, { "content-type": "application/json; charset=iso-8859-1" })).text()
+    const metrics = gateway.metrics.render()
+    assert.include(metrics, 'oidc_proxy_resource_path_total{path="fast"} 2', "the 2nd and 3rd call")
+    assert.include(
+      metrics,
+      'oidc_proxy_resource_path_total{path="full"} 3',
+      "the first, the denial, the charset",
+    )
+    assert.deepStrictEqual(
+      target.seen.slice(0, 3).map((seen) => [seen.body, seen.headers["content-length"]]),
+      Array.from({ length: 3 }, () => [body, String(Buffer.byteLength(body))]),
+    )
+    const lines = readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .map(({ time: _t, request_id: _r, latency_ms: _l, ...rest }) => rest)
+    assert.deepStrictEqual(
+      lines.slice(0, 3),
+      Array.from({ length: 3 }, () => lines[0]),
+    )
+    assert.deepInclude(lines[0], { target: "read_a", decision: "allow", rule: "readers", status: 200 })
+    assert.deepInclude(lines[3], { target: "admin_x", decision: "deny", rule: "no-admin", status: 200 })
+  })
+
+  it("fast path - a list request is handed to the full path, where its answer is filtered", async () => {
+    const { gateway, target, post } = await setup()
+    const list = JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/list" })
+    for (let i = 0; i < 2; i++) {
+      const response = await post(list)
+      assert.strictEqual(response.status, 200)
+      await response.text()
+    }
+    assert.strictEqual(target.seen.length, 2)
+    assert.include(gateway.metrics.render(), 'oidc_proxy_resource_path_total{path="full"} 2')
+    assert.notInclude(gateway.metrics.render(), 'path="fast"')
+  })
+
   it("traces - the forward span carries the call's subject, client, method, target, decision and rule, never a token", async () => {
     const posts: Array<string> = []
     const collector = await fakeTarget((req, res, body) => {
