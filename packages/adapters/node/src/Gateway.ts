@@ -371,7 +371,7 @@ const startWith = async (
     unreachable,
     gate: classifies(config, mcp) ? gate : undefined,
     audit: mcp.audit,
-    filtersLists: listFilter !== undefined,
+    listFilter,
     quota,
   })
   const main = await NodeServer.listen(
@@ -653,11 +653,11 @@ const fastPath = (input: {
   /** The MCP gate's settings, when a policy or an audit log classifies POSTs. */
   readonly gate: McpGate.Options | undefined
   readonly audit: McpAudit.McpAudit | undefined
-  /** List answers are filtered: a POST carrying a list request takes the Fetch path. */
-  readonly filtersLists: boolean
+  /** What a caller sees of list answers (`listFilterOf`); their filtering is done here too. */
+  readonly listFilter: ReverseProxy.Options["listFilter"]
   readonly quota: ResourceQuota.ResourceQuota | undefined
 }) => {
-  const { config, metrics, clock, edge, endpointOf, accessLog, gate, audit, filtersLists, quota } = input
+  const { config, metrics, clock, edge, endpointOf, accessLog, gate, audit, listFilter, quota } = input
   if (config.forwardAccessToken || config.otlpEndpoint !== undefined || input.options.fetch !== undefined)
     return undefined
   const forwarder = NodeForward.make({
@@ -672,14 +672,16 @@ const fastPath = (input: {
     },
   })
   const targetPath = RequestTarget.makeTargetPath({ target: config.target, resourcePath: input.resourcePath })
+  const limits = input.options.listFilterLimits
   // Without a policy the body is still read (list filtering): every message is allowed.
   const reading: McpGate.Options = gate ?? {
     policy: () => undefined,
-    maxBody: input.options.listFilterLimits?.maxRequestBytes ?? ListFiltering.defaults.maxRequestBytes,
+    maxBody: limits?.maxRequestBytes ?? ListFiltering.defaults.maxRequestBytes,
     resourceMetadata: "",
     trustUnverifiedEmail: config.trustUnverifiedEmail,
   }
-  const reads = gate !== undefined || filtersLists
+  const maxResponseBytes = limits?.maxResponseBytes ?? ListFiltering.defaults.maxResponseBytes
+  const reads = gate !== undefined || listFilter !== undefined
 
   /** Counts the request for its subject (when a quota is on), then forwards it. */
   const admitted = (req: IncomingMessage, res: ServerResponse, forward: Forward, read?: NodeForward.Read) => {
@@ -713,11 +715,13 @@ const fastPath = (input: {
     req.on("data", (chunk: Buffer) => chunks.push(chunk))
     req.once("end", () => {
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
-      const records = McpGate.allowedBody(reading, body, forward.token, forward.started, !filtersLists)
-      if (records === undefined) {
+      const allowed = McpGate.allowedBody(reading, body, forward.token, forward.started)
+      if (allowed === undefined) {
         handOff(new Uint8Array(body))
         return
       }
+      const { records, lists } = allowed
+      const allow = lists.size === 0 ? undefined : listFilter?.(forward.token)
       const onStatus =
         audit === undefined
           ? undefined
@@ -725,7 +729,11 @@ const fastPath = (input: {
               const now = clock.currentTimeMillisUnsafe()
               for (const record of records(status)) audit.write(now, forward.id, record)
             }
-      admitted(req, res, forward, { body, onStatus })
+      admitted(req, res, forward, {
+        body,
+        onStatus,
+        lists: allow === undefined ? undefined : { pending: lists, allow, maxResponseBytes },
+      })
     })
     // A caller gone before its body ended gets nothing; its access line says the body was unread.
     req.once("close", () => {

@@ -212,10 +212,10 @@ export const readableLength = (headers: { readonly [name: string]: string | unde
 }
 
 /**
- * The fast path's decision on a body read whole: when every message is allowed (and, with
- * `listRequestsPass` false, none is a list request whose answer needs filtering), the audit records
- * to complete with the target's status; otherwise `undefined`, and the full gate reads the same
- * bytes and answers — so every refusal is the gate's own.
+ * The fast path's decision on a body read whole: when every message is allowed, the audit records
+ * to complete with the target's status and the list requests among them (whose answers list
+ * filtering must see); otherwise `undefined`, and the full gate reads the same bytes and answers —
+ * so every refusal is the gate's own.
  *
  * @category utils
  * @since 0.1.0
@@ -225,8 +225,12 @@ export const allowedBody = (
   bytes: Uint8Array,
   token: AccessToken.AccessToken,
   started: number,
-  listRequestsPass: boolean,
-): ((status: number) => ReadonlyArray<Record>) | undefined => {
+):
+  | {
+      readonly records: (status: number) => ReadonlyArray<Record>
+      readonly lists: McpListFilter.Pending
+    }
+  | undefined => {
   let text: string
   try {
     text = utf8.decode(bytes)
@@ -235,16 +239,15 @@ export const allowedBody = (
   }
   const decided = decideText(options, text, token)
   if (decided._tag === "Invalid") return undefined
+  const lists = new Map<string, McpListFilter.ListMethod>()
   for (const e of decided.entries) {
     if (e.decision.effect !== "allow") return undefined
-    if (
-      !listRequestsPass &&
-      e.message._tag !== "Response" &&
-      McpListFilter.isListMethod(e.message.call.method)
-    )
-      return undefined
+    if (e.message._tag === "Request" && McpListFilter.isListMethod(e.message.call.method)) {
+      const key = McpListFilter.idKey(e.message.id)
+      if (key !== undefined) lists.set(key, e.message.call.method)
+    }
   }
-  return (status) => recordsOf(token, decided.entries, status, started)
+  return { records: (status) => recordsOf(token, decided.entries, status, started), lists }
 }
 
 /** The answer to a body with at least one denied message. */
