@@ -44,6 +44,7 @@ import type { GatewayConfig } from "./GatewayConfig.ts"
 import * as AccessLog from "./internal/accessLog.ts"
 import * as RequestId from "./internal/requestId.ts"
 import * as RequestTarget from "./internal/requestTarget.ts"
+import * as ListFiltering from "./ListFiltering.ts"
 import * as McpAudit from "./McpAudit.ts"
 import * as McpGate from "./McpGate.ts"
 import * as Metrics from "./Metrics.ts"
@@ -331,6 +332,8 @@ const startWith = async (
       error: failure.cause,
     })
   const quota = ResourceQuota.make(runtime, settings.quotas, clock)
+  const gate = gateOptions(config, mcp, Endpoints.make(settings).protectedResourceMetadata)
+  const listFilter = listFilterOf(config, options, mcp)
   const edge = await runtime.runPromise(
     WebHandler.makeEdge({
       onAuthorized: authorized({
@@ -340,12 +343,12 @@ const startWith = async (
         metrics,
         resourcePath,
         onUnreachable: unreachable,
-        gate: gateOf(config, mcp, Endpoints.make(settings).protectedResourceMetadata),
+        gate: classifies(config, mcp) ? McpGate.make(gate) : undefined,
         audit: mcp.audit,
         clock,
         downstream,
         quota,
-        listFilter: listFilterOf(config, options, mcp),
+        listFilter,
       }),
       corsOrigins: config.corsOrigins,
     }),
@@ -366,7 +369,9 @@ const startWith = async (
     requestId,
     accessLog: log.access,
     unreachable,
-    classifies: classifies(config, mcp),
+    gate: classifies(config, mcp) ? gate : undefined,
+    audit: mcp.audit,
+    listFilter,
     quota,
   })
   const main = await NodeServer.listen(
@@ -448,16 +453,13 @@ const listFilterOf = (
             )
       })
 
-/** The MCP gate, when POSTs are classified. */
-const gateOf = (config: GatewayConfig, mcp: McpSetup, resourceMetadata: string): McpGate.Gate | undefined =>
-  classifies(config, mcp)
-    ? McpGate.make({
-        policy: () => mcp.policy?.current(),
-        maxBody: config.policyMaxBody,
-        resourceMetadata,
-        trustUnverifiedEmail: config.trustUnverifiedEmail,
-      })
-    : undefined
+/** The MCP gate's settings: the policy in force (read per request), the body bound. */
+const gateOptions = (config: GatewayConfig, mcp: McpSetup, resourceMetadata: string): McpGate.Options => ({
+  policy: () => mcp.policy?.current(),
+  maxBody: config.policyMaxBody,
+  resourceMetadata,
+  trustUnverifiedEmail: config.trustUnverifiedEmail,
+})
 
 /** SIGHUP: the policy file read again; a bad one keeps the policy in force, and the log says why. */
 const reloadPolicy = (mcp: McpSetup, runtime: ManagedRuntime.ManagedRuntime<Services, unknown>) => {
@@ -514,6 +516,7 @@ const authorized = (input: {
         )
   return async (request, token, requestId) => {
     metrics.bearer("allow")
+    metrics.resourcePath("full")
     const refusal = await quota?.check(token.subject)
     if (refusal !== undefined) return Respond.failure(refusal, "json", config.baseUrl)
     return runtime.runPromise(
@@ -627,7 +630,12 @@ const metricsListener = (listen: NonNullable<GatewayConfig["metricsListen"]>, me
  * forwarded with `NodeForward` — no Web `Request`/`Response`, no Effect runtime. Anything else
  * (not remembered, refused, a route of the proxy, `Expect`, repeated `Authorization`) returns
  * `false` and takes the `WebHandler` path, so every answer but a forwarded one stays the same.
- * POSTs are not fast when a policy or an audit log classifies them.
+ *
+ * A POST the MCP gate or list filtering reads is read here too when it is small plain JSON
+ * (`McpGate.readableLength`) and decided by the same functions (`McpGate.allowedBody`): simply
+ * allowed, it is forwarded from here with those bytes; anything else — unreadable, invalid,
+ * denied, a list request to filter — is handed with its bytes to the `WebHandler` path, whose gate
+ * decides it again and answers, so every refusal stays the gate's own.
  * Off when a downstream token is forwarded (it reads the store, may call the IdP), when traces
  * are exported (the forward span) and when a custom `fetch` reaches the target.
  */
@@ -642,11 +650,14 @@ const fastPath = (input: {
   readonly requestId: () => string
   readonly accessLog: AccessLogLine
   readonly unreachable: (failure: ReverseProxy.Unreachable) => void
-  /** POSTs are classified by the MCP gate: they take the Fetch path. */
-  readonly classifies: boolean
+  /** The MCP gate's settings, when a policy or an audit log classifies POSTs. */
+  readonly gate: McpGate.Options | undefined
+  readonly audit: McpAudit.McpAudit | undefined
+  /** What a caller sees of list answers (`listFilterOf`); their filtering is done here too. */
+  readonly listFilter: ReverseProxy.Options["listFilter"]
   readonly quota: ResourceQuota.ResourceQuota | undefined
 }) => {
-  const { config, metrics, clock, edge, endpointOf, accessLog, classifies, quota } = input
+  const { config, metrics, clock, edge, endpointOf, accessLog, gate, audit, listFilter, quota } = input
   if (config.forwardAccessToken || config.otlpEndpoint !== undefined || input.options.fetch !== undefined)
     return undefined
   const forwarder = NodeForward.make({
@@ -661,12 +672,88 @@ const fastPath = (input: {
     },
   })
   const targetPath = RequestTarget.makeTargetPath({ target: config.target, resourcePath: input.resourcePath })
-  const filtersLists = input.options.listFilter !== undefined
+  const limits = input.options.listFilterLimits
+  // Without a policy the body is still read (list filtering): every message is allowed.
+  const reading: McpGate.Options = gate ?? {
+    policy: () => undefined,
+    maxBody: limits?.maxRequestBytes ?? ListFiltering.defaults.maxRequestBytes,
+    resourceMetadata: "",
+    trustUnverifiedEmail: config.trustUnverifiedEmail,
+  }
+  const maxResponseBytes = limits?.maxResponseBytes ?? ListFiltering.defaults.maxResponseBytes
+  const reads = gate !== undefined || listFilter !== undefined
+
+  /** Counts the request for its subject (when a quota is on), then forwards it. */
+  const admitted = (req: IncomingMessage, res: ServerResponse, forward: Forward, read?: NodeForward.Read) => {
+    const { incoming, token, target, id, pathname, started } = forward
+    metrics.bearer("allow")
+    metrics.resourcePath("fast")
+    if (quota === undefined) {
+      forwarder.forward(req, res, incoming, token, target, id, pathname, started, read)
+      return
+    }
+    // Counted after the bearer decision; the body stays unread (paused) until forwarded.
+    quota.admit(token.subject, (refusal) => {
+      if (refusal === undefined) {
+        forwarder.forward(req, res, incoming, token, target, id, pathname, started, read)
+        return
+      }
+      ResourceQuota.writeRefusal(res, refusal, id)
+      metrics.request(endpointOf(pathname), 429)
+      accessLog(id, req.method ?? "", pathname, 429, started)
+    })
+  }
+
+  /** A POST read whole, then forwarded from here when simply allowed, else handed to the full gate. */
+  const readThenForward = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    forward: Forward,
+    handOff: (body: Uint8Array<ArrayBuffer>) => void,
+  ) => {
+    const chunks: Array<Buffer> = []
+    req.on("data", (chunk: Buffer) => chunks.push(chunk))
+    req.once("end", () => {
+      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+      const allowed = McpGate.allowedBody(reading, body, forward.token, forward.started)
+      if (allowed === undefined) {
+        handOff(new Uint8Array(body))
+        return
+      }
+      const { records, lists } = allowed
+      const allow = lists.size === 0 ? undefined : listFilter?.(forward.token)
+      const onStatus =
+        audit === undefined
+          ? undefined
+          : (status: number) => {
+              const now = clock.currentTimeMillisUnsafe()
+              for (const record of records(status)) audit.write(now, forward.id, record)
+            }
+      admitted(req, res, forward, {
+        body,
+        onStatus,
+        lists: allow === undefined ? undefined : { pending: lists, allow, maxResponseBytes },
+      })
+    })
+    // A caller gone before its body ended gets nothing; its access line says the body was unread.
+    req.once("close", () => {
+      if (req.complete) return
+      res.destroy()
+      metrics.request(endpointOf(forward.pathname), 400)
+      accessLog(forward.id, "POST", forward.pathname, 400, forward.started)
+    })
+  }
+
   /** `req.url` is an admitted origin-form target (`NodeServer.listen`), `q` the index of its `?`. */
-  const intercept = (req: IncomingMessage, res: ServerResponse, q: number): boolean => {
-    // The MCP gate reads and decides the body of a POST and refuses a body elsewhere.
-    if (classifies && (req.method === "POST" || McpGate.hasBody({ get: (n) => single(req.headers[n]) })))
-      return false
+  const intercept = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    q: number,
+    handOff: (body: Uint8Array<ArrayBuffer>) => void,
+  ): boolean => {
+    const post = req.method === "POST"
+    // The MCP gate refuses a body outside a POST.
+    if (gate !== undefined && !post && McpGate.hasBody({ get: (n) => single(req.headers[n]) })) return false
     const started = performance.now()
     const raw = req.url ?? "/"
     // A query the URL parser would re-encode takes the Fetch path, which forwards it re-encoded.
@@ -678,11 +765,12 @@ const fastPath = (input: {
         ? pathname.replace(/\/+$/, "")
         : pathname
     if (path === "/healthz" || path === "/readyz") return false
-    // A POST may carry a list request to filter: the Fetch path reads its body (`ListFiltering`).
-    if (filtersLists && req.method === "POST") return false
     const incoming = NodeForward.incomingHeaders(req)
     // A browser's request (CORS headers on the answer) and `Expect` take the Fetch path.
     if (incoming["expect"] !== undefined || incoming["origin"] !== undefined) return false
+    // A body the gate or the list filter must read: only a small plain JSON one is read here.
+    const readsBody = reads && post
+    if (readsBody && McpGate.readableLength(incoming, reading.maxBody) === undefined) return false
     const token = edge.tryFast(
       req.method ?? "",
       path,
@@ -690,24 +778,27 @@ const fastPath = (input: {
       clock.currentTimeMillisUnsafe(),
     )
     if (token === undefined) return false
-    metrics.bearer("allow")
-    const target = targetPath(pathname, RequestTarget.searchOf(raw, q))
-    const id = input.requestId()
-    if (quota === undefined) {
-      forwarder.forward(req, res, incoming, token, target, id, pathname, started)
-      return true
+    const forward: Forward = {
+      incoming,
+      token,
+      target: targetPath(pathname, RequestTarget.searchOf(raw, q)),
+      id: input.requestId(),
+      pathname,
+      started,
     }
-    // Counted after the bearer decision; the body stays unread (paused) until forwarded.
-    quota.admit(token.subject, (refusal) => {
-      if (refusal === undefined) {
-        forwarder.forward(req, res, incoming, token, target, id, pathname, started)
-        return
-      }
-      ResourceQuota.writeRefusal(res, refusal, id)
-      metrics.request(endpointOf(pathname), 429)
-      accessLog(id, req.method ?? "", pathname, 429, started)
-    })
+    if (readsBody) readThenForward(req, res, forward, handOff)
+    else admitted(req, res, forward)
     return true
   }
   return { intercept, close: forwarder.close }
+}
+
+/** One request on the fast path, authorized. */
+interface Forward {
+  readonly incoming: Record<string, string>
+  readonly token: AccessToken.AccessToken
+  readonly target: string
+  readonly id: string
+  readonly pathname: string
+  readonly started: number
 }

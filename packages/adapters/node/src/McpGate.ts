@@ -19,7 +19,7 @@
  * @see [MCP authorization §scope challenge handling](https://modelcontextprotocol.io/specification/draft/basic/authorization)
  * @since 0.1.0
  */
-import { type AccessToken, BearerDecision, JsonRpc, McpPolicy } from "@oidc-proxy/core"
+import { type AccessToken, BearerDecision, JsonRpc, McpListFilter, McpPolicy } from "@oidc-proxy/core"
 import { Respond } from "@oidc-proxy/http"
 
 /**
@@ -121,7 +121,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true })
 const classifyRequest = async (
   request: Request,
   maxBody: number,
-): Promise<{ readonly bytes: Uint8Array<ArrayBuffer>; readonly body: JsonRpc.Classified } | Response> => {
+): Promise<{ readonly bytes: Uint8Array<ArrayBuffer>; readonly text: string } | Response> => {
   if (!isJson(request.headers.get("content-type")))
     return rpcError(415, null, JsonRpc.codes.invalidRequest, "Content-Type must be application/json")
   const declared = Number(request.headers.get("content-length") ?? "0")
@@ -138,10 +138,117 @@ const classifyRequest = async (
   } catch {
     return rpcError(400, null, JsonRpc.codes.parseError, "Parse error: the body is not UTF-8")
   }
-  return { bytes, body: JsonRpc.parse(text) }
+  return { bytes, text }
 }
 
 type Entry = { readonly message: JsonRpc.Message; readonly decision: McpPolicy.Decision }
+
+/** The policy's decisions on a body's text (an unclassifiable body is refused under every default). */
+const decideText = (options: Options, text: string, token: AccessToken.AccessToken) =>
+  McpPolicy.decideBody(
+    options.policy() ?? allowAll,
+    McpPolicy.callerOf(token, { trustUnverifiedEmail: options.trustUnverifiedEmail }),
+    JsonRpc.parse(text),
+  )
+
+/** One audit record per message of a decided body, answered with `status`. */
+const recordsOf = (
+  token: AccessToken.AccessToken,
+  entries: ReadonlyArray<Entry>,
+  status: number,
+  started: number,
+): ReadonlyArray<Record> =>
+  entries.map((e) => {
+    const call = e.message._tag === "Response" ? undefined : e.message.call
+    const decision =
+      e.decision.effect === "allow"
+        ? "allow"
+        : status === 403 && e.decision.missingScopes !== undefined
+          ? "step_up"
+          : "deny"
+    return {
+      subject: token.subject,
+      client_id: token.client_id,
+      method: call?.method ?? null,
+      target: call?.target ?? null,
+      decision,
+      rule: e.decision.rule,
+      status,
+      latency_ms: Math.round((performance.now() - started) * 10) / 10,
+    }
+  })
+
+/** `application/json`, with no parameter but `charset=utf-8`. */
+const isPlainJson = (contentType: string | undefined): boolean => {
+  if (contentType === undefined) return false
+  const [type, ...parameters] = contentType.split(";")
+  return (
+    type!.trim().toLowerCase() === "application/json" &&
+    parameters.every((p) => /^\s*charset\s*=\s*(?:utf-8|"utf-8")\s*$/i.test(p))
+  )
+}
+
+/**
+ * The fast path's share of the gate (the gateway's Node path reads small bodies itself): the
+ * declared length of a POST whose body it may read whole and decide — plain JSON, UTF-8, not
+ * encoded, no `Transfer-Encoding`, a length up to `max` — or `undefined`, and the request takes the
+ * full gate. `headers` are lower-cased names, repeated fields joined.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const readableLength = (headers: { readonly [name: string]: string | undefined }, max: number) => {
+  const length = headers["content-length"]
+  if (
+    length === undefined ||
+    !/^\d{1,9}$/.test(length) ||
+    Number(length) > max ||
+    headers["transfer-encoding"] !== undefined ||
+    headers["content-encoding"] !== undefined ||
+    !isPlainJson(headers["content-type"])
+  )
+    return undefined
+  return Number(length)
+}
+
+/**
+ * The fast path's decision on a body read whole: when every message is allowed, the audit records
+ * to complete with the target's status and the list requests among them (whose answers list
+ * filtering must see); otherwise `undefined`, and the full gate reads the same bytes and answers —
+ * so every refusal is the gate's own.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const allowedBody = (
+  options: Options,
+  bytes: Uint8Array,
+  token: AccessToken.AccessToken,
+  started: number,
+):
+  | {
+      readonly records: (status: number) => ReadonlyArray<Record>
+      readonly lists: McpListFilter.Pending
+    }
+  | undefined => {
+  let text: string
+  try {
+    text = utf8.decode(bytes)
+  } catch {
+    return undefined
+  }
+  const decided = decideText(options, text, token)
+  if (decided._tag === "Invalid") return undefined
+  const lists = new Map<string, McpListFilter.ListMethod>()
+  for (const e of decided.entries) {
+    if (e.decision.effect !== "allow") return undefined
+    if (e.message._tag === "Request" && McpListFilter.isListMethod(e.message.call.method)) {
+      const key = McpListFilter.idKey(e.message.id)
+      if (key !== undefined) lists.set(key, e.message.call.method)
+    }
+  }
+  return { records: (status) => recordsOf(token, decided.entries, status, started), lists }
+}
 
 /** The answer to a body with at least one denied message. */
 const refusal = (token: AccessToken.AccessToken, entries: ReadonlyArray<Entry>, resourceMetadata: string) => {
@@ -184,17 +291,13 @@ export const make =
       const response = rpcError(400, null, JsonRpc.codes.invalidRequest, "Only a POST may carry a body")
       return { response, records: [] }
     }
-    const record = (
-      method: string | null,
-      target: string | null,
-      d: Pick<Record, "decision" | "rule">,
-      status: number,
-    ): Record => ({
+    const record = (rule: string, status: number): Record => ({
       subject: token.subject,
       client_id: token.client_id,
-      method,
-      target,
-      ...d,
+      method: null,
+      target: null,
+      decision: "deny",
+      rule,
       status,
       latency_ms: Math.round((performance.now() - started) * 10) / 10,
     })
@@ -202,10 +305,9 @@ export const make =
     if (classified instanceof Response)
       return {
         response: classified,
-        records: [record(null, null, { decision: "deny", rule: "unreadable" }, classified.status)],
+        records: [record("unreadable", classified.status)],
       }
-    const caller = McpPolicy.callerOf(token, { trustUnverifiedEmail: options.trustUnverifiedEmail })
-    const decided = McpPolicy.decideBody(options.policy() ?? allowAll, caller, classified.body)
+    const decided = decideText(options, classified.text, token)
     if (decided._tag === "Invalid") {
       const response = rpcError(
         400,
@@ -213,7 +315,7 @@ export const make =
         decided.code,
         decided.code === -32700 ? "Parse error" : `Invalid request: ${decided.reason}`,
       )
-      return { response, records: [record(null, null, { decision: "deny", rule: "invalid" }, 400)] }
+      return { response, records: [record("invalid", 400)] }
     }
     const allowed = decided.entries.every((e) => e.decision.effect === "allow")
     const response = allowed
@@ -226,20 +328,5 @@ export const make =
           }),
         )
       : refusal(token, decided.entries, options.resourceMetadata)
-    const records = decided.entries.map((e) => {
-      const call = e.message._tag === "Response" ? undefined : e.message.call
-      const decision =
-        e.decision.effect === "allow"
-          ? "allow"
-          : response.status === 403 && e.decision.missingScopes !== undefined
-            ? "step_up"
-            : "deny"
-      return record(
-        call?.method ?? null,
-        call?.target ?? null,
-        { decision, rule: e.decision.rule },
-        response.status,
-      )
-    })
-    return { response, records }
+    return { response, records: recordsOf(token, decided.entries, response.status, started) }
   }

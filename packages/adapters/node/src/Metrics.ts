@@ -18,12 +18,22 @@
 export type BearerResult = "allow" | "401" | "403"
 
 /**
+ * Which path handled an authorized request: `fast` (the Node fast path: a remembered bearer, a
+ * small plain-JSON body decided there) or `full` (the Fetch path and its gate).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ResourcePath = "fast" | "full"
+
+/**
  * @category models
  * @since 0.1.0
  */
 export interface Metrics {
   readonly request: (endpoint: string, status: number) => void
   readonly bearer: (result: BearerResult) => void
+  readonly resourcePath: (path: ResourcePath) => void
   readonly target: (seconds: number, ok: boolean) => void
   readonly storeError: (operation: string) => void
   /** The Prometheus text of every metric. */
@@ -74,6 +84,11 @@ const statusClass = (status: number) => `${Math.floor(status / 100)}xx`
 export const make = (): Metrics => {
   const requests = new Map<string, number>()
   const bearer = new Map<string, number>()
+  const paths = new Map<string, number>()
+  const pathKeys: Record<ResourcePath, string> = {
+    fast: labels({ path: "fast" }),
+    full: labels({ path: "full" }),
+  }
   const storeErrors = new Map<string, number>()
   const bucketCounts = new Map<string, Array<number>>()
   const sums = new Map<string, number>()
@@ -104,6 +119,7 @@ export const make = (): Metrics => {
       inc(requests, key)
     },
     bearer: (result) => inc(bearer, bearerKeys[result]),
+    resourcePath: (path) => inc(paths, pathKeys[path]),
     target: (seconds, ok) => {
       const key = ok ? "ok" : "error"
       let buckets = bucketCounts.get(key)
@@ -125,6 +141,11 @@ export const make = (): Metrics => {
           "oidc_proxy_bearer_checks_total",
           "Bearer checks on the protected resource by result.",
           bearer,
+        ),
+        ...counter(
+          "oidc_proxy_resource_path_total",
+          "Authorized requests to the protected resource by the path that handled them (fast or full).",
+          paths,
         ),
         ...counter("oidc_proxy_store_errors_total", "Failed store operations by operation.", storeErrors),
         `# HELP ${histogram} Time from forwarding a request to the target's response headers.`,

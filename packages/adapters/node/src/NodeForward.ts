@@ -16,7 +16,7 @@
  * @since 0.1.0
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
-import type { AccessToken } from "@oidc-proxy/core"
+import { type AccessToken, McpEventStreamFilter, McpListFilter } from "@oidc-proxy/core"
 import { type Dispatcher, Pool } from "undici"
 import * as ReverseProxy from "./ReverseProxy.ts"
 
@@ -82,6 +82,33 @@ export interface Forwarded {
 }
 
 /**
+ * A request body its caller already read (e.g. to decide on it).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Read {
+  readonly body: Buffer
+  /** Called once with the status sent to the caller (502: unreachable). */
+  readonly onStatus?: ((status: number) => void) | undefined
+  /** The body's list requests, whose answers are filtered (as `ListFiltering.filterResponse`). */
+  readonly lists?: Lists | undefined
+}
+
+/**
+ * List requests in flight and what the caller may see of their answers.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Lists {
+  readonly pending: McpListFilter.Pending
+  readonly allow: McpListFilter.Permission
+  /** Longest JSON answer (or one event) held to filter it; past it a JSON answer is a 502. */
+  readonly maxResponseBytes: number
+}
+
+/**
  * @category models
  * @since 0.1.0
  */
@@ -90,7 +117,8 @@ export interface Forwarder {
    * Forwards `req` (already authorized as `token`) to `targetPath` (path and query on the target's
    * origin, see `ReverseProxy.targetUrl`) and writes the target's answer to `res` with
    * `x-request-id: requestId` added; `options.onResponse` is called once with the status sent
-   * (502 when the target is unreachable). Never throws.
+   * (502 when the target is unreachable). Never throws. `read`: the body, already read whole from
+   * `req` (sent as it is), and a callback for this request's status.
    */
   readonly forward: (
     req: IncomingMessage,
@@ -101,6 +129,7 @@ export interface Forwarder {
     requestId: string,
     path: string,
     started: number,
+    read?: Read,
   ) => void
   readonly close: () => Promise<void>
 }
@@ -120,6 +149,8 @@ class Exchange implements Dispatcher.DispatchHandler, Forwarded {
   controller: Dispatcher.DispatchController | undefined = undefined
   /** The client went away before the target answered in full. */
   gone = false
+  /** Paused until the caller drains. */
+  draining = false
   readonly onClose: () => void
   readonly onDrain: () => void
   readonly res: ServerResponse
@@ -130,6 +161,17 @@ class Exchange implements Dispatcher.DispatchHandler, Forwarded {
   /** `performance.now()` when the request was handed to undici. */
   sent = 0
   readonly shared: Shared
+  onStatus: ((status: number) => void) | undefined = undefined
+  /** Set when the answer carries list answers to filter. */
+  lists: Lists | undefined = undefined
+  /** A JSON answer held whole to filter it (its status and headers wait with it). */
+  held:
+    | { status: number; headers: Record<string, string | Array<string>>; chunks: Array<Buffer>; size: number }
+    | undefined = undefined
+  /** An event-stream answer filtered event by event. */
+  events: McpEventStreamFilter.EventStreamFilter | undefined = undefined
+  /** The answer was ended here (an over-long event): the target's remaining bytes are not wanted. */
+  finished = false
   constructor(
     res: ServerResponse,
     requestId: string,
@@ -149,7 +191,10 @@ class Exchange implements Dispatcher.DispatchHandler, Forwarded {
       this.gone = true
       this.controller?.abort(new Error("client closed the connection"))
     }
-    this.onDrain = () => this.controller?.resume()
+    this.onDrain = () => {
+      this.draining = false
+      this.controller?.resume()
+    }
     res.once("close", this.onClose)
   }
 
@@ -176,22 +221,106 @@ class Exchange implements Dispatcher.DispatchHandler, Forwarded {
     if (typeof length === "string" && headers["transfer-encoding"] === undefined)
       out["content-length"] = length
     out["x-request-id"] = this.requestId
+    if (this.lists !== undefined && !this.filtering(_controller, headers, out, statusCode)) return
+    if (this.held === undefined) this.head(statusCode, out)
+  }
+
+  /** The status and headers sent, and counted. */
+  head(statusCode: number, out: Record<string, string | Array<string>>): void {
     this.res.writeHead(statusCode, out)
     this.shared.onResponse?.(statusCode, this)
+    this.onStatus?.(statusCode)
+  }
+
+  /**
+   * Sets up the filtering of a list answer: an event stream event by event, JSON held whole, any
+   * other type passed. An encoded one cannot be read: the target request is aborted (502), never
+   * passed unfiltered. `false`: aborted.
+   */
+  filtering(
+    controller: Dispatcher.DispatchController,
+    headers: Record<string, string | Array<string> | undefined>,
+    out: Record<string, string | Array<string>>,
+    statusCode: number,
+  ): boolean {
+    const lists = this.lists!
+    const type = String(headers["content-type"] ?? "")
+      .split(";")[0]!
+      .trim()
+      .toLowerCase()
+    if (type !== "text/event-stream" && type !== "application/json") return true
+    const encoding = headers["content-encoding"]
+    if (encoding !== undefined && String(encoding).trim().toLowerCase() !== "identity") {
+      controller.abort(
+        new Error("the MCP server's list answer is encoded (Content-Encoding): it cannot be filtered"),
+      )
+      return false
+    }
+    delete out["content-length"]
+    if (type === "text/event-stream")
+      this.events = McpEventStreamFilter.make(lists.pending, lists.allow, lists.maxResponseBytes)
+    else this.held = { status: statusCode, headers: out, chunks: [], size: 0 }
+    return true
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (!this.res.write(chunk)) {
+    if (this.lists === undefined) {
+      this.write(controller, chunk)
+      return
+    }
+    if (this.finished) return
+    if (this.held !== undefined) {
+      this.held.size += chunk.length
+      if (this.held.size > this.lists!.maxResponseBytes) {
+        const max = this.lists!.maxResponseBytes
+        this.held = undefined
+        controller.abort(new Error(`The MCP server's list response exceeds ${max} bytes`))
+        return
+      }
+      this.held.chunks.push(chunk)
+      return
+    }
+    if (this.events !== undefined) {
+      for (const out of this.events.push(chunk)) this.write(controller, out)
+      // An over-long event: the stream ends after its error events; the rest is not read.
+      if (this.events.overflowed()) {
+        this.finished = true
+        this.res.end()
+        controller.abort(new Error("list answer event too long"))
+      }
+      return
+    }
+    this.write(controller, chunk)
+  }
+
+  /** One chunk to the caller, the target paused while the caller is not draining. */
+  write(controller: Dispatcher.DispatchController, chunk: Uint8Array): void {
+    if (!this.res.write(chunk) && !this.draining) {
+      this.draining = true
       controller.pause()
       this.res.once("drain", this.onDrain)
     }
   }
 
   onResponseEnd(): void {
+    if (this.finished) return
+    const held = this.held
+    if (held !== undefined) {
+      const body = held.chunks.length === 1 ? held.chunks[0]! : Buffer.concat(held.chunks)
+      const text = body.toString("utf8")
+      const filtered = McpListFilter.filterText(text, this.lists!.pending, this.lists!.allow)
+      const out = filtered === text ? body : Buffer.from(filtered)
+      held.headers["content-length"] = String(out.length)
+      this.head(held.status, held.headers)
+      this.res.end(out)
+      return
+    }
+    if (this.events !== undefined) for (const out of this.events.end()) this.res.write(out)
     this.res.end()
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.finished) return
     const res = this.res
     if (res.headersSent) {
       res.destroy()
@@ -210,6 +339,7 @@ class Exchange implements Dispatcher.DispatchHandler, Forwarded {
         cause: error,
       })
     this.shared.onResponse?.(502, this)
+    this.onStatus?.(502)
   }
 }
 
@@ -243,7 +373,17 @@ export const make = (options: Options): Forwarder => {
   }
   const identity = { trustUnverifiedEmail: options.trustUnverifiedEmail }
 
-  const forward: Forwarder["forward"] = (req, res, incoming, token, targetPath, requestId, path, started) => {
+  const forward: Forwarder["forward"] = (
+    req,
+    res,
+    incoming,
+    token,
+    targetPath,
+    requestId,
+    path,
+    started,
+    read,
+  ) => {
     const method = req.method ?? "GET"
     const withBody = method !== "GET" && method !== "HEAD"
     const headers = ReverseProxy.forwardHeaderRecord(incoming, token, identity)
@@ -259,6 +399,13 @@ export const make = (options: Options): Forwarder => {
     )
       headers["content-length"] = length
     const exchange = new Exchange(res, requestId, method, path, started, shared)
+    if (read !== undefined) {
+      exchange.onStatus = read.onStatus
+      if (read.lists !== undefined && read.lists.pending.size > 0) exchange.lists = read.lists
+      headers["content-length"] = String(read.body.length)
+      send(exchange, method, headers, targetPath, read.body)
+      return
+    }
     const size = headers["content-length"] === undefined ? -1 : Number(headers["content-length"])
     if (size < 0 || size > bufferedBodyMax) {
       // Streamed, not buffered: a Streamable HTTP request body may be large or long-lived.

@@ -117,10 +117,10 @@ const serverError = '{"error":"server_error","error_description":"An unexpected 
  */
 export const toNodeListener =
   (handler: FetchHandler, origin: string, onDefect?: (defect: Defect) => void) =>
-  (req: IncomingMessage, res: ServerResponse): void => {
+  (req: IncomingMessage, res: ServerResponse, body?: Uint8Array<ArrayBuffer>): void => {
     void (async () => {
       try {
-        await writeResponse(await handler(toRequest(req, origin)), res)
+        await writeResponse(await handler(toRequest(req, origin, body === undefined ? {} : { body })), res)
       } catch (error) {
         onDefect?.({ method: req.method ?? "", path: pathOf(req.url ?? ""), error })
         if (!res.headersSent) {
@@ -266,9 +266,15 @@ export const listen = (
     /**
      * Sees each request first, as Node objects, once its target is admitted (`req.url` is then an
      * origin-form path, `queryIndex` the index of its `?` or its length); `true` = it answers the
-     * request itself (e.g. the gateway's fast path), `false` = the fetch handler does.
+     * request itself (e.g. the gateway's fast path), `false` = the fetch handler does. One that
+     * read the body and then leaves the request to the fetch handler calls `handOff` with it.
      */
-    readonly intercept?: (req: IncomingMessage, res: ServerResponse, queryIndex: number) => boolean
+    readonly intercept?: (
+      req: IncomingMessage,
+      res: ServerResponse,
+      queryIndex: number,
+      handOff: (body: Uint8Array<ArrayBuffer>) => void,
+    ) => boolean
     /**
      * The methods a path allows (its route's table), named in the `Allow` of a 405 answered
      * before the handler (`TRACE`, and methods a `Request` cannot carry). Default: every
@@ -291,7 +297,9 @@ export const listen = (
     const intercepted = (req: IncomingMessage, res: ServerResponse, q: number): boolean => {
       if (intercept === undefined) return false
       try {
-        return intercept(req, res, q)
+        return intercept(req, res, q, (body) =>
+          toNodeListener(handler, origin, options.onDefect)(req, res, body),
+        )
       } catch {
         if (!res.headersSent) return false
         res.destroy()

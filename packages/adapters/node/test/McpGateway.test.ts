@@ -9,6 +9,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { gzipSync } from "node:zlib"
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
 import * as fc from "fast-check"
@@ -50,7 +51,11 @@ interface Setup {
   readonly post: (body: string, headers?: Record<string, string>) => Promise<Response>
 }
 
-const setup = async (overrides: Record<string, string> = {}, policy = policyYaml): Promise<Setup> => {
+const setup = async (
+  overrides: Record<string, string> = {},
+  policy = policyYaml,
+  options: Gateway.Options = {},
+): Promise<Setup> => {
   const dir = mkdtempSync(join(tmpdir(), "mcp-policy-"))
   const policyPath = join(dir, "policy.yaml")
   writeFileSync(policyPath, policy)
@@ -69,7 +74,7 @@ const setup = async (overrides: Record<string, string> = {}, policy = policyYaml
     }),
   )
   if (Result.isFailure(decoded)) throw decoded.failure
-  const gateway = await Gateway.start(decoded.success, { services: services.layer })
+  const gateway = await Gateway.start(decoded.success, { ...options, services: services.layer })
   closers.unshift(gateway.shutdown)
   const token = await services.issue({ sub: "alice", email: "alice@example.com", email_verified: true }, [
     "openid",
@@ -323,6 +328,88 @@ describe("Gateway MCP policy", () => {
       assert.match(String(line["time"]), /^\d{4}-\d\d-\d\dT/)
       assert.isNumber(line["latency_ms"])
       assert.isString(line["request_id"])
+    }
+  })
+
+  it("fast path - a remembered bearer's allowed call is decided and forwarded there, with the same audit line; a denial still gets the gate's answer", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mcp-audit-"))
+    const file = join(dir, "audit.log")
+    const { gateway, target, post } = await setup({ OIDC_PROXY_AUDIT: `file:${file}` })
+    const body = call("read_a", 5)
+    for (let i = 0; i < 3; i++) assert.strictEqual((await post(body)).status, 200)
+    const denied = await post(call("admin_x", 6))
+    assert.deepStrictEqual(((await denied.json()) as { error: { code: number } }).error.code, -32001)
+    // A body whose charset is not UTF-8 is never decided on the fast path.
+    await (await post(body, { "content-type": "application/json; charset=iso-8859-1" })).text()
+    const metrics = gateway.metrics.render()
+    assert.include(metrics, 'oidc_proxy_resource_path_total{path="fast"} 2', "the 2nd and 3rd call")
+    assert.include(
+      metrics,
+      'oidc_proxy_resource_path_total{path="full"} 3',
+      "the first, the denial, the charset",
+    )
+    assert.deepStrictEqual(
+      target.seen.slice(0, 3).map((seen) => [seen.body, seen.headers["content-length"]]),
+      Array.from({ length: 3 }, () => [body, String(Buffer.byteLength(body))]),
+    )
+    const lines = readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .map(({ time: _t, request_id: _r, latency_ms: _l, ...rest }) => rest)
+    assert.deepStrictEqual(
+      lines.slice(0, 3),
+      Array.from({ length: 3 }, () => lines[0]),
+    )
+    assert.deepInclude(lines[0], { target: "read_a", decision: "allow", rule: "readers", status: 200 })
+    assert.deepInclude(lines[3], { target: "admin_x", decision: "deny", rule: "no-admin", status: 200 })
+  })
+
+  it("fast path - list answers (JSON, event stream) are filtered there as on the full path; an encoded or over-long one is a 502", async () => {
+    const tools = ["read_a", "admin_x", "write_file", "other"].map((name) => ({ name, inputSchema: {} }))
+    const answer = (id: unknown) => JSON.stringify({ jsonrpc: "2.0", id, result: { tools } })
+    const target = await fakeTarget((req, res, body) => {
+      const id = (JSON.parse(body) as { id: unknown }).id
+      const kind = req.headers["x-kind"]
+      if (kind === "sse") {
+        res.writeHead(200, { "content-type": "text/event-stream" })
+        res.write(`event: message\ndata: ${answer(id).slice(0, 20)}`)
+        res.end(`${answer(id).slice(20)}\n\n`)
+      } else if (kind === "gzip") {
+        res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" })
+        res.end(gzipSync(answer(id)))
+      } else if (kind === "big") {
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end(`${answer(id)}${" ".repeat(4096)}`)
+      } else {
+        res.writeHead(200, {
+          "content-type": "application/json",
+          "content-length": String(answer(id).length),
+        })
+        res.end(answer(id))
+      }
+    })
+    closers.push(target.close)
+    const { gateway, post } = await setup({ OIDC_PROXY_TARGET: `${target.url}/mcp` }, policyYaml, {
+      listFilterLimits: { maxResponseBytes: 2048 },
+    })
+    const list = JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/list" })
+    const names = (text: string) =>
+      (
+        JSON.parse(text.replace(/^event: message\ndata: /, "")) as {
+          result: { tools: Array<{ name: string }> }
+        }
+      ).result.tools.map((t) => t.name)
+    for (const kind of ["json", "json", "sse", "sse"]) {
+      const response = await post(list, { "x-kind": kind })
+      assert.strictEqual(response.status, 200)
+      assert.deepStrictEqual(names(await response.text()), ["read_a", "write_file"], kind)
+    }
+    assert.include(gateway.metrics.render(), 'oidc_proxy_resource_path_total{path="fast"} 3')
+    for (const kind of ["gzip", "big"]) {
+      const response = await post(list, { "x-kind": kind })
+      assert.strictEqual(response.status, 502, kind)
+      assert.notInclude(await response.text(), "admin_x")
     }
   })
 
