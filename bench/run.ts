@@ -35,6 +35,7 @@ import { createLocalJWKSet, jwtVerify, SignJWT } from "jose"
 import { type Figure, measureAsync, measureSync, median, repeat } from "./src/measure.ts"
 import { policy, policyText, toolNames } from "./src/policy.ts"
 import * as Proxies from "./src/proxies.ts"
+import * as Quota from "./src/quota.ts"
 import { allowing, measureHot, populate } from "./src/scale.ts"
 import { createSessions, makeStack, memoryStore, type Stack, upstreamTokens } from "./src/stack.ts"
 
@@ -44,7 +45,7 @@ const runs = smoke ? 1 : 5
 const ops = (n: number) => (smoke ? Math.max(20, Math.floor(n / 200)) : n)
 const inFlight = 16
 const resultsFile = process.env["BENCH_RESULTS"] ?? join(here, "results.json")
-/** `BENCH_ONLY=pipeline,gateway` runs only those sections (baseline, pipeline, peer, gateway, scale, memory). */
+/** `BENCH_ONLY=pipeline,gateway` runs only those sections (baseline, quota, pipeline, peer, gateway, scale, memory). */
 const selected = process.env["BENCH_ONLY"]?.split(",").map((s) => s.trim())
 const only = (section: string) => selected === undefined || selected.includes(section)
 
@@ -163,6 +164,27 @@ if (only("baseline")) {
         JSON.parse(hmac.decode(hs.slice(hs.indexOf(".") + 1, dot)))
       }),
     ),
+  )
+}
+
+// ---------------------------------------------------------------------------------------------
+if (only("quota")) {
+  console.error("mcp quota")
+  // The warm admission of `OIDC_PROXY_MCP_QUOTA`: the keyed hash of the slot key with WebCrypto
+  // (core's StorageKeys) against node:crypto (the Node gateway's), in the same run.
+  for (const keys of ["webcrypto", "node"] as const) {
+    const quota = await Quota.makeQuota(keys)
+    add(
+      "quota",
+      `mcp quota admit, CPU per request (${keys === "node" ? "node:crypto" : "WebCrypto"} keyed hash)`,
+      await repeat(runs, () => Quota.measureAdmit(quota, ops(20_000), inFlight)),
+    )
+    await quota.close()
+  }
+  add(
+    "quota",
+    "keyed hash of one slot key alone (node:crypto)",
+    await repeat(runs, () => Quota.measureSlotHash(ops(100_000))),
   )
 }
 

@@ -16,4 +16,6 @@ export * as RequestInput from "./RequestInput.ts"
 /** @since 0.1.0 */
 export * as Respond from "./Respond.ts"
 /** @since 0.1.0 */
+export * as TrustedProxies from "./TrustedProxies.ts"
+/** @since 0.1.0 */
 export * as WebHandler from "./WebHandler.ts"

@@ -381,6 +381,7 @@ const startWith = async (
       origin: () => origin,
       allow: (path) => (path === "/healthz" || path === "/readyz" ? ["GET"] : edge.allow(path)),
       onDefect: (defect) => log.defect(requestId(), defect),
+      trustedProxies: config.trustedProxies,
       // The target was refused unread: the line names no path.
       onRefused: (method, status) => {
         metrics.request("other", status)

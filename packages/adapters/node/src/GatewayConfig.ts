@@ -11,6 +11,7 @@
  */
 import { createHash, randomBytes } from "node:crypto"
 import { type DownstreamToken, ProxyConfig, ProxyKeys, type StorageKeys } from "@oidc-proxy/core"
+import type { TrustedProxies } from "@oidc-proxy/http"
 import { Effect, Exit, type LogLevel, Redacted, Result } from "effect"
 import * as GatewayPresets from "./GatewayPresets.ts"
 import * as Text from "./internal/configText.ts"
@@ -453,6 +454,12 @@ export const variables = {
     parse: P.integer(0, 1_000_000),
     proxy: "quotas.resource_requests_per_subject",
   }),
+  trustedProxies: v("OIDC_PROXY_TRUSTED_PROXIES", {
+    default: "",
+    description:
+      "Comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For names the source the per-address quotas count (the right-most address not in this list); empty: the socket peer",
+    parse: P.trustedProxies,
+  }),
   clockTolerance: v("OIDC_PROXY_CLOCK_TOLERANCE", {
     default: "30",
     description: "Leeway for exp/nbf/iat checks, seconds (0-300)",
@@ -601,6 +608,8 @@ export interface GatewayConfig {
   readonly downstreamToken: DownstreamTokenConfig
   /** Send `X-Auth-Request-Email` without `email_verified: true`. */
   readonly trustUnverifiedEmail: boolean
+  /** The peers whose `X-Forwarded-For` names the source per-address quotas count (none: the peer). */
+  readonly trustedProxies: TrustedProxies.TrustedProxies
   /** Browser origins allowed on the MCP endpoint (CORS). */
   readonly corsOrigins: "*" | ReadonlyArray<string>
   /** Path of the MCP policy file, when one is enforced. */
@@ -906,6 +915,7 @@ const assemble = (
   forwardAccessToken: downstreamMode(values) !== "off",
   downstreamToken: downstreamOf(values),
   trustUnverifiedEmail: values.trustUnverifiedEmail,
+  trustedProxies: values.trustedProxies,
   corsOrigins: values.corsOrigins,
   policyPath: values.policy,
   policyMaxBody: values.policyMaxBody,

@@ -2,7 +2,8 @@
  * Serving a Web `fetch` handler with `node:http`: converts each request to a `Request` (body
  * streamed, not buffered) and writes the `Response` back, streaming (SSE answers included).
  *
- * Adapter (Node only). Each request carries its peer address (`RequestInput.source`) for quotas.
+ * Adapter (Node only). Each request carries its source address (`RequestInput.source`) for quotas:
+ * the socket peer, or behind a trusted proxy the client address it forwards for (`TrustedProxies`).
  *
  * @since 0.1.0
  */
@@ -10,7 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from "node:net"
 import { Readable } from "node:stream"
 import { RequestTarget } from "@oidc-proxy/core"
-import { RequestInput } from "@oidc-proxy/http"
+import { RequestInput, TrustedProxies } from "@oidc-proxy/http"
 
 /**
  * @category models
@@ -21,7 +22,8 @@ export type FetchHandler = (request: Request) => Promise<Response>
 /**
  * A Node request as a Web `Request` below `origin`, its body streamed. `url` overrides the
  * request's path (e.g. Express's `originalUrl`); `body` replaces a body something else already
- * read (e.g. an Express body parser), and then `content-length` is dropped.
+ * read (e.g. an Express body parser), and then `content-length` is dropped. `trustedProxies`: the
+ * peers whose `X-Forwarded-For` names the request's source (default: none; the peer is the source).
  *
  * @category constructors
  * @since 0.1.0
@@ -29,7 +31,11 @@ export type FetchHandler = (request: Request) => Promise<Response>
 export const toRequest = (
   req: IncomingMessage,
   origin: string,
-  options: { readonly url?: string; readonly body?: BodyInit | null } = {},
+  options: {
+    readonly url?: string
+    readonly body?: BodyInit | null
+    readonly trustedProxies?: TrustedProxies.TrustedProxies
+  } = {},
 ): Request => {
   const headers = new Headers()
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
@@ -56,7 +62,19 @@ export const toRequest = (
   const target = options.url ?? req.url ?? "/"
   return RequestInput.withSource(
     new Request(target.startsWith("/") ? `${origin}${target}` : new URL(target, origin), init),
-    req.socket.remoteAddress,
+    sourceOf(req, options.trustedProxies),
+  )
+}
+
+/** The socket peer, or the client a trusted peer forwards for (`TrustedProxies.clientAddress`). */
+const sourceOf = (req: IncomingMessage, trusted: TrustedProxies.TrustedProxies | undefined) => {
+  const peer = req.socket.remoteAddress
+  if (trusted === undefined || trusted.cidrs.length === 0) return peer
+  const forwarded = req.headers["x-forwarded-for"]
+  return TrustedProxies.clientAddress(
+    trusted,
+    peer,
+    Array.isArray(forwarded) ? forwarded.join(",") : forwarded,
   )
 }
 
@@ -110,17 +128,30 @@ const serverError = '{"error":"server_error","error_description":"An unexpected 
 /**
  * A `node:http` request listener for a fetch handler. `origin` is used to build absolute request
  * URLs (the proxy's public base URL's origin). A handler that throws is a generic 500, reported
- * to `onDefect` (without the request's query, headers or body).
+ * to `onDefect` (without the request's query, headers or body). `trustedProxies` as `toRequest`.
  *
  * @category constructors
  * @since 0.1.0
  */
 export const toNodeListener =
-  (handler: FetchHandler, origin: string, onDefect?: (defect: Defect) => void) =>
+  (
+    handler: FetchHandler,
+    origin: string,
+    onDefect?: (defect: Defect) => void,
+    trustedProxies?: TrustedProxies.TrustedProxies,
+  ) =>
   (req: IncomingMessage, res: ServerResponse, body?: Uint8Array<ArrayBuffer>): void => {
     void (async () => {
       try {
-        await writeResponse(await handler(toRequest(req, origin, body === undefined ? {} : { body })), res)
+        await writeResponse(
+          await handler(
+            toRequest(req, origin, {
+              ...(body === undefined ? {} : { body }),
+              ...(trustedProxies === undefined ? {} : { trustedProxies }),
+            }),
+          ),
+          res,
+        )
       } catch (error) {
         onDefect?.({ method: req.method ?? "", path: pathOf(req.url ?? ""), error })
         if (!res.headersSent) {
@@ -283,6 +314,8 @@ export const listen = (
     readonly allow?: (path: string) => ReadonlyArray<string> | undefined
     /** A defect below the handler (answered with a generic 500): for its one log line. */
     readonly onDefect?: (defect: Defect) => void
+    /** The peers whose `X-Forwarded-For` names a request's source (`toRequest`). */
+    readonly trustedProxies?: TrustedProxies.TrustedProxies
     /** A request answered before any handler (bad target 400, refused method 405): for the access log. */
     readonly onRefused?: (method: string, status: number) => void
   },
@@ -298,7 +331,7 @@ export const listen = (
       if (intercept === undefined) return false
       try {
         return intercept(req, res, q, (body) =>
-          toNodeListener(handler, origin, options.onDefect)(req, res, body),
+          toNodeListener(handler, origin, options.onDefect, options.trustedProxies)(req, res, body),
         )
       } catch {
         if (!res.headersSent) return false
@@ -311,7 +344,7 @@ export const listen = (
       (req, res) => {
         const q = admitTarget(req, res, authorities, options.allow, options.onRefused)
         if (q < 0 || intercepted(req, res, q)) return
-        toNodeListener(handler, origin, options.onDefect)(req, res)
+        toNodeListener(handler, origin, options.onDefect, options.trustedProxies)(req, res)
       },
     )
     server.on("connect", refuseConnect)

@@ -28,4 +28,5 @@ export * as NodeUpstreamVerifier from "./NodeUpstreamVerifier.ts"
 /** @since 0.1.0 */
 export * as ProxyLayer from "./ProxyLayer.ts"
 /** @since 0.1.0 */
+export * as ResourceQuota from "./ResourceQuota.ts"
 export * as ReverseProxy from "./ReverseProxy.ts"

@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import { TrustedProxies } from "@oidc-proxy/http"
 import { type LogLevel, Redacted, Result } from "effect"
 
 import { suggest } from "./suggest.ts"
@@ -118,6 +119,9 @@ export const origins: Parser<"*" | ReadonlyArray<string>> = (raw) => {
   }
   return Result.succeed(list)
 }
+
+/** Comma-separated IP addresses and CIDR blocks (`TrustedProxies.parse`; the reason names the bad entry). */
+export const trustedProxies: Parser<TrustedProxies.TrustedProxies> = TrustedProxies.parse
 
 export const boolean: Parser<boolean> = (raw) => {
   const s = raw.trim().toLowerCase()

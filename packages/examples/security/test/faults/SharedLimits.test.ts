@@ -4,10 +4,13 @@
  * (`OIDC_PROXY_TOKEN_QUOTA`) and one subject's budget on the protected resource
  * (`OIDC_PROXY_MCP_QUOTA`) are spent on A; B then answers 429 with `Retry-After`, on its general
  * path and on its fast path (a bearer it remembers) alike, while another subject still gets through.
+ * Behind a trusted proxy (`OIDC_PROXY_TRUSTED_PROXIES`; requests from 127.0.0.2 stand for it), a
+ * forwarded client's `/register` budget is shared by both instances, apart from the other clients'.
  *
  * The windows are fixed minutes: a scenario that would straddle a minute's end waits for the next
  * one first, so both instances count in the same window.
  */
+import { request } from "node:http"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { type FakeIdp, startFakeIdp } from "./FakeIdp.ts"
 import { gatewayEnv, postToken, signIn, startTarget, type Target } from "./flows.ts"
@@ -46,6 +49,8 @@ describeWithRedis("rate limits shared by two gateways on one Redis", () => {
         OIDC_PROXY_LISTEN: `127.0.0.1:${port}`,
         OIDC_PROXY_TOKEN_QUOTA: "6",
         OIDC_PROXY_MCP_QUOTA: "3",
+        OIDC_PROXY_REGISTRATION_QUOTA: "4",
+        OIDC_PROXY_TRUSTED_PROXIES: "127.0.0.2",
       })
     a = await spawnGateway(issuer, env(aPort))
     b = await spawnGateway(`http://127.0.0.1:${bPort}`, env(bPort))
@@ -78,6 +83,37 @@ describeWithRedis("rate limits shared by two gateways on one Redis", () => {
     expect((await mcp(a.url, ada.access_token)).status).toBe(429)
     // Another subject has a budget of its own.
     expect((await mcp(b.url, bob.access_token)).status).toBe(200)
+  })
+
+  /** `POST /register` at `url` from 127.0.0.2 (the trusted proxy), forwarding for `client`. */
+  const registerVia = (url: string, client: string): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const body = JSON.stringify({ redirect_uris: ["http://127.0.0.1:3000/cb"], client_name: "fwd" })
+      const req = request(`${url}/register`, {
+        method: "POST",
+        localAddress: "127.0.0.2",
+        agent: false,
+        timeout: 5000,
+        headers: { "content-type": "application/json", "x-forwarded-for": client },
+      })
+      req.on("response", (res) => {
+        res.resume()
+        res.on("end", () => resolve(res.statusCode ?? 0))
+      })
+      req.on("timeout", () => req.destroy(new Error("no answer within 5 s")))
+      req.on("error", reject)
+      req.end(body)
+    })
+
+  it("behind a trusted proxy, one forwarded client's /register budget is spent on A and B together", async () => {
+    // An hour's end is also a minute's: away from one, the six requests share an hourly window.
+    await awayFromWindowEnd()
+    const statuses: Array<number> = []
+    for (const url of [a.url, b.url, a.url, b.url, b.url, a.url])
+      statuses.push(await registerVia(url, "198.51.100.7"))
+    expect(statuses).toEqual([201, 201, 201, 201, 429, 429])
+    // Another client behind the same proxy has a budget of its own, on either instance.
+    expect(await registerVia(b.url, "198.51.100.8")).toBe(201)
   })
 
   it("one source's /token budget is spent on A, then B answers 429", async () => {

@@ -1,0 +1,141 @@
+/**
+ * The client address behind trusted proxies: the list's parsing (addresses and CIDR blocks, IPv4
+ * and IPv6, bad entries named), and the right-to-left walk of `X-Forwarded-For` — a peer that is
+ * not trusted is the source whatever it sends, a chain of trusted hops yields the address before
+ * them, and malformed or all-trusted chains fall back to the peer.
+ */
+import { isIP } from "node:net"
+import { Result } from "effect"
+import * as fc from "fast-check"
+import { assert, describe, it } from "vitest"
+import * as TrustedProxies from "../src/TrustedProxies.ts"
+
+const parse = (list: string) => {
+  const result = TrustedProxies.parse(list)
+  if (Result.isFailure(result)) throw new Error(result.failure)
+  return result.success
+}
+const reason = (list: string) => {
+  const result = TrustedProxies.parse(list)
+  return Result.isFailure(result) ? result.failure : undefined
+}
+
+const proxies = parse("10.0.0.0/8, 192.0.2.7, 2001:db8:1::/48")
+/** Addresses outside every block above (TEST-NET-2/3 and a different IPv6 /32). */
+const untrusted = fc.oneof(
+  fc.tuple(fc.constantFrom(198, 203), fc.nat(255), fc.nat(255)).map(([a, b, c]) => `${a}.51.${b}.${c}`),
+  fc.tuple(fc.nat(0xffff), fc.nat(0xffff)).map(([a, b]) => `2001:db9:${a.toString(16)}::${b.toString(16)}`),
+)
+const trustedHop = fc.oneof(
+  fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255)).map(([a, b, c]) => `10.${a}.${b}.${c}`),
+  fc.constant("192.0.2.7"),
+  fc.constant("::ffff:192.0.2.7"),
+  fc.nat(0xffff).map((a) => `2001:db8:1:${a.toString(16)}::1`),
+)
+/** Whatever a caller may put left of the addresses the proxies appended. */
+const callerText = fc.array(fc.oneof(untrusted, trustedHop, fc.string({ maxLength: 12 })), { maxLength: 4 })
+
+describe("TrustedProxies", () => {
+  it("parseAddress - agrees with node:net on generated and arbitrary text", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.ipV4(), fc.ipV6(), fc.ipV4Extended(), fc.string({ maxLength: 46 })), (text) => {
+        const parsed = TrustedProxies.parseAddress(text)
+        // node:net accepts what we refuse on purpose: leading zeros in IPv4 parts are ambiguous.
+        if (parsed !== undefined) assert.notStrictEqual(isIP(text), 0, text)
+        else if (isIP(text) !== 0) assert.match(text, /(^|[.:])0\d/, text)
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
+  it("parseAddress - IPv4-mapped IPv6 is the IPv4 address; IPv6 forms agree", () => {
+    assert.deepStrictEqual(TrustedProxies.parseAddress("::ffff:192.0.2.7"), {
+      family: 4,
+      value: 0xc0000207n,
+    })
+    assert.deepStrictEqual(
+      TrustedProxies.parseAddress("2001:db8::1"),
+      TrustedProxies.parseAddress("2001:0db8:0:0:0:0:0:0001"),
+    )
+    for (const bad of ["", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1::2::3", "fe80::1%eth0", "::g"])
+      assert.isUndefined(TrustedProxies.parseAddress(bad), bad)
+  })
+
+  it("parse - names the bad entry; typos that would trust more than meant are refused", () => {
+    assert.match(reason("10.0.0.0/8, 10.0.0/8") ?? "", /"10\.0\.0\/8" is not an IP address or CIDR block/)
+    assert.match(reason("10.0.0.1/8") ?? "", /"10\.0\.0\.1\/8" has address bits set past its prefix/)
+    assert.match(reason("10.0.0.0/33") ?? "", /prefix length outside 0-32/)
+    assert.match(reason("2001:db8::/129") ?? "", /prefix length outside 0-128/)
+    assert.match(reason("::ffff:0.0.0.0/80") ?? "", /shorter than 96/)
+    assert.match(reason("localhost") ?? "", /"localhost" is not an IP address/)
+    assert.deepStrictEqual(parse(" , "), TrustedProxies.none)
+    assert.strictEqual(parse("::ffff:10.0.0.0/104, 127.0.0.1").cidrs.length, 2)
+  })
+
+  it("parse - a block contains exactly the addresses sharing its prefix", () => {
+    fc.assert(
+      fc.property(fc.ipV4(), fc.ipV4(), fc.integer({ min: 0, max: 32 }), (base, probe, prefix) => {
+        const b = TrustedProxies.parseAddress(base)!.value
+        const p = TrustedProxies.parseAddress(probe)!
+        const shift = BigInt(32 - prefix)
+        const network = (b >> shift) << shift
+        const text = [24n, 16n, 8n, 0n].map((s) => (network >> s) & 255n).join(".")
+        const block = parse(`${text}/${prefix}`)
+        assert.strictEqual(TrustedProxies.contains(block, p), p.value >> shift === b >> shift)
+      }),
+    )
+  })
+
+  it("clientAddress - a peer that is not trusted is the source, whatever it sends", () => {
+    fc.assert(
+      fc.property(untrusted, fc.option(fc.string({ maxLength: 80 }), { nil: undefined }), (peer, header) => {
+        assert.strictEqual(TrustedProxies.clientAddress(proxies, peer, header), peer)
+      }),
+    )
+    assert.strictEqual(TrustedProxies.clientAddress(proxies, "198.51.100.9", "203.0.113.1"), "198.51.100.9")
+  })
+
+  it("clientAddress - behind trusted hops, the right-most untrusted address; the caller's part is ignored", () => {
+    fc.assert(
+      fc.property(
+        trustedHop,
+        callerText,
+        untrusted,
+        fc.array(trustedHop, { maxLength: 4 }),
+        (peer, forged, client, hops) => {
+          const header = [...forged, client, ...hops].join(", ")
+          assert.strictEqual(TrustedProxies.clientAddress(proxies, peer, header), client)
+        },
+      ),
+    )
+  })
+
+  it("clientAddress - ports and brackets are taken off; the peer's own zone is ignored", () => {
+    assert.strictEqual(TrustedProxies.clientAddress(proxies, "10.1.1.1", "198.51.100.4:4711"), "198.51.100.4")
+    assert.strictEqual(
+      TrustedProxies.clientAddress(proxies, "::ffff:10.1.1.1", "[2001:db9::5]:443, 10.2.2.2"),
+      "2001:db9::5",
+    )
+  })
+
+  it("clientAddress - a malformed element on the walk, or only trusted hops, gives the peer", () => {
+    fc.assert(
+      fc.property(
+        trustedHop,
+        callerText,
+        fc.constantFrom("unknown", "", "_hidden", "1.2.3", "198.51.100.1 extra", "[::1"),
+        fc.array(trustedHop, { maxLength: 3 }),
+        (peer, forged, junk, hops) => {
+          const header = [...forged, junk, ...hops].join(",")
+          assert.strictEqual(TrustedProxies.clientAddress(proxies, peer, header), peer)
+        },
+      ),
+    )
+    assert.strictEqual(TrustedProxies.clientAddress(proxies, "10.0.0.1", "10.0.0.2, 192.0.2.7"), "10.0.0.1")
+    assert.strictEqual(TrustedProxies.clientAddress(proxies, "10.0.0.1", undefined), "10.0.0.1")
+    assert.strictEqual(
+      TrustedProxies.clientAddress(TrustedProxies.none, "10.0.0.1", "198.51.100.1"),
+      "10.0.0.1",
+    )
+  })
+})
