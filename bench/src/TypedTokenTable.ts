@@ -9,7 +9,7 @@
  * record: its decision fields and the whole key's bytes contiguous in one arena (consecutive
  * lines, which the prefetcher streams), and in parallel the record's `AccessToken` pointer.
  *
- * Safety: the slot comes from a hash of the bearer's length and last 32 characters mixed with a
+ * Safety: the slot comes from a hash of the whole bearer's bytes (4 at a time) keyed by a
  * per-table random seed (attackers choose bearers); a lookup or insert visits at most `maxProbe`
  * slots and never loops; when an insert's window is full it evicts the oldest record of that
  * window. The hash only picks slots: a hit needs the same length and every byte equal (the whole
@@ -46,17 +46,17 @@ const W_RES = 5
 const W_SCOPES = 6
 /** Distinct resources and scope sets in the shared tables (as `VerifiedTokenCache`). */
 const maxShared = 256
-const sampled = 32
 const latin1 = /^[\0-\xff]*$/
 
-/** A keyed hash of the bearer's length and its last `sampled` characters (a signature's). */
-export const keyedHash = (seed: number) => (token: string) => {
-  const n = token.length
+/** A keyed hash of the first `n` bytes of `bytes` (4 at a time through `words`, its view). */
+export const keyedHash = (seed: number, bytes: Uint8Array, words: Int32Array, n: number) => {
   let h = (seed ^ Math.imul(n, 0x9e3779b1)) | 0
-  for (let i = n > sampled ? n - sampled : 0; i < n; i++) {
-    h = Math.imul(h ^ token.charCodeAt(i), 0x5bd1e995)
+  const whole = n >>> 2
+  for (let i = 0; i < whole; i++) {
+    h = Math.imul(h ^ words[i]!, 0x5bd1e995)
     h ^= h >>> 15
   }
+  for (let i = whole << 2; i < n; i++) h = Math.imul(h ^ bytes[i]!, 0x5bd1e995)
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
   return (h ^ (h >>> 16)) | 0
@@ -94,14 +94,16 @@ export const make = (options: Options): TypedTokenTable => {
   let slotCount = 8
   while (slotCount < 4 * cap) slotCount *= 2
   const mask = slotCount - 1
-  const hash = options.hash ?? keyedHash(randomBytes(4).readInt32LE(0))
+  const hash = options.hash
+  const seed = randomBytes(4).readInt32LE(0)
   // Slot s: [2s] hash tag, [2s+1] record + 1 (0 empty, -1 deleted).
   const slots = new Int32Array(2 * slotCount)
   const arena = new ArrayBuffer(cap * stride)
   const bytes = new Uint8Array(arena)
   const arenaBuffer = Buffer.from(arena)
-  const scratch = Buffer.alloc(stride)
-  const native = process.env["TABLE_NATIVE"] !== "0"
+  // Own buffer (not the pool's): the word view needs a 4-byte-aligned start.
+  const scratch = Buffer.from(new ArrayBuffer(stride))
+  const scratchWords = new Int32Array(scratch.buffer, 0, stride / 4)
   const words = new Int32Array(arena)
   const doubles = new Float64Array(arena)
   const slotOf = new Int32Array(cap)
@@ -136,23 +138,26 @@ export const make = (options: Options): TypedTokenTable => {
     scopes: [] as ScopeSet,
   }
 
-  /** Same length and every byte: the exact comparison of the whole bearer. */
-  const equal = (rec: number, token: string) => {
+  /**
+   * Writes `token` to `scratch` and answers its slot hash, or undefined when the table cannot
+   * hold it byte for byte (too long; a character past U+00FF, which a latin1 write truncates).
+   */
+  const load = (token: string) => {
     const n = token.length
-    if (words[(rec * stride) / 4 + W_KEYLEN] !== n) return false
-    const at = rec * stride + headerBytes
-    if (native) {
-      // One memcmp over the record's bytes and the bearer's, written once to a scratch buffer
-      // (`written` guards against a character past U+00FF, which latin1 would truncate).
-      if (scratch.write(token, 0, "latin1") !== n || !latin1.test(token)) return false
-      return arenaBuffer.compare(scratch, 0, n, at, at + n) === 0
-    }
-    for (let i = 0; i < n; i++) if (bytes[at + i] !== token.charCodeAt(i)) return false
-    return true
+    if (n > maxKey || !latin1.test(token)) return undefined
+    scratch.write(token, 0, "latin1")
+    return hash === undefined ? keyedHash(seed, scratch, scratchWords, n) : hash(token)
   }
 
-  /** The record holding `token`, or −1; visits at most `maxProbe` slots. */
-  const find = (token: string, h: number) => {
+  /** Same length and every byte of the bearer in `scratch`: the exact comparison of the whole bearer. */
+  const equal = (rec: number, n: number) => {
+    if (words[(rec * stride) / 4 + W_KEYLEN] !== n) return false
+    const at = rec * stride + headerBytes
+    return arenaBuffer.compare(scratch, 0, n, at, at + n) === 0
+  }
+
+  /** The record holding the bearer in `scratch`, or −1; visits at most `maxProbe` slots. */
+  const find = (n: number, h: number) => {
     let s = h & mask
     for (let p = 0; p < maxProbe; p++) {
       const r = slots[2 * s + 1]!
@@ -160,7 +165,7 @@ export const make = (options: Options): TypedTokenTable => {
         probed = p + 1
         return -1
       }
-      if (r > 0 && slots[2 * s] === h && equal(r - 1, token)) {
+      if (r > 0 && slots[2 * s] === h && equal(r - 1, n)) {
         probed = p + 1
         return r - 1
       }
@@ -188,7 +193,9 @@ export const make = (options: Options): TypedTokenTable => {
   }
 
   const hit = (token: string, nowMillis: number) => {
-    const rec = find(token, hash(token))
+    const h = load(token)
+    if (h === undefined) return undefined
+    const rec = find(token.length, h)
     if (rec < 0) return undefined
     const w = (rec * stride) / 4
     if (doubles[w / 2]! <= nowMillis) {
@@ -236,7 +243,7 @@ export const make = (options: Options): TypedTokenTable => {
     doubles[w / 2] = expiresAt
     doubles[w / 2 + 1] = accessToken.expires_at
     words[w + W_KEYLEN] = token.length
-    bytes.set(Buffer.from(token, "latin1"), rec * stride + headerBytes)
+    scratch.copy(bytes, rec * stride + headerBytes, 0, token.length)
     const resource = accessToken.resource
     const res = resource === undefined ? -1 : shared(resources, resourceIndex, resource, resource)
     if (res === -2) ownResource[rec] = resource
@@ -260,9 +267,9 @@ export const make = (options: Options): TypedTokenTable => {
     const expiresAt = Math.min(notAfterMillis, nowMillis + options.ttlMillis)
     if (!(expiresAt > nowMillis)) return
     // Not remembered (the slow path answers): too long for a record, or not one byte a character.
-    if (token.length > maxKey || !/^[\0-\xff]*$/.test(token)) return
-    const h = hash(token)
-    const previous = find(token, h)
+    const h = load(token)
+    if (h === undefined) return
+    const previous = find(token.length, h)
     if (previous >= 0) drop(previous)
     while (live >= cap && head >= 0) drop(head)
     const s = place(h)

@@ -134,6 +134,24 @@ describe("TypedTokenTable (bench control)", () => {
     expect(cache.lookup("t0", 1)).toBeUndefined()
   })
 
+  it("the default hash covers the whole key: 20k keys sharing a long suffix are all kept", () => {
+    // Round 11's first fill hashed the last 32 characters: bearers differing only before them
+    // shared one probe window and evicted each other.
+    const cache = TypedTokenTable.make({ ttlMillis: 1000, maxEntries: 20_000 })
+    const suffix = "s".repeat(100)
+    for (let i = 0; i < 20_000; i++)
+      cache.remember(
+        `${i}.${suffix}`,
+        token(`t${i}`),
+        { jti: `j${i}`, upstreamId: "u" },
+        9e9,
+        0,
+        cache.epoch(),
+      )
+    expect(cache.size()).toBe(20_000)
+    expect(cache.lookup(`7.${suffix}`, 1)?.subject).toBe("t7")
+  })
+
   it("does not remember keys it cannot hold byte for byte (too long, or a character past U+00FF)", () => {
     const cache = TypedTokenTable.make({ ttlMillis: 1000, maxEntries: 4, maxKeyBytes: 32 })
     cache.remember("x".repeat(100), token("long"), { jti: "j", upstreamId: "u" }, 9e9, 0, cache.epoch())
