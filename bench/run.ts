@@ -38,6 +38,7 @@ import * as Proxies from "./src/proxies.ts"
 import * as Quota from "./src/quota.ts"
 import { allowing, measureHot, populate } from "./src/scale.ts"
 import { createSessions, makeStack, memoryStore, type Stack, upstreamTokens } from "./src/stack.ts"
+import * as TypedTokenTable from "./src/TypedTokenTable.ts"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const smoke = process.env["BENCH_SMOKE"] === "1"
@@ -598,7 +599,9 @@ if (only("gateway")) {
 
 // ---------------------------------------------------------------------------------------------
 console.error("scale: hot-path cost vs live sessions, bytes per session")
-const sizes = smoke ? [100, 1_000] : [1_000, 10_000, 100_000]
+// With `BENCH_FLAT_SIZES` (development) only the flatness rows below run.
+const sizes =
+  process.env["BENCH_FLAT_SIZES"] !== undefined ? [] : smoke ? [100, 1_000] : [1_000, 10_000, 100_000]
 for (const size of only("scale") ? sizes : []) {
   // The longest TTL, so every session stays warm while the run lasts.
   const stack = makeStack(upstream, {
@@ -687,12 +690,18 @@ for (const size of only("scale") ? sizes : []) {
 }
 // Flatness 1k → 1M, as a gateway pays it (src/scale.ts): every size's cache filled once and kept,
 // the sizes measured in alternating rounds (medians), each bearer a new string sliced from hot bytes.
-const flatSizes = smoke ? [100, 1_000] : [1_000, 10_000, 100_000, 1_000_000]
+// `BENCH_FLAT_SIZES=1000,100000` measures other sizes (development runs).
+const flatSizes =
+  process.env["BENCH_FLAT_SIZES"]?.split(",").map(Number) ??
+  (smoke ? [100, 1_000] : [1_000, 10_000, 100_000, 1_000_000])
 const flatRow = {
   check: (n: number) => `warm check, synchronous, bearer from hot bytes, random of ${n} sessions`,
   get: (n: number) => `control: Map.get of a bearer from hot bytes, random of ${n} sessions`,
   slice: (n: number) => `control: bearer from hot bytes alone, ${n} sessions`,
+  table: (n: number) =>
+    `control: typed-array table (TypedTokenTable), warm check, bearer from hot bytes, random of ${n} sessions`,
 }
+const tableBytes = new Map<number, number>()
 if (only("scale")) {
   const stack = makeStack(upstream, { upstreamCache: false, store: memoryStore })
   const [token] = await createSessions(stack, tokens, 1, "flat-")
@@ -701,27 +710,37 @@ if (only("scale")) {
   const populations = flatSizes.map((size) => {
     const started = performance.now()
     const cache = VerifiedTokenCache.make({ ttlMillis: 3_600_000, maxEntries: size })
-    const population = populate(cache, size, { token: token!, claims }, (done) =>
+    // The experiment (round 11): the same sessions in an open-addressing table over typed arrays.
+    const table = TypedTokenTable.make({ ttlMillis: 3_600_000, maxEntries: size })
+    const population = populate([cache, table], size, { token: token!, claims }, (done) =>
       console.error(`  filling ${size}: ${done}`),
     )
+    tableBytes.set(size, table.bytes())
     console.error(`  filled ${size} sessions in ${((performance.now() - started) / 1000).toFixed(1)} s`)
     // Keyed by the cache's own strings: the same keys, so the same comparisons.
     const control = new Map(population.keys.map((k, i) => [k, i] as const))
     const check = allowing(
       LoadAccessToken.makeCachedCheck(settings, { verified: cache } as TokenStore.TokenStoreShape),
     )
-    return { size, population, control, check }
+    const tableCheck = allowing(
+      LoadAccessToken.makeCachedCheck(settings, {
+        verified: table as VerifiedTokenCache.VerifiedTokenCache,
+      } as TokenStore.TokenStoreShape),
+    )
+    return { size, population, control, check, tableCheck }
   })
   const samples = new Map<string, Array<number>>()
   const sample = (name: string, cpuUs: number) => samples.set(name, [...(samples.get(name) ?? []), cpuUs])
   for (let round = -1; round < runs; round++) {
     for (let j = 0; j < populations.length; j++) {
       // Rotated: each size goes first in some round.
-      const { size, population, control, check } = populations[(j + round + 1) % populations.length]!
+      const { size, population, control, check, tableCheck } =
+        populations[(j + round + 1) % populations.length]!
       const seed = (round + 2) * 7919 + j
       const n = ops(200_000)
       const figures = [
         [flatRow.check(size), measureHot(population, n, seed, check)],
+        [flatRow.table(size), measureHot(population, n, seed, tableCheck)],
         [
           flatRow.get(size),
           measureHot(population, n, seed, (bearer) => {
@@ -739,8 +758,12 @@ if (only("scale")) {
     }
   }
   for (const size of flatSizes)
-    for (const name of [flatRow.check(size), flatRow.get(size), flatRow.slice(size)])
+    for (const name of [flatRow.check(size), flatRow.table(size), flatRow.get(size), flatRow.slice(size)])
       add("scale", name, { cpuUs: median(samples.get(name)!), runs, note: "sizes alternated in one run" })
+  for (const [size, bytes] of tableBytes)
+    console.error(
+      `  typed-array table, ${size} entries: ${(bytes / size).toFixed(0)} B/entry of typed arrays`,
+    )
   await stack.dispose()
 }
 const memoryOf = (kind: string, n: number, storeUrl: string) =>
@@ -838,6 +861,8 @@ const freshLarge = find(
 )
 const flatSmall = find("scale", flatRow.check(flatSizes[0]!))
 const flatLarge = find("scale", flatRow.check(flatSizes[flatSizes.length - 1]!))
+const tableSmall = find("scale", flatRow.table(flatSizes[0]!))
+const tableLarge = find("scale", flatRow.table(flatSizes[flatSizes.length - 1]!))
 const getSmall = find("scale", flatRow.get(flatSizes[0]!))
 const getLarge = find("scale", flatRow.get(flatSizes[flatSizes.length - 1]!))
 const targets = [
@@ -928,6 +953,17 @@ const targets = [
     target: `flat warm check ${flatSizes[0]}→${flatSizes[flatSizes.length - 1]} sessions, bearer from hot bytes, same run (ratio ≤ 1.5)`,
     value: ratio(flatLarge?.cpuUs, flatSmall?.cpuUs),
     met: (ratio(flatLarge?.cpuUs, flatSmall?.cpuUs) ?? 9) <= 1.5,
+  },
+  {
+    // Round 11's experiment: the open-addressing typed-array table, same sessions, same run.
+    target: `(info) control: typed-array table ${flatSizes[0]}→${flatSizes[flatSizes.length - 1]} sessions, bearer from hot bytes`,
+    value: ratio(tableLarge?.cpuUs, tableSmall?.cpuUs),
+    met: (ratio(tableLarge?.cpuUs, tableSmall?.cpuUs) ?? 9) <= 1.5,
+  },
+  {
+    target: `(info) typed-array table ÷ warm check at ${flatSizes[0]} sessions`,
+    value: ratio(tableSmall?.cpuUs, flatSmall?.cpuUs),
+    met: (ratio(tableSmall?.cpuUs, flatSmall?.cpuUs) ?? 9) <= 1.2,
   },
   {
     // The floor: a bare Map.get keyed by the same strings, same requests, same run.

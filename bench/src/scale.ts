@@ -39,11 +39,12 @@ export interface Population {
 const b64 = (s: string) => Buffer.from(s).toString("base64url")
 
 /**
- * Fills `cache` with `size` sessions shaped like `template` (a real proxy token: its header and
- * claims are reused, with a per-session `jti`/`sub` and a random signature).
+ * Fills `caches` with `size` sessions shaped like `template` (a real proxy token: its header and
+ * claims are reused, with a per-session `jti`/`sub` and a random signature); every cache gets the
+ * same key strings and `AccessToken` objects.
  */
 export const populate = (
-  cache: VerifiedTokenCache.VerifiedTokenCache,
+  caches: ReadonlyArray<VerifiedTokenCache.VerifiedTokenCache>,
   size: number,
   template: { readonly token: string; readonly claims: Record<string, unknown> },
   progress: (done: number) => void,
@@ -72,19 +73,21 @@ export const populate = (
       verified as never,
       { token: key, claims },
     )
-    cache.remember(
-      key,
-      accessToken,
-      { jti: claims.jti, upstreamId: upstream.id },
-      now + 3_600_000,
-      now,
-      cache.epoch(),
-    )
+    for (const cache of caches)
+      cache.remember(
+        key,
+        accessToken,
+        { jti: claims.jti, upstreamId: upstream.id },
+        now + 3_600_000,
+        now,
+        cache.epoch(),
+      )
     ballast.push(pool.toString("latin1", at, at + 1700))
     keys.push(key)
     if ((i + 1) % 100_000 === 0) progress(i + 1)
   }
-  if (cache.size() !== size) throw new Error(`cache holds ${cache.size()} of ${size}`)
+  for (const cache of caches)
+    if (cache.size() !== size) throw new Error(`cache holds ${cache.size()} of ${size}`)
   return { size, bytes, offsets, keys, ballast }
 }
 
