@@ -24,7 +24,7 @@ import {
   VerifiedTokenCache,
 } from "@oidc-proxy/core"
 import { TestUpstream } from "@oidc-proxy/core/testing"
-import { NodeProxyKeys } from "@oidc-proxy/node"
+import { McpGate, NodeProxyKeys } from "@oidc-proxy/node"
 import { PostgresStore } from "@oidc-proxy/store-postgres"
 import { PostgresServer } from "@oidc-proxy/store-postgres/testing"
 import { RedisStore } from "@oidc-proxy/store-redis"
@@ -528,6 +528,31 @@ const policyAlone = async () => {
       }),
     ),
   )
+  // What the fast path adds per call under a policy: the body is read and forwarded from a buffer
+  // with or without one (`NodeForward` reads small bodies whole), so its extra is this call.
+  const gate: McpGate.Options = {
+    policy: () => compiled,
+    maxBody: 1024 * 1024,
+    resourceMetadata: "",
+    trustUnverifiedEmail: false,
+  }
+  const bytes = Buffer.from(body)
+  const token = {
+    subject: "user-1",
+    client_id: "bench-client",
+    scopes: ["openid", "tools"],
+    claims: { sub: "user-1" },
+  } as unknown as Parameters<typeof McpGate.allowedBody>[2]
+  add(
+    "gateway",
+    "in process: the fast path's gate (McpGate.allowedBody: UTF-8, parse, 20 rules, audit records)",
+    await repeat(runs, () =>
+      measureSync(ops(200_000), () => {
+        const allowed = McpGate.allowedBody(gate, bytes, token, 0)
+        if (allowed === undefined || allowed.records(200).length !== 1) throw new Error("denied")
+      }),
+    ),
+  )
   add(
     "gateway",
     "in process: list filter decisions, 20 tools",
@@ -822,6 +847,10 @@ const listPolicy = find(
   "tools/list: oidc-proxy gateway + 20-rule policy (list filtered, 10 of 20 kept)",
 )
 /** The policy's CPU per call: the same gateway, same run, with and without the policy file. */
+const fastGate = find(
+  "gateway",
+  "in process: the fast path's gate (McpGate.allowedBody: UTF-8, parse, 20 rules, audit records)",
+)
 const policyCpu =
   gwPolicy?.cpuUs === undefined || gw?.cpuUs === undefined ? undefined : gwPolicy.cpuUs - gw.cpuUs
 const listFilterCpu =
@@ -917,6 +946,12 @@ const targets = [
     target: "20-rule policy ≤ 10 µs CPU per tools/call (policy gateway − gateway, µs)",
     value: policyCpu,
     met: (policyCpu ?? 1e9) <= 10,
+  },
+  {
+    // The same figure without the two processes' noise: what the fast path runs in addition.
+    target: "20-rule policy ≤ 10 µs CPU per tools/call (the fast path's gate in process, µs)",
+    value: fastGate?.cpuUs,
+    met: (fastGate?.cpuUs ?? 1e9) <= 10,
   },
   {
     target: "(info) tools/list filtering, CPU per list (policy gateway − gateway, µs)",

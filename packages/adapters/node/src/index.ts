@@ -12,6 +12,8 @@ export * as GatewayConfig from "./GatewayConfig.ts"
 /** @since 0.1.0 */
 export * as ListFiltering from "./ListFiltering.ts"
 /** @since 0.1.0 */
+export * as McpGate from "./McpGate.ts"
+/** @since 0.1.0 */
 export * as Metrics from "./Metrics.ts"
 export * as NodeClientMetadataFetcher from "./NodeClientMetadataFetcher.ts"
 /** @since 0.1.0 */
