@@ -221,6 +221,21 @@ const onClientError = (error: Error & { code?: string }, socket: Socket): void =
 }
 
 /**
+ * Answers a client that half-closes (`shutdown(SHUT_WR)`) after a complete request, then closes.
+ *
+ * Node's HTTP server treats the client's FIN as an abort unless `httpAllowHalfOpen` is set (an
+ * undocumented field its `socketOnEnd` reads): the request is destroyed and the socket ended with
+ * no answer written. Set, Node marks the response in flight as the connection's last and ends the
+ * socket once it is written. A request cut short (its body incomplete at the FIN) is still a
+ * parse error that destroys the socket, so its `close` aborts the target request (`toRequest`,
+ * `NodeForward`). A peer gone without a FIN or a reset already kept its answer open until a write
+ * failed: honouring the half-close holds nothing open that a silent peer could not.
+ */
+const allowHalfClose = (server: Server): void => {
+  ;(server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true
+}
+
+/**
  * @category models
  * @since 0.1.0
  */
@@ -306,6 +321,7 @@ export const listen = (
         toNodeListener(handler, origin, options.onDefect)(req, res)
       },
     )
+    allowHalfClose(server)
     server.on("connect", refuseConnect)
     server.on("clientError", onClientError)
     server.once("error", reject)
