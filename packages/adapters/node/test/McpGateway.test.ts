@@ -127,7 +127,7 @@ describe("Gateway MCP policy", () => {
     assert.strictEqual(target.seen.length, 0)
   })
 
-  it("bodies - malformed, not JSON-RPC, wrong type, too large: precise refusals, nothing forwarded", async () => {
+  it("bodies - malformed, not JSON-RPC, wrong type or charset, a byte order mark, too large: precise refusals, nothing forwarded", async () => {
     const { target, post, gateway, token } = await setup({ OIDC_PROXY_POLICY_MAX_BODY: "1024" })
     const expect = async (response: Response, status: number, code: number) => {
       assert.strictEqual(response.status, status)
@@ -140,6 +140,32 @@ describe("Gateway MCP policy", () => {
     await expect(await post('{"jsonrpc":"2.0","id":1}'), 400, -32600)
     await expect(await post('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}'), 400, -32602)
     await expect(await post(call("read_x"), { "content-type": "text/plain" }), 415, -32600)
+    // Another charset: the target could decode other text (another tool name) from the same bytes.
+    for (const type of [
+      "application/json; charset=iso-8859-1",
+      "application/json; charset=utf-16",
+      'application/json; charset="UTF-16LE"',
+      "application/json; charset=utf-8; charset=latin1",
+      'application/json; x="; charset=latin1"',
+    ]) {
+      const response = await post(call("read_x"), { "content-type": type })
+      assert.strictEqual(response.status, 415, type)
+      const body = (await response.json()) as { error: { code: number; message: string } }
+      assert.strictEqual(body.error.code, -32600)
+      assert.include(body.error.message, "charset", type)
+    }
+    assert.include(
+      (
+        (await (
+          await post(call("read_x"), { "content-type": "application/json; charset=iso-8859-1" })
+        ).json()) as {
+          error: { message: string }
+        }
+      ).error.message,
+      "iso-8859-1",
+    )
+    // A byte order mark: refused, not stripped (servers differ on it; RFC 8259 §8.1).
+    await expect(await post(`\uFEFF${call("read_x")}`), 400, -32700)
     const big = call(`read_${"x".repeat(2000)}`)
     await expect(await post(big), 413, -32600)
     // Without a length: read only up to the bound, then refused.
@@ -157,6 +183,14 @@ describe("Gateway MCP policy", () => {
     } as RequestInit)
     await expect(chunked, 413, -32600)
     assert.strictEqual(target.seen.length, 0)
+    // UTF-8 named in any letter case, quoted or not, is read and decided as usual.
+    for (const type of [
+      "application/json; charset=utf-8",
+      'application/json; CHARSET="UTF-8"',
+      "Application/JSON;charset=utf8",
+    ])
+      assert.strictEqual((await post(call("read_x"), { "content-type": type })).status, 200, type)
+    assert.strictEqual(target.seen.length, 3)
   })
 
   it("batch - one denied element refuses the whole batch with an error per request; an allowed batch passes", async () => {
