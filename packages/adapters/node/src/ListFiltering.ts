@@ -1,7 +1,8 @@
 /**
  * The gateway's side of MCP list filtering: which list requests a POST carries (read from its
  * body, bounded), and the target's answer with the refused items removed, as `application/json`
- * or as a Streamable HTTP `text/event-stream`.
+ * or as a Streamable HTTP `text/event-stream` — the answer to a GET included, whose stream may
+ * replay earlier list answers after `Last-Event-ID` (filtered by shape, to the stream's end).
  *
  * Adapter over the Fetch API and core's `McpListFilter` / `McpEventStreamFilter`. A small
  * classifier on purpose: it reads the whole body (at most `maxRequestBytes`) and only looks for
@@ -119,7 +120,7 @@ const badGateway = (description: string): Response =>
 /** An event stream through `McpEventStreamFilter`; an over-long event ends it (after its error events). */
 const filterStream = (
   body: ReadableStream<Uint8Array>,
-  pending: McpListFilter.Pending,
+  pending: McpListFilter.Expected,
   allow: McpListFilter.Permission,
   max: number,
 ): ReadableStream<Uint8Array> => {
@@ -138,7 +139,9 @@ const filterStream = (
 }
 
 /**
- * The target's `response` to list requests `pending`, filtered by `allow`. Headers (without
+ * The target's `response` to list requests `pending`, filtered by `allow`; `"any"` for the answer
+ * to a GET (its event stream may replay earlier list answers, whose request ids the gateway never
+ * saw: every result is filtered by its shape, `McpListFilter.Expected`). Headers (without
  * `content-length`: the length changes) and status are kept; a body that is neither JSON nor an
  * event stream is passed through. A JSON answer past `maxResponseBytes` is a 502.
  *
@@ -148,14 +151,15 @@ const filterStream = (
 export const filterResponse = async (
   response: Response,
   headers: Headers,
-  pending: McpListFilter.Pending,
+  pending: McpListFilter.Expected,
   allow: McpListFilter.Permission,
   limits: Limits = {},
 ): Promise<Response> => {
   const max = limits.maxResponseBytes ?? defaults.maxResponseBytes
   const type = mediaType(response.headers)
   const init = { status: response.status, statusText: response.statusText, headers }
-  if (response.body === null || pending.size === 0) return new Response(response.body, init)
+  if (response.body === null || (pending !== "any" && pending.size === 0))
+    return new Response(response.body, init)
   headers.delete("content-length")
   if (type === "text/event-stream")
     return new Response(filterStream(response.body, pending, allow, max), init)

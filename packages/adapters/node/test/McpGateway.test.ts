@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import type { IncomingMessage, ServerResponse } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, assert, describe, it } from "@effect/vitest"
@@ -50,11 +51,15 @@ interface Setup {
   readonly post: (body: string, headers?: Record<string, string>) => Promise<Response>
 }
 
-const setup = async (overrides: Record<string, string> = {}, policy = policyYaml): Promise<Setup> => {
+const setup = async (
+  overrides: Record<string, string> = {},
+  policy = policyYaml,
+  respond?: Parameters<typeof fakeTarget>[0],
+): Promise<Setup> => {
   const dir = mkdtempSync(join(tmpdir(), "mcp-policy-"))
   const policyPath = join(dir, "policy.yaml")
   writeFileSync(policyPath, policy)
-  const target = await fakeTarget()
+  const target = await fakeTarget(respond)
   closers.push(target.close)
   const services = await testServices(baseUrl)
   const decoded = GatewayConfig.decode(
@@ -253,6 +258,58 @@ describe("Gateway MCP policy", () => {
     const response = await fetch(`${gateway.url}/mcp`, { headers: { authorization: `Bearer ${token}` } })
     assert.strictEqual(response.status, 200)
     assert.strictEqual(target.seen.length, 1)
+  })
+
+  it("GET resumption - a list answer replayed on the GET stream after Last-Event-ID is filtered too", async () => {
+    // The server replays its answer to an earlier tools/list (whose POST the gateway read and
+    // finished with) on the GET stream: the pending request ids are unknown there.
+    const replay = (req: IncomingMessage, res: ServerResponse) => {
+      if (req.method !== "GET") {
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end('{"jsonrpc":"2.0","id":1,"result":{}}')
+        return
+      }
+      res.writeHead(200, { "content-type": "text/event-stream" })
+      const answer = { jsonrpc: "2.0", id: 2, result: { tools: [{ name: "read_a" }, { name: "admin_x" }] } }
+      res.end(
+        `id: e2\nevent: message\ndata: ${JSON.stringify(answer)}\n\nevent: message\ndata: ${JSON.stringify([{ ...answer, id: "b" }])}\n\n`,
+      )
+    }
+    const { gateway, token, target } = await setup({}, policyYaml, replay)
+    const resume = () =>
+      fetch(`${gateway.url}/mcp`, {
+        headers: { authorization: `Bearer ${token}`, accept: "text/event-stream", "last-event-id": "e1" },
+      })
+    const response = await resume()
+    assert.strictEqual(response.status, 200)
+    const text = await response.text()
+    assert.include(text, '"read_a"')
+    assert.notInclude(text, "admin_x")
+    assert.include(text, "id: e2")
+    assert.strictEqual(target.seen[0]?.headers["last-event-id"], "e1")
+  })
+
+  // Open gap: a GET with a bearer the fast path remembers is forwarded by `NodeForward`, which does
+  // not filter. Closing it takes the fast path sending GETs to the Fetch path whenever list
+  // filtering is on (a policy or `listFilter`), as it does for POSTs; this test then passes.
+  it.fails("GET resumption - also once the bearer is remembered (fast path: not yet filtered)", async () => {
+    const replay = (req: IncomingMessage, res: ServerResponse) => {
+      res.writeHead(200, { "content-type": req.method === "GET" ? "text/event-stream" : "application/json" })
+      const answer = { jsonrpc: "2.0", id: 2, result: { tools: [{ name: "read_a" }, { name: "admin_x" }] } }
+      res.end(
+        req.method === "GET" ? `data: ${JSON.stringify(answer)}\n\n` : '{"jsonrpc":"2.0","id":1,"result":{}}',
+      )
+    }
+    const { gateway, token, post } = await setup({}, policyYaml, replay)
+    const ping = '{"jsonrpc":"2.0","id":1,"method":"ping"}'
+    assert.strictEqual((await post(ping)).status, 200)
+    assert.strictEqual((await post(ping)).status, 200)
+    const response = await fetch(`${gateway.url}/mcp`, {
+      headers: { authorization: `Bearer ${token}`, accept: "text/event-stream", "last-event-id": "e1" },
+    })
+    const text = await response.text()
+    assert.include(text, '"read_a"')
+    assert.notInclude(text, "admin_x")
   })
 
   it("DELETE - a body outside a POST is refused, also once the bearer is remembered", async () => {
