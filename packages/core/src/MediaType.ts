@@ -2,13 +2,13 @@
  * A `Content-Type` field value read the way RFC 9110 §8.3.1 writes it, and the one question the
  * MCP gate asks of it: is the body JSON in UTF-8?
  *
- * Pure core. The gate and list filtering decode a body as UTF-8 before they classify it; an MCP
- * server that honours another `charset` (the MCP SDK's Express transport decodes with the one
- * named) would read other text from the same bytes, so a call the gate allowed could be a
- * different call at the target. Only UTF-8 (RFC 8259 §8.1: JSON exchanged between systems is
- * UTF-8) is accepted, and a field value a looser parser could read another charset from (a
- * `charset` that is not a well-formed parameter of its own, e.g. inside a quoted value or
- * repeated) is refused too.
+ * Pure core. The gate and list filtering decode a body as UTF-8 before they classify it; a server
+ * that honours another `charset` (the MCP SDK's HTTP+SSE transport decodes with the one named;
+ * Express's `express.json()` in front of the Streamable HTTP one reads `utf-16` and `utf-32`)
+ * would read other text from the same bytes, so a call the gate allowed could be another call at
+ * the target. Only UTF-8 (RFC 8259 §8.1: JSON exchanged between systems is UTF-8) is accepted,
+ * and a field value a looser parser could read another charset from (a `charset` that is not a
+ * well-formed parameter of its own, e.g. inside a quoted value or repeated) is refused too.
  *
  * @see [RFC 9110 §8.3.1 (media type)](https://www.rfc-editor.org/rfc/rfc9110#section-8.3.1)
  * @since 0.1.0
