@@ -26,14 +26,18 @@ const baseUrl = "http://127.0.0.1:8080"
  * Writes `bytes`, half-closes (at once, or once `before` resolves), and reads until the gateway
  * closes (bounded: 5 s).
  */
-const halfClosed = (url: string, bytes: string, before?: () => Promise<void>): Promise<string> =>
+const halfClosed = (
+  url: string,
+  bytes: string,
+  before?: (received: () => string) => Promise<void>,
+): Promise<string> =>
   new Promise((resolve, reject) => {
     const { hostname, port } = new URL(url)
     const chunks: Array<Buffer> = []
     const socket = connect(Number(port), hostname, () => {
       socket.write(bytes)
       if (before === undefined) socket.end()
-      else void before().then(() => socket.end())
+      else void before(() => Buffer.concat(chunks).toString("latin1")).then(() => socket.end())
     })
     const timer = setTimeout(() => socket.destroy(new Error("the connection stayed open for 5 s")), 5000)
     socket.on("data", (c: Buffer) => chunks.push(c))
@@ -52,8 +56,16 @@ const recordingTarget = async () => {
   const seen: Array<string> = []
   const started: Array<string> = []
   const cut: Array<string> = []
+  /** Streams answered to `/mcp/stream` whose connection the gateway closed. */
+  const streamsClosed: Array<string> = []
   const server = createServer((req, res) => {
     started.push(req.url ?? "")
+    if (req.url === "/mcp/stream") {
+      res.writeHead(200, { "content-type": "text/event-stream" })
+      res.write("data: one\n\n")
+      res.once("close", () => streamsClosed.push(req.url ?? ""))
+      return
+    }
     req.on("close", () => {
       if (!req.complete) cut.push(req.url ?? "")
     })
@@ -70,7 +82,14 @@ const recordingTarget = async () => {
       server.close(() => resolve())
       server.closeAllConnections()
     })
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, started, cut, close }
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    started,
+    cut,
+    streamsClosed,
+    close,
+  }
 }
 
 const setup = async () => {
@@ -120,6 +139,19 @@ describe("Half-closed connections", () => {
     assert.match(warm, /^HTTP\/1\.1 200 /)
     assert.include(warm, '{"path":"/mcp/y"}')
     assert.deepStrictEqual(target.seen, ["/mcp/x", "/mcp/y"])
+  })
+
+  it("a FIN once a streamed answer has started: the client is gone, the target stream is cut", async () => {
+    const { gateway, target, token } = await setup()
+    // Not remembered (the Fetch path), then remembered (the fast path).
+    for (const round of [1, 2]) {
+      // The FIN comes once the client has the stream's first event.
+      const answer = await halfClosed(gateway.url, get("/mcp/stream", token), (received) =>
+        eventually(() => received().includes("data: one")),
+      )
+      await eventually(() => target.streamsClosed.length === round)
+      assert.strictEqual(target.streamsClosed.length, round, answer)
+    }
   })
 
   it("a POST whose body ends at the FIN is aborted: the target request is cut, never completed", async () => {
