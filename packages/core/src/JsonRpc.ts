@@ -195,11 +195,16 @@ export const hasDuplicateKeys = (text: string): boolean => {
 /**
  * Parses and classifies a body's UTF-8 text: text that is not JSON is `Invalid` with -32700; an
  * object naming a member twice (in any letter case) is `Invalid` with -32600 (see `hasDuplicateKeys`).
+ * A leading byte order mark is -32700 too: RFC 8259 §8.1 forbids sending one and lets parsers
+ * either skip it or fail, so MCP servers differ; refused, the body never reaches one that reads it
+ * otherwise than the gate did (decode the bytes keeping the mark, `ignoreBOM: true`).
  *
  * @category constructors
  * @since 0.1.0
  */
 export const parse = (text: string): Classified => {
+  if (text.charCodeAt(0) === 0xfeff)
+    return { _tag: "Invalid", code: -32700, reason: "the body begins with a byte order mark" }
   let body: unknown
   try {
     body = JSON.parse(text)

@@ -8,12 +8,14 @@
  * multi-byte UTF-8 sequence: events are decoded whole). An event is held until its blank line,
  * at most `maxEventBytes`; a longer one cannot be filtered, so the stream ends there with a
  * JSON-RPC error event for every list request still unanswered (the client sees why). Once every
- * pending request is answered, the rest of the stream is passed through untouched.
+ * pending request is answered, the rest of the stream is passed through untouched. With `"any"`
+ * (a GET stream, `McpListFilter.Expected`) every event is filtered to the stream's end, and an
+ * over-long event ends the stream with no error event (no request id is known to answer).
  *
  * @see [HTML: server-sent events, parsing an event stream](https://html.spec.whatwg.org/multipage/server-sent-events.html#parsing-an-event-stream)
  * @since 0.1.0
  */
-import { answered, filterMessage, type Pending, type Permission } from "./McpListFilter.ts"
+import { answered, type Expected, filterMessage, type Permission } from "./McpListFilter.ts"
 
 /**
  * @category models
@@ -60,7 +62,7 @@ const field = (line: string): readonly [string, string] | undefined => {
 const filterEvent = (
   raw: Uint8Array,
   open: Map<string, unknown>,
-  pending: Pending,
+  pending: Expected,
   allow: Permission,
 ): Uint8Array => {
   let text = decoder.decode(raw)
@@ -77,7 +79,7 @@ const filterEvent = (
   } catch {
     return raw
   }
-  for (const key of answered(message, pending)) open.delete(key)
+  if (pending !== "any") for (const key of answered(message, pending)) open.delete(key)
   const filtered = filterMessage(message, pending, allow)
   if (filtered === message) return raw
   let written = false
@@ -105,14 +107,18 @@ const overflowEvent = (key: string, maxEventBytes: number): Uint8Array => {
 }
 
 /**
- * A filter for one response stream answering the list requests `pending` for a caller allowed
- * `allow`.
+ * A filter for one response stream answering the list requests `pending` (or `"any"`, a GET
+ * stream) for a caller allowed `allow`.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const make = (pending: Pending, allow: Permission, maxEventBytes: number): EventStreamFilter => {
-  const open = new Map<string, unknown>([...pending.keys()].map((key) => [key, undefined]))
+export const make = (pending: Expected, allow: Permission, maxEventBytes: number): EventStreamFilter => {
+  const open = new Map<string, unknown>(
+    pending === "any" ? [] : [...pending.keys()].map((key) => [key, undefined]),
+  )
+  /** Every list answer expected has passed: the rest of the stream needs no look. */
+  const done = () => pending !== "any" && open.size === 0
   let held: Array<Uint8Array> = []
   let heldBytes = 0
   let lineLength = 0
@@ -124,12 +130,12 @@ export const make = (pending: Pending, allow: Permission, maxEventBytes: number)
     const raw = concat(held, heldBytes)
     held = []
     heldBytes = 0
-    if (raw.length > 0) out.push(open.size === 0 ? raw : filterEvent(raw, open, pending, allow))
+    if (raw.length > 0) out.push(done() ? raw : filterEvent(raw, open, pending, allow))
   }
 
   const push = (chunk: Uint8Array): ReadonlyArray<Uint8Array> => {
     if (overflowed) return []
-    if (open.size === 0 && heldBytes === 0) return [chunk]
+    if (done() && heldBytes === 0) return [chunk]
     const out: Array<Uint8Array> = []
     let start = 0
     for (let i = 0; i < chunk.length; i++) {
@@ -165,7 +171,7 @@ export const make = (pending: Pending, allow: Permission, maxEventBytes: number)
       start = i + 1
       eventEndedOnCR = byte === CR
       flush(out)
-      if (open.size === 0) {
+      if (done()) {
         if (start < chunk.length) out.push(chunk.subarray(start))
         return out
       }

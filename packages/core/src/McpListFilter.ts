@@ -5,6 +5,13 @@
  * Pure core: functions over parsed JSON-RPC messages and their text, no I/O. The caller's rights
  * come as a `Permission` predicate (the policy's); the requests in flight come from the request
  * body (`listRequests`), so a response is filtered only when it answers a list request by its id.
+ * On a stream that answers no request the gateway read — the GET event stream of Streamable HTTP,
+ * where a server resuming after `Last-Event-ID` may replay earlier answers, a `tools/list` one
+ * included — the pending ids are unknown, so `"any"` stands for them: every message with a
+ * `result` object is treated as a list answer of each kind whose member it holds (`tools`,
+ * `resources`, `resourceTemplates`, `prompts` as an array) and each such array is filtered. A
+ * client reads a list answer from those members only, so nothing it would take for a list item
+ * passes unchecked; a non-list result with such a member is filtered too (the safe side).
  * Items are matched by `name` (tools, prompts), `uri` (resources) or `uriTemplate` (resource
  * templates); an item without a string key is dropped (it cannot be checked). Everything else in
  * the message is kept, and a message from which nothing is removed is returned unchanged (the same
@@ -129,8 +136,27 @@ const filterResult = (result: unknown, method: ListMethod, allow: Permission): u
   return kept.length === items.length ? result : { ...result, [shape.member]: kept }
 }
 
-const filterOne = (element: unknown, pending: Pending, allow: Permission): unknown => {
+/**
+ * The list answers expected: those to `Pending` requests, matched by id, or `"any"` (a stream
+ * answering no request the gateway read): every result, by the members it holds.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Expected = Pending | "any"
+
+const listMethods = Object.keys(shapes) as ReadonlyArray<ListMethod>
+
+/** Every list member a result holds, filtered. */
+const filterAnyResult = (result: unknown, allow: Permission): unknown =>
+  listMethods.reduce((out, method) => filterResult(out, method, allow), result)
+
+const filterOne = (element: unknown, pending: Expected, allow: Permission): unknown => {
   if (!isRecord(element) || !Object.hasOwn(element, "result")) return element
+  if (pending === "any") {
+    const result = filterAnyResult(element["result"], allow)
+    return result === element["result"] ? element : { ...element, result }
+  }
   const key = idKey(element["id"])
   const method = key === undefined ? undefined : pending.get(key)
   if (method === undefined) return element
@@ -140,12 +166,13 @@ const filterOne = (element: unknown, pending: Pending, allow: Permission): unkno
 
 /**
  * `message` (one JSON-RPC message or a batch) with the items of every response to a pending list
- * request that `allow` refuses removed; the same value when nothing is removed.
+ * request (with `"any"`: of every result) that `allow` refuses removed; the same value when
+ * nothing is removed.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const filterMessage = (message: unknown, pending: Pending, allow: Permission): unknown => {
+export const filterMessage = (message: unknown, pending: Expected, allow: Permission): unknown => {
   if (!Array.isArray(message)) return filterOne(message, pending, allow)
   let changed = false
   const out = message.map((element) => {
@@ -163,7 +190,7 @@ export const filterMessage = (message: unknown, pending: Pending, allow: Permiss
  * @category constructors
  * @since 0.1.0
  */
-export const filterText = (text: string, pending: Pending, allow: Permission): string => {
+export const filterText = (text: string, pending: Expected, allow: Permission): string => {
   let message: unknown
   try {
     // A UTF-8 byte order mark is what `Response.json()` skips too.

@@ -74,6 +74,8 @@ export * as McpListFilter from "./McpListFilter.ts"
 /** @since 0.1.0 */
 export * as McpPolicy from "./McpPolicy.ts"
 /** @since 0.1.0 */
+export * as MediaType from "./MediaType.ts"
+/** @since 0.1.0 */
 export * as NetworkVerifier from "./NetworkVerifier.ts"
 /** @since 0.1.0 */
 export * as OAuthError from "./OAuthError.ts"

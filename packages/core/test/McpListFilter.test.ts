@@ -200,3 +200,92 @@ describe("McpEventStreamFilter", () => {
     )
   })
 })
+
+/** What a GET stream may carry: replayed list answers of every kind (any id, alone or batched). */
+const replayed = fc.oneof(
+  fc.record({
+    jsonrpc: fc.constant("2.0"),
+    id: fc.oneof(fc.nat(), fc.string({ maxLength: 3 })),
+    result: fc.record({ tools }),
+  }),
+  fc.record({
+    jsonrpc: fc.constant("2.0"),
+    id: fc.nat(),
+    result: fc.record({ prompts: fc.array(item("name"), { maxLength: 4 }) }),
+  }),
+  fc.record({
+    jsonrpc: fc.constant("2.0"),
+    id: fc.nat(),
+    result: fc.record({ resources: fc.array(item("uri"), { maxLength: 4 }) }),
+  }),
+  fc.record({
+    jsonrpc: fc.constant("2.0"),
+    id: fc.nat(),
+    result: fc.record({ resourceTemplates: fc.array(item("uriTemplate"), { maxLength: 4 }), tools }),
+  }),
+  fc.constant({ jsonrpc: "2.0", method: "notifications/message", params: { level: "info", data: "ü" } }),
+)
+const getStream = fc
+  .record({
+    messages: fc.array(fc.oneof(replayed, fc.array(replayed, { minLength: 1, maxLength: 3 })), {
+      minLength: 1,
+      maxLength: 5,
+    }),
+    eol,
+  })
+  .map(({ messages, eol }) =>
+    messages
+      .map((m, i) => `id: ${i}${eol}event: message${eol}data: ${JSON.stringify(m)}${eol}${eol}`)
+      .join(""),
+  )
+
+/** Every list item in the messages of an event stream's output. */
+const listedItems = (text: string): Array<string> =>
+  text
+    .split(/\r\n\r\n|\n\n|\r\r/)
+    .flatMap((event) => event.split(/\r\n|\r|\n/).filter((l) => l.startsWith("data: ")))
+    .flatMap((line) => {
+      const message = JSON.parse(line.slice(6)) as unknown
+      return (Array.isArray(message) ? message : [message]) as Array<{ result?: Record<string, unknown> }>
+    })
+    .flatMap((m) =>
+      (["tools", "prompts", "resources", "resourceTemplates"] as const).flatMap((member) =>
+        ((m.result?.[member] ?? []) as Array<Record<string, string>>).map(
+          (i) => i["name"] ?? i["uri"] ?? i["uriTemplate"]!,
+        ),
+      ),
+    )
+
+describe('McpEventStreamFilter on a GET stream ("any")', () => {
+  it("push - however cut, no refused item of any list result passes, replayed under any id", () => {
+    fc.assert(
+      fc.property(getStream, allowedSet, fc.array(fc.nat(), { maxLength: 12 }), (text, allowed, at) => {
+        const bytes = encoder.encode(text)
+        const whole = run(McpEventStreamFilter.make("any", permission(allowed), 1 << 20), [bytes])
+        const chunked = run(McpEventStreamFilter.make("any", permission(allowed), 1 << 20), cut(bytes, at))
+        assert.strictEqual(chunked, whole)
+        for (const name of listedItems(chunked)) assert.include(allowed, name)
+        // Allowed items are all kept: only refused ones are removed.
+        assert.deepStrictEqual(
+          listedItems(chunked),
+          listedItems(text).filter((n) => allowed.includes(n)),
+        )
+      }),
+    )
+  })
+
+  it("push - the identity when everything is allowed; an over-long event ends the stream", () => {
+    fc.assert(
+      fc.property(getStream, fc.array(fc.nat(), { maxLength: 12 }), (text, at) => {
+        assert.strictEqual(
+          run(McpEventStreamFilter.make("any", allowAll, 1 << 20), cut(encoder.encode(text), at)),
+          text,
+        )
+      }),
+    )
+    const filter = McpEventStreamFilter.make("any", () => false, 64)
+    const text = `data: ${JSON.stringify(response(5, [{ name: "x".repeat(100) }]))}\n\n`
+    assert.strictEqual(run(filter, [encoder.encode(text)]), "")
+    assert.ok(filter.overflowed())
+  })
+})

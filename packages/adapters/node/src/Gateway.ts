@@ -753,6 +753,8 @@ const fastPath = (input: {
     handOff: (body: Uint8Array<ArrayBuffer>) => void,
   ): boolean => {
     const post = req.method === "POST"
+    // A GET's event stream may replay list answers (resumption): filtered on the full path.
+    if (listFilter !== undefined && req.method === "GET") return false
     // The MCP gate refuses a body outside a POST.
     if (gate !== undefined && !post && McpGate.hasBody({ get: (n) => single(req.headers[n]) })) return false
     const started = performance.now()

@@ -1,19 +1,22 @@
 /**
  * The gateway's side of MCP list filtering: which list requests a POST carries (read from its
  * body, bounded), and the target's answer with the refused items removed, as `application/json`
- * or as a Streamable HTTP `text/event-stream`.
+ * or as a Streamable HTTP `text/event-stream` — the answer to a GET included, whose stream may
+ * replay earlier list answers after `Last-Event-ID` (filtered by shape, to the stream's end).
  *
  * Adapter over the Fetch API and core's `McpListFilter` / `McpEventStreamFilter`. A small
  * classifier on purpose: it reads the whole body (at most `maxRequestBytes`) and only looks for
  * list requests; the policy's own classifier may replace `classify`. A body it cannot read is
- * refused, never forwarded unfiltered: too long (413), encoded (415), not JSON (400, JSON-RPC
- * parse error), a batch repeating a request id (400, -32600) — otherwise a caller could pad,
- * encode or alias a `tools/list` past the filter.
+ * refused, never forwarded unfiltered: too long (413), encoded (415), in a `charset` other than
+ * UTF-8 (415, `MediaType.charset`: the target could decode other text from the bytes), not JSON
+ * or led by a byte order mark (400, JSON-RPC parse error), a batch repeating a request id (400,
+ * -32600) — otherwise a caller could pad, encode, re-encode or alias a `tools/list` past the filter.
  *
  * @see [MCP Streamable HTTP](https://modelcontextprotocol.io/specification/2025-06-18/basic/transports#streamable-http)
  * @since 0.1.0
  */
-import { McpEventStreamFilter, McpListFilter } from "@oidc-proxy/core"
+import { McpEventStreamFilter, McpListFilter, MediaType } from "@oidc-proxy/core"
+import * as McpGate from "./McpGate.ts"
 
 /**
  * @category models
@@ -71,7 +74,8 @@ const readBounded = async (
   return Buffer.concat(chunks)
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true })
+// A leading byte order mark is refused before decoding, as `JsonRpc.parse` refuses it.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
 /**
  * The list requests of a POST to the MCP endpoint, or the refusal to send the caller.
@@ -85,10 +89,14 @@ export const classify = async (request: Request, limits: Limits = {}): Promise<C
   const encoding = request.headers.get("content-encoding")
   if (encoding !== null && encoding.trim().toLowerCase() !== "identity")
     return rpcError(415, -32600, "An encoded request body (Content-Encoding) is not accepted")
+  const charset = MediaType.charset(request.headers.get("content-type"))
+  if (charset._tag === "Charset") return rpcError(415, -32600, McpGate.charsetMessage(charset.charset))
   const declared = request.headers.get("content-length")
   if (declared !== null && Number(declared) > max) return tooLong()
   const body = await readBounded(request.body, max)
   if (body === undefined) return tooLong()
+  if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf)
+    return rpcError(400, -32700, "Parse error: the body begins with a byte order mark")
   let message: unknown
   try {
     message = JSON.parse(utf8.decode(body))
@@ -112,7 +120,7 @@ const badGateway = (description: string): Response =>
 /** An event stream through `McpEventStreamFilter`; an over-long event ends it (after its error events). */
 const filterStream = (
   body: ReadableStream<Uint8Array>,
-  pending: McpListFilter.Pending,
+  pending: McpListFilter.Expected,
   allow: McpListFilter.Permission,
   max: number,
 ): ReadableStream<Uint8Array> => {
@@ -131,7 +139,9 @@ const filterStream = (
 }
 
 /**
- * The target's `response` to list requests `pending`, filtered by `allow`. Headers (without
+ * The target's `response` to list requests `pending`, filtered by `allow`; `"any"` for the answer
+ * to a GET (its event stream may replay earlier list answers, whose request ids the gateway never
+ * saw: every result is filtered by its shape, `McpListFilter.Expected`). Headers (without
  * `content-length`: the length changes) and status are kept; a body that is neither JSON nor an
  * event stream is passed through. A JSON answer past `maxResponseBytes` is a 502.
  *
@@ -141,14 +151,15 @@ const filterStream = (
 export const filterResponse = async (
   response: Response,
   headers: Headers,
-  pending: McpListFilter.Pending,
+  pending: McpListFilter.Expected,
   allow: McpListFilter.Permission,
   limits: Limits = {},
 ): Promise<Response> => {
   const max = limits.maxResponseBytes ?? defaults.maxResponseBytes
   const type = mediaType(response.headers)
   const init = { status: response.status, statusText: response.statusText, headers }
-  if (response.body === null || pending.size === 0) return new Response(response.body, init)
+  if (response.body === null || (pending !== "any" && pending.size === 0))
+    return new Response(response.body, init)
   headers.delete("content-length")
   if (type === "text/event-stream")
     return new Response(filterStream(response.body, pending, allow, max), init)

@@ -5,7 +5,9 @@
  *
  * Adapter over the Fetch API, between the bearer check and `ReverseProxy`. Answers:
  * - body over the bound: 413 with a JSON-RPC error (-32600), read no further;
- * - not `application/json`: 415 with a JSON-RPC error (-32600);
+ * - not `application/json`, or a `charset` other than UTF-8 (`MediaType.jsonBody`): 415 with a
+ *   JSON-RPC error (-32600) — the target could decode the bytes as other text than the gate did;
+ * - a leading byte order mark: 400, -32700 (`JsonRpc.parse`);
  * - not JSON: 400, -32700; JSON but not JSON-RPC: 400, -32600 (-32602 for a targeted call
  *   without its name or URI) — under every default, so nothing unclassified is forwarded;
  * - every denied message denied only for scopes: 403 `insufficient_scope` whose `scope` lists the
@@ -19,7 +21,14 @@
  * @see [MCP authorization §scope challenge handling](https://modelcontextprotocol.io/specification/draft/basic/authorization)
  * @since 0.1.0
  */
-import { type AccessToken, BearerDecision, JsonRpc, McpListFilter, McpPolicy } from "@oidc-proxy/core"
+import {
+  type AccessToken,
+  BearerDecision,
+  JsonRpc,
+  McpListFilter,
+  McpPolicy,
+  MediaType,
+} from "@oidc-proxy/core"
 import { Respond } from "@oidc-proxy/http"
 
 /**
@@ -112,18 +121,41 @@ const readBounded = async (
 export const hasBody = (headers: { get: (name: string) => string | null }): boolean =>
   headers.get("transfer-encoding") !== null || (headers.get("content-length") ?? "0").trim() !== "0"
 
-const isJson = (contentType: string | null): boolean =>
-  contentType !== null && contentType.split(";")[0]!.trim().toLowerCase() === "application/json"
+// The mark is kept in the text: `JsonRpc.parse` refuses it, as the list filter does.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
-const utf8 = new TextDecoder("utf-8", { fatal: true })
+/**
+ * The 415 for a body that is not JSON in UTF-8, `undefined` for one that is (`MediaType.jsonBody`).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const refuseMediaType = (contentType: string | null): Response | undefined => {
+  const read = MediaType.jsonBody(contentType)
+  if (read._tag === "Json") return undefined
+  if (read._tag === "NotJson")
+    return rpcError(415, null, JsonRpc.codes.invalidRequest, "Content-Type must be application/json")
+  return rpcError(415, null, JsonRpc.codes.invalidRequest, charsetMessage(read.charset))
+}
+
+/**
+ * The refusal's text for a body in a charset other than UTF-8 (the value named when it is a plain token).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const charsetMessage = (charset: string | undefined): string =>
+  charset !== undefined && /^[A-Za-z0-9._:-]{1,40}$/.test(charset)
+    ? `Content-Type charset must be utf-8, not ${charset}`
+    : "Content-Type charset must be utf-8"
 
 /** The body's text and classification, or the refusal of a body that cannot be classified. */
 const classifyRequest = async (
   request: Request,
   maxBody: number,
 ): Promise<{ readonly bytes: Uint8Array<ArrayBuffer>; readonly text: string } | Response> => {
-  if (!isJson(request.headers.get("content-type")))
-    return rpcError(415, null, JsonRpc.codes.invalidRequest, "Content-Type must be application/json")
+  const unsupported = refuseMediaType(request.headers.get("content-type"))
+  if (unsupported !== undefined) return unsupported
   const declared = Number(request.headers.get("content-length") ?? "0")
   const tooLarge = () =>
     rpcError(413, null, JsonRpc.codes.invalidRequest, `The request body exceeds ${maxBody} bytes`)
@@ -178,19 +210,9 @@ const recordsOf = (
     }
   })
 
-/** `application/json`, with no parameter but `charset=utf-8`. */
-const isPlainJson = (contentType: string | undefined): boolean => {
-  if (contentType === undefined) return false
-  const [type, ...parameters] = contentType.split(";")
-  return (
-    type!.trim().toLowerCase() === "application/json" &&
-    parameters.every((p) => /^\s*charset\s*=\s*(?:utf-8|"utf-8")\s*$/i.test(p))
-  )
-}
-
 /**
  * The fast path's share of the gate (the gateway's Node path reads small bodies itself): the
- * declared length of a POST whose body it may read whole and decide — plain JSON, UTF-8, not
+ * declared length of a POST whose body it may read whole and decide — JSON in UTF-8, not
  * encoded, no `Transfer-Encoding`, a length up to `max` — or `undefined`, and the request takes the
  * full gate. `headers` are lower-cased names, repeated fields joined.
  *
@@ -205,7 +227,8 @@ export const readableLength = (headers: { readonly [name: string]: string | unde
     Number(length) > max ||
     headers["transfer-encoding"] !== undefined ||
     headers["content-encoding"] !== undefined ||
-    !isPlainJson(headers["content-type"])
+    // The full gate's own media-type rule: JSON in UTF-8, or that gate answers (415).
+    MediaType.jsonBody(headers["content-type"] ?? null)._tag !== "Json"
   )
     return undefined
   return Number(length)
@@ -313,7 +336,7 @@ export const make =
         400,
         null,
         decided.code,
-        decided.code === -32700 ? "Parse error" : `Invalid request: ${decided.reason}`,
+        decided.code === -32700 ? `Parse error: ${decided.reason}` : `Invalid request: ${decided.reason}`,
       )
       return { response, records: [record("invalid", 400)] }
     }

@@ -252,6 +252,32 @@ const onClientError = (error: Error & { code?: string }, socket: Socket): void =
 }
 
 /**
+ * Answers a client that half-closes (`shutdown(SHUT_WR)`) after a complete request, then closes;
+ * a client whose FIN comes once its answer has started is gone, and the answer is cut.
+ *
+ * Node's HTTP server treats every FIN as an abort unless `httpAllowHalfOpen` is set (an
+ * undocumented field its `socketOnEnd` reads): the request is destroyed and the socket ended with
+ * no answer written. Set, Node marks the response in flight as the connection's last and ends the
+ * socket once it is written. A FIN and a full close look alike; they differ in when they come: a
+ * half-closing client sends its FIN with its request, before any answer, while a client that
+ * closes during a streamed answer (an SSE stream it stopped reading) would otherwise hold the
+ * target's stream until a write failed — so a FIN after the answer's headers and before its end
+ * destroys the socket, which aborts the target request (`writeResponse`, `NodeForward`). A request
+ * cut short (its body incomplete at the FIN) is a parse error that destroys the socket, as before.
+ */
+const allowHalfClose = (server: Server): ((req: IncomingMessage, res: ServerResponse) => void) => {
+  ;(server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true
+  const answering = new WeakMap<Socket, ServerResponse>()
+  server.on("connection", (socket: Socket) => {
+    socket.on("end", () => {
+      const res = answering.get(socket)
+      if (res?.headersSent === true && !res.writableEnded) socket.destroy()
+    })
+  })
+  return (req, res) => answering.set(req.socket, res)
+}
+
+/**
  * @category models
  * @since 0.1.0
  */
@@ -342,11 +368,13 @@ export const listen = (
     const server = createServer(
       { requestTimeout: 60_000, headersTimeout: 20_000, maxHeaderSize: 16 * 1024 },
       (req, res) => {
+        track(req, res)
         const q = admitTarget(req, res, authorities, options.allow, options.onRefused)
         if (q < 0 || intercepted(req, res, q)) return
         toNodeListener(handler, origin, options.onDefect, options.trustedProxies)(req, res)
       },
     )
+    const track = allowHalfClose(server)
     server.on("connect", refuseConnect)
     server.on("clientError", onClientError)
     server.once("error", reject)

@@ -52,8 +52,9 @@ export interface Options {
   /**
    * The caller's permission for MCP list filtering (`ListFiltering`): when it returns one, a POST's
    * body is read (bounded) and the answers to its `tools/list`, `resources/list`,
-   * `resources/templates/list` and `prompts/list` requests are filtered by it. `undefined` (the
-   * default, or as the answer for a caller): forwarded unread.
+   * `resources/templates/list` and `prompts/list` requests are filtered by it; so is every list
+   * result on the answer to a GET (a resumed stream may replay one). `undefined` (the default, or
+   * as the answer for a caller): forwarded unread.
    */
   readonly listFilter?: ((token: AccessToken.AccessToken) => McpListFilter.Permission | undefined) | undefined
   /** Bounds of list filtering. */
@@ -320,9 +321,13 @@ export const make = (options: Options) => {
       options.downstreamToken === undefined ? undefined : await options.downstreamToken(token)
     if (downstream instanceof Response) return downstream
     const url = targetUrl(new URL(request.url), options)
-    const allow = request.method === "POST" ? options.listFilter?.(token) : undefined
+    // A GET's event stream may replay earlier answers (`Last-Event-ID`), list answers included.
+    const allow =
+      request.method === "POST" || request.method === "GET" ? options.listFilter?.(token) : undefined
     const classified =
-      allow === undefined ? undefined : await ListFiltering.classify(request, options.listFilterLimits)
+      allow === undefined || request.method !== "POST"
+        ? undefined
+        : await ListFiltering.classify(request, options.listFilterLimits)
     if (classified instanceof Response) return classified
     const started = performance.now()
     let response: Response
@@ -353,11 +358,12 @@ export const make = (options: Options) => {
       return badGateway()
     }
     options.observe?.({ seconds: (performance.now() - started) / 1000, ok: true })
-    if (allow !== undefined && classified !== undefined && classified.pending.size > 0)
+    const expected = allow === undefined ? undefined : (classified?.pending ?? "any")
+    if (allow !== undefined && expected !== undefined && (expected === "any" || expected.size > 0))
       return ListFiltering.filterResponse(
         response,
         responseHeaders(response.headers),
-        classified.pending,
+        expected,
         allow,
         options.listFilterLimits,
       )

@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import type { IncomingMessage, ServerResponse } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { gzipSync } from "node:zlib"
@@ -55,11 +56,12 @@ const setup = async (
   overrides: Record<string, string> = {},
   policy = policyYaml,
   options: Gateway.Options = {},
+  respond?: Parameters<typeof fakeTarget>[0],
 ): Promise<Setup> => {
   const dir = mkdtempSync(join(tmpdir(), "mcp-policy-"))
   const policyPath = join(dir, "policy.yaml")
   writeFileSync(policyPath, policy)
-  const target = await fakeTarget()
+  const target = await fakeTarget(respond)
   closers.push(target.close)
   const services = await testServices(baseUrl)
   const decoded = GatewayConfig.decode(
@@ -132,7 +134,7 @@ describe("Gateway MCP policy", () => {
     assert.strictEqual(target.seen.length, 0)
   })
 
-  it("bodies - malformed, not JSON-RPC, wrong type, too large: precise refusals, nothing forwarded", async () => {
+  it("bodies - malformed, not JSON-RPC, wrong type or charset, a byte order mark, too large: precise refusals, nothing forwarded", async () => {
     const { target, post, gateway, token } = await setup({ OIDC_PROXY_POLICY_MAX_BODY: "1024" })
     const expect = async (response: Response, status: number, code: number) => {
       assert.strictEqual(response.status, status)
@@ -145,6 +147,32 @@ describe("Gateway MCP policy", () => {
     await expect(await post('{"jsonrpc":"2.0","id":1}'), 400, -32600)
     await expect(await post('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}'), 400, -32602)
     await expect(await post(call("read_x"), { "content-type": "text/plain" }), 415, -32600)
+    // Another charset: the target could decode other text (another tool name) from the same bytes.
+    for (const type of [
+      "application/json; charset=iso-8859-1",
+      "application/json; charset=utf-16",
+      'application/json; charset="UTF-16LE"',
+      "application/json; charset=utf-8; charset=latin1",
+      'application/json; x="; charset=latin1"',
+    ]) {
+      const response = await post(call("read_x"), { "content-type": type })
+      assert.strictEqual(response.status, 415, type)
+      const body = (await response.json()) as { error: { code: number; message: string } }
+      assert.strictEqual(body.error.code, -32600)
+      assert.include(body.error.message, "charset", type)
+    }
+    assert.include(
+      (
+        (await (
+          await post(call("read_x"), { "content-type": "application/json; charset=iso-8859-1" })
+        ).json()) as {
+          error: { message: string }
+        }
+      ).error.message,
+      "iso-8859-1",
+    )
+    // A byte order mark: refused, not stripped (servers differ on it; RFC 8259 §8.1).
+    await expect(await post(`\uFEFF${call("read_x")}`), 400, -32700)
     const big = call(`read_${"x".repeat(2000)}`)
     await expect(await post(big), 413, -32600)
     // Without a length: read only up to the bound, then refused.
@@ -162,6 +190,14 @@ describe("Gateway MCP policy", () => {
     } as RequestInit)
     await expect(chunked, 413, -32600)
     assert.strictEqual(target.seen.length, 0)
+    // UTF-8 named in any letter case, quoted or not, is read and decided as usual.
+    for (const type of [
+      "application/json; charset=utf-8",
+      'application/json; CHARSET="UTF-8"',
+      "Application/JSON;charset=utf8",
+    ])
+      assert.strictEqual((await post(call("read_x"), { "content-type": type })).status, 200, type)
+    assert.strictEqual(target.seen.length, 3)
   })
 
   it("batch - one denied element refuses the whole batch with an error per request; an allowed batch passes", async () => {
@@ -224,6 +260,56 @@ describe("Gateway MCP policy", () => {
     const response = await fetch(`${gateway.url}/mcp`, { headers: { authorization: `Bearer ${token}` } })
     assert.strictEqual(response.status, 200)
     assert.strictEqual(target.seen.length, 1)
+  })
+
+  it("GET resumption - a list answer replayed on the GET stream after Last-Event-ID is filtered too", async () => {
+    // The server replays its answer to an earlier tools/list (whose POST the gateway read and
+    // finished with) on the GET stream: the pending request ids are unknown there.
+    const replay = (req: IncomingMessage, res: ServerResponse) => {
+      if (req.method !== "GET") {
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end('{"jsonrpc":"2.0","id":1,"result":{}}')
+        return
+      }
+      res.writeHead(200, { "content-type": "text/event-stream" })
+      const answer = { jsonrpc: "2.0", id: 2, result: { tools: [{ name: "read_a" }, { name: "admin_x" }] } }
+      res.end(
+        `id: e2\nevent: message\ndata: ${JSON.stringify(answer)}\n\nevent: message\ndata: ${JSON.stringify([{ ...answer, id: "b" }])}\n\n`,
+      )
+    }
+    const { gateway, token, target } = await setup({}, policyYaml, {}, replay)
+    const resume = () =>
+      fetch(`${gateway.url}/mcp`, {
+        headers: { authorization: `Bearer ${token}`, accept: "text/event-stream", "last-event-id": "e1" },
+      })
+    const response = await resume()
+    assert.strictEqual(response.status, 200)
+    const text = await response.text()
+    assert.include(text, '"read_a"')
+    assert.notInclude(text, "admin_x")
+    assert.include(text, "id: e2")
+    assert.strictEqual(target.seen[0]?.headers["last-event-id"], "e1")
+  })
+
+  // A GET with a bearer the fast path remembers goes to the full path whenever lists are filtered.
+  it("GET resumption - also once the bearer is remembered (the GET leaves the fast path)", async () => {
+    const replay = (req: IncomingMessage, res: ServerResponse) => {
+      res.writeHead(200, { "content-type": req.method === "GET" ? "text/event-stream" : "application/json" })
+      const answer = { jsonrpc: "2.0", id: 2, result: { tools: [{ name: "read_a" }, { name: "admin_x" }] } }
+      res.end(
+        req.method === "GET" ? `data: ${JSON.stringify(answer)}\n\n` : '{"jsonrpc":"2.0","id":1,"result":{}}',
+      )
+    }
+    const { gateway, token, post } = await setup({}, policyYaml, {}, replay)
+    const ping = '{"jsonrpc":"2.0","id":1,"method":"ping"}'
+    assert.strictEqual((await post(ping)).status, 200)
+    assert.strictEqual((await post(ping)).status, 200)
+    const response = await fetch(`${gateway.url}/mcp`, {
+      headers: { authorization: `Bearer ${token}`, accept: "text/event-stream", "last-event-id": "e1" },
+    })
+    const text = await response.text()
+    assert.include(text, '"read_a"')
+    assert.notInclude(text, "admin_x")
   })
 
   it("DELETE - a body outside a POST is refused, also once the bearer is remembered", async () => {

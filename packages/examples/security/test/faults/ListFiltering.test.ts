@@ -3,7 +3,8 @@
  * 127.0.0.1) in front of the testbed's MCP server (the official SDK's Streamable HTTP transport),
  * listed by the real SDK client: the answer shows only the tools the caller may call, whether the
  * server answers with one JSON body or with an event stream (`enableJsonResponse` off). A request
- * body the gateway cannot read is refused rather than forwarded unfiltered.
+ * body the gateway cannot read (or could read otherwise than the server) is refused rather than
+ * forwarded unfiltered.
  */
 import type { Gateway } from "@oidc-proxy/node"
 import { McpClient, McpServer } from "@oidc-proxy/testbed"
@@ -118,10 +119,25 @@ describe("tools/list through the gateway with a list filter", () => {
     const padded = await post(`${" ".repeat(5000)}${JSON.stringify(list)}`)
     expect(padded.status).toBe(413)
     expect(await padded.json()).toMatchObject({ error: { code: -32600 } })
-    // A byte order mark is skipped, as the server's JSON reader skips it: still filtered.
+    // A byte order mark is refused (RFC 8259 §8.1: never sent; servers skip it or fail), as the
+    // policy gate refuses it: what is forwarded never depends on the server's choice.
     const marked = await post(`\uFEFF${JSON.stringify(list)}`)
-    const tools = ((await marked.json()) as { result: { tools: Array<{ name: string }> } }).result.tools
-    expect(tools.map((t) => t.name)).toEqual(["whoami", "read", "write"])
+    expect(marked.status).toBe(400)
+    expect(await marked.json()).toMatchObject({ error: { code: -32700 } })
+    // A body in another charset is refused: the server could decode other text from its bytes.
+    for (const type of ["application/json; charset=iso-8859-1", 'application/json;charset="utf-16"']) {
+      const refused = await post(JSON.stringify(list), { "content-type": type })
+      expect(refused.status).toBe(415)
+      expect(await refused.json()).toMatchObject({
+        error: { code: -32600, message: expect.stringContaining("charset") },
+      })
+    }
+    // UTF-8 named in any letter case, quoted or not, is read and filtered.
+    for (const type of ["application/json; charset=UTF-8", 'application/json; Charset="utf-8"']) {
+      const named = await post(JSON.stringify(list), { "content-type": type })
+      const tools = ((await named.json()) as { result: { tools: Array<{ name: string }> } }).result.tools
+      expect(tools.map((t) => t.name)).toEqual(["whoami", "read", "write"])
+    }
     const garbled = await post(JSON.stringify(list).slice(0, -1))
     expect(garbled.status).toBe(400)
     expect(await garbled.json()).toEqual({
