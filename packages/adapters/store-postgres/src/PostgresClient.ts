@@ -156,7 +156,7 @@ const openWith = (
         postgres(options.url, {
           // Always explicit: otherwise the driver reads its own PGSSL and ignores PGSSLMODE.
           ssl,
-          // PGDEBUG would make the driver log every statement with its parameters (keys, values).
+          // PGDEBUG would make the driver's errors carry their statement and parameters (keys, values) as enumerable fields.
           debug: false,
           max: options.maxConnections ?? 10,
           connect_timeout: millis(options.connectTimeout ?? "2 seconds") / 1000,

@@ -221,7 +221,7 @@ const withGitHub = (
   body: Record<string, unknown>,
   scopes: string | undefined,
 ) => {
-  const { email: _email, email_verified: _verified, orgs: _orgs, ...rest } = body
+  const { email: _email, email_verified: _verified, orgs: _orgs, orgs_incomplete: _partial, ...rest } = body
   return Effect.map(
     GitHubApi.identity(exchange, github.api, token, scopes?.split(" "), github.organizations),
     (extra) => ({ ...rest, ...extra }),
