@@ -34,7 +34,9 @@ export const AccessConfig = Schema.Struct({
   groups: List,
   /**
    * Organizations (GitHub logins) of which the user must be a member of at least one: the `orgs`
-   * claim, which the GitHub verifier fills from `GET /user/orgs` (needs the `read:org` scope).
+   * claim, which the GitHub verifier fills from `GET /user/orgs` (needs the `read:org` scope), up
+   * to 1,000; past that it sets `orgs_incomplete`, and a user in none of those read is refused
+   * with a description that says the list was partial.
    * Default: any.
    */
   organizations: List,
@@ -107,7 +109,10 @@ export const denial = (
   if (rules.organizations.length > 0) {
     const allowed = lower(rules.organizations)
     if (!strings(claims["orgs"]).some((o) => allowed.has(o.toLowerCase())))
-      return "it is in none of the allowed organizations"
+      // A partial list (more organizations than the verifier reads) cannot tell "none": say so.
+      return claims["orgs_incomplete"] === true
+        ? "none of the organizations read is allowed, and it is in more than the proxy reads (1,000)"
+        : "it is in none of the allowed organizations"
   }
   return undefined
 }

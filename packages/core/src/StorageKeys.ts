@@ -14,6 +14,7 @@
 import { Context, Effect, Layer, Option, type Redacted, Result } from "effect"
 import { Base64Url } from "effect/encoding"
 import { deriveKey, type WeakSecret } from "./ProxyKeys.ts"
+import { isWellFormed } from "./Store.ts"
 
 /**
  * @category models
@@ -62,6 +63,24 @@ const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
 /**
+ * The bytes a key is hashed over: UTF-8 when `text` is well-formed (the hashes stored so far), else
+ * 0xFF then its UTF-16 code units (little-endian). `TextEncoder` writes a lone surrogate as U+FFFD,
+ * so `"\uD800"`, `"\uDFFF"` and `"\uFFFD"` would share one hash, i.e. one record; 0xFF never
+ * occurs in UTF-8, so the second form can equal no first one, and it keeps every code unit.
+ */
+const hashInput = (text: string): Uint8Array<ArrayBuffer> => {
+  if (isWellFormed(text)) return encoder.encode(text)
+  const bytes = new Uint8Array(1 + 2 * text.length)
+  bytes[0] = 0xff
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i)
+    bytes[1 + 2 * i] = unit & 0xff
+    bytes[2 + 2 * i] = unit >> 8
+  }
+  return bytes
+}
+
+/**
  * Builds storage keys from secrets, newest first.
  *
  * @category constructors
@@ -95,7 +114,7 @@ export const make = (
     }
     const currentKey = aes.get(current.kid)!
     const hmacWith = (key: CryptoKey, secret: string) =>
-      Effect.promise(() => crypto.subtle.sign("HMAC", key, encoder.encode(secret))).pipe(
+      Effect.promise(() => crypto.subtle.sign("HMAC", key, hashInput(secret))).pipe(
         Effect.map((sig) => b64(new Uint8Array(sig))),
       )
     return StorageKeys.of({

@@ -330,6 +330,69 @@ export const layerTest = (overrides: (memory: StoreShape) => Partial<StoreShape>
   )
 
 /**
+ * Whether `text` is well-formed UTF-16 (no lone surrogate; `String.prototype.isWellFormed`). A
+ * store that keeps text as UTF-8 (PostgreSQL, Redis, SQLite) would write a lone surrogate as
+ * U+FFFD, so `"k\uD800"`, `"k\uDFFF"` and `"k\uFFFD"` would become one key.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const isWellFormed = (text: string): boolean => !/\p{Cs}/u.test(text)
+
+/**
+ * The `StoreError` for a key or value that is not well-formed UTF-16, or `undefined` when all
+ * are: the guard of stores that keep text as UTF-8, where two such keys would be one. Core never
+ * writes one (hashed ids are hashed losslessly; request input with one is refused at the edge).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const illFormed = (
+  operation: StoreError["operation"],
+  texts: ReadonlyArray<string>,
+): StoreError | undefined =>
+  texts.every(isWellFormed)
+    ? undefined
+    : new StoreError({
+        operation,
+        description: `store ${operation} failed: a key or value holds a lone UTF-16 surrogate, which UTF-8 cannot store`,
+      })
+
+/**
+ * `store` refusing, with `illFormed`'s `StoreError`, every key or value that is not well-formed
+ * UTF-16, before the backend sees it (`getSync` throws, so its caller asks `get`). For stores that
+ * keep text as UTF-8: without it two distinct keys could read and overwrite one record.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const refusingIllFormed = (store: StoreShape): StoreShape => {
+  const guard =
+    <A>(operation: StoreError["operation"], run: () => Effect.Effect<A, StoreError>) =>
+    (...texts: ReadonlyArray<string>): Effect.Effect<A, StoreError> => {
+      const refused = illFormed(operation, texts)
+      return refused === undefined ? run() : Effect.fail(refused)
+    }
+  const getSync = store.getSync
+  return {
+    get: (key) => guard("get", () => store.get(key))(key),
+    set: (key, value, ttl) => guard("set", () => store.set(key, value, ttl))(key, value),
+    delete: (key) => guard("delete", () => store.delete(key))(key),
+    take: (key) => guard("take", () => store.take(key))(key),
+    setIfAbsent: (key, value, ttl) =>
+      guard("setIfAbsent", () => store.setIfAbsent(key, value, ttl))(key, value),
+    ...(getSync === undefined
+      ? {}
+      : {
+          getSync: (key: string, nowMillis: number) => {
+            if (!isWellFormed(key)) throw illFormed("get", [key])
+            return getSync(key, nowMillis)
+          },
+        }),
+  }
+}
+
+/**
  * @category constructors
  * @since 0.1.0
  */

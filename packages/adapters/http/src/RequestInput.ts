@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Admission, OAuthError } from "@oidc-proxy/core"
+import { Admission, OAuthError, Store } from "@oidc-proxy/core"
 import { Effect } from "effect"
 
 /**
@@ -121,7 +121,27 @@ export const form = (request: Request, limit: number) =>
   })
 
 /**
- * Reads a JSON body; malformed JSON is `invalid_client_metadata` (the only JSON endpoint is DCR).
+ * `JSON.parse`, answering `"ill-formed"` when a member name or a string holds a lone UTF-16
+ * surrogate. A decoded body is always well-formed text, but a `\uD800` escape is not: it is the one
+ * way request input gets a lone surrogate (a query or form value cannot carry one — percent-decoding
+ * and `URLSearchParams` turn ill-formed UTF-8 into U+FFFD).
+ */
+const parseWellFormed = (body: string): unknown => {
+  let wellFormed = true
+  const value: unknown = JSON.parse(body, (key, member: unknown) => {
+    if (!Store.isWellFormed(key) || (typeof member === "string" && !Store.isWellFormed(member)))
+      wellFormed = false
+    return member
+  })
+  return wellFormed ? value : illFormedJson
+}
+
+const illFormedJson: unique symbol = Symbol("ill-formed")
+
+/**
+ * Reads a JSON body; malformed JSON is `invalid_client_metadata` (the only JSON endpoint is DCR),
+ * and so is a string or member name with a lone UTF-16 surrogate (a `\uD800`-style escape): such a
+ * string has no UTF-8 form, and every UTF-8 store would write it as U+FFFD, merging it with others.
  *
  * @category constructors
  * @since 0.1.0
@@ -133,11 +153,18 @@ export const json = (request: Request, limit: number) =>
       return yield* OAuthError.oauth("invalid_client_metadata", "the body must be application/json")
     }
     const body = yield* text(request, limit)
+    let parsed: unknown
     try {
-      return JSON.parse(body) as unknown
+      parsed = parseWellFormed(body)
     } catch {
       return yield* OAuthError.oauth("invalid_client_metadata", "the body is not valid JSON")
     }
+    if (parsed === illFormedJson)
+      return yield* OAuthError.oauth(
+        "invalid_client_metadata",
+        "the body holds a string with a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape not in a pair)",
+      )
+    return parsed
   })
 
 /** RFC 6265 §4.2.1 optional whitespace: space and tab, nothing else. */

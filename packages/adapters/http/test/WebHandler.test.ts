@@ -221,6 +221,36 @@ describe("WebHandler", () => {
     expect(await h.keys("client:")).toEqual(before)
   })
 
+  it("register - a string with a lone UTF-16 surrogate is invalid_client_metadata, nothing stored", async () => {
+    // JSON's `\uD800` escapes are the one way request input carries a lone surrogate: query and
+    // form values are percent-decoded as UTF-8, where one becomes U+FFFD.
+    expect(
+      Store.isWellFormed(new URLSearchParams("client_id=%ED%A0%80&state=%ED%BF%BF").get("client_id")!),
+    ).toBe(true)
+    const before = await h.keys("client:")
+    const cb = "https://a.test/cb"
+    for (const body of [
+      { redirect_uris: [cb], client_name: "Acme \uD800" },
+      { redirect_uris: [cb], client_name: "Acme \uDFFF" },
+      { redirect_uris: [`${cb}\uDFFF`] },
+      { redirect_uris: [cb], ["x_\uD800"]: "member name" },
+    ]) {
+      const res = await register(h.handler, h.issuer, body)
+      expect(res.status).toBe(400)
+      expect(await res.json()).toEqual({
+        error: "invalid_client_metadata",
+        error_description:
+          "the body holds a string with a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape not in a pair)",
+      })
+    }
+    expect(await h.keys("client:")).toEqual(before)
+    const paired = await register(h.handler, h.issuer, {
+      redirect_uris: [cb],
+      client_name: "Acme \uD83D\uDD11",
+    })
+    expect(paired.status).toBe(201)
+  })
+
   it("register - malformed JSON, wrong content type, oversized body", async () => {
     const bad = await h.handler(
       new Request(`${h.issuer}/register`, {

@@ -12,6 +12,7 @@
 import { createHash, randomBytes } from "node:crypto"
 import { type DownstreamToken, ProxyConfig, ProxyKeys, type StorageKeys } from "@oidc-proxy/core"
 import type { TrustedProxies } from "@oidc-proxy/http"
+import { PostgresTls } from "@oidc-proxy/store-postgres"
 import { Effect, Exit, type LogLevel, Redacted, Result } from "effect"
 import * as GatewayPresets from "./GatewayPresets.ts"
 import * as Text from "./internal/configText.ts"
@@ -337,7 +338,7 @@ export const variables = {
   store: v("OIDC_PROXY_STORE", {
     default: "sqlite:./oidc-proxy.db",
     description:
-      "Where the proxy keeps its state (rediss:// for Redis over TLS; postgres://…?sslmode=verify-full for Postgres over TLS)",
+      "Where the proxy keeps its state (rediss:// for Redis over TLS; postgres://…?sslmode=verify-full, or PGSSLMODE when the URL names no sslmode, for Postgres over TLS)",
     parse: P.store,
   }),
   secret: v("OIDC_PROXY_SECRET", {
@@ -841,6 +842,15 @@ const downstreamIssues = (values: Reading["values"]): Array<string> => {
   return issues
 }
 
+/**
+ * With a Postgres store, libpq's variables the store would not apply as libpq does, by name
+ * (`PostgresTls`): a `PGSSLMODE` the driver alone would ignore is applied, a bad one is refused.
+ */
+const postgresIssues = (
+  values: Reading["values"],
+  env: Readonly<Record<string, string | undefined>>,
+): Array<string> => (values.store?._tag === "postgres" ? PostgresTls.environmentIssues(env) : [])
+
 const downstreamOf = (values: Values): DownstreamTokenConfig => {
   const mode = downstreamMode(values) ?? "off"
   const header = values.downstreamTokenHeader
@@ -942,7 +952,11 @@ export const decode = (
   options: { readonly randomSecret?: () => string } = {},
 ): Result.Result<GatewayConfig, InvalidEnvironment> => {
   const reading = read(env)
-  const issues = [...reading.issues, ...downstreamIssues(reading.values)]
+  const issues = [
+    ...reading.issues,
+    ...downstreamIssues(reading.values),
+    ...postgresIssues(reading.values, env),
+  ]
   const warnings = warningsOf(reading.values)
   const secret = masterSecret(reading, issues, warnings, options.randomSecret)
   if (issues.length > 0 || secret === undefined) return Result.fail(new InvalidEnvironment(issues))

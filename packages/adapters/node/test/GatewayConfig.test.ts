@@ -506,6 +506,41 @@ describe("GatewayConfig", () => {
     assert.include(issues(env({ OIDC_PROXY_STORE: "postgress://db/x" })).join("\n"), "did you mean postgres?")
   })
 
+  it("decode - with a Postgres store, PGSSLMODE is checked and libpq TLS variables the store cannot apply are refused by name", () => {
+    const store = "postgres://oidc:pw@db/oidc"
+    for (const extra of [
+      { PGSSLMODE: "verify-full" },
+      { PGSSLMODE: "require" },
+      { PGSSLROOTCERT: "system" },
+    ]) {
+      assert.isTrue(Result.isSuccess(GatewayConfig.decode(env({ OIDC_PROXY_STORE: store, ...extra }))))
+    }
+    for (const [extra, said] of [
+      [
+        { PGSSLMODE: "verify_full" },
+        'PGSSLMODE: must be one of disable, allow, prefer, require, verify-ca, verify-full (got "verify_full")',
+      ],
+      [
+        { PGSSLROOTCERT: "/etc/ssl/db-ca.pem" },
+        "PGSSLROOTCERT: set, but the Postgres store does not apply it (only PGSSLROOTCERT=system",
+      ],
+      [
+        { PGSSLCERT: "/c.pem", PGSSLKEY: "/k.pem" },
+        "PGSSLKEY: set, but the Postgres store does not apply it (client certificates",
+      ],
+      [
+        { PGSSL: "true" },
+        "PGSSL: set, but the Postgres store does not apply it (not a libpq variable; set PGSSLMODE",
+      ],
+    ] as const) {
+      assert.include(issues(env({ OIDC_PROXY_STORE: store, ...extra })).join("\n"), said)
+    }
+    // Not a Postgres store: libpq's variables are none of the proxy's business.
+    assert.isTrue(
+      Result.isSuccess(GatewayConfig.decode(env({ OIDC_PROXY_STORE: "memory", PGSSLMODE: "bogus" }))),
+    )
+  })
+
   it("decode - a Postgres URL parameter the driver would not honour is refused by name, not sent to the server", () => {
     for (const url of [
       "postgres://oidc:pw@db/oidc?sslmode=verify-full",

@@ -10,11 +10,14 @@
  * Errors are described by their kind only — the driver's class and its code (a SQLSTATE, or a
  * connection code such as `ECONNREFUSED`) — never by their message, which can quote a value, a
  * host or a statement; the URL, which may carry a password, is never part of a description.
+ * TLS is decided by `PostgresTls` (the URL's `sslmode`, then `PGSSLMODE`, as libpq does) and always
+ * passed to the driver, and the driver's query logging (`PGDEBUG`) is off.
  *
  * @since 0.1.0
  */
-import { Context, Duration, Effect, Layer, Schema, type Scope } from "effect"
+import { Context, Duration, Effect, Layer, Result, Schema, type Scope } from "effect"
 import postgres from "postgres"
+import * as PostgresTls from "./PostgresTls.ts"
 
 /**
  * @category models
@@ -35,6 +38,12 @@ export interface Options {
   readonly connectTimeout?: Duration.Input
   /** Connections in the pool. Default 10. */
   readonly maxConnections?: number
+  /**
+   * The environment libpq's variables are read from (`PostgresTls`: `PGSSLMODE`, and the TLS
+   * variables refused by name). Default `process.env`, which the driver also reads for `PGHOST`,
+   * `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE` and `PGAPPNAME` when the URL leaves them out.
+   */
+  readonly environment?: Readonly<Record<string, string | undefined>>
 }
 
 /**
@@ -122,10 +131,33 @@ export const open = (
   options: Options,
   extra: postgres.Options<Record<string, never>> = {},
 ): Effect.Effect<postgres.Sql, PostgresStoreError, Scope.Scope> =>
+  Effect.flatMap(tlsOf(options), (ssl) => openWith(options, ssl, extra))
+
+const processEnvironment = (): Readonly<Record<string, string | undefined>> =>
+  (globalThis as { readonly process?: { readonly env?: Record<string, string | undefined> } }).process?.env ??
+  {}
+
+/** The driver's `ssl` option (`PostgresTls.driverSsl`), or the build failure naming each variable. */
+const tlsOf = (options: Options) =>
+  Result.match(PostgresTls.driverSsl(options.url, options.environment ?? processEnvironment()), {
+    onSuccess: (ssl) => Effect.succeed(ssl),
+    onFailure: (issues) =>
+      Effect.fail(new PostgresStoreError({ description: `Postgres TLS settings: ${issues.join("; ")}` })),
+  })
+
+const openWith = (
+  options: Options,
+  ssl: PostgresTls.DriverSsl,
+  extra: postgres.Options<Record<string, never>>,
+): Effect.Effect<postgres.Sql, PostgresStoreError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.try({
       try: () =>
         postgres(options.url, {
+          // Always explicit: otherwise the driver reads its own PGSSL and ignores PGSSLMODE.
+          ssl,
+          // PGDEBUG would make the driver's errors carry their statement and parameters (keys, values) as enumerable fields.
+          debug: false,
           max: options.maxConnections ?? 10,
           connect_timeout: millis(options.connectTimeout ?? "2 seconds") / 1000,
           // `CREATE … IF NOT EXISTS` notices would otherwise go to console.log.

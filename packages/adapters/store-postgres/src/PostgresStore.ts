@@ -16,7 +16,9 @@
  * `CacheInvalidation` channel (`PostgresCacheInvalidation`, LISTEN/NOTIFY).
  *
  * PostgreSQL text cannot hold U+0000: a key or value containing it is refused with `StoreError`
- * (core never writes one: keys are hashes or ids, values JSON or ciphertext).
+ * (core never writes one: keys are hashes or ids, values JSON or ciphertext). Nor can it hold a
+ * lone UTF-16 surrogate — the driver sends UTF-8, where one becomes U+FFFD, so `"k\uD800"` and
+ * `"k\uDFFF"` would be one row: such a key or value is refused the same way.
  *
  * @since 0.1.0
  */
@@ -58,25 +60,28 @@ const run = <A>(
   texts: ReadonlyArray<string>,
   query: () => postgres.PendingQuery<postgres.Row[]>,
   answer: (rows: postgres.RowList<postgres.Row[]>) => A,
-): Effect.Effect<A, OAuthError.StoreError> =>
-  texts.some((t) => nul.test(t))
-    ? Effect.fail(failure(operation, "a key or value holds U+0000, which PostgreSQL text cannot store"))
-    : Effect.tryPromise({
-        try: (signal) => {
-          const pending = query()
-          signal.addEventListener("abort", () => void Promise.resolve(pending.cancel()).catch(() => {}), {
-            once: true,
-          })
-          return pending
-        },
-        catch: (cause) => failure(operation, PostgresClient.kindOf(cause)),
-      }).pipe(
-        Effect.map(answer),
-        Effect.timeoutOrElse({
-          duration: client.commandTimeoutMillis,
-          orElse: () => Effect.fail(failure(operation, "timed out")),
-        }),
-      )
+): Effect.Effect<A, OAuthError.StoreError> => {
+  const refused = texts.some((t) => nul.test(t))
+    ? failure(operation, "a key or value holds U+0000, which PostgreSQL text cannot store")
+    : Store.illFormed(operation, texts)
+  if (refused !== undefined) return Effect.fail(refused)
+  return Effect.tryPromise({
+    try: (signal) => {
+      const pending = query()
+      signal.addEventListener("abort", () => void Promise.resolve(pending.cancel()).catch(() => {}), {
+        once: true,
+      })
+      return pending
+    },
+    catch: (cause) => failure(operation, PostgresClient.kindOf(cause)),
+  }).pipe(
+    Effect.map(answer),
+    Effect.timeoutOrElse({
+      duration: client.commandTimeoutMillis,
+      orElse: () => Effect.fail(failure(operation, "timed out")),
+    }),
+  )
+}
 
 const storedValue = (rows: postgres.RowList<postgres.Row[]>): Option.Option<string> => {
   const value = rows[0]?.["value"]

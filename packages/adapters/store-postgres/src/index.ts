@@ -12,3 +12,5 @@ export * as PostgresClient from "./PostgresClient.ts"
 export * as PostgresMigrations from "./PostgresMigrations.ts"
 /** @since 0.1.0 */
 export * as PostgresStore from "./PostgresStore.ts"
+/** @since 0.1.0 */
+export * as PostgresTls from "./PostgresTls.ts"

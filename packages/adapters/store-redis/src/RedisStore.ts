@@ -6,7 +6,8 @@
  * so expiry happens server-side and needs no purge; `take` is `GETDEL` (Redis ≥ 6.2) and
  * `setIfAbsent` is `SET … PX … NX`, atomic by construction. Every Redis failure — a lost connection included — is a `StoreError` (the HTTP
  * layer answers 503 `temporarily_unavailable`), described by the error's kind only, never by a
- * key or a value. While the server is unreachable commands fail at once instead of queueing, and
+ * key or a value; a key or value with a lone UTF-16 surrogate is refused with `StoreError` before it
+ * is sent (UTF-8 would turn it into U+FFFD, making distinct keys one). While the server is unreachable commands fail at once instead of queueing, and
  * the client reconnects by itself, so the store recovers without a restart. `layer` also provides
  * the `CacheInvalidation` channel (`RedisCacheInvalidation`) of the store's prefix, so a revocation
  * on one instance is refused by every other instance sharing the Redis store once its message
@@ -70,22 +71,26 @@ export const make = (
   Effect.gen(function* () {
     const redis = yield* Redis.Redis
     const prefix = options.prefix ?? defaultPrefix
-    return Store.Store.of({
-      get: (key) => redis.send("GET", prefix + key).pipe(Effect.map(nullable), Effect.mapError(fail("get"))),
-      set: (key, value, ttl) =>
-        redis
-          .send("SET", prefix + key, value, "PX", String(Store.ttlMillis(ttl)))
-          .pipe(Effect.asVoid, Effect.mapError(fail("set"))),
-      delete: (key) => redis.send("DEL", prefix + key).pipe(Effect.asVoid, Effect.mapError(fail("delete"))),
-      take: (key) =>
-        redis.send("GETDEL", prefix + key).pipe(Effect.map(nullable), Effect.mapError(fail("take"))),
-      // `NX`: written only when the key is absent (an expired key is absent); the reply is `OK` or nil.
-      setIfAbsent: (key, value, ttl) =>
-        redis.send("SET", prefix + key, value, "PX", String(Store.ttlMillis(ttl)), "NX").pipe(
-          Effect.map((reply) => typeof reply === "string"),
-          Effect.mapError(fail("setIfAbsent")),
-        ),
-    })
+    // Redis strings are bytes; node-redis sends JS strings as UTF-8, a lone surrogate as U+FFFD.
+    return Store.Store.of(
+      Store.refusingIllFormed({
+        get: (key) =>
+          redis.send("GET", prefix + key).pipe(Effect.map(nullable), Effect.mapError(fail("get"))),
+        set: (key, value, ttl) =>
+          redis
+            .send("SET", prefix + key, value, "PX", String(Store.ttlMillis(ttl)))
+            .pipe(Effect.asVoid, Effect.mapError(fail("set"))),
+        delete: (key) => redis.send("DEL", prefix + key).pipe(Effect.asVoid, Effect.mapError(fail("delete"))),
+        take: (key) =>
+          redis.send("GETDEL", prefix + key).pipe(Effect.map(nullable), Effect.mapError(fail("take"))),
+        // `NX`: written only when the key is absent (an expired key is absent); the reply is `OK` or nil.
+        setIfAbsent: (key, value, ttl) =>
+          redis.send("SET", prefix + key, value, "PX", String(Store.ttlMillis(ttl)), "NX").pipe(
+            Effect.map((reply) => typeof reply === "string"),
+            Effect.mapError(fail("setIfAbsent")),
+          ),
+      }),
+    )
   })
 
 /**

@@ -7,7 +7,9 @@
  * fiber, so the file does not grow with dead entries. `take` is one `DELETE … RETURNING` statement
  * and `setIfAbsent` one `INSERT … ON CONFLICT DO UPDATE … WHERE expired`, atomic even across
  * processes sharing the file. Every SQLite failure is a `StoreError` whose
- * description is SQLite's generic error text, never a key or a value.
+ * description is SQLite's generic error text, never a key or a value. A key or value with a lone
+ * UTF-16 surrogate is refused with `StoreError` (UTF-8 would turn it into U+FFFD, making distinct
+ * keys one).
  * The file holds subjects, client ids and scopes in clear, so it is created owner-only (0600)
  * before SQLite opens it — SQLite gives its `-wal` and `-shm` files the database file's mode — and
  * an existing file (and its `-wal`/`-shm`) with a looser mode is tightened to 0600 at open.
@@ -190,7 +192,8 @@ export const make = (options: Options) =>
     )
     const interval = options.purgeInterval ?? "60 seconds"
     yield* purgeExpired(db, statements).pipe(Effect.delay(interval), Effect.forever, Effect.forkScoped)
-    return Store.Store.of(makeWith(statements))
+    // node:sqlite binds text as UTF-8, writing a lone surrogate as U+FFFD: such keys would collide.
+    return Store.Store.of(Store.refusingIllFormed(makeWith(statements)))
   })
 
 /**

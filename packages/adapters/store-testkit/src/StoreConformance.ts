@@ -1,6 +1,7 @@
 /**
  * The conformance suite every `Store` layer must pass: TTL expiry, atomic `take`, overwrite,
- * deletes, large values, unusual keys and values, and core's protected collections on top.
+ * deletes, large values, unusual keys and values (lone surrogates included: distinct or refused,
+ * never merged), and core's protected collections on top.
  *
  * Testing helper over core's `Store`, `Collection` and `StorageKeys`, for `@effect/vitest`.
  * `suite(name, layer)` registers the whole suite in a vitest file; `checks` are the same
@@ -12,7 +13,7 @@
  */
 import { describe, it } from "@effect/vitest"
 import { Collection, type OAuthError, StorageKeys, Store } from "@oidc-proxy/core"
-import { Clock, Duration, Effect, type Layer, Option, Redacted, Schema } from "effect"
+import { Clock, Duration, Effect, type Layer, Option, Redacted, Result, Schema } from "effect"
 import { TestClock } from "effect/testing"
 
 /**
@@ -397,6 +398,64 @@ export const checks: Readonly<Record<string, Check>> = {
       }
     }),
 
+  "keys - keys that differ only in a lone UTF-16 surrogate stay distinct, or are refused": (t) =>
+    Effect.gen(function* () {
+      const s = yield* Store.Store
+      const ns = yield* namespace
+      const keys = surrogateKeys.map((k) => `${ns}${k}`)
+      const stored: Array<boolean> = []
+      for (const [i, key] of keys.entries()) {
+        const written = yield* Effect.result(s.set(key, `v${i}`, t.longTtl))
+        // Refusing is allowed for a key that is not well-formed UTF-16, never for one that is.
+        yield* expect(
+          Result.isSuccess(written) || !Store.isWellFormed(key),
+          `set of the well-formed key #${i} was refused`,
+        )
+        stored.push(Result.isSuccess(written))
+      }
+      for (const [i, key] of keys.entries()) {
+        if (!stored[i]) continue
+        yield* expectSome(yield* s.get(key), `v${i}`, `get of key #${i} (others differ in a surrogate)`)
+      }
+      for (const [i, key] of keys.entries()) {
+        if (!stored[i]) continue
+        yield* expectSome(yield* s.take(key), `v${i}`, `take of key #${i} (others differ in a surrogate)`)
+      }
+    }),
+
+  "values - a value with a lone UTF-16 surrogate reads back as written, or is refused": (t) =>
+    Effect.gen(function* () {
+      const s = yield* Store.Store
+      const ns = yield* namespace
+      for (const [i, value] of surrogateKeys.entries()) {
+        const written = yield* Effect.result(s.set(`${ns}${i}`, value, t.longTtl))
+        if (Result.isFailure(written)) {
+          yield* expect(!Store.isWellFormed(value), `set of the well-formed value #${i} was refused`)
+          continue
+        }
+        yield* expectSome(yield* s.get(`${ns}${i}`), value, `get of value #${i}`)
+      }
+    }),
+
+  "Collection - hashed ids that differ only in a lone UTF-16 surrogate are different records": (t) =>
+    Effect.gen(function* () {
+      const s = yield* Store.Store
+      const ns = yield* namespace
+      const hashed = Collection.make(s, yield* storageKeys([newKey]), `${ns}h`, Sample, { hashKey: true })
+      for (const [n, id] of surrogateKeys.entries()) yield* hashed.set(id, { token: id, n }, t.longTtl)
+      for (const [n, id] of surrogateKeys.entries()) {
+        const found = yield* hashed.get(id)
+        yield* expect(
+          Option.isSome(found) && found.value.n === n,
+          `hashed id #${n}: expected its own record, got ${Option.isSome(found) ? `record #${found.value.n}` : "none"}`,
+        )
+      }
+      yield* expect(
+        (yield* hashed.setIfAbsent("k\uDFFF", { token: "x", n: 99 }, t.longTtl)) === false,
+        "setIfAbsent of a hashed id that holds a record",
+      )
+    }),
+
   "Collection - a tampered or undecodable record is a miss, not a failure": (t) =>
     Effect.gen(function* () {
       const s = yield* Store.Store
@@ -436,6 +495,19 @@ const unusualKeys: ReadonlyArray<string> = [
   "glob*?[x]",
   "'; DROP TABLE store; --",
   "%2F/../\\",
+]
+
+/**
+ * Strings that a UTF-8 store writing a lone surrogate as U+FFFD would turn into fewer: a lone high
+ * and a lone low surrogate, U+FFFD itself, the two surrogates swapped and paired (U+10000).
+ */
+const surrogateKeys: ReadonlyArray<string> = [
+  "k\uD800",
+  "k\uDFFF",
+  "k\uFFFD",
+  "k\uDFFF\uD800",
+  "k\uD800\uDC00",
+  "k",
 ]
 
 const unusualValues: ReadonlyArray<string> = [

@@ -4,6 +4,13 @@ import { Effect, Exit, Layer } from "effect"
 import { StoreConformance } from "../src/index.ts"
 
 StoreConformance.suite("StoreConformance on Store.layerMemory", Store.layerMemory)
+StoreConformance.suite(
+  "StoreConformance on Store.refusingIllFormed(layerMemory)",
+  Store.layerTest((memory) => Store.refusingIllFormed(memory)),
+)
+
+/** What a UTF-8 backend stores for `text`: a lone surrogate becomes U+FFFD. */
+const utf8 = (text: string) => new TextDecoder().decode(new TextEncoder().encode(text))
 
 // The kit is only worth something if it rejects broken stores: each store below breaks one rule of
 // the port, and the check for that rule must fail on it.
@@ -100,6 +107,28 @@ const broken: ReadonlyArray<readonly [string, string, Layer.Layer<Store.Store>]>
           found._tag === "None" ? Effect.fail(Store.storeError("delete", "no such key")) : memory.delete(key),
         ),
     })),
+  ],
+  [
+    "a store that writes keys as UTF-8, a lone surrogate as U+FFFD (Postgres, Redis, SQLite unguarded)",
+    "keys - keys that differ only in a lone UTF-16 surrogate stay distinct, or are refused",
+    Store.layerTest((memory) => ({
+      get: (key) => memory.get(utf8(key)),
+      set: (key, value, ttl) => memory.set(utf8(key), value, ttl),
+      take: (key) => memory.take(utf8(key)),
+    })),
+  ],
+  [
+    "a store that refuses every key with a character outside printable ASCII",
+    "keys - keys that differ only in a lone UTF-16 surrogate stay distinct, or are refused",
+    Store.layerTest((memory) => ({
+      set: (key, value, ttl) =>
+        /^[ -~]*$/.test(key) ? memory.set(key, value, ttl) : Effect.fail(Store.storeError("set", "")),
+    })),
+  ],
+  [
+    "a store that writes values as UTF-8, a lone surrogate as U+FFFD",
+    "values - a value with a lone UTF-16 surrogate reads back as written, or is refused",
+    Store.layerTest((memory) => ({ set: (key, value, ttl) => memory.set(key, utf8(value), ttl) })),
   ],
 ]
 

@@ -36,13 +36,23 @@ const apiHeaders = { accept: "application/vnd.github+json", "user-agent": "oidc-
 const emailScopes = new Set(["user:email", "user"])
 
 /**
- * Most organizations read (one page). A user in more than this many may be refused by an
- * organization allow-list although a member of an allowed one: GitHub lists at most 100 per page.
+ * Organizations asked for per page of `GET /user/orgs` (GitHub's maximum).
  *
  * @category constants
  * @since 0.1.0
  */
 export const maxOrganizations = 100
+
+/**
+ * Pages of `GET /user/orgs` read at most (`maxOrganizations` each: 1,000 organizations). A user
+ * GitHub lists more for is marked `orgs_incomplete`, and an organization allow-list that none of
+ * the ones read satisfies refuses the sign-in saying so (`AccessRules`), rather than deciding on a
+ * list it knows is partial.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const maxOrganizationPages = 10
 
 const refused = () =>
   new OAuthError.InvalidToken({
@@ -74,16 +84,65 @@ const arrayOf = (label: string, answer: Answer) => {
   )
 }
 
-/** The JSON array at `url`; `undefined` for a status in `absent` (the token may not read it). */
-const getArray = (exchange: Exchange, url: string, token: string, absent: ReadonlyArray<number> = []) =>
+/**
+ * The `rel="next"` target of an RFC 8288 `Link` header, resolved against `base`; `undefined` when
+ * there is none (or it is not a URL).
+ */
+const nextLink = (header: string | undefined, base: string): string | undefined => {
+  if (header === undefined) return undefined
+  for (const m of header.matchAll(/<([^>]*)>((?:\s*;\s*[^;,]*)*)/g)) {
+    const rel = /;\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))/i.exec(m[2] ?? "")
+    const rels = (rel?.[1] ?? rel?.[2] ?? "").toLowerCase().split(/\s+/)
+    if (!rels.includes("next")) continue
+    try {
+      return new URL(m[1] ?? "", base).href
+    } catch {
+      return undefined
+    }
+  }
+  return undefined
+}
+
+/** One page at `url`: its JSON array and the next page's URL; `undefined` for a status in `absent`. */
+const getPage = (exchange: Exchange, url: string, token: string, absent: ReadonlyArray<number> = []) =>
   Effect.gen(function* () {
     const answer = yield* exchange(
       HttpClientRequest.get(url, { headers: { ...apiHeaders, authorization: `Bearer ${token}` } }),
     )
     if (answer.status === 401) return yield* refused()
     if (absent.includes(answer.status)) return undefined
-    if (answer.status !== 200) return yield* failure(`GitHub ${new URL(url).pathname}`, answer.status)
-    return yield* arrayOf(`GitHub ${new URL(url).pathname}`, answer)
+    const label = `GitHub ${new URL(url).pathname}`
+    if (answer.status !== 200) return yield* failure(label, answer.status)
+    const items = yield* arrayOf(label, answer)
+    return { items, next: nextLink(answer.headers["link"], url) }
+  })
+
+/**
+ * The logins of `GET /user/orgs`, following `Link: rel="next"` for at most `maxOrganizationPages`
+ * pages, and only on the API's own origin (the bearer token goes with each request: a link to
+ * another origin is an `UpstreamError`, never followed). `complete` is false when a next page was
+ * left unread.
+ */
+const organizationLogins = (exchange: Exchange, api: string, token: string) =>
+  Effect.gen(function* () {
+    const origin = new URL(api).origin
+    const logins: Array<string> = []
+    let url = `${api}/user/orgs?per_page=${maxOrganizations}`
+    for (let page = 1; ; page++) {
+      const answer = yield* getPage(exchange, url, token)
+      for (const o of answer?.items ?? [])
+        if (isObject(o) && typeof o["login"] === "string") logins.push(o["login"])
+      const next = answer?.next
+      if (next === undefined) return { logins, complete: true }
+      if (new URL(next).origin !== origin)
+        return yield* new OAuthError.UpstreamError({
+          reason: "bad_response",
+          retryable: false,
+          description: "GitHub /user/orgs: the next page is on another origin than the API; not followed",
+        })
+      if (page >= maxOrganizationPages) return { logins, complete: false }
+      url = next
+    }
   })
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -105,8 +164,10 @@ export const primaryVerifiedEmail = (entries: ReadonlyArray<unknown>): string | 
 /**
  * The claims GitHub adds to a `/user` answer: `email` and `email_verified: true` for the primary
  * verified address when `scopes` allow reading it or are `undefined` (a GitHub App's token, whose
- * access is its permissions; a 403/404 there means no email, not an outage), and `orgs` (logins) when `organizations` is set. Fails with
- * `InvalidToken` when GitHub refuses the token, `UpstreamError` otherwise.
+ * access is its permissions; a 403/404 there means no email, not an outage), and `orgs` (logins,
+ * every page up to `maxOrganizationPages`; `orgs_incomplete: true` when more were left) when
+ * `organizations` is set. Fails with `InvalidToken` when GitHub refuses the token, `UpstreamError`
+ * otherwise.
  *
  * @category constructors
  * @since 0.1.0
@@ -122,15 +183,14 @@ export const identity = (
     const claims: Record<string, unknown> = {}
     // A GitHub App's token has permissions, not scopes (`undefined` here): it may read emails.
     if (scopes === undefined || scopes.some((s) => emailScopes.has(s))) {
-      const entries = yield* getArray(exchange, `${api}/user/emails`, token, [403, 404])
-      const email = entries === undefined ? undefined : primaryVerifiedEmail(entries)
+      const entries = yield* getPage(exchange, `${api}/user/emails`, token, [403, 404])
+      const email = entries === undefined ? undefined : primaryVerifiedEmail(entries.items)
       if (email !== undefined) Object.assign(claims, { email, email_verified: true })
     }
     if (organizations) {
-      const orgs = (yield* getArray(exchange, `${api}/user/orgs?per_page=${maxOrganizations}`, token)) ?? []
-      claims["orgs"] = orgs.flatMap((o) =>
-        isObject(o) && typeof o["login"] === "string" ? [o["login"]] : [],
-      )
+      const { logins, complete } = yield* organizationLogins(exchange, api, token)
+      claims["orgs"] = logins
+      if (!complete) claims["orgs_incomplete"] = true
     }
     return claims
   })

@@ -28,6 +28,7 @@ import {
 import { Clock, Duration, Effect, Layer, Redacted } from "effect"
 import { HttpBody, HttpClient, HttpClientRequest } from "effect/http"
 import * as GitHubApi from "./GitHubApi.ts"
+import { basicAuthorization } from "./internal/clientSecretBasic.ts"
 import { type Answer, send } from "./internal/send.ts"
 import type { AuthMethod } from "./TokenClient.ts"
 
@@ -48,12 +49,6 @@ export interface Options {
 
 const upstreamError = (reason: OAuthError.UpstreamError["reason"], retryable: boolean, description: string) =>
   new OAuthError.UpstreamError({ reason, retryable, description })
-
-/** RFC 6749 §2.3.1: both parts form-urlencoded, then Basic. */
-const basic = (id: string, secret: string) => {
-  const encode = (part: string) => encodeURIComponent(part).replace(/%20/g, "+")
-  return `Basic ${btoa(`${encode(id)}:${encode(secret)}`)}`
-}
 
 /** The JSON object an answer carries, or the `UpstreamError` it is. */
 const objectOf = (label: string, answer: Answer): Record<string, unknown> | OAuthError.UpstreamError => {
@@ -168,7 +163,7 @@ const introspect =
     const request = HttpClientRequest.post(endpoint, {
       headers: {
         accept: "application/json",
-        ...(post ? {} : { authorization: basic(options.client_id, secret) }),
+        ...(post ? {} : { authorization: basicAuthorization(options.client_id, secret) }),
       },
       body: HttpBody.text(form.toString(), "application/x-www-form-urlencoded"),
     })
@@ -226,7 +221,7 @@ const withGitHub = (
   body: Record<string, unknown>,
   scopes: string | undefined,
 ) => {
-  const { email: _email, email_verified: _verified, orgs: _orgs, ...rest } = body
+  const { email: _email, email_verified: _verified, orgs: _orgs, orgs_incomplete: _partial, ...rest } = body
   return Effect.map(
     GitHubApi.identity(exchange, github.api, token, scopes?.split(" "), github.organizations),
     (extra) => ({ ...rest, ...extra }),

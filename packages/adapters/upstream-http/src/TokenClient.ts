@@ -36,7 +36,7 @@ import { Clock, Deferred, Duration, Effect, type Exit, Layer, Redacted, Schema, 
 import { HttpBody, HttpClient, HttpClientRequest } from "effect/http"
 import * as oauth from "oauth4webapi"
 import * as GitHubApi from "./GitHubApi.ts"
-import { clientSecretBasic } from "./internal/clientSecretBasic.ts"
+import { clientSecretBasic, plainBasicAuthorization } from "./internal/clientSecretBasic.ts"
 import { type Answer, type SendFailure, send } from "./internal/send.ts"
 import * as TokenAnswer from "./internal/tokenAnswer.ts"
 
@@ -354,7 +354,6 @@ export const make = (
       })
 
     const revokeAtGitHub = (endpoint: string, accessToken: string) => {
-      const credentials = String.fromCharCode(...new TextEncoder().encode(`${options.client_id}:${secret}`))
       const exchange: GitHubApi.Exchange = (request) =>
         send(client, request).pipe(
           Effect.mapError((failure) => toUpstreamError("revocation endpoint", new TransportFailure(failure))),
@@ -370,9 +369,12 @@ export const make = (
               ),
           }),
         )
-      return GitHubApi.revoke(exchange, endpoint, `Basic ${btoa(credentials)}`, accessToken).pipe(
-        Effect.withSpan("TokenClient.revoke"),
-      )
+      return GitHubApi.revoke(
+        exchange,
+        endpoint,
+        plainBasicAuthorization(options.client_id, secret),
+        accessToken,
+      ).pipe(Effect.withSpan("TokenClient.revoke"))
     }
 
     const revoke = (params: {

@@ -18,6 +18,7 @@
 import { DownstreamToken, OAuthError } from "@oidc-proxy/core"
 import { Duration, Effect, Redacted, Result, Schema } from "effect"
 import { HttpBody, HttpClient, HttpClientRequest } from "effect/http"
+import { basicAuthorization } from "./internal/clientSecretBasic.ts"
 import { type Answer, send } from "./internal/send.ts"
 import type { AuthMethod } from "./TokenClient.ts"
 
@@ -46,9 +47,6 @@ export interface Options {
 export type Exchange = (
   subjectToken: string,
 ) => Effect.Effect<DownstreamToken.ExchangeResponse, OAuthError.DownstreamTokenError>
-
-/** `application/x-www-form-urlencoded` encoding of a credential (RFC 6749 §2.3.1). */
-const formEncode = (value: string) => encodeURIComponent(value).replace(/%20/g, "+")
 
 /** An OAuth error code as RFC 6749 §5.2 allows it, or nothing (it is quoted in a description). */
 const errorCodeOf = (body: unknown): string | undefined => {
@@ -121,8 +119,7 @@ export const make = (options: Options): Effect.Effect<Exchange, never, HttpClien
     const timeout = options.timeoutDuration ?? "5 seconds"
     const timeoutText = Duration.format(Duration.fromInputUnsafe(timeout))
     const post = options.token_endpoint_auth_method === "client_secret_post"
-    // Form-encoded first, so the credentials are ASCII and `btoa` takes them.
-    const basic = `Basic ${btoa(`${formEncode(options.client_id)}:${formEncode(Redacted.value(options.client_secret))}`)}`
+    const basic = basicAuthorization(options.client_id, Redacted.value(options.client_secret))
 
     const request = (subjectToken: string) => {
       const form = new URLSearchParams(

@@ -203,7 +203,7 @@ describe("HttpTokenVerifier", () => {
         assert.strictEqual(request.headers.accept, "application/json")
         assert.strictEqual(
           request.headers.authorization,
-          `Basic ${btoa(`${clientId}:${encodeURIComponent(secret).replace(/%20/g, "+")}`)}`,
+          `Basic ${btoa(`${clientId}:${secret.replace(/ /g, "+")}`)}`,
         )
         assert.isFalse(request.form.has("client_secret"))
       }),

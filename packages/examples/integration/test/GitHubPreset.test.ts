@@ -5,7 +5,9 @@
  * MCP SDK client. An OAuth App (tokens that never expire, no refresh token) with an organization
  * allow-list: sign-in, `whoami` with GitHub's numeric id, the primary verified email and the granted
  * scopes, revocation through the application-token API after which GitHub refuses the token, and a
- * user outside the allowed organizations refused at the callback. A GitHub App with expiring user
+ * user outside the allowed organizations refused at the callback; a user whose allowed organization
+ * is on page 2 of `/user/orgs` let in, and one with more than the 10 pages the proxy reads refused
+ * with a description that says so. A GitHub App with expiring user
  * tokens: the upstream token is refreshed (rotating refresh token), and revocation deletes the
  * current access token.
  */
@@ -22,6 +24,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 const clientId = "Iv1.0123456789abcdef"
 const clientSecret = "0123456789abcdef0123456789abcdef01234567"
+/** `count` private memberships, `acme` at index `acmeAt`. */
+function manyOrgs(count: number, acmeAt: number): Array<{ login: string; public: boolean }> {
+  return Array.from({ length: count }, (_, i) => ({
+    login: i === acmeAt ? "acme" : `org-${i}`,
+    public: false,
+  }))
+}
+
 const users: Record<string, GitHubStandIn.User> = {
   octocat: {
     id: 583231,
@@ -35,6 +45,18 @@ const users: Record<string, GitHubStandIn.User> = {
     id: 1000001,
     emails: [{ email: "eve@example.com", primary: true, verified: true }],
     orgs: [{ login: "other", public: true }],
+  },
+  // GitHub lists 100 organizations a page: the allowed one is on page 2.
+  paged: {
+    id: 1000002,
+    emails: [{ email: "paged@example.com", primary: true, verified: true }],
+    orgs: manyOrgs(150, 120),
+  },
+  // More than the 10 pages the proxy reads, the allowed one past them.
+  sprawling: {
+    id: 1000003,
+    emails: [{ email: "sprawling@example.com", primary: true, verified: true }],
+    orgs: manyOrgs(1_050, 1_040),
   },
 }
 
@@ -137,6 +159,14 @@ withGitHub(
     github.signedIn = "eve"
     await expect(signIn(url)).rejects.toThrow(
       /access_denied This account may not sign in here: it is in none of the allowed organizations/,
+    )
+    github.signedIn = "paged"
+    const paged = await signIn(url)
+    expect(github.requests.filter((r) => r === "GET /api/user/orgs").length).toBeGreaterThanOrEqual(4)
+    await paged.client.close()
+    github.signedIn = "sprawling"
+    await expect(signIn(url)).rejects.toThrow(
+      /access_denied This account may not sign in here: none of the organizations read is allowed, and it is in more than the proxy reads/,
     )
   },
 )

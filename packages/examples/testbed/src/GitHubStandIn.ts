@@ -9,7 +9,7 @@
  * HTTP 200; PKCE (S256) when the authorization request carried a challenge; `/user` refusing a
  * request without `User-Agent` (403) and an unknown token (401 "Bad credentials"), and answering
  * `X-OAuth-Scopes`; `/user/emails` only with `user:email` or `user`; `/user/orgs` listing private
- * memberships only with `read:org`; the application-token DELETE with Basic client credentials
+ * memberships only with `read:org`, paginated as GitHub does (`per_page`, `page`, a `Link` header); the application-token DELETE with Basic client credentials
  * (204, then the token is dead; 404 for an unknown token, 422 without one); GitHub App expiring
  * tokens (`expires_in`, a rotating `refresh_token`, `refresh_token_expires_in`, an empty scope and
  * `X-OAuth-Scopes`: such tokens have the app's permissions, assumed to include emails) when asked. The
@@ -54,6 +54,34 @@ export interface Options {
    * rotating refresh token. Default: OAuth App tokens (no expiry, no refresh token).
    */
   readonly expiresIn?: number
+}
+
+/**
+ * One page of `items` as GitHub's REST API pages a list: `per_page` (default 30, at most 100) and
+ * `page` (from 1), with an RFC 8288 `Link` header naming the `next`, `last`, `first` and `prev`
+ * pages (absolute URLs on `base`) when there is more than one.
+ *
+ * @see [Using pagination in the REST API](https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api)
+ * @category utils
+ * @since 0.1.0
+ */
+export const paginate = <A>(
+  items: ReadonlyArray<A>,
+  query: URLSearchParams,
+  base: string,
+): { readonly items: ReadonlyArray<A>; readonly link: string | undefined } => {
+  const perPage = Math.min(100, Math.max(1, Number.parseInt(query.get("per_page") ?? "30", 10) || 30))
+  const page = Math.max(1, Number.parseInt(query.get("page") ?? "1", 10) || 1)
+  const last = Math.max(1, Math.ceil(items.length / perPage))
+  const at = (n: number) => `<${base}?per_page=${perPage}&page=${n}>`
+  const rels = [
+    ...(page < last ? [`${at(page + 1)}; rel="next"`, `${at(last)}; rel="last"`] : []),
+    ...(page > 1 ? [`${at(1)}; rel="first"`, `${at(page - 1)}; rel="prev"`] : []),
+  ]
+  return {
+    items: items.slice((page - 1) * perPage, page * perPage),
+    link: rels.length === 0 ? undefined : rels.join(", "),
+  }
 }
 
 /**
@@ -233,7 +261,7 @@ export const start = async (options: Options): Promise<GitHubStandIn> => {
     return grant
   }
 
-  const api = async (req: IncomingMessage, res: ServerResponse, path: string) => {
+  const api = async (req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams) => {
     const remove = /^\/applications\/([^/]+)\/token$/.exec(path)
     if (remove !== null && req.method === "DELETE") {
       const [id, secret] = basicCredentials(req.headers.authorization) ?? []
@@ -274,11 +302,12 @@ export const start = async (options: Options): Promise<GitHubStandIn> => {
     }
     if (path === "/user/orgs") {
       const orgs = (user.orgs ?? []).filter((o) => o.public || has("read:org"))
+      const { items, link } = paginate(orgs, query, `http://${req.headers.host ?? "127.0.0.1"}/api/user/orgs`)
       return json(
         res,
         200,
-        orgs.map((o, i) => ({ login: o.login, id: 1000 + i })),
-        headers,
+        items.map((o) => ({ login: o.login, id: 1000 + orgs.indexOf(o) })),
+        link === undefined ? headers : { ...headers, link },
       )
     }
     json(res, 404, { message: "Not Found" })
@@ -291,7 +320,7 @@ export const start = async (options: Options): Promise<GitHubStandIn> => {
       if (url.pathname === "/login/oauth/authorize" && req.method === "GET") return authorize(url, res)
       if (url.pathname === "/login/oauth/access_token" && req.method === "POST")
         return tokenEndpoint(req, res)
-      if (url.pathname.startsWith("/api/")) return api(req, res, url.pathname.slice(4))
+      if (url.pathname.startsWith("/api/")) return api(req, res, url.pathname.slice(4), url.searchParams)
       json(res, 404, { message: "Not Found" })
     }
     handle().catch(() => json(res, 500, { message: "stand-in failure" }))

@@ -16,6 +16,8 @@ import { Effect, type Scope } from "effect"
 export interface RecordedRequest {
   readonly method: string
   readonly path: string
+  /** The query string's parameters. */
+  readonly query: URLSearchParams
   readonly headers: IncomingHttpHeaders
   readonly body: string
   readonly form: URLSearchParams
@@ -75,6 +77,7 @@ export const make = (handler: Handler): Effect.Effect<FakeServer, never, Scope.S
           const recorded: RecordedRequest = {
             method: req.method ?? "GET",
             path: new URL(req.url ?? "/", "http://127.0.0.1").pathname,
+            query: new URL(req.url ?? "/", "http://127.0.0.1").searchParams,
             headers: req.headers,
             body,
             form: new URLSearchParams(body),
