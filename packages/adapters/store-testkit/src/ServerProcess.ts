@@ -142,17 +142,17 @@ export const describeIfAvailable =
   }
 
 /**
- * `describeIfAvailable` with a fresh server started (by `start`, within `timeoutMs`) before its
- * tests and disposed of after them. `body` receives a getter: the server exists only once
- * `beforeAll` has run.
+ * `describeIfAvailable` with a fresh server (`make` on a free port, started within `timeoutMs`)
+ * before its tests and disposed of after them. `body` receives a getter: the server exists only
+ * once `beforeAll` has run.
  *
  * @since 0.1.0
  */
 export const describeWithServer =
-  <S>(options: {
+  <S extends { readonly start: () => Promise<void> }>(options: {
     readonly describe: (name: string, body: () => void) => void
     readonly what: string
-    readonly start: () => Promise<S>
+    readonly make: (port: number) => S
     readonly dispose: (server: S) => Promise<void>
     readonly timeoutMs?: number
   }) =>
@@ -160,7 +160,8 @@ export const describeWithServer =
     options.describe(name, () => {
       let server: S | undefined
       beforeAll(async () => {
-        server = await options.start()
+        server = options.make(await freePort())
+        await server.start()
       }, options.timeoutMs)
       afterAll(() => (server === undefined ? undefined : options.dispose(server)))
       body(() => {

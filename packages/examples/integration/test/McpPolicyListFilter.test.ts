@@ -46,15 +46,13 @@ describe("tools/list filtered by the policy through the oidc-proxy binary", () =
     bed = await LocalIdpGateway.start({
       mcp: { tools: ["read_notes", "delete_project", "admin_panel"], jsonResponse: false },
       dirPrefix: "oidc-proxy-list-",
-      env: ({ dir }) => {
-        writeFileSync(join(dir, "policy.yaml"), firstPolicy)
-        return {
-          OIDC_PROXY_SECRET: "list-filter-test-secret-0123456789-abcdef",
-          OIDC_PROXY_STORE: "memory",
-          OIDC_PROXY_REQUIRED_SCOPES: "mcp:read",
-          OIDC_PROXY_POLICY: join(dir, "policy.yaml"),
-        }
-      },
+      files: { "policy.yaml": firstPolicy },
+      env: ({ dir }) => ({
+        OIDC_PROXY_SECRET: "list-filter-test-secret-0123456789-abcdef",
+        OIDC_PROXY_STORE: "memory",
+        OIDC_PROXY_REQUIRED_SCOPES: "mcp:read",
+        OIDC_PROXY_POLICY: join(dir, "policy.yaml"),
+      }),
       spawn: { readyTimeoutMs: 60_000 },
     })
   }, 90_000)

@@ -42,16 +42,14 @@ describe("MCP policy step-up through the oidc-proxy binary", () => {
   beforeAll(async () => {
     bed = await LocalIdpGateway.start({
       dirPrefix: "oidc-proxy-policy-",
-      env: ({ dir }) => {
-        writeFileSync(join(dir, "policy.yaml"), policy)
-        return {
-          OIDC_PROXY_SECRET: "policy-test-secret-0123456789-abcdefghij",
-          OIDC_PROXY_STORE: "memory",
-          OIDC_PROXY_REQUIRED_SCOPES: "mcp:read",
-          OIDC_PROXY_POLICY: join(dir, "policy.yaml"),
-          OIDC_PROXY_AUDIT: "stdout",
-        }
-      },
+      files: { "policy.yaml": policy },
+      env: ({ dir }) => ({
+        OIDC_PROXY_SECRET: "policy-test-secret-0123456789-abcdefghij",
+        OIDC_PROXY_STORE: "memory",
+        OIDC_PROXY_REQUIRED_SCOPES: "mcp:read",
+        OIDC_PROXY_POLICY: join(dir, "policy.yaml"),
+        OIDC_PROXY_AUDIT: "stdout",
+      }),
     })
   }, 30_000)
 

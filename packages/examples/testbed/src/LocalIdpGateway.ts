@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { type GatewayProcess, localIdpEnv, type SpawnOptions, spawnGateway } from "./GatewayProcess.ts"
@@ -35,10 +35,9 @@ export interface LocalIdpGatewayOptions {
   readonly mcp?: McpServerOptions
   /** The folder's name prefix in the system's temporary folder. */
   readonly dirPrefix?: string
-  /**
-   * The environment on top of {@link localIdpEnv}: store, secret and the rest. Called once, before
-   * the spawn, so it may also write the files the environment names into `dir`.
-   */
+  /** Files written into `dir` before the spawn (a policy), by name. */
+  readonly files?: Readonly<Record<string, string>>
+  /** The environment on top of {@link localIdpEnv}: store, secret and the rest. */
   readonly env: (bed: {
     readonly url: string
     readonly dir: string
@@ -72,6 +71,7 @@ export const start = async (options: LocalIdpGatewayOptions): Promise<LocalIdpGa
     const mcp = await startMcpServer(options.mcp)
     started.mcp = mcp
     const url = `http://127.0.0.1:${await freePort()}`
+    for (const [name, text] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), text)
     const env = { ...localIdpEnv(url, mcp.url, idp), ...options.env({ url, dir, idp }) }
     const gateway = await spawnGateway(url, env, options.spawn)
     started.gateway = gateway

@@ -147,11 +147,7 @@ export const describeWithPostgres: (name: string, body: (server: () => PostgresS
   ServerProcess.describeWithServer({
     describe: describeIfAvailable,
     what: "the PostgreSQL server",
-    start: async () => {
-      const server = make(await freePort())
-      await server.start()
-      return server
-    },
+    make,
     dispose: (server) => server.destroy(),
     timeoutMs: 30_000,
   })

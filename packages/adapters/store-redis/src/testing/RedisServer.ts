@@ -69,10 +69,6 @@ export const describeWithRedis: (name: string, body: (server: () => RedisServer)
   ServerProcess.describeWithServer({
     describe: describeIfAvailable,
     what: "redis-server",
-    start: async () => {
-      const server = make(await freePort())
-      await server.start()
-      return server
-    },
+    make,
     dispose: (server) => server.stop(),
   })
