@@ -64,9 +64,75 @@ const tokenStore = Effect.gen(function* () {
 })
 
 /**
+ * What {@link writeUpstreamTokenSet} wrote: an upstream token set under `id`, and a control value
+ * written raw (in clear), which shows that a scan does see what is stored in clear.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Written {
+  readonly id: string
+  readonly tokens: Readonly<Record<"access_token" | "refresh_token" | "id_token", string>>
+  readonly control: string
+}
+
+/**
+ * Writes an upstream token set through `TokenStore` over `store` (with a storage key) and a control
+ * value raw, and runs `whileOpen` (a scan) before the store closes.
+ *
+ * @category checks
+ * @since 0.1.0
+ */
+export const writeUpstreamTokenSet = <A, E>(
+  store: Layer.Layer<Store.Store, E>,
+  whileOpen: Effect.Effect<A, unknown> = Effect.void as Effect.Effect<A>,
+) =>
+  Effect.gen(function* () {
+    const written: Written = {
+      id: `set-${crypto.randomUUID()}`,
+      tokens: {
+        access_token: `upstream-access-${crypto.randomUUID()}`,
+        refresh_token: `upstream-refresh-${crypto.randomUUID()}`,
+        id_token: `upstream-id-${crypto.randomUUID()}`,
+      },
+      control: `control-plaintext-${crypto.randomUUID()}`,
+    }
+    const { id, tokens, control } = written
+    const storage = Layer.mergeAll(
+      store,
+      StorageKeys.layer([{ kid: "k1", secret: Redacted.make("a-storage-secret-of-at-least-32-bytes!") }]),
+    )
+    const scanned = yield* Effect.gen(function* () {
+      const { upstreamTokenSets } = yield* TokenStore.TokenStore
+      yield* upstreamTokenSets.set(
+        id,
+        { id, ...tokens, token_type: "Bearer", scope: ["openid"], expires_at: 2e9, raw: { ...tokens } },
+        "1 hour",
+      )
+      yield* (yield* Store.Store).set("control", control, "1 hour")
+      assert.isTrue(Option.isSome(yield* upstreamTokenSets.get(id)))
+      return yield* whileOpen
+    }).pipe(Effect.provide(TokenStore.layer.pipe(Layer.provideMerge(storage))))
+    return { written, scanned }
+  })
+
+/**
+ * Asserts that a scan (`holds`: whether it contains a text) finds the control value and the
+ * record's key, and none of the upstream tokens; `where` names the scanned place in messages.
+ *
+ * @category checks
+ * @since 0.1.0
+ */
+export const assertNotInClear = (written: Written, holds: (text: string) => boolean, where: string): void => {
+  assert.isTrue(holds(written.control), "the scan finds a value stored in clear")
+  assert.isTrue(holds(`upstream:${written.id}`), "the scan finds the record's key")
+  for (const [name, token] of Object.entries(written.tokens))
+    assert.isFalse(holds(token), `${name} is in ${where} in clear`)
+}
+
+/**
  * `<name>Store with TokenStore`: an upstream token set written through `TokenStore` leaves no
- * upstream token in clear in any key or value the store holds (a control value shows the scan
- * sees what is stored in clear).
+ * upstream token in clear in any key or value the store holds.
  *
  * @category suites
  * @since 0.1.0
@@ -75,34 +141,9 @@ export const tokensAtRest = <S extends Server>(fixture: Fixture<S>): void =>
   fixture.describe(`${fixture.name}Store with TokenStore`, (server) => {
     it.live(`upstreamTokenSets - no upstream token is in ${fixture.name} in clear, in any key or value`, () =>
       Effect.gen(function* () {
-        const tokens = {
-          access_token: `upstream-access-${crypto.randomUUID()}`,
-          refresh_token: `upstream-refresh-${crypto.randomUUID()}`,
-          id_token: `upstream-id-${crypto.randomUUID()}`,
-        }
-        const id = `set-${crypto.randomUUID()}`
-        const control = `control-plaintext-${crypto.randomUUID()}`
-        const storage = Layer.mergeAll(
-          fixture.layer(server().url),
-          StorageKeys.layer([{ kid: "k1", secret: Redacted.make("a-storage-secret-of-at-least-32-bytes!") }]),
-        )
-        yield* Effect.gen(function* () {
-          const { upstreamTokenSets } = yield* TokenStore.TokenStore
-          yield* upstreamTokenSets.set(
-            id,
-            { id, ...tokens, token_type: "Bearer", scope: ["openid"], expires_at: 2e9, raw: { ...tokens } },
-            "1 hour",
-          )
-          // Written raw: shows the scan below does see what is stored in clear.
-          yield* (yield* Store.Store).set("control", control, "1 hour")
-          assert.isTrue(Option.isSome(yield* upstreamTokenSets.get(id)))
-        }).pipe(Effect.provide(TokenStore.layer.pipe(Layer.provideMerge(storage))))
-
+        const { written } = yield* writeUpstreamTokenSet(fixture.layer(server().url))
         const dump = yield* fixture.dump(server().url)
-        assert.include(dump, control, "the scan finds a value stored in clear")
-        assert.include(dump, `upstream:${id}`, "the scan finds the record's key")
-        for (const [name, token] of Object.entries(tokens))
-          assert.notInclude(dump, token, `${name} is in ${fixture.name} in clear`)
+        assertNotInClear(written, (text) => dump.includes(text), fixture.name)
       }),
     )
   })
