@@ -37,16 +37,7 @@ describe("downstream tokens (RFC 8693) through the oidc-proxy binary", () => {
     bed.mcp.requests.filter((r) => r.method === "POST").at(-1)?.headers["x-forwarded-access-token"]
 
   /** A JSON-RPC POST with a proxy token, outside the SDK (its answer is not the point). */
-  const post = (proxyToken: string) =>
-    fetch(`${bed.url}/mcp`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${proxyToken}`,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-      },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
-    })
+  const post = (proxyToken: string) => McpClient.postJsonRpc(`${bed.url}/mcp`, proxyToken, { method: "ping" })
 
   it("the target gets the exchanged token, one exchange per session; renewed near expiry; failures are answered, not forwarded", async () => {
     // Session A: many calls, one exchange.

@@ -112,14 +112,10 @@ describe("MCP policy step-up through the oidc-proxy binary", () => {
 
     // SIGHUP: a bad file is logged with its line and the policy in force stays; a good one applies.
     const whoami = () =>
-      fetch(`${bed.url}/mcp`, {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${provider.tokens()!.access_token}`,
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-        },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/call", params: { name: "whoami" } }),
+      McpClient.postJsonRpc(`${bed.url}/mcp`, provider.tokens()!.access_token, {
+        id: 9,
+        method: "tools/call",
+        params: { name: "whoami" },
       }).then(async (r) => `${r.status} ${await r.text()}`)
     const denied = /"code":-32001/
     expect(await whoami()).not.toMatch(denied)
