@@ -1,49 +1,26 @@
-/**
- * The `oidc-proxy` binary as a child process, configured only through the environment, in front of
- * a real MCP server, against a real OIDC provider, driven by the real MCP SDK client: the target
- * sees the caller's identity headers, and forged `X-Auth-Request-*` headers never reach it.
- */
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { GatewayProcess, HeadlessBrowser, LocalIdp, McpClient, McpServer, Ports } from "@oidc-proxy/testbed"
+import { HeadlessBrowser, LocalIdpGateway, McpClient } from "@oidc-proxy/testbed"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 describe("oidc-proxy binary", () => {
-  let idp: LocalIdp.LocalIdp
-  let mcp: McpServer.RunningMcpServer
-  let gateway: GatewayProcess.GatewayProcess
-  let url = ""
-  const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-bin-"))
+  let bed: LocalIdpGateway.LocalIdpGateway
 
   beforeAll(async () => {
-    idp = await LocalIdp.startLocalIdp({
-      quiet: true,
-      client: { redirect_uris: ["http://127.0.0.1/auth/callback"], loopbackAnyPort: true },
-    })
-    mcp = await McpServer.startMcpServer()
-    url = `http://127.0.0.1:${await Ports.freePort()}`
-    gateway = await GatewayProcess.spawnGateway(url, {
-      ...GatewayProcess.localIdpEnv(url, mcp.url, idp),
-      OIDC_PROXY_REQUIRED_SCOPES: "mcp:read",
-      OIDC_PROXY_STORE: `sqlite:${join(dir, "gw.db")}`,
-      OIDC_PROXY_SECRET: "binary-test-secret-0123456789-abcdefghij",
+    bed = await LocalIdpGateway.start({
+      dirPrefix: "oidc-proxy-bin-",
+      env: ({ dir }) => ({
+        OIDC_PROXY_REQUIRED_SCOPES: "mcp:read",
+        OIDC_PROXY_STORE: `sqlite:${join(dir, "gw.db")}`,
+        OIDC_PROXY_SECRET: "binary-test-secret-0123456789-abcdefghij",
+      }),
     })
   }, 30_000)
 
-  afterAll(async () => {
-    await gateway?.stop()
-    await mcp?.close()
-    await idp?.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
+  afterAll(() => bed?.close())
 
   it("forwards with identity headers; forged X-Auth-Request-* never reach the target; logs hold no tokens", async () => {
-    const { client, provider } = await McpClient.connectWithOAuth(`${url}/mcp`, {
-      interact: HeadlessBrowser.firstOf(
-        HeadlessBrowser.pressButton("decision", "approve"),
-        HeadlessBrowser.oidcProviderDevInteractions({ login: "ada" }),
-      ),
+    const { client, provider } = await McpClient.connectWithOAuth(`${bed.url}/mcp`, {
+      interact: HeadlessBrowser.approveAs("ada"),
       scope: "openid email offline_access mcp:read",
       requestInit: {
         headers: {
@@ -56,7 +33,7 @@ describe("oidc-proxy binary", () => {
     })
     const result = await client.callTool({ name: "whoami", arguments: {} })
     expect(result.structuredContent).toMatchObject({ user: "ada", scopes: "mcp:read" })
-    const seen = mcp.requests.filter((r) => r.method === "POST")
+    const seen = bed.mcp.requests.filter((r) => r.method === "POST")
     expect(seen.length).toBeGreaterThan(0)
     for (const r of seen) {
       expect(r.headers["x-auth-request-user"]).toBe("ada")
@@ -67,9 +44,9 @@ describe("oidc-proxy binary", () => {
     }
     await client.close()
     const tokens = provider.tokens()!
-    const logs = gateway.output()
+    const logs = bed.gateway.output()
     expect(logs).not.toContain(tokens.access_token)
     expect(logs).not.toContain(tokens.refresh_token!)
-    expect(logs).not.toContain(idp.clients[0]!.client_secret)
+    expect(logs).not.toContain(bed.idp.clients[0]!.client_secret)
   }, 60_000)
 })

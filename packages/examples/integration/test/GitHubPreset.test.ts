@@ -67,15 +67,7 @@ const form = (params: Record<string, string>) => ({
 })
 
 const call = (url: string, token: string) =>
-  fetch(`${url}/mcp`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${token}`,
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-    },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} }),
-  })
+  McpClient.postJsonRpc(`${url}/mcp`, token, { method: "tools/list", params: {} })
 
 const signIn = (url: string) =>
   McpClient.connectWithOAuth(`${url}/mcp`, {

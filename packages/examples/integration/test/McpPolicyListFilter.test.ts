@@ -5,18 +5,9 @@
  * would let it call: a denied tool is absent, an allowed one and a step-up one present; a SIGHUP with
  * another policy changes the list at once, on the same connection.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { writeFileSync } from "node:fs"
 import { join } from "node:path"
-import {
-  GatewayProcess,
-  HeadlessBrowser,
-  LocalIdp,
-  McpClient,
-  McpServer,
-  Polling,
-  Ports,
-} from "@oidc-proxy/testbed"
+import { HeadlessBrowser, LocalIdpGateway, McpClient, Polling } from "@oidc-proxy/testbed"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 const handshake = `  - id: handshake
@@ -48,53 +39,32 @@ ${handshake}  - id: no-notes
 `
 
 describe("tools/list filtered by the policy through the oidc-proxy binary", () => {
-  let idp: LocalIdp.LocalIdp
-  let mcp: McpServer.RunningMcpServer
-  let gateway: GatewayProcess.GatewayProcess
-  let url = ""
-  const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-list-"))
-  const policyFile = join(dir, "policy.yaml")
+  let bed: LocalIdpGateway.LocalIdpGateway
+  const policyFile = () => join(bed.dir, "policy.yaml")
 
   beforeAll(async () => {
-    idp = await LocalIdp.startLocalIdp({
-      quiet: true,
-      client: { redirect_uris: ["http://127.0.0.1/auth/callback"], loopbackAnyPort: true },
-    })
-    mcp = await McpServer.startMcpServer({
-      tools: ["read_notes", "delete_project", "admin_panel"],
-      jsonResponse: false,
-    })
-    url = `http://127.0.0.1:${await Ports.freePort()}`
-    writeFileSync(policyFile, firstPolicy)
-    gateway = await GatewayProcess.spawnGateway(
-      url,
-      {
-        ...GatewayProcess.localIdpEnv(url, mcp.url, idp),
+    bed = await LocalIdpGateway.start({
+      mcp: { tools: ["read_notes", "delete_project", "admin_panel"], jsonResponse: false },
+      dirPrefix: "oidc-proxy-list-",
+      files: { "policy.yaml": firstPolicy },
+      env: ({ dir }) => ({
         OIDC_PROXY_SECRET: "list-filter-test-secret-0123456789-abcdef",
         OIDC_PROXY_STORE: "memory",
         OIDC_PROXY_REQUIRED_SCOPES: "mcp:read",
-        OIDC_PROXY_POLICY: policyFile,
-      },
-      { readyTimeoutMs: 60_000 },
-    )
+        OIDC_PROXY_POLICY: join(dir, "policy.yaml"),
+      }),
+      spawn: { readyTimeoutMs: 60_000 },
+    })
   }, 90_000)
 
-  afterAll(async () => {
-    await gateway?.stop()
-    await mcp?.close()
-    await idp?.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
+  afterAll(() => bed?.close())
 
   it("a denied tool is absent, an allowed and a step-up tool present; a SIGHUP with another policy changes the list", async () => {
     const provider = new McpClient.HeadlessOAuthProvider({
-      interact: HeadlessBrowser.firstOf(
-        HeadlessBrowser.pressButton("decision", "approve"),
-        HeadlessBrowser.oidcProviderDevInteractions({ login: "ada" }),
-      ),
+      interact: HeadlessBrowser.approveAs("ada"),
       scope: "openid email mcp:read",
     })
-    const { client } = await McpClient.connectWithOAuth(`${url}/mcp`, { provider })
+    const { client } = await McpClient.connectWithOAuth(`${bed.url}/mcp`, { provider })
     const names = async () => (await client.listTools()).tools.map((t) => t.name).sort()
 
     // The server lists all four; the token lacks mcp:admin, so delete_project stays visible (the
@@ -103,17 +73,17 @@ describe("tools/list filtered by the policy through the oidc-proxy binary", () =
     // Not a hidden-but-callable tool: the call is refused like the listing.
     await expect(client.callTool({ name: "admin_panel", arguments: {} })).rejects.toThrow(/-32001/)
 
-    writeFileSync(policyFile, secondPolicy)
-    gateway.child.kill("SIGHUP")
+    writeFileSync(policyFile(), secondPolicy)
+    bed.gateway.child.kill("SIGHUP")
     await Polling.waitFor(
       "the reload's log line",
-      async () => (gateway.output().includes('"policy reloaded"') ? true : undefined),
+      async () => (bed.gateway.output().includes('"policy reloaded"') ? true : undefined),
       { timeoutMs: 10_000 },
     )
     expect(await names()).toEqual(["admin_panel", "whoami"])
     const called = await client.callTool({ name: "admin_panel", arguments: {} })
     expect(called.content).toEqual([{ type: "text", text: "admin_panel" }])
     await client.close()
-    expect(gateway.child.exitCode).toBeNull()
+    expect(bed.gateway.child.exitCode).toBeNull()
   }, 90_000)
 })

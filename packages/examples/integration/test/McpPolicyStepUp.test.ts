@@ -5,18 +5,9 @@
  * re-authorizes with the challenged scope, retries and succeeds. A call no scope can fix is a
  * JSON-RPC error the client sees as such. Every call leaves one audit line without a token.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { writeFileSync } from "node:fs"
 import { join } from "node:path"
-import {
-  GatewayProcess,
-  HeadlessBrowser,
-  LocalIdp,
-  McpClient,
-  McpServer,
-  Polling,
-  Ports,
-} from "@oidc-proxy/testbed"
+import { HeadlessBrowser, LocalIdpGateway, McpClient, Polling } from "@oidc-proxy/testbed"
 import { decodeJwt } from "jose"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
@@ -46,46 +37,30 @@ class NoRefreshProvider extends McpClient.HeadlessOAuthProvider {
 }
 
 describe("MCP policy step-up through the oidc-proxy binary", () => {
-  let idp: LocalIdp.LocalIdp
-  let mcp: McpServer.RunningMcpServer
-  let gateway: GatewayProcess.GatewayProcess
-  let url = ""
-  const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-policy-"))
+  let bed: LocalIdpGateway.LocalIdpGateway
 
   beforeAll(async () => {
-    idp = await LocalIdp.startLocalIdp({
-      quiet: true,
-      client: { redirect_uris: ["http://127.0.0.1/auth/callback"], loopbackAnyPort: true },
-    })
-    mcp = await McpServer.startMcpServer()
-    url = `http://127.0.0.1:${await Ports.freePort()}`
-    writeFileSync(join(dir, "policy.yaml"), policy)
-    gateway = await GatewayProcess.spawnGateway(url, {
-      ...GatewayProcess.localIdpEnv(url, mcp.url, idp),
-      OIDC_PROXY_SECRET: "policy-test-secret-0123456789-abcdefghij",
-      OIDC_PROXY_STORE: "memory",
-      OIDC_PROXY_REQUIRED_SCOPES: "mcp:read",
-      OIDC_PROXY_POLICY: join(dir, "policy.yaml"),
-      OIDC_PROXY_AUDIT: "stdout",
+    bed = await LocalIdpGateway.start({
+      dirPrefix: "oidc-proxy-policy-",
+      files: { "policy.yaml": policy },
+      env: ({ dir }) => ({
+        OIDC_PROXY_SECRET: "policy-test-secret-0123456789-abcdefghij",
+        OIDC_PROXY_STORE: "memory",
+        OIDC_PROXY_REQUIRED_SCOPES: "mcp:read",
+        OIDC_PROXY_POLICY: join(dir, "policy.yaml"),
+        OIDC_PROXY_AUDIT: "stdout",
+      }),
     })
   }, 30_000)
 
-  afterAll(async () => {
-    await gateway?.stop()
-    await mcp?.close()
-    await idp?.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
+  afterAll(() => bed?.close())
 
   it("tools/call - 403 insufficient_scope, the SDK client re-authorizes with the larger scope, retries, succeeds", async () => {
     const provider = new NoRefreshProvider({
-      interact: HeadlessBrowser.firstOf(
-        HeadlessBrowser.pressButton("decision", "approve"),
-        HeadlessBrowser.oidcProviderDevInteractions({ login: "ada" }),
-      ),
+      interact: HeadlessBrowser.approveAs("ada"),
       scope: "openid email mcp:read",
     })
-    const { client } = await McpClient.connectWithOAuth(`${url}/mcp`, { provider })
+    const { client } = await McpClient.connectWithOAuth(`${bed.url}/mcp`, { provider })
     expect(decodeJwt(provider.tokens()!.access_token)["scope"]).toBe("mcp:read")
     // Listed: only a scope is missing, so the client must see the tool to meet its challenge.
     expect((await client.listTools()).tools.map((t) => t.name)).toContain("whoami")
@@ -99,7 +74,7 @@ describe("MCP policy step-up through the oidc-proxy binary", () => {
     const stepUp = provider.authorizationUrls.at(-1)!
     expect(stepUp.searchParams.get("scope")?.split(" ").sort()).toEqual(["mcp:read", "mcp:write"])
     expect(
-      provider.transcript.some((t) => t.status === 403 && t.method === "POST" && t.url === `${url}/mcp`),
+      provider.transcript.some((t) => t.status === 403 && t.method === "POST" && t.url === `${bed.url}/mcp`),
     ).toBe(true)
     const transport = client.transport as unknown as { finishAuth: (code: string) => Promise<void> }
     await transport.finishAuth(provider.takeAuthorizationCode())
@@ -110,14 +85,14 @@ describe("MCP policy step-up through the oidc-proxy binary", () => {
     expect(String((result.structuredContent as { scopes: string }).scopes).split(" ")).toContain("mcp:write")
 
     // A call no scope can fix: a JSON-RPC error, never reaching the server.
-    const before = mcp.requests.length
+    const before = bed.mcp.requests.length
     await expect(client.callTool({ name: "drop_tables", arguments: {} })).rejects.toThrow(
       /-32001.*policy denies/,
     )
-    expect(mcp.requests.length).toBe(before)
+    expect(bed.mcp.requests.length).toBe(before)
     await client.close()
 
-    const audit = gateway
+    const audit = bed.gateway
       .output()
       .split("\n")
       .filter((l) => l.includes('"type":"mcp_audit"'))
@@ -133,38 +108,40 @@ describe("MCP policy step-up through the oidc-proxy binary", () => {
       expect(line["client_id"]).toBe(provider.clientInformation()?.client_id)
     }
     expect(audit.some((l) => l["method"] === "initialize" && l["decision"] === "allow")).toBe(true)
-    expect(gateway.output()).not.toContain(provider.tokens()!.access_token)
+    expect(bed.gateway.output()).not.toContain(provider.tokens()!.access_token)
 
     // SIGHUP: a bad file is logged with its line and the policy in force stays; a good one applies.
     const whoami = () =>
-      fetch(`${url}/mcp`, {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${provider.tokens()!.access_token}`,
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-        },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/call", params: { name: "whoami" } }),
+      McpClient.postJsonRpc(`${bed.url}/mcp`, provider.tokens()!.access_token, {
+        id: 9,
+        method: "tools/call",
+        params: { name: "whoami" },
       }).then(async (r) => `${r.status} ${await r.text()}`)
     const denied = /"code":-32001/
     expect(await whoami()).not.toMatch(denied)
-    writeFileSync(join(dir, "policy.yaml"), "default: deny\nrules:\n  - effect: allow\n    tool: [whoami]\n")
-    gateway.child.kill("SIGHUP")
+    writeFileSync(
+      join(bed.dir, "policy.yaml"),
+      "default: deny\nrules:\n  - effect: allow\n    tool: [whoami]\n",
+    )
+    bed.gateway.child.kill("SIGHUP")
     await Polling.waitFor(
       "the failed reload's log line",
-      async () => (gateway.output().includes("policy reload failed") ? true : undefined),
+      async () => (bed.gateway.output().includes("policy reload failed") ? true : undefined),
       { timeoutMs: 10_000 },
     )
-    expect(gateway.output()).toMatch(/policy\.yaml:4: rules\[0\]\.tool/)
+    expect(bed.gateway.output()).toMatch(/policy\.yaml:4: rules\[0\]\.tool/)
     expect(await whoami()).not.toMatch(denied)
-    writeFileSync(join(dir, "policy.yaml"), "default: allow\nrules:\n  - effect: deny\n    tools: [whoami]\n")
-    gateway.child.kill("SIGHUP")
+    writeFileSync(
+      join(bed.dir, "policy.yaml"),
+      "default: allow\nrules:\n  - effect: deny\n    tools: [whoami]\n",
+    )
+    bed.gateway.child.kill("SIGHUP")
     await Polling.waitFor(
       "the reload's log line",
-      async () => (gateway.output().includes('"policy reloaded"') ? true : undefined),
+      async () => (bed.gateway.output().includes('"policy reloaded"') ? true : undefined),
       { timeoutMs: 10_000 },
     )
     expect(await whoami()).toMatch(denied)
-    expect(gateway.child.exitCode).toBeNull()
+    expect(bed.gateway.child.exitCode).toBeNull()
   }, 90_000)
 })

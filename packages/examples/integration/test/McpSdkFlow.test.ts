@@ -67,15 +67,7 @@ describe("MCP SDK client through oidc-proxy to oidc-provider", () => {
     const pair = (await refreshed.json()) as { access_token: string; refresh_token: string }
     expect(pair.refresh_token).not.toBe(tokens.refresh_token)
     const call = (token: string) =>
-      fetch(h.resourceUrl, {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${token}`,
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-        },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} }),
-      })
+      McpClient.postJsonRpc(h.resourceUrl, token, { method: "tools/list", params: {} })
     expect((await call(pair.access_token)).status).toBe(200)
 
     // Revoke the refresh token: the whole family goes, the new access token is refused.

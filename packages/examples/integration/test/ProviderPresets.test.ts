@@ -68,15 +68,7 @@ const fullFlow = async (
   expect(refreshed.status).toBe(200)
   const pair = (await refreshed.json()) as { access_token: string; refresh_token: string }
   const call = (token: string) =>
-    fetch(`${url}/mcp`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${token}`,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-      },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} }),
-    })
+    McpClient.postJsonRpc(`${url}/mcp`, token, { method: "tools/list", params: {} })
   expect((await call(pair.access_token)).status).toBe(200)
   const revoked = await fetch(`${url}/revoke`, form({ token: pair.refresh_token, client_id: clientId }))
   expect(revoked.status).toBe(200)

@@ -102,15 +102,7 @@ describe.skipIf(!Glewlwyd.available)("MCP SDK client through the oidc-proxy bina
     // The upstream access token lives 60 s, within the gateway's refresh skew: glewlwyd refreshed.
     expect(idp.accessTokensIssued()).toBeGreaterThan(issuedBefore)
     const call = (token: string) =>
-      fetch(`${url}/mcp`, {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${token}`,
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-        },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} }),
-      })
+      McpClient.postJsonRpc(`${url}/mcp`, token, { method: "tools/list", params: {} })
     expect((await call(pair.access_token)).status).toBe(200)
 
     expect(idp.activeRefreshTokens()).toBeGreaterThan(0)

@@ -228,6 +228,16 @@ export const firstOf =
     return undefined
   }
 
+/**
+ * The proxy's consent page approved (`decision=approve`), then oidc-provider's dev login as `login`
+ * and its consent: a whole sign-in through a gateway in front of the testbed's LocalIdp.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const approveAs = (login: string): PageHandler =>
+  firstOf(pressButton("decision", "approve"), oidcProviderDevInteractions({ login }))
+
 const excerpt = (html: string): string =>
   html
     .replace(/<(script|style)\b[\s\S]*?<\/\1>/gi, " ")

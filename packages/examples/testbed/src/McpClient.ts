@@ -214,6 +214,32 @@ export interface ConnectOptions extends HeadlessOAuthProviderOptions {
 }
 
 /**
+ * One JSON-RPC request POSTed to `mcpUrl` with `token` as the bearer, outside the SDK: for the
+ * status or the body of one answer (`id` 1 unless given).
+ *
+ * @since 0.1.0
+ */
+export const postJsonRpc = (
+  mcpUrl: string | URL,
+  token: string,
+  message: { readonly method: string; readonly params?: unknown; readonly id?: number },
+): Promise<Response> =>
+  fetch(mcpUrl, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${token}`,
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+    },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: message.id ?? 1,
+      method: message.method,
+      ...(message.params === undefined ? {} : { params: message.params }),
+    }),
+  })
+
+/**
  * Connects the real MCP client to `serverUrl`, doing OAuth on the way if the server demands it: connect →
  * `UnauthorizedError` (the SDK discovered, registered and "opened the browser") → `finishAuth(code)` →
  * connect again on a fresh transport (a started transport cannot be restarted). Without a 401 it simply

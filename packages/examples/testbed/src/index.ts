@@ -17,6 +17,7 @@ export * as Glewlwyd from "./Glewlwyd.ts"
 export * as HeadlessBrowser from "./HeadlessBrowser.ts"
 /** @since 0.1.0 */
 export * as LocalIdp from "./LocalIdp.ts"
+export * as LocalIdpGateway from "./LocalIdpGateway.ts"
 /** @since 0.1.0 */
 export * as McpClient from "./McpClient.ts"
 /** @since 0.1.0 */

@@ -12,12 +12,11 @@
  *
  * @since 0.1.0
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterAll, beforeAll, describe, it } from "vitest"
+import { ServerProcess } from "@oidc-proxy/store-testkit/process"
 
 /** The directory holding `initdb` and `postgres`: PATH first, then Debian's newest version. */
 const binDir = ((): string | undefined => {
@@ -46,19 +45,7 @@ const runAs = ((): { readonly uid: number; readonly gid: number } | undefined =>
 export const available = binDir !== undefined && (process.getuid?.() !== 0 || runAs !== undefined)
 
 /** A port that was free a moment ago (the kernel picks it; the race until postgres binds is harmless). */
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() =>
-        typeof address === "object" && address !== null
-          ? resolve(address.port)
-          : reject(new Error("no port")),
-      )
-    })
-  })
+export const freePort: () => Promise<number> = ServerProcess.freePort
 
 export interface PostgresServer {
   readonly port: number
@@ -112,47 +99,25 @@ export const make = (port: number): PostgresServer => {
   const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-pg-"))
   const password = `pw-${crypto.randomUUID()}`
   let data: string | undefined
-  let child: ChildProcess | undefined
-  const start = () =>
-    new Promise<void>((resolve, reject) => {
+  const { start, stop } = ServerProcess.make({
+    name: "postgres",
+    spawn: () => {
       data ??= initCluster(dir, password)
       const args = ["-D", data, "-p", String(port), "-h", "127.0.0.1", "-k", dir]
       // fsync off, synchronous_commit on: a commit is written to the kernel before it is acknowledged,
       // so a SIGKILL of the server loses nothing (only a machine crash would).
       const settings = ["fsync=off", "full_page_writes=off", "max_connections=200"]
-      const proc = spawn(bin("postgres"), [...args, ...settings.flatMap((s) => ["-c", s])], {
-        stdio: ["ignore", "pipe", "pipe"],
-        ...spawnOptions(),
-      })
-      child = proc
-      let output = ""
-      const timer = setTimeout(() => {
-        proc.kill("SIGKILL")
-        reject(new Error(`postgres did not start within 15 s:\n${output}`))
-      }, 15_000)
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString()
-        if (output.includes("database system is ready to accept connections")) {
-          clearTimeout(timer)
-          resolve()
-        }
+      return {
+        bin: bin("postgres"),
+        args: [...args, ...settings.flatMap((s) => ["-c", s])],
+        options: spawnOptions(),
       }
-      proc.stdout.on("data", onData)
-      proc.stderr.on("data", onData)
-      proc.once("exit", (code) => {
-        clearTimeout(timer)
-        reject(new Error(`postgres exited with ${code}:\n${output}`))
-      })
-    })
-  const stop = (signal: NodeJS.Signals = "SIGTERM") =>
-    new Promise<void>((resolve) => {
-      const proc = child
-      child = undefined
-      if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) return resolve()
-      proc.once("exit", () => resolve())
-      // SIGINT is Postgres's "fast" shutdown: clients are disconnected at once, not waited for.
-      proc.kill(signal === "SIGTERM" ? "SIGINT" : signal)
-    })
+    },
+    ready: "database system is ready to accept connections",
+    readyTimeoutMs: 15_000,
+    // SIGINT is Postgres's "fast" shutdown: clients are disconnected at once, not waited for.
+    signal: (signal) => (signal === "SIGTERM" ? "SIGINT" : signal),
+  })
   const destroy = async () => {
     await stop()
     rmSync(dir, { recursive: true, force: true })
@@ -162,40 +127,27 @@ export const make = (port: number): PostgresServer => {
 }
 
 /**
- * `describe(name)` for tests that need PostgreSQL: in CI its absence fails the suite (CI installs
- * it, see .ci/run — a missing server there is a broken pipeline, not a reason to pass without ever
- * testing Postgres); locally the suite is skipped with a visible warning.
+ * `describe(name)` for tests that need PostgreSQL: in CI their absence fails the suite (CI
+ * installs it, see .ci/run); locally the suite is skipped with a visible warning.
  */
-export const describeIfAvailable = (name: string, body: () => void): void => {
-  if (!available && process.env["CI"]) {
-    describe(name, () => {
-      it("needs the PostgreSQL server binaries", () => {
-        throw new Error(
-          "initdb/postgres not found (PATH, /usr/lib/postgresql/*/bin), or running as root without a postgres user; CI must install them (apt-get install -y postgresql)",
-        )
-      })
-    })
-    return
-  }
-  if (!available)
-    console.warn(`[${name}] skipped: PostgreSQL server binaries not found (apt-get install -y postgresql)`)
-  describe.skipIf(!available)(name, body)
-}
+export const describeIfAvailable: (name: string, body: () => void) => void =
+  ServerProcess.describeIfAvailable({
+    available,
+    needs: "needs the PostgreSQL server binaries",
+    missing:
+      "initdb/postgres not found (PATH, /usr/lib/postgresql/*/bin), or running as root without a postgres user; CI must install them (apt-get install -y postgresql)",
+    skipped: "PostgreSQL server binaries not found (apt-get install -y postgresql)",
+  })
 
 /**
  * `describeIfAvailable` with a fresh server started before its tests and destroyed after them.
  * `body` receives a getter: the server exists only once `beforeAll` has run.
  */
-export const describeWithPostgres = (name: string, body: (server: () => PostgresServer) => void): void =>
-  describeIfAvailable(name, () => {
-    let server: PostgresServer | undefined
-    beforeAll(async () => {
-      server = make(await freePort())
-      await server.start()
-    }, 30_000)
-    afterAll(() => server?.destroy())
-    body(() => {
-      if (server === undefined) throw new Error("the PostgreSQL server is not started")
-      return server
-    })
+export const describeWithPostgres: (name: string, body: (server: () => PostgresServer) => void) => void =
+  ServerProcess.describeWithServer({
+    describe: describeIfAvailable,
+    what: "the PostgreSQL server",
+    make,
+    dispose: (server) => server.destroy(),
+    timeoutMs: 30_000,
   })

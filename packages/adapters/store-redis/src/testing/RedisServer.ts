@@ -8,28 +8,15 @@
  *
  * @since 0.1.0
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { createServer } from "node:net"
+import { spawnSync } from "node:child_process"
 import { tmpdir } from "node:os"
-import { afterAll, beforeAll, describe, it } from "vitest"
+import { ServerProcess } from "@oidc-proxy/store-testkit/process"
 
 /** Whether `redis-server` can be run here. */
 export const available = spawnSync("redis-server", ["--version"]).error === undefined
 
 /** A port that was free a moment ago (the kernel picks it; the race until redis binds is harmless). */
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() =>
-        typeof address === "object" && address !== null
-          ? resolve(address.port)
-          : reject(new Error("no port")),
-      )
-    })
-  })
+export const freePort: () => Promise<number> = ServerProcess.freePort
 
 export interface RedisServer {
   readonly port: number
@@ -46,81 +33,42 @@ export interface RedisServer {
  * the server, not a loss of its data. Without `dir`, nothing is persisted.
  */
 export const make = (port: number, options: { readonly dir?: string } = {}): RedisServer => {
-  let child: ChildProcess | undefined
   const persistence =
     options.dir === undefined
       ? ["--save", "", "--appendonly", "no", "--dir", tmpdir()]
       : ["--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", options.dir]
-  const start = () =>
-    new Promise<void>((resolve, reject) => {
-      const args = ["--port", String(port), "--bind", "127.0.0.1", ...persistence]
-      const proc = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] })
-      child = proc
-      let output = ""
-      const timer = setTimeout(() => {
-        proc.kill("SIGKILL")
-        reject(new Error(`redis-server did not start within 5 s:\n${output}`))
-      }, 5_000)
-      proc.stdout.on("data", (chunk: Buffer) => {
-        output += chunk.toString()
-        if (output.includes("Ready to accept connections")) {
-          clearTimeout(timer)
-          resolve()
-        }
-      })
-      proc.stderr.on("data", (chunk: Buffer) => {
-        output += chunk.toString()
-      })
-      proc.once("exit", (code) => {
-        clearTimeout(timer)
-        reject(new Error(`redis-server exited with ${code}:\n${output}`))
-      })
-    })
-  const stop = (signal: NodeJS.Signals = "SIGTERM") =>
-    new Promise<void>((resolve) => {
-      const proc = child
-      child = undefined
-      if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) return resolve()
-      proc.once("exit", () => resolve())
-      proc.kill(signal)
-    })
+  const { start, stop } = ServerProcess.make({
+    name: "redis-server",
+    spawn: () => ({
+      bin: "redis-server",
+      args: ["--port", String(port), "--bind", "127.0.0.1", ...persistence],
+    }),
+    ready: "Ready to accept connections",
+    readyTimeoutMs: 5_000,
+  })
   return { port, url: `redis://127.0.0.1:${port}`, start, stop }
 }
 
 /**
  * `describe(name)` for tests that need `redis-server`: in CI its absence fails the suite (CI
- * installs it, see .ci/run — a missing binary there is a broken pipeline, not a reason to pass
- * without ever testing Redis); locally the suite is skipped with a visible warning, so
- * contributors without Redis can still run the rest.
+ * installs it, see .ci/run); locally the suite is skipped with a visible warning.
  */
-export const describeIfAvailable = (name: string, body: () => void): void => {
-  if (!available && process.env["CI"]) {
-    describe(name, () => {
-      it("needs redis-server on PATH", () => {
-        throw new Error("redis-server is not on PATH; CI must install it (apt-get install -y redis-server)")
-      })
-    })
-    return
-  }
-  if (!available)
-    console.warn(`[${name}] skipped: redis-server is not on PATH (apt-get install -y redis-server)`)
-  describe.skipIf(!available)(name, body)
-}
+export const describeIfAvailable: (name: string, body: () => void) => void =
+  ServerProcess.describeIfAvailable({
+    available,
+    needs: "needs redis-server on PATH",
+    missing: "redis-server is not on PATH; CI must install it (apt-get install -y redis-server)",
+    skipped: "redis-server is not on PATH (apt-get install -y redis-server)",
+  })
 
 /**
  * `describeIfAvailable` with a fresh redis-server started before its tests and stopped after
  * them. `body` receives a getter: the server exists only once `beforeAll` has run.
  */
-export const describeWithRedis = (name: string, body: (server: () => RedisServer) => void): void =>
-  describeIfAvailable(name, () => {
-    let server: RedisServer | undefined
-    beforeAll(async () => {
-      server = make(await freePort())
-      await server.start()
-    })
-    afterAll(() => server?.stop())
-    body(() => {
-      if (server === undefined) throw new Error("redis-server is not started")
-      return server
-    })
+export const describeWithRedis: (name: string, body: (server: () => RedisServer) => void) => void =
+  ServerProcess.describeWithServer({
+    describe: describeIfAvailable,
+    what: "redis-server",
+    make,
+    dispose: (server) => server.stop(),
   })

@@ -8,8 +8,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type FakeIdp, startFakeIdp } from "./FakeIdp.ts"
-import { backFromIdp, bearer, gatewayEnv, redeem, startTarget, type Target, toIdp } from "./flows.ts"
-import { freePort, type GatewayProcess, spawnGateway } from "./processes.ts"
+import {
+  backFromIdp,
+  bearer,
+  endpointsByHand,
+  redeem,
+  spawnAgainst,
+  startTarget,
+  type Target,
+  toIdp,
+} from "./flows.ts"
+import type { GatewayProcess } from "./processes.ts"
 
 let idp: FakeIdp
 let target: Target
@@ -28,21 +37,12 @@ afterAll(async () => {
 })
 
 const start = async (verification: "introspection" | "userinfo") => {
-  const port = await freePort()
-  const url = `http://127.0.0.1:${port}`
-  const gateway = await spawnGateway(
-    url,
-    gatewayEnv(url, target.url, idp, "memory", {
-      OIDC_PROXY_LISTEN: `127.0.0.1:${port}`,
-      OIDC_PROXY_UPSTREAM_AUTHORIZATION_ENDPOINT: `${idp.issuer}/authorize`,
-      OIDC_PROXY_UPSTREAM_TOKEN_ENDPOINT: `${idp.issuer}/token`,
-      OIDC_PROXY_UPSTREAM_INTROSPECTION_ENDPOINT: `${idp.issuer}/introspect`,
-      OIDC_PROXY_UPSTREAM_USERINFO_ENDPOINT: `${idp.issuer}/userinfo`,
-      OIDC_PROXY_UPSTREAM_VERIFICATION: verification,
-      OIDC_PROXY_VERIFY_ID_TOKEN: "false",
-      OIDC_PROXY_ALLOWED_EMAIL_DOMAINS: "example.com",
-    }),
-  )
+  const gateway = await spawnAgainst(idp, target, {
+    ...endpointsByHand(idp, "introspect", "userinfo"),
+    OIDC_PROXY_UPSTREAM_VERIFICATION: verification,
+    OIDC_PROXY_VERIFY_ID_TOKEN: "false",
+    OIDC_PROXY_ALLOWED_EMAIL_DOMAINS: "example.com",
+  })
   gateways.push(gateway)
   return gateway
 }

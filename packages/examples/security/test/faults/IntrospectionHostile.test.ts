@@ -5,41 +5,20 @@
  * identity headers reach the target intact (scope words that are not scope tokens dropped), never
  * a 502, never a split or refused header; a body that is not a JSON object is a 503.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type FakeIdp, startFakeIdp } from "./FakeIdp.ts"
-import { bearer, type ClientTokens, gatewayEnv, signIn, startTarget, type Target } from "./flows.ts"
-import { freePort, type GatewayProcess, spawnGateway } from "./processes.ts"
+import { describe, expect, it } from "vitest"
+import { bearer, binaryScenario, endpointsByHand } from "./flows.ts"
 
-let idp: FakeIdp
-let target: Target
-let gateway: GatewayProcess
-let tokens: ClientTokens
-
-beforeAll(async () => {
-  idp = await startFakeIdp()
-  idp.opaque = true
-  target = await startTarget()
-  const port = await freePort()
-  const url = `http://127.0.0.1:${port}`
-  gateway = await spawnGateway(
-    url,
-    gatewayEnv(url, target.url, idp, "memory", {
-      OIDC_PROXY_LISTEN: `127.0.0.1:${port}`,
-      OIDC_PROXY_UPSTREAM_AUTHORIZATION_ENDPOINT: `${idp.issuer}/authorize`,
-      OIDC_PROXY_UPSTREAM_TOKEN_ENDPOINT: `${idp.issuer}/token`,
-      OIDC_PROXY_UPSTREAM_INTROSPECTION_ENDPOINT: `${idp.issuer}/introspect`,
+const s = binaryScenario(
+  (idp) => {
+    idp.opaque = true
+    return {
+      ...endpointsByHand(idp, "introspect"),
       OIDC_PROXY_UPSTREAM_VERIFICATION: "introspection",
       OIDC_PROXY_CACHE_TTL: "0",
-    }),
-  )
-  tokens = await signIn(gateway.url, idp)
-}, 30_000)
-
-afterAll(async () => {
-  await gateway?.stop("SIGKILL")
-  await target?.close()
-  await idp?.close()
-})
+    }
+  },
+  { signIn: true },
+)
 
 type Answer = Record<string, unknown>
 const refused: Array<[string, (a: Answer) => unknown]> = [
@@ -67,26 +46,26 @@ const allowed: Array<[string, (a: Answer) => unknown]> = [
 
 describe("hostile introspection answers", () => {
   it.each(refused)("%s: 401 invalid_token", async (_, rewrite) => {
-    idp.introspectionAnswer = rewrite
-    const check = await bearer(gateway.url, tokens.access_token)
+    s.idp.introspectionAnswer = rewrite
+    const check = await bearer(s.gateway.url, s.tokens.access_token)
     expect(check.status, check.text).toBe(401)
     expect(check.error).toBe("invalid_token")
   })
 
   it("an answer that is not a JSON object: 503 with Retry-After (an upstream failure, not a refusal)", async () => {
-    idp.introspectionAnswer = () => [{ active: true }]
-    const check = await bearer(gateway.url, tokens.access_token)
+    s.idp.introspectionAnswer = () => [{ active: true }]
+    const check = await bearer(s.gateway.url, s.tokens.access_token)
     expect(check.status, check.text).toBe(503)
     expect(check.retryAfter).not.toBeNull()
   })
 
   it.each(allowed)("%s: allowed, identity headers intact", async (_, rewrite) => {
-    idp.introspectionAnswer = rewrite
-    const before = target.hits()
-    const check = await bearer(gateway.url, tokens.access_token)
+    s.idp.introspectionAnswer = rewrite
+    const before = s.target.hits()
+    const check = await bearer(s.gateway.url, s.tokens.access_token)
     expect(check.status, check.text).toBe(200)
-    expect(target.hits()).toBe(before + 1)
-    const headers = target.seen.at(-1)!.headers
+    expect(s.target.hits()).toBe(before + 1)
+    const headers = s.target.seen.at(-1)!.headers
     expect(headers["x-auth-request-email"]).toBeUndefined()
     for (const value of Object.values(headers)) expect(String(value)).toMatch(/^[\x20-\x7e]*$/)
   })

@@ -1,157 +1,29 @@
 /**
- * Fault: Redis stops during a run. The real gateway (`Gateway.start`, configured from the
- * environment with `OIDC_PROXY_STORE=redis://127.0.0.1:PORT`) in front of the testbed's MCP
- * server, against oidc-provider, with tokens from the real MCP SDK client flow.
- *
- * The outage is modelled as the server process stopping (SIGTERM) and a new one starting on the
- * same port with the same append-only file (`--appendonly yes --appendfsync always`): the service
- * goes away and comes back with its data, as a restarted or failed-over Redis would. While it is
- * down, requests that need the store answer 503 `temporarily_unavailable` with `Retry-After`
- * (never 200 for a token not seen before, never 500); a token seen before is answered from the
- * verified-token cache at most `cache_ttl_seconds` (5 s) into the outage. When Redis is back the
- * gateway recovers by itself and everything issued before the outage still works.
+ * Fault: Redis stops during a run (see StoreOutage.ts). The outage is the server process stopping
+ * (SIGTERM) and a new one starting on the same port with the same append-only file
+ * (`--appendonly yes --appendfsync always`), as a restarted or failed-over Redis would.
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import type { Gateway } from "@oidc-proxy/node"
-import { GatewayProcess, HeadlessBrowser, LocalIdp, McpClient, McpServer } from "@oidc-proxy/testbed"
-import { afterAll, beforeAll, expect, it } from "vitest"
-import { bearer, postToken, refresh, startGateway } from "./flows.ts"
-import { describeWithRedis, freePort, type RedisServer, redisServer, waitFor } from "./processes.ts"
+import { describeWithRedis, freePort, redisServer } from "./processes.ts"
+import { storeOutage } from "./StoreOutage.ts"
 
-/** The verified-token cache bound (`cache_ttl_seconds` default) and a margin for a loaded machine. */
-const cacheBoundMs = 5_000
-const marginMs = 2_000
-
-describeWithRedis("fault: Redis stopped during a run", () => {
-  let redis: RedisServer
-  let idp: LocalIdp.LocalIdp
-  let mcp: McpServer.RunningMcpServer
-  let gateway: Gateway.Gateway
-  const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-redis-outage-"))
-
-  beforeAll(async () => {
-    redis = redisServer(await freePort(), dir)
+storeOutage({
+  name: "Redis",
+  describe: describeWithRedis,
+  start: async () => {
+    const dir = mkdtempSync(join(tmpdir(), "oidc-proxy-redis-outage-"))
+    const redis = redisServer(await freePort(), dir)
     await redis.start()
-    idp = await LocalIdp.startLocalIdp({
-      quiet: true,
-      client: { redirect_uris: ["http://127.0.0.1/auth/callback"], loopbackAnyPort: true },
-    })
-    mcp = await McpServer.startMcpServer()
-    const url = `http://127.0.0.1:${await freePort()}`
-    gateway = await startGateway({
-      ...GatewayProcess.localIdpEnv(url, mcp.url, idp),
-      OIDC_PROXY_STORE: redis.url,
-      OIDC_PROXY_SECRET: "redis-outage-secret-0123456789-abcdefghij",
-      OIDC_PROXY_LOG_LEVEL: "none",
-    })
-  }, 30_000)
-
-  afterAll(async () => {
-    await gateway?.shutdown()
-    await redis?.stop()
-    await mcp?.close()
-    await idp?.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
-
-  it("503 temporarily_unavailable while down (fail closed); resumes by itself; tokens from before the outage work after it", async () => {
-    const { client, provider } = await McpClient.connectWithOAuth(`${gateway.url}/mcp`, {
-      interact: HeadlessBrowser.firstOf(
-        HeadlessBrowser.pressButton("decision", "approve"),
-        HeadlessBrowser.oidcProviderDevInteractions({ login: "ada" }),
-      ),
-      scope: "openid email offline_access",
-    })
-    try {
-      const seen = await client.callTool({ name: "whoami", arguments: {} })
-      expect(seen.structuredContent).toMatchObject({ user: "ada" })
-      const sdkTokens = provider.tokens()!
-      const clientId = provider.savedClients[0]!.client_id
-      // A second token pair, never presented as a bearer: its first check happens in the outage.
-      const rotated = await refresh(gateway.url, {
-        client_id: clientId,
-        refresh_token: sdkTokens.refresh_token!,
-      })
-      expect(rotated.status, rotated.text).toBe(200)
-      const unseen = {
-        client_id: clientId,
-        access_token: rotated.body["access_token"] as string,
-        refresh_token: rotated.body["refresh_token"] as string,
-      }
-
-      await redis.stop()
-      const down = performance.now()
-      const outage = [
-        ["bearer check of a token not seen before", () => bearer(gateway.url, unseen.access_token)],
-        ["refresh", () => refresh(gateway.url, unseen)],
-        [
-          "registration",
-          () =>
-            fetch(`${gateway.url}/register`, {
-              method: "POST",
-              headers: { "content-type": "application/json" },
-              body: JSON.stringify({
-                redirect_uris: ["http://127.0.0.1:9/cb"],
-                token_endpoint_auth_method: "none",
-              }),
-            }).then(async (r) => ({
-              status: r.status,
-              text: await r.text(),
-              retryAfter: r.headers.get("retry-after"),
-            })),
-        ],
-        [
-          "code redemption",
-          () =>
-            postToken(gateway.url, {
-              grant_type: "authorization_code",
-              code: "x".repeat(43),
-              redirect_uri: "http://127.0.0.1:9/cb",
-              code_verifier: "v".repeat(43),
-              client_id: clientId,
-            }),
-        ],
-      ] as const
-      for (const [what, request] of outage) {
-        const res = await request()
-        expect(res.status, `${what}: ${res.text}`).toBe(503)
-        expect(res.text, what).toContain("temporarily_unavailable")
-        expect(res.retryAfter, what).not.toBeNull()
-      }
-      expect((await fetch(`${gateway.url}/readyz`)).status).toBe(503)
-      // The token the SDK used is in this instance's verified-token cache; the cache is bounded, so
-      // within its bound the outage reaches it too.
-      const refusedAfter = await waitFor(
-        "the cached token refused during the outage",
-        async () => {
-          const res = await bearer(gateway.url, sdkTokens.access_token)
-          if (res.status === 200) return undefined
-          expect(res.status, res.text).toBe(503)
-          return performance.now() - down
-        },
-        { timeoutMs: cacheBoundMs + marginMs, intervalMs: 250 },
-      )
-      expect(refusedAfter).toBeLessThan(cacheBoundMs + marginMs)
-
-      await redis.start()
-      await waitFor(
-        "the gateway ready again",
-        async () => ((await fetch(`${gateway.url}/readyz`)).status === 200 ? true : undefined),
-        { timeoutMs: 10_000, intervalMs: 100 },
-      )
-      // Everything issued before the outage: the SDK's client (its token, then its session),
-      // the token never presented, and the refresh token the outage refused.
-      const after = await client.callTool({ name: "whoami", arguments: {} })
-      expect(after.structuredContent).toMatchObject({ user: "ada" })
-      const check = await bearer(gateway.url, unseen.access_token)
-      expect(check.status, check.text).toBe(200)
-      const next = await refresh(gateway.url, unseen)
-      expect(next.status, next.text).toBe(200)
-      expect((await bearer(gateway.url, next.body["access_token"] as string)).status).toBe(200)
-    } finally {
-      await client.close()
+    return {
+      url: redis.url,
+      stop: () => redis.stop(),
+      start: () => redis.start(),
+      dispose: async () => {
+        await redis.stop()
+        rmSync(dir, { recursive: true, force: true })
+      },
     }
-  }, 40_000)
+  },
 })

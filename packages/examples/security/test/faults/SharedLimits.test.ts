@@ -13,7 +13,7 @@
 import { request } from "node:http"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { type FakeIdp, startFakeIdp } from "./FakeIdp.ts"
-import { gatewayEnv, postToken, signIn, startTarget, type Target } from "./flows.ts"
+import { postToken, signIn, spawnAgainst, startTarget, type Target } from "./flows.ts"
 import {
   describeWithRedis,
   freePort,
@@ -21,7 +21,6 @@ import {
   type RedisServer,
   redisServer,
   sleep,
-  spawnGateway,
 } from "./processes.ts"
 
 /** Waits for the next minute when less than 20 s of this one are left. */
@@ -42,18 +41,16 @@ describeWithRedis("rate limits shared by two gateways on one Redis", () => {
     await redis.start()
     idp = await startFakeIdp()
     target = await startTarget()
-    const [aPort, bPort] = [await freePort(), await freePort()]
+    const aPort = await freePort()
     const issuer = `http://127.0.0.1:${aPort}`
-    const env = (port: number) =>
-      gatewayEnv(issuer, target.url, idp, redis.url, {
-        OIDC_PROXY_LISTEN: `127.0.0.1:${port}`,
-        OIDC_PROXY_TOKEN_QUOTA: "6",
-        OIDC_PROXY_MCP_QUOTA: "3",
-        OIDC_PROXY_REGISTRATION_QUOTA: "4",
-        OIDC_PROXY_TRUSTED_PROXIES: "127.0.0.2",
-      })
-    a = await spawnGateway(issuer, env(aPort))
-    b = await spawnGateway(`http://127.0.0.1:${bPort}`, env(bPort))
+    const extra = {
+      OIDC_PROXY_TOKEN_QUOTA: "6",
+      OIDC_PROXY_MCP_QUOTA: "3",
+      OIDC_PROXY_REGISTRATION_QUOTA: "4",
+      OIDC_PROXY_TRUSTED_PROXIES: "127.0.0.2",
+    }
+    a = await spawnAgainst(idp, target, extra, { store: redis.url, port: aPort })
+    b = await spawnAgainst(idp, target, extra, { store: redis.url, baseUrl: issuer })
   }, 60_000)
 
   afterAll(async () => {

@@ -6,47 +6,26 @@
  * `invalid_token`; the scopes the target is told are the header's scope tokens, whatever the
  * separators or repetitions; the body's own `scope` and `exp` are never believed.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type FakeIdp, startFakeIdp } from "./FakeIdp.ts"
-import { bearer, type ClientTokens, gatewayEnv, signIn, startTarget, type Target } from "./flows.ts"
-import { freePort, type GatewayProcess, spawnGateway } from "./processes.ts"
+import { describe, expect, it } from "vitest"
+import { bearer, binaryScenario, endpointsByHand } from "./flows.ts"
 
-let idp: FakeIdp
-let target: Target
-let gateway: GatewayProcess
-let tokens: ClientTokens
-
-beforeAll(async () => {
-  idp = await startFakeIdp()
-  idp.opaque = true
-  idp.idTokens = false
-  idp.claims = { id: 583231, login: "octocat" }
-  target = await startTarget()
-  const port = await freePort()
-  const url = `http://127.0.0.1:${port}`
-  gateway = await spawnGateway(
-    url,
-    gatewayEnv(url, target.url, idp, "memory", {
-      OIDC_PROXY_LISTEN: `127.0.0.1:${port}`,
-      OIDC_PROXY_UPSTREAM_AUTHORIZATION_ENDPOINT: `${idp.issuer}/authorize`,
-      OIDC_PROXY_UPSTREAM_TOKEN_ENDPOINT: `${idp.issuer}/token`,
-      OIDC_PROXY_UPSTREAM_USERINFO_ENDPOINT: `${idp.issuer}/userinfo`,
+const s = binaryScenario(
+  (idp) => {
+    idp.opaque = true
+    idp.idTokens = false
+    idp.claims = { id: 583231, login: "octocat" }
+    return {
+      ...endpointsByHand(idp, "userinfo"),
       OIDC_PROXY_UPSTREAM_VERIFICATION: "userinfo",
       OIDC_PROXY_UPSTREAM_SUBJECT_CLAIM: "id",
       OIDC_PROXY_UPSTREAM_SCOPES_HEADER: "X-OAuth-Scopes",
       OIDC_PROXY_UPSTREAM_SCOPES: "read:user user:email",
       OIDC_PROXY_VERIFY_ID_TOKEN: "false",
       OIDC_PROXY_CACHE_TTL: "0",
-    }),
-  )
-  tokens = await signIn(gateway.url, idp)
-}, 30_000)
-
-afterAll(async () => {
-  await gateway?.stop("SIGKILL")
-  await target?.close()
-  await idp?.close()
-})
+    }
+  },
+  { signIn: true },
+)
 
 type Answer = Record<string, unknown>
 const refused: Array<[string, (a: Answer) => unknown]> = [
@@ -59,34 +38,34 @@ const refused: Array<[string, (a: Answer) => unknown]> = [
 
 /** The last request's identity headers at the target, after an allowed check. */
 const allowedWith = async () => {
-  const before = target.hits()
-  const check = await bearer(gateway.url, tokens.access_token)
+  const before = s.target.hits()
+  const check = await bearer(s.gateway.url, s.tokens.access_token)
   expect(check.status, check.text).toBe(200)
-  expect(target.hits()).toBe(before + 1)
-  return target.seen.at(-1)!.headers
+  expect(s.target.hits()).toBe(before + 1)
+  return s.target.seen.at(-1)!.headers
 }
 
 describe("hostile userinfo answers", () => {
   it.each(refused)("%s: 401 invalid_token", async (_, rewrite) => {
-    idp.userinfoAnswer = rewrite
-    const check = await bearer(gateway.url, tokens.access_token)
+    s.idp.userinfoAnswer = rewrite
+    const check = await bearer(s.gateway.url, s.tokens.access_token)
     expect(check.status, check.text).toBe(401)
     expect(check.error).toBe("invalid_token")
   })
 
   it("a negative id is a subject like any integer; the body's scope and exp are not believed", async () => {
-    idp.userinfoAnswer = (a) => ({ ...a, id: -7, scope: "admin", exp: 1 })
-    idp.userinfoScopes = "read:user"
+    s.idp.userinfoAnswer = (a) => ({ ...a, id: -7, scope: "admin", exp: 1 })
+    s.idp.userinfoScopes = "read:user"
     const headers = await allowedWith()
     expect(headers["x-auth-request-user"]).toBe("-7")
     expect(headers["x-auth-request-scopes"]).toBe("read:user")
   })
 
   it("scopes header: commas, spaces, tabs, repetitions and a repeated header all name scope tokens", async () => {
-    idp.userinfoAnswer = undefined
-    idp.userinfoScopes = ["repo,\tuser:email ,, repo", "gist"]
+    s.idp.userinfoAnswer = undefined
+    s.idp.userinfoScopes = ["repo,\tuser:email ,, repo", "gist"]
     expect((await allowedWith())["x-auth-request-scopes"]).toBe("gist repo user:email")
-    idp.userinfoScopes = 'repo, r\u00e9po, "q"'
+    s.idp.userinfoScopes = 'repo, r\u00e9po, "q"'
     expect((await allowedWith())["x-auth-request-scopes"]).toBe("repo")
   })
 })

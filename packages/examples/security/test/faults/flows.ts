@@ -16,7 +16,7 @@ import { Result } from "effect"
 import { afterAll, beforeAll, expect } from "vitest"
 import { pkce } from "../support.ts"
 import { type FakeIdp, startFakeIdp } from "./FakeIdp.ts"
-import type { GatewayProcess } from "./processes.ts"
+import { freePort, type GatewayProcess, spawnGateway } from "./processes.ts"
 
 export const masterSecret = "fault-scenarios-master-secret-0123456789-abcdef"
 
@@ -51,6 +51,51 @@ export const configOf = (env: Record<string, string>): GatewayConfig.GatewayConf
 /** `Gateway.start` in this process from `env`. */
 export const startGateway = (env: Record<string, string>, options: Gateway.Options = {}) =>
   Gateway.start(configOf(env), options)
+
+/** Options of {@link spawnAgainst}. */
+export interface SpawnAgainstOptions {
+  /** `OIDC_PROXY_STORE`; default `memory`. */
+  readonly store?: string
+  /** The port to listen on; default a free one. */
+  readonly port?: number
+  /** `OIDC_PROXY_BASE_URL` (the issuer); default the gateway's own `http://127.0.0.1:<port>`. */
+  readonly baseUrl?: string
+}
+
+/**
+ * The binary as a child process on 127.0.0.1 in front of `target`, against `idp`: `gatewayEnv`
+ * with `extra` on top, waited for until ready (testbed's `spawnGateway`).
+ */
+export const spawnAgainst = async (
+  idp: FakeIdp,
+  target: Target,
+  extra: Record<string, string> = {},
+  options: SpawnAgainstOptions = {},
+): Promise<GatewayProcess> => {
+  const port = options.port ?? (await freePort())
+  const url = `http://127.0.0.1:${port}`
+  const env = gatewayEnv(options.baseUrl ?? url, target.url, idp, options.store ?? "memory", {
+    OIDC_PROXY_LISTEN: `127.0.0.1:${port}`,
+    ...extra,
+  })
+  return spawnGateway(url, env)
+}
+
+const byHand = {
+  revoke: "OIDC_PROXY_UPSTREAM_REVOCATION_ENDPOINT",
+  introspect: "OIDC_PROXY_UPSTREAM_INTROSPECTION_ENDPOINT",
+  userinfo: "OIDC_PROXY_UPSTREAM_USERINFO_ENDPOINT",
+} as const
+
+/** `idp`'s endpoints configured by hand (no discovery): `/authorize`, `/token` and each of `more`. */
+export const endpointsByHand = (
+  idp: FakeIdp,
+  ...more: ReadonlyArray<keyof typeof byHand>
+): Record<string, string> => ({
+  OIDC_PROXY_UPSTREAM_AUTHORIZATION_ENDPOINT: `${idp.issuer}/authorize`,
+  OIDC_PROXY_UPSTREAM_TOKEN_ENDPOINT: `${idp.issuer}/token`,
+  ...Object.fromEntries(more.map((path) => [byHand[path], `${idp.issuer}/${path}`])),
+})
 
 /** One request as the target parsed it. */
 export interface Seen {
@@ -135,6 +180,46 @@ export const fakeIdpScenario = (dirPrefix = "oidc-proxy-fault-"): Scenario => {
     },
     set gateway(value) {
       state.gateway = value
+    },
+  }
+}
+
+/** A {@link fakeIdpScenario} whose binary is spawned before all tests. */
+export interface BinaryScenario {
+  readonly idp: FakeIdp
+  readonly target: Target
+  readonly gateway: GatewayProcess
+  /** The client signed in before all tests (with `signIn`). */
+  readonly tokens: ClientTokens
+}
+
+/**
+ * A {@link fakeIdpScenario} with the binary spawned before all tests ({@link spawnAgainst}, the
+ * environment `configure` returns once it has set the started IdP up) and, with `signIn`, one
+ * client signed in through it; all stopped after.
+ */
+export const binaryScenario = (
+  configure: (idp: FakeIdp) => Record<string, string>,
+  options: { readonly signIn?: boolean } = {},
+): BinaryScenario => {
+  const scenario = fakeIdpScenario()
+  let tokens: ClientTokens | undefined
+  beforeAll(async () => {
+    scenario.gateway = await spawnAgainst(scenario.idp, scenario.target, configure(scenario.idp))
+    if (options.signIn) tokens = await signIn(scenario.gateway.url, scenario.idp)
+  }, 30_000)
+  return {
+    get idp() {
+      return scenario.idp
+    },
+    get target() {
+      return scenario.target
+    },
+    get gateway() {
+      return scenario.gateway!
+    },
+    get tokens() {
+      return tokens!
     },
   }
 }
