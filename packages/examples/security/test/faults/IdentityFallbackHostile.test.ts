@@ -9,7 +9,8 @@
  * - an access token's own email is never marked verified by the id_token, and an access token that
  *   says `email_verified: false` does not take the id_token's email;
  * - an email with CR/LF arrives percent-encoded, never as a header of its own;
- * - a refresh that hands the session another user's access token drops the sign-in's identity;
+ * - a refresh that hands the session another user's access token drops the sign-in's identity,
+ *   and the bearer is refused (401) rather than forwarded as that user;
  * - two sessions of one subject with different id_tokens keep their own identity;
  * - under introspection, the fallback follows the introspected subject.
  */
@@ -49,14 +50,14 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-const start = async (extra: Record<string, string> = {}) => {
+const start = async (extra: Record<string, string> = {}, withPolicy = true) => {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const gateway = await spawnGateway(
     url,
     gatewayEnv(url, target.url, idp, "memory", {
       OIDC_PROXY_LISTEN: `127.0.0.1:${port}`,
-      OIDC_PROXY_POLICY: policyFile,
+      ...(withPolicy ? { OIDC_PROXY_POLICY: policyFile } : {}),
       ...extra,
     }),
   )
@@ -188,6 +189,30 @@ describe("identity fallback across a refresh that changes the user", () => {
       const after = await ping(url, tokens.access_token)
       expect(idp.counts.refresh).toBeGreaterThan(refreshes)
       expect(after.reached).toBe(false)
+    } finally {
+      idp.expiresIn = 3600
+      idp.subject = "ada"
+    }
+  }, 90_000)
+})
+
+describe("a refresh that hands the session another user's access token (no policy)", () => {
+  it("the bearer is refused with invalid_token, never forwarded as the other user", async () => {
+    const url = await start({}, false)
+    idp.subject = "ada"
+    idp.expiresIn = 1 // every bearer check refreshes the upstream session
+    try {
+      const tokens = await signInWith(url, {}, { claims: verified })
+      const before = await ping(url, tokens.access_token)
+      expect(before.reached).toBe(true)
+      expect(before.headers?.["x-auth-request-user"]).toBe("ada")
+      idp.subject = "mallory"
+      const after = await ping(url, tokens.access_token)
+      expect(after.reached).toBe(false)
+      expect(after.status).toBe(401)
+      const again = await bearer(url, tokens.access_token)
+      expect(again.status).toBe(401)
+      expect(target.seen.some((r) => r.headers["x-auth-request-user"] === "mallory")).toBe(false)
     } finally {
       idp.expiresIn = 3600
       idp.subject = "ada"

@@ -82,8 +82,11 @@ describe("hostile introspection answers", () => {
 
   it.each(allowed)("%s: allowed, identity headers intact", async (_, rewrite) => {
     idp.introspectionAnswer = rewrite
+    // Signed in with the answer as rewritten: a session's subject is its sign-in's (one whose
+    // upstream later names another subject is refused).
+    const session = await signIn(gateway.url, idp)
     const before = target.hits()
-    const check = await bearer(gateway.url, tokens.access_token)
+    const check = await bearer(gateway.url, session.access_token)
     expect(check.status, check.text).toBe(200)
     expect(target.hits()).toBe(before + 1)
     const headers = target.seen.at(-1)!.headers

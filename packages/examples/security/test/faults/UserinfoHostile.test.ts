@@ -77,9 +77,17 @@ describe("hostile userinfo answers", () => {
   it("a negative id is a subject like any integer; the body's scope and exp are not believed", async () => {
     idp.userinfoAnswer = (a) => ({ ...a, id: -7, scope: "admin", exp: 1 })
     idp.userinfoScopes = "read:user"
-    const headers = await allowedWith()
-    expect(headers["x-auth-request-user"]).toBe("-7")
-    expect(headers["x-auth-request-scopes"]).toBe("read:user")
+    // The subject is the sign-in's (a session whose upstream now names another is refused): a
+    // session of the user whose id is -7.
+    const signedIn = tokens
+    tokens = await signIn(gateway.url, idp)
+    try {
+      const headers = await allowedWith()
+      expect(headers["x-auth-request-user"]).toBe("-7")
+      expect(headers["x-auth-request-scopes"]).toBe("read:user")
+    } finally {
+      tokens = signedIn
+    }
   })
 
   it("scopes header: commas, spaces, tabs, repetitions and a repeated header all name scope tokens", async () => {
