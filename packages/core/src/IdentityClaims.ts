@@ -133,3 +133,28 @@ export const withFallback = (
   for (const _ in added) return { ...claims, ...added }
   return claims
 }
+
+/**
+ * The identity the access rules read at sign-in: the verified access token's claims overlaid with
+ * the verified id_token's (where providers put `email`, `hd`, `tid`, `groups`). `email` and
+ * `email_verified` are one pair: both from the id_token when it states either, else both from the
+ * access token — so one token's `email_verified: true` never vouches for the other's email.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const forSignIn = (
+  claims: Readonly<Record<string, unknown>>,
+  idToken: Readonly<Record<string, unknown>> | undefined,
+): Readonly<Record<string, unknown>> => {
+  if (idToken === undefined) return claims
+  const pairFromIdToken = idToken["email"] !== undefined || idToken["email_verified"] !== undefined
+  const { email, email_verified, ...rest } = claims
+  const pair = pairFromIdToken
+    ? {}
+    : {
+        ...(email === undefined ? {} : { email }),
+        ...(email_verified === undefined ? {} : { email_verified }),
+      }
+  return { ...rest, ...idToken, ...pair }
+}

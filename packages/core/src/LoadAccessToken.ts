@@ -136,6 +136,8 @@ const refuse = (reason: InvalidToken["reason"], source: InvalidToken["source"], 
   new InvalidToken({ reason, source, description })
 
 const unknownJti = () => refuse("unknown_jti", "proxy", "The access token is unknown or was revoked")
+const subjectChanged = () =>
+  refuse("upstream_verification", "upstream", "The upstream session now belongs to another subject")
 const upstreamMissing = () =>
   refuse("upstream_missing", "upstream", "The upstream session behind the access token no longer exists")
 
@@ -194,6 +196,9 @@ const steps: ReadonlyArray<Step<unknown>> = [
     read: (p, s) => verifyInMemory(p.verifier, s.target, s.now),
     perform: (p, s) => p.verifier.verify(s.target.token, UpstreamSession.expectation(s.target)),
     admit: (_, s, verified) => {
+      // The subject is the sign-in's: an upstream session that now speaks for another user (a
+      // refresh that returned someone else's token) is not this access token's session any more.
+      if (typeof verified.sub === "string" && verified.sub !== s.claims.sub) return subjectChanged()
       s.verified = verified
       return undefined
     },

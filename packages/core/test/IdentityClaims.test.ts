@@ -248,3 +248,43 @@ describe("IdentityClaims", () => {
     assert.isUndefined(resolveAccessToken("id_token", upstream, claims, proxy).claims["email"])
   })
 })
+
+describe("IdentityClaims.forSignIn (what the access rules read at sign-in)", () => {
+  const email = fc.option(fc.oneof(fc.string({ maxLength: 12 }), fc.constant("mallory@example.com")), {
+    nil: undefined,
+  })
+  const verifiedFlag = fc.option(fc.oneof(fc.boolean(), fc.constant("true")), { nil: undefined })
+  const pair = fc.record({ email, email_verified: verifiedFlag }, { requiredKeys: [] })
+  const present = (p: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined))
+
+  it("takes email and email_verified as one pair from one token, the id_token's when it states either", () => {
+    fc.assert(
+      fc.property(pair, pair, (accessPair, idPair) => {
+        const access: Record<string, unknown> = { iss, sub: "ada", hd: "a.test", ...present(accessPair) }
+        const idToken: Record<string, unknown> = { iss, sub: "ada", tid: "t1", ...present(idPair) }
+        const merged = IdentityClaims.forSignIn(access, idToken)
+        const fromIdToken = idToken.email !== undefined || idToken.email_verified !== undefined
+        const source = fromIdToken ? idToken : access
+        assert.strictEqual(merged["email"], source["email"])
+        assert.strictEqual(merged["email_verified"], source["email_verified"])
+        assert.strictEqual(merged["hd"], "a.test")
+        assert.strictEqual(merged["tid"], "t1")
+      }),
+    )
+  })
+
+  it("an access token's unverified email is not made verified by the id_token's email_verified", () => {
+    const merged = IdentityClaims.forSignIn(
+      { iss, sub: "ada", email: "mallory@example.com" },
+      { iss, sub: "ada", email_verified: true },
+    )
+    assert.isUndefined(merged["email"])
+    assert.strictEqual(merged["email_verified"], true)
+  })
+
+  it("without an id_token, the access token's claims as they are", () => {
+    const access = { iss, sub: "ada", email: "ada@example.com", email_verified: true }
+    assert.strictEqual(IdentityClaims.forSignIn(access, undefined), access)
+  })
+})

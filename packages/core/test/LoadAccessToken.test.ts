@@ -33,13 +33,15 @@ for (const implementation of implementations) {
       readonly idToken?: boolean
       readonly mode?: "id_token" | "access_token"
       readonly store?: Layer.Layer<Store.Store>
+      /** The upstream token's `sub` (the proxy token is issued for `u1`). */
+      readonly upstreamSub?: string
     } = {},
   ) =>
     Effect.gen(function* () {
       yield* TestClock.setTime(start * 1000)
       const upstream = yield* TestUpstream.make()
       const idToken = yield* upstream.sign(
-        { sub: "u1", aud: upstream.clientId, exp: start + 3600 },
+        { sub: options.upstreamSub ?? "u1", aud: upstream.clientId, exp: start + 3600 },
         { now: start },
       )
       const config = TestProxy.config(upstream, {
@@ -94,6 +96,19 @@ for (const implementation of implementations) {
     it.effect("check - a valid token is allowed", () =>
       withSession(({ proxyToken }) =>
         Effect.map(LoadAccessToken.check(proxyToken), (d) => assert.strictEqual(d._tag, "Allow")),
+      ),
+    )
+
+    it.effect("check - an upstream token naming another subject than the sign-in's is 401", () =>
+      withSession(
+        ({ proxyToken }) =>
+          Effect.map(refusal(proxyToken), (answer) =>
+            assert.strictEqual(
+              answer,
+              "401 invalid_token The upstream session now belongs to another subject",
+            ),
+          ),
+        { upstreamSub: "u2" },
       ),
     )
 

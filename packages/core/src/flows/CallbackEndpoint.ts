@@ -178,7 +178,8 @@ const accessModeIdToken = (set: UpstreamTokenSet) =>
 /**
  * The access rules (`AccessRules`) over the signed-in identity: the verified token's claims, and in
  * access_token mode also the id_token's (`idToken`), which is where providers put `email`, `hd` and
- * `groups`. `undefined` when the sign-in may go on.
+ * `groups` — the email pair from one token only (`IdentityClaims.forSignIn`). `undefined` when the
+ * sign-in may go on.
  */
 const accessDenial = (
   idToken: Readonly<Record<string, unknown>> | string | undefined,
@@ -195,9 +196,7 @@ const accessDenial = (
           error_description: "The identity provider's id_token could not be verified",
         },
       }
-    const identity: Readonly<Record<string, unknown>> =
-      idToken === undefined ? claims : { ...claims, ...idToken }
-    const reason = AccessRules.denial(config.access, identity)
+    const reason = AccessRules.denial(config.access, IdentityClaims.forSignIn(claims, idToken))
     return reason === undefined
       ? undefined
       : {

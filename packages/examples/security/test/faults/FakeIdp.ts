@@ -61,6 +61,11 @@ export interface FakeIdp {
   /** Claims added to the next tokens (access token and id_token), e.g. `email`, `email_verified`. */
   claims: Record<string, unknown>
   /**
+   * The next id_tokens' own claims instead of `claims`, and their `sub` instead of `subject` (any
+   * JSON value: a number, a variant of the access token's); unset: as the access token.
+   */
+  idToken: { readonly claims?: Record<string, unknown>; readonly sub?: unknown } | undefined
+  /**
    * The upstream access token of the next token responses as is (an opaque token, for a gateway
    * that verifies the id_token); unset: a signed JWT.
    */
@@ -234,6 +239,7 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
     expiresIn: 3600,
     subject: options.subject ?? "ada",
     claims: { email: "ada@example.com" },
+    idToken: undefined,
     idTokens: true,
     opaqueAccessToken: undefined,
     exchangeMode: "ok",
@@ -293,10 +299,14 @@ export const startFakeIdp = async (options: { readonly subject?: string } = {}):
             .setJti(random())
             .sign(signingKey))
     const id_token = idp.idTokens
-      ? await new SignJWT({ ...idp.claims, ...(nonce === null ? {} : { nonce }) })
+      ? await new SignJWT({
+          ...(idp.idToken?.claims ?? idp.claims),
+          // Any JSON value a hostile IdP may put there, not only the string `JWTPayload` types.
+          sub: (idp.idToken !== undefined && "sub" in idp.idToken ? idp.idToken.sub : idp.subject) as string,
+          ...(nonce === null ? {} : { nonce }),
+        })
           .setProtectedHeader({ alg: "RS256", kid: signingKid })
           .setIssuer(issuer)
-          .setSubject(idp.subject)
           .setAudience(clientId)
           .setIssuedAt(now)
           .setExpirationTime(now + idp.expiresIn)

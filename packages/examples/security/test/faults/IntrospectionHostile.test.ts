@@ -6,7 +6,7 @@
  * a 502, never a split or refused header; a body that is not a JSON object is a 503.
  */
 import { describe, expect, it } from "vitest"
-import { bearer, binaryScenario, endpointsByHand } from "./flows.ts"
+import { bearer, binaryScenario, endpointsByHand, signIn } from "./flows.ts"
 
 const s = binaryScenario(
   (idp) => {
@@ -61,8 +61,11 @@ describe("hostile introspection answers", () => {
 
   it.each(allowed)("%s: allowed, identity headers intact", async (_, rewrite) => {
     s.idp.introspectionAnswer = rewrite
+    // Signed in with the answer as rewritten: a session's subject is its sign-in's (one whose
+    // upstream later names another subject is refused).
+    const session = await signIn(s.gateway.url, s.idp)
     const before = s.target.hits()
-    const check = await bearer(s.gateway.url, s.tokens.access_token)
+    const check = await bearer(s.gateway.url, session.access_token)
     expect(check.status, check.text).toBe(200)
     expect(s.target.hits()).toBe(before + 1)
     const headers = s.target.seen.at(-1)!.headers

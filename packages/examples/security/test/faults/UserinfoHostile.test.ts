@@ -7,7 +7,7 @@
  * separators or repetitions; the body's own `scope` and `exp` are never believed.
  */
 import { describe, expect, it } from "vitest"
-import { bearer, binaryScenario, endpointsByHand } from "./flows.ts"
+import { bearer, binaryScenario, endpointsByHand, signIn } from "./flows.ts"
 
 const s = binaryScenario(
   (idp) => {
@@ -37,9 +37,9 @@ const refused: Array<[string, (a: Answer) => unknown]> = [
 ]
 
 /** The last request's identity headers at the target, after an allowed check. */
-const allowedWith = async () => {
+const allowedWith = async (token = s.tokens.access_token) => {
   const before = s.target.hits()
-  const check = await bearer(s.gateway.url, s.tokens.access_token)
+  const check = await bearer(s.gateway.url, token)
   expect(check.status, check.text).toBe(200)
   expect(s.target.hits()).toBe(before + 1)
   return s.target.seen.at(-1)!.headers
@@ -56,7 +56,10 @@ describe("hostile userinfo answers", () => {
   it("a negative id is a subject like any integer; the body's scope and exp are not believed", async () => {
     s.idp.userinfoAnswer = (a) => ({ ...a, id: -7, scope: "admin", exp: 1 })
     s.idp.userinfoScopes = "read:user"
-    const headers = await allowedWith()
+    // The subject is the sign-in's (a session whose upstream now names another is refused): a
+    // session of the user whose id is -7.
+    const session = await signIn(s.gateway.url, s.idp)
+    const headers = await allowedWith(session.access_token)
     expect(headers["x-auth-request-user"]).toBe("-7")
     expect(headers["x-auth-request-scopes"]).toBe("read:user")
   })
