@@ -426,29 +426,37 @@ interface Variant {
   readonly note: string
 }
 
-const measureVariant = async (v: Variant, seconds: number, gatewayRuns: number) => {
-  await load(v.url, v.token, 1, v.method) // warm-up
-  const samples: Array<{ rps: number; p50: number; p99: number; cpu: number }> = []
-  for (let r = 0; r < gatewayRuns; r++) {
-    const before = await v.cpu()
-    const result = await load(v.url, v.token, seconds, v.method)
-    const after = await v.cpu()
-    if (result.non2xx > 0) throw new Error(`${v.name}: ${result.non2xx} non-2xx answers`)
-    samples.push({
-      rps: result.rps,
-      p50: result.p50,
-      p99: result.p99,
-      cpu: (after - before) / result.requests,
-    })
+/**
+ * Measures every variant in rounds — each round one sample of each, in order — so the machine's
+ * load drifting over the minutes hits every variant alike (side by side, not one after another).
+ */
+const measureVariants = async (variants: ReadonlyArray<Variant>, seconds: number, gatewayRuns: number) => {
+  for (const v of variants) await load(v.url, v.token, 1, v.method) // warm-up
+  const samples = variants.map(() => [] as Array<{ rps: number; p50: number; p99: number; cpu: number }>)
+  for (let r = 0; r < gatewayRuns; r++)
+    for (const [i, v] of variants.entries()) {
+      const before = await v.cpu()
+      const result = await load(v.url, v.token, seconds, v.method)
+      const after = await v.cpu()
+      if (result.non2xx > 0) throw new Error(`${v.name}: ${result.non2xx} non-2xx answers`)
+      samples[i]!.push({
+        rps: result.rps,
+        p50: result.p50,
+        p99: result.p99,
+        cpu: (after - before) / result.requests,
+      })
+    }
+  for (const [i, v] of variants.entries()) {
+    const own = samples[i]!
+    add("gateway", v.name, {
+      opsPerSec: median(own.map((s) => s.rps)),
+      p50Ms: median(own.map((s) => s.p50)),
+      p99Ms: median(own.map((s) => s.p99)),
+      cpuUs: median(own.map((s) => s.cpu)),
+      runs: gatewayRuns,
+      note: v.note,
+    } as Partial<Figure> & Omit<Row, "section" | "name">)
   }
-  add("gateway", v.name, {
-    opsPerSec: median(samples.map((s) => s.rps)),
-    p50Ms: median(samples.map((s) => s.p50)),
-    p99Ms: median(samples.map((s) => s.p99)),
-    cpuUs: median(samples.map((s) => s.cpu)),
-    runs: gatewayRuns,
-    note: v.note,
-  } as Partial<Figure> & Omit<Row, "section" | "name">)
 }
 
 /** nginx and caddy in front of the same target (plain, and with the gateway as auth subrequest). */
@@ -574,7 +582,7 @@ if (only("gateway")) {
   )
   const mcp = await startServer("mcp")
   const seconds = smoke ? 1 : 3
-  const gatewayRuns = smoke ? 1 : 3
+  const gatewayRuns = smoke ? 1 : 5
   const policyFile = join(dir, "policy.json")
   writeFileSync(policyFile, policyText())
   const undiciServer = await startServer("undici", mcp.url)
@@ -614,7 +622,7 @@ if (only("gateway")) {
   let proxies: Awaited<ReturnType<typeof reverseProxies>> | undefined
   try {
     proxies = await reverseProxies(mcp, gatewayServer)
-    for (const v of [...variants, ...proxies.variants]) await measureVariant(v, seconds, gatewayRuns)
+    await measureVariants([...variants, ...proxies.variants], seconds, gatewayRuns)
   } finally {
     proxies?.stop()
     for (const [, server] of servers) server?.child.kill()
