@@ -413,6 +413,33 @@ describe("Gateway MCP policy", () => {
     }
   })
 
+  it("fast path - a body between the list filter's bound and the policy's gets the full path's answer on every call", async () => {
+    // OIDC_PROXY_POLICY_MAX_BODY above the list filter's default (1 MiB): the full path read such a
+    // body up to the list filter's bound and refused it, the fast path forwarded it.
+    const large = await setup({ OIDC_PROXY_POLICY_MAX_BODY: String(2 * 1024 * 1024) })
+    const ping = (pad: number) =>
+      JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping", params: { pad: "a".repeat(pad) } })
+    for (let i = 0; i < 3; i++) {
+      const response = await large.post(ping(1536 * 1024))
+      assert.strictEqual(response.status, 200, `call ${i}`)
+      await response.text()
+    }
+    assert.strictEqual(large.target.seen.length, 3)
+    // An embedder's smaller list bound: 413 on every call, none forwarded.
+    const small = await setup({}, policyYaml, { listFilterLimits: { maxRequestBytes: 1024 } })
+    for (let i = 0; i < 3; i++) {
+      const response = await small.post(ping(1500))
+      assert.strictEqual(response.status, 413, `call ${i}`)
+      assert.deepStrictEqual(await response.json(), {
+        jsonrpc: "2.0",
+        id: null,
+        error: { code: -32600, message: "The request body exceeds 1024 bytes" },
+      })
+    }
+    assert.strictEqual(small.target.seen.length, 0)
+    assert.include(small.gateway.metrics.render(), 'oidc_proxy_resource_path_total{path="full"} 3')
+  })
+
   it("traces - the forward span carries the call's subject, client, method, target, decision and rule, never a token", async () => {
     const posts: Array<string> = []
     const collector = await fakeTarget((req, res, body) => {
