@@ -49,6 +49,8 @@ interface Setup {
   readonly policyPath: string
   readonly token: string
   readonly post: (body: string, headers?: Record<string, string>) => Promise<Response>
+  /** A bearer for another subject, not yet remembered: its first call takes the full path. */
+  readonly fresh: () => Promise<string>
 }
 
 const setup = async (
@@ -86,7 +88,13 @@ const setup = async (
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...headers },
       body,
     })
-  return { gateway, target, dir, policyPath, token, post }
+  let subjects = 0
+  const fresh = () =>
+    services.issue({ sub: `user-${++subjects}`, email: "user@example.com", email_verified: true }, [
+      "openid",
+      "mcp:read",
+    ])
+  return { gateway, target, dir, policyPath, token, post, fresh }
 }
 
 const call = (name: string, id: number | string = 1) =>
@@ -410,6 +418,63 @@ describe("Gateway MCP policy", () => {
       const response = await post(list, { "x-kind": kind })
       assert.strictEqual(response.status, 502, kind)
       assert.notInclude(await response.text(), "admin_x")
+    }
+  })
+
+  it("list answers - one still encoded or over-long is the same 502 on both paths; a body fetch decoded is sent plain; a 204 carries no length", async () => {
+    const tools = ["read_a", "admin_x"].map((name) => ({ name, inputSchema: {} }))
+    const answer = (id: unknown) => JSON.stringify({ jsonrpc: "2.0", id, result: { tools } })
+    const target = await fakeTarget((req, res, body) => {
+      const id = (JSON.parse(body) as { id: unknown }).id
+      const kind = String(req.headers["x-kind"])
+      if (kind === "204") {
+        res.writeHead(204, { "content-type": "application/json" })
+        res.end()
+      } else if (kind === "big") {
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end(`${answer(id)}${" ".repeat(4096)}`)
+      } else if (kind === "gzip, gzip") {
+        res.writeHead(200, { "content-type": "application/json", "content-encoding": kind })
+        res.end(gzipSync(gzipSync(answer(id))))
+      } else {
+        // `fetch` decodes none of a list naming a coding it does not know.
+        res.writeHead(200, { "content-type": "application/json", "content-encoding": kind })
+        res.end(kind.includes("gzip") ? gzipSync(answer(id)) : answer(id))
+      }
+    })
+    closers.push(target.close)
+    const { post: postAs, fresh } = await setup({ OIDC_PROXY_TARGET: `${target.url}/mcp` }, policyYaml, {
+      listFilterLimits: { maxResponseBytes: 2048 },
+    })
+    const list = JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/list" })
+    const bearers = new Map<string, string>()
+    // Each kind under its own bearer: its first call takes the full path, the others the fast path.
+    const post = async (body: string, kind: string) => {
+      const token = bearers.get(kind) ?? (await fresh())
+      bearers.set(kind, token)
+      return postAs(body, { authorization: `Bearer ${token}`, "x-kind": kind })
+    }
+    const refusals: Record<string, string> = {
+      "identity, gzip": "The MCP server's list response is encoded (Content-Encoding): it cannot be filtered",
+      "gzip, x-unknown":
+        "The MCP server's list response is encoded (Content-Encoding): it cannot be filtered",
+      "x-unknown": "The MCP server's list response is encoded (Content-Encoding): it cannot be filtered",
+      big: "The MCP server's list response exceeds 2048 bytes",
+    }
+    for (let i = 0; i < 3; i++) {
+      for (const [kind, description] of Object.entries(refusals)) {
+        const response = await post(list, kind)
+        assert.strictEqual(response.status, 502, `${kind} ${i}`)
+        assert.deepStrictEqual(await response.json(), {
+          error: "bad_gateway",
+          error_description: description,
+        })
+      }
+      const ping = await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }), "gzip, gzip")
+      assert.deepInclude(await ping.json(), { id: 1 }, `gzip, gzip ${i}`)
+      const empty = await post(list, "204")
+      assert.strictEqual(empty.status, 204)
+      assert.isNull(empty.headers.get("content-length"), `204 ${i}`)
     }
   })
 
