@@ -129,12 +129,27 @@ const filterResult = (result: unknown, method: ListMethod, allow: Permission): u
   return kept.length === items.length ? result : { ...result, [shape.member]: kept }
 }
 
+/**
+ * The pending list requests an answer's id may be taken for: its own, and the one a client
+ * comparing ids loosely matches — the MCP TypeScript SDK looks an answer up by `Number(id)`, so an
+ * answer to request `9` with id `"9"` (or `"0x9"`) is taken as that request's and must be filtered
+ * as one.
+ */
+const methodsFor = (id: unknown, pending: Pending): ReadonlyArray<ListMethod> => {
+  const keys =
+    typeof id === "string" ? [`s${id}`, `n${Number(id)}`] : typeof id === "number" ? [`n${id}`, `s${id}`] : []
+  const methods: Array<ListMethod> = []
+  for (const key of keys) {
+    const method = pending.get(key)
+    if (method !== undefined && !methods.includes(method)) methods.push(method)
+  }
+  return methods
+}
+
 const filterOne = (element: unknown, pending: Pending, allow: Permission): unknown => {
   if (!isRecord(element) || !Object.hasOwn(element, "result")) return element
-  const key = idKey(element["id"])
-  const method = key === undefined ? undefined : pending.get(key)
-  if (method === undefined) return element
-  const result = filterResult(element["result"], method, allow)
+  let result = element["result"]
+  for (const method of methodsFor(element["id"], pending)) result = filterResult(result, method, allow)
   return result === element["result"] ? element : { ...element, result }
 }
 

@@ -478,6 +478,39 @@ describe("Gateway MCP policy", () => {
     }
   })
 
+  it('list answers - an answer whose id the MCP SDK client takes for the request\'s (9 as "9") is filtered on both paths', async () => {
+    const tools = ["read_a", "admin_x"].map((name) => ({ name, inputSchema: {} }))
+    const target = await fakeTarget((req, res, body) => {
+      // The SDK client looks answers up by `Number(id)`: `"9"` answers request 9 for it.
+      const answer = JSON.stringify({
+        jsonrpc: "2.0",
+        id: String((JSON.parse(body) as { id: number }).id),
+        result: { tools },
+      })
+      if (req.headers["x-kind"] === "sse") {
+        res.writeHead(200, { "content-type": "text/event-stream" })
+        res.end(`event: message\ndata: ${answer}\n\n`)
+      } else {
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end(answer)
+      }
+    })
+    closers.push(target.close)
+    const { post, fresh } = await setup({ OIDC_PROXY_TARGET: `${target.url}/mcp` })
+    const list = JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/list" })
+    for (const kind of ["json", "sse"]) {
+      const token = await fresh()
+      // The first call takes the full path, the others the fast path.
+      for (let i = 0; i < 3; i++) {
+        const response = await post(list, { authorization: `Bearer ${token}`, "x-kind": kind })
+        assert.strictEqual(response.status, 200)
+        const text = await response.text()
+        assert.include(text, "read_a", `${kind} ${i}`)
+        assert.notInclude(text, "admin_x", `${kind} ${i}`)
+      }
+    }
+  })
+
   it("fast path - a body between the list filter's bound and the policy's gets the full path's answer on every call", async () => {
     // OIDC_PROXY_POLICY_MAX_BODY above the list filter's default (1 MiB): the full path read such a
     // body up to the list filter's bound and refused it, the fast path forwarded it.
