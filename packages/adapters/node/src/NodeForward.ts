@@ -224,6 +224,11 @@ class Exchange implements Dispatcher.DispatchHandler, Forwarded {
     if (typeof length === "string" && headers["transfer-encoding"] === undefined)
       out["content-length"] = length
     out["x-request-id"] = this.requestId
+    // One field, joined as the Fetch path's `Headers` joins it: sent as two lines, a client taking
+    // the last (`text/plain` then `application/json`) would read as JSON a list answer that was
+    // not filtered, since its type is not JSON.
+    const type = out["content-type"]
+    if (Array.isArray(type)) out["content-type"] = type.join(", ")
     if (this.lists !== undefined && !this.filtering(_controller, headers, out, statusCode)) return
     if (this.held === undefined) this.head(statusCode, out)
   }

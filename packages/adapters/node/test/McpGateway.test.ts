@@ -15,7 +15,7 @@ import { Result } from "effect"
 import * as fc from "fast-check"
 import * as Gateway from "../src/Gateway.ts"
 import * as GatewayConfig from "../src/GatewayConfig.ts"
-import { env, type FakeTarget, fakeTarget, testServices } from "./fixtures.ts"
+import { env, type FakeTarget, fakeTarget, sendRaw, testServices } from "./fixtures.ts"
 
 const closers: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -509,6 +509,30 @@ describe("Gateway MCP policy", () => {
         assert.notInclude(text, "admin_x", `${kind} ${i}`)
       }
     }
+  })
+
+  it("list answers - a Content-Type sent twice reaches the caller as one field on both paths, never as a JSON type over an unfiltered list", async () => {
+    const tools = ["read_a", "admin_x"].map((name) => ({ name, inputSchema: {} }))
+    const target = await fakeTarget((_req, res, body) => {
+      res.writeHead(200, { "content-type": ["text/plain", "application/json"] })
+      res.end(
+        JSON.stringify({ jsonrpc: "2.0", id: (JSON.parse(body) as { id: number }).id, result: { tools } }),
+      )
+    })
+    closers.push(target.close)
+    const { gateway, token } = await setup({ OIDC_PROXY_TARGET: `${target.url}/mcp` })
+    const list = JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/list" })
+    // The first call takes the full path, the others the fast path.
+    for (let i = 0; i < 3; i++) {
+      const answer = await sendRaw(
+        gateway.url,
+        `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${list.length}\r\nConnection: close\r\n\r\n${list}`,
+      )
+      assert.strictEqual(answer.status, 200)
+      // `sendRaw` keeps the last of repeated fields: a second line would show here.
+      assert.strictEqual(answer.headers["content-type"], "text/plain, application/json", `call ${i}`)
+    }
+    assert.include(gateway.metrics.render(), 'oidc_proxy_resource_path_total{path="fast"} 2')
   })
 
   it("fast path - a body between the list filter's bound and the policy's gets the full path's answer on every call", async () => {
