@@ -187,7 +187,31 @@ export const filterText = (text: string, pending: Pending, allow: Permission): s
     return text
   }
   const filtered = filterMessage(message, pending, allow)
-  return filtered === message ? text : JSON.stringify(filtered)
+  return filtered === message ? text : serialize(filtered, message, pending)
+}
+
+/**
+ * The filtered message as JSON text; when it cannot be written (`JSON.stringify` overflows its
+ * stack on arrays nested some 100,000 deep, which `JSON.parse` reads), a JSON-RPC error for each
+ * list request the message answers instead — never the unfiltered text.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const serialize = (filtered: unknown, message: unknown, pending: Pending): string => {
+  try {
+    return JSON.stringify(filtered)
+  } catch {
+    const ids = answered(message, pending).map((key) =>
+      key.startsWith("s") ? key.slice(1) : Number(key.slice(1)),
+    )
+    const errors = (ids.length === 0 ? [null] : ids).map((id) => ({
+      jsonrpc: "2.0",
+      id,
+      error: { code: -32603, message: "The gateway cannot filter this list answer: it is nested too deep" },
+    }))
+    return JSON.stringify(errors.length === 1 ? errors[0] : errors)
+  }
 }
 
 /**

@@ -535,6 +535,37 @@ describe("Gateway MCP policy", () => {
     assert.include(gateway.metrics.render(), 'oidc_proxy_resource_path_total{path="fast"} 2')
   })
 
+  it("list answers - one nested too deep to write back is a JSON-RPC error on both paths, never a 5xx, a cut stream or the unfiltered list", async () => {
+    // `JSON.parse` reads arrays nested 200,000 deep (400 kB, under the bound); `JSON.stringify`
+    // overflows its stack on them.
+    const deep = `${"[".repeat(200_000)}${"]".repeat(200_000)}`
+    const target = await fakeTarget((req, res, body) => {
+      const id = (JSON.parse(body) as { id: number }).id
+      const answer = `{"jsonrpc":"2.0","id":${id},"result":{"tools":[{"name":"read_a"},{"name":"admin_x"}],"x":${deep}}}`
+      const sse = req.headers["x-kind"] === "sse"
+      res.writeHead(200, { "content-type": sse ? "text/event-stream" : "application/json" })
+      res.end(sse ? `event: message\ndata: ${answer}\n\n` : answer)
+    })
+    closers.push(target.close)
+    const { post, fresh } = await setup({ OIDC_PROXY_TARGET: `${target.url}/mcp` })
+    const list = JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/list" })
+    const error = {
+      jsonrpc: "2.0",
+      id: 9,
+      error: { code: -32603, message: "The gateway cannot filter this list answer: it is nested too deep" },
+    }
+    for (const kind of ["json", "sse"]) {
+      const token = await fresh()
+      // The first call takes the full path, the others the fast path.
+      for (let i = 0; i < 3; i++) {
+        const response = await post(list, { authorization: `Bearer ${token}`, "x-kind": kind })
+        assert.strictEqual(response.status, 200, `${kind} ${i}`)
+        const text = await response.text()
+        assert.deepStrictEqual(JSON.parse(text.replace(/^event: message\ndata: /, "")), error, `${kind} ${i}`)
+      }
+    }
+  })
+
   it("fast path - a body between the list filter's bound and the policy's gets the full path's answer on every call", async () => {
     // OIDC_PROXY_POLICY_MAX_BODY above the list filter's default (1 MiB): the full path read such a
     // body up to the list filter's bound and refused it, the fast path forwarded it.
