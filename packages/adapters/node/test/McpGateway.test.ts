@@ -514,7 +514,8 @@ describe("Gateway MCP policy", () => {
   it("list answers - a Content-Type sent twice reaches the caller as one field on both paths, never as a JSON type over an unfiltered list", async () => {
     const tools = ["read_a", "admin_x"].map((name) => ({ name, inputSchema: {} }))
     const target = await fakeTarget((_req, res, body) => {
-      res.writeHead(200, { "content-type": ["text/plain", "application/json"] })
+      res.setHeader("content-type", ["text/plain", "application/json"])
+      res.writeHead(200)
       res.end(
         JSON.stringify({ jsonrpc: "2.0", id: (JSON.parse(body) as { id: number }).id, result: { tools } }),
       )
