@@ -15,7 +15,7 @@
  * @see [HTML: server-sent events, parsing an event stream](https://html.spec.whatwg.org/multipage/server-sent-events.html#parsing-an-event-stream)
  * @since 0.1.0
  */
-import { answered, type Expected, filterMessage, type Permission } from "./McpListFilter.ts"
+import { answered, type Expected, filterMessage, type Permission, serialize } from "./McpListFilter.ts"
 
 /**
  * @category models
@@ -87,7 +87,7 @@ const filterEvent = (
     if (field(line)?.[0] !== "data") return [line]
     if (written) return []
     written = true
-    return [`data: ${JSON.stringify(filtered)}`]
+    return [`data: ${serialize(filtered, message, pending)}`]
   })
   return encoder.encode(`${kept.join("\n")}\n\n`)
 }

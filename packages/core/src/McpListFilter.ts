@@ -151,16 +151,31 @@ const listMethods = Object.keys(shapes) as ReadonlyArray<ListMethod>
 const filterAnyResult = (result: unknown, allow: Permission): unknown =>
   listMethods.reduce((out, method) => filterResult(out, method, allow), result)
 
+/**
+ * The pending list requests an answer's id may be taken for: its own, and the one a client
+ * comparing ids loosely matches — the MCP TypeScript SDK looks an answer up by `Number(id)`, so an
+ * answer to request `9` with id `"9"` (or `"0x9"`) is taken as that request's and must be filtered
+ * as one.
+ */
+const methodsFor = (id: unknown, pending: Pending): ReadonlyArray<ListMethod> => {
+  const keys =
+    typeof id === "string" ? [`s${id}`, `n${Number(id)}`] : typeof id === "number" ? [`n${id}`, `s${id}`] : []
+  const methods: Array<ListMethod> = []
+  for (const key of keys) {
+    const method = pending.get(key)
+    if (method !== undefined && !methods.includes(method)) methods.push(method)
+  }
+  return methods
+}
+
 const filterOne = (element: unknown, pending: Expected, allow: Permission): unknown => {
   if (!isRecord(element) || !Object.hasOwn(element, "result")) return element
   if (pending === "any") {
     const result = filterAnyResult(element["result"], allow)
     return result === element["result"] ? element : { ...element, result }
   }
-  const key = idKey(element["id"])
-  const method = key === undefined ? undefined : pending.get(key)
-  if (method === undefined) return element
-  const result = filterResult(element["result"], method, allow)
+  let result = element["result"]
+  for (const method of methodsFor(element["id"], pending)) result = filterResult(result, method, allow)
   return result === element["result"] ? element : { ...element, result }
 }
 
@@ -199,7 +214,32 @@ export const filterText = (text: string, pending: Expected, allow: Permission): 
     return text
   }
   const filtered = filterMessage(message, pending, allow)
-  return filtered === message ? text : JSON.stringify(filtered)
+  return filtered === message ? text : serialize(filtered, message, pending)
+}
+
+/**
+ * The filtered message as JSON text; when it cannot be written (`JSON.stringify` overflows its
+ * stack on arrays nested some 100,000 deep, which `JSON.parse` reads), a JSON-RPC error for each
+ * list request the message answers instead — never the unfiltered text.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const serialize = (filtered: unknown, message: unknown, pending: Expected): string => {
+  try {
+    return JSON.stringify(filtered)
+  } catch {
+    // A GET stream's answers name no request the gateway read: one error without an id.
+    const ids = (pending === "any" ? [] : answered(message, pending)).map((key) =>
+      key.startsWith("s") ? key.slice(1) : Number(key.slice(1)),
+    )
+    const errors = (ids.length === 0 ? [null] : ids).map((id) => ({
+      jsonrpc: "2.0",
+      id,
+      error: { code: -32603, message: "The gateway cannot filter this list answer: it is nested too deep" },
+    }))
+    return JSON.stringify(errors.length === 1 ? errors[0] : errors)
+  }
 }
 
 /**

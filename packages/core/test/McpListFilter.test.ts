@@ -112,6 +112,24 @@ describe("McpListFilter", () => {
       message,
     )
   })
+
+  it('filterMessage - an answer whose id a client takes for the request\'s (9 answered as "9", "0x9", 9 as "9") is filtered', () => {
+    const hidden = (out: unknown) => JSON.stringify(out).includes("admin")
+    for (const [requested, answered] of [
+      [9, "9"],
+      [9, "0x9"],
+      [9, " 9 "],
+      ["9", 9],
+      [9, 9],
+    ] as const) {
+      const out = McpListFilter.filterMessage(
+        response(answered, [{ name: "admin" }, { name: "read" }]),
+        pendingOf(requested, "tools/list"),
+        permission(["read"]),
+      )
+      assert.isFalse(hidden(out), `${JSON.stringify(requested)} answered as ${JSON.stringify(answered)}`)
+    }
+  })
 })
 
 const encoder = new TextEncoder()

@@ -334,6 +334,7 @@ const startWith = async (
   const quota = ResourceQuota.make(runtime, settings.quotas, clock)
   const gate = gateOptions(config, mcp, Endpoints.make(settings).protectedResourceMetadata)
   const listFilter = listFilterOf(config, options, mcp)
+  const listFilterLimits = listLimitsOf(config, options, mcp)
   const edge = await runtime.runPromise(
     WebHandler.makeEdge({
       onAuthorized: authorized({
@@ -349,6 +350,7 @@ const startWith = async (
         downstream,
         quota,
         listFilter,
+        listFilterLimits,
       }),
       corsOrigins: config.corsOrigins,
     }),
@@ -372,6 +374,7 @@ const startWith = async (
     gate: classifies(config, mcp) ? gate : undefined,
     audit: mcp.audit,
     listFilter,
+    listFilterLimits,
     quota,
   })
   const main = await NodeServer.listen(
@@ -454,6 +457,18 @@ const listFilterOf = (
             )
       })
 
+/**
+ * The bounds of list filtering: the embedder's; a request bound not given is, under a policy, the
+ * policy's (`OIDC_PROXY_POLICY_MAX_BODY`: the gate already read that much; a smaller list bound
+ * would refuse with 413 what the variable admits).
+ */
+const listLimitsOf = (config: GatewayConfig, options: Options, mcp: McpSetup): ListFiltering.Limits => ({
+  maxRequestBytes:
+    options.listFilterLimits?.maxRequestBytes ??
+    (mcp.policy === undefined ? undefined : config.policyMaxBody),
+  maxResponseBytes: options.listFilterLimits?.maxResponseBytes,
+})
+
 /** The MCP gate's settings: the policy in force (read per request), the body bound. */
 const gateOptions = (config: GatewayConfig, mcp: McpSetup, resourceMetadata: string): McpGate.Options => ({
   policy: () => mcp.policy?.current(),
@@ -490,6 +505,7 @@ const authorized = (input: {
   readonly downstream: DownstreamTokens.Source | undefined
   readonly quota: ResourceQuota.ResourceQuota | undefined
   readonly listFilter: ReverseProxy.Options["listFilter"]
+  readonly listFilterLimits: ListFiltering.Limits
 }): NonNullable<WebHandler.Options["onAuthorized"]> => {
   const { config, runtime, metrics, gate, audit, clock, downstream, quota } = input
   const forward = ReverseProxy.make({
@@ -502,7 +518,7 @@ const authorized = (input: {
     fetch: input.options.fetch,
     onUnreachable: input.onUnreachable,
     listFilter: input.listFilter,
-    listFilterLimits: input.options.listFilterLimits,
+    listFilterLimits: input.listFilterLimits,
   })
   const gated = (request: Request, token: AccessToken.AccessToken, requestId: string | undefined) =>
     gate === undefined
@@ -656,6 +672,7 @@ const fastPath = (input: {
   readonly audit: McpAudit.McpAudit | undefined
   /** What a caller sees of list answers (`listFilterOf`); their filtering is done here too. */
   readonly listFilter: ReverseProxy.Options["listFilter"]
+  readonly listFilterLimits: ListFiltering.Limits
   readonly quota: ResourceQuota.ResourceQuota | undefined
 }) => {
   const { config, metrics, clock, edge, endpointOf, accessLog, gate, audit, listFilter, quota } = input
@@ -673,15 +690,24 @@ const fastPath = (input: {
     },
   })
   const targetPath = RequestTarget.makeTargetPath({ target: config.target, resourcePath: input.resourcePath })
-  const limits = input.options.listFilterLimits
-  // Without a policy the body is still read (list filtering): every message is allowed.
-  const reading: McpGate.Options = gate ?? {
-    policy: () => undefined,
-    maxBody: limits?.maxRequestBytes ?? ListFiltering.defaults.maxRequestBytes,
-    resourceMetadata: "",
-    trustUnverifiedEmail: config.trustUnverifiedEmail,
-  }
-  const maxResponseBytes = limits?.maxResponseBytes ?? ListFiltering.defaults.maxResponseBytes
+  const limits = input.listFilterLimits
+  const maxRequestBytes = limits.maxRequestBytes ?? ListFiltering.defaults.maxRequestBytes
+  // The full path reads a POST up to the gate's bound, then (list filtering on) up to the list
+  // filter's, and answers 413 past either: a body is read here only below both, so one between
+  // them gets that 413 here too instead of being forwarded.
+  const reading: McpGate.Options =
+    gate === undefined
+      ? // Without a policy the body is still read (list filtering): every message is allowed.
+        {
+          policy: () => undefined,
+          maxBody: maxRequestBytes,
+          resourceMetadata: "",
+          trustUnverifiedEmail: config.trustUnverifiedEmail,
+        }
+      : listFilter === undefined
+        ? gate
+        : { ...gate, maxBody: Math.min(gate.maxBody, maxRequestBytes) }
+  const maxResponseBytes = limits.maxResponseBytes ?? ListFiltering.defaults.maxResponseBytes
   const reads = gate !== undefined || listFilter !== undefined
 
   /** Counts the request for its subject (when a quota is on), then forwards it. */

@@ -111,11 +111,37 @@ export const classify = async (request: Request, limits: Limits = {}): Promise<C
 const mediaType = (headers: Headers): string =>
   (headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase()
 
+/**
+ * The body of the 502 answered for a list answer that cannot be filtered (the fast path's too).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const badGatewayBody = (description: string): string =>
+  JSON.stringify({ error: "bad_gateway", error_description: description })
+
+/**
+ * Why a list answer cannot be filtered: it is still encoded, or longer than the bound.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const refusals = {
+  encoded: "The MCP server's list response is encoded (Content-Encoding): it cannot be filtered",
+  tooLong: (max: number) => `The MCP server's list response exceeds ${max} bytes`,
+} as const
+
 const badGateway = (description: string): Response =>
-  new Response(JSON.stringify({ error: "bad_gateway", error_description: description }), {
+  new Response(badGatewayBody(description), {
     status: 502,
     headers: { "content-type": "application/json", "cache-control": "no-store" },
   })
+
+/** A coding other than `identity` still applies to the body (one `fetch` did not decode). */
+const stillEncoded = (headers: Headers): boolean => {
+  const encoding = headers.get("content-encoding")
+  return encoding !== null && encoding.trim().toLowerCase() !== "identity"
+}
 
 /** An event stream through `McpEventStreamFilter`; an over-long event ends it (after its error events). */
 const filterStream = (
@@ -143,7 +169,8 @@ const filterStream = (
  * to a GET (its event stream may replay earlier list answers, whose request ids the gateway never
  * saw: every result is filtered by its shape, `McpListFilter.Expected`). Headers (without
  * `content-length`: the length changes) and status are kept; a body that is neither JSON nor an
- * event stream is passed through. A JSON answer past `maxResponseBytes` is a 502.
+ * event stream is passed through. A JSON answer past `maxResponseBytes`, or one still encoded
+ * (a `Content-Encoding` `fetch` did not decode), is a 502.
  *
  * @category constructors
  * @since 0.1.0
@@ -160,12 +187,18 @@ export const filterResponse = async (
   const init = { status: response.status, statusText: response.statusText, headers }
   if (response.body === null || (pending !== "any" && pending.size === 0))
     return new Response(response.body, init)
+  if ((type === "text/event-stream" || type === "application/json") && stillEncoded(headers)) {
+    // Not decoded by `fetch` (`identity, gzip`, an unknown coding): passed on, it would reach a
+    // caller that decodes it unfiltered.
+    await response.body.cancel().catch(() => undefined)
+    return badGateway(refusals.encoded)
+  }
   headers.delete("content-length")
   if (type === "text/event-stream")
     return new Response(filterStream(response.body, pending, allow, max), init)
   if (type !== "application/json") return new Response(response.body, init)
   const body = await readBounded(response.body, max)
-  if (body === undefined) return badGateway(`The MCP server's list response exceeds ${max} bytes`)
+  if (body === undefined) return badGateway(refusals.tooLong(max))
   const text = new TextDecoder().decode(body)
   const filtered = McpListFilter.filterText(text, pending, allow)
   return new Response(filtered === text ? (body as Uint8Array<ArrayBuffer>) : filtered, init)

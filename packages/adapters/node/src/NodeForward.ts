@@ -18,6 +18,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { type AccessToken, McpEventStreamFilter, McpListFilter } from "@oidc-proxy/core"
 import { type Dispatcher, Pool } from "undici"
+import * as ListFiltering from "./ListFiltering.ts"
 import * as ReverseProxy from "./ReverseProxy.ts"
 
 /**
@@ -172,6 +173,8 @@ class Exchange implements Dispatcher.DispatchHandler, Forwarded {
   events: McpEventStreamFilter.EventStreamFilter | undefined = undefined
   /** The answer was ended here (an over-long event): the target's remaining bytes are not wanted. */
   finished = false
+  /** Why a list answer was refused (aborted): the 502's description, as `ListFiltering`'s. */
+  refusal: string | undefined = undefined
   constructor(
     res: ServerResponse,
     requestId: string,
@@ -221,6 +224,11 @@ class Exchange implements Dispatcher.DispatchHandler, Forwarded {
     if (typeof length === "string" && headers["transfer-encoding"] === undefined)
       out["content-length"] = length
     out["x-request-id"] = this.requestId
+    // One field, joined as the Fetch path's `Headers` joins it: sent as two lines, a client taking
+    // the last (`text/plain` then `application/json`) would read as JSON a list answer that was
+    // not filtered, since its type is not JSON.
+    const type = out["content-type"]
+    if (Array.isArray(type)) out["content-type"] = type.join(", ")
     if (this.lists !== undefined && !this.filtering(_controller, headers, out, statusCode)) return
     if (this.held === undefined) this.head(statusCode, out)
   }
@@ -248,12 +256,17 @@ class Exchange implements Dispatcher.DispatchHandler, Forwarded {
       .split(";")[0]!
       .trim()
       .toLowerCase()
-    if (type !== "text/event-stream" && type !== "application/json") return true
+    // No body to filter: held, it would be sent with a `content-length` such an answer must not carry.
+    if (
+      (type !== "text/event-stream" && type !== "application/json") ||
+      statusCode === 204 ||
+      statusCode === 304
+    )
+      return true
     const encoding = headers["content-encoding"]
     if (encoding !== undefined && String(encoding).trim().toLowerCase() !== "identity") {
-      controller.abort(
-        new Error("the MCP server's list answer is encoded (Content-Encoding): it cannot be filtered"),
-      )
+      this.refusal = ListFiltering.refusals.encoded
+      controller.abort(new Error(this.refusal))
       return false
     }
     delete out["content-length"]
@@ -272,9 +285,9 @@ class Exchange implements Dispatcher.DispatchHandler, Forwarded {
     if (this.held !== undefined) {
       this.held.size += chunk.length
       if (this.held.size > this.lists!.maxResponseBytes) {
-        const max = this.lists!.maxResponseBytes
         this.held = undefined
-        controller.abort(new Error(`The MCP server's list response exceeds ${max} bytes`))
+        this.refusal = ListFiltering.refusals.tooLong(this.lists!.maxResponseBytes)
+        controller.abort(new Error(this.refusal))
         return
       }
       this.held.chunks.push(chunk)
@@ -329,7 +342,9 @@ class Exchange implements Dispatcher.DispatchHandler, Forwarded {
     // A caller gone before its body ended: the target was never asked, no target latency to count.
     if (this.sent !== 0) this.shared.observe?.({ seconds: (performance.now() - this.sent) / 1000, ok: false })
     res.writeHead(502, badGatewayHeaders(this.requestId))
-    res.end(ReverseProxy.badGatewayBody)
+    res.end(
+      this.refusal === undefined ? ReverseProxy.badGatewayBody : ListFiltering.badGatewayBody(this.refusal),
+    )
     // A caller gone receives no answer: not the gateway's 5xx, no error line (the access line stays).
     if (!this.gone)
       this.shared.onUnreachable?.({

@@ -95,6 +95,16 @@ const hopByHop = new Set([
 const decodedByFetch = new Set(["gzip", "x-gzip", "deflate", "br", "zstd"])
 
 /**
+ * Whether `fetch` (undici) decoded a body with this `Content-Encoding`: it decodes a list of
+ * codings only when it knows every one (`gzip, br` both; `identity, gzip` or `gzip, foo` none).
+ */
+const fetchDecodes = (encoding: string): boolean =>
+  encoding
+    .toLowerCase()
+    .split(",")
+    .every((coding) => decodedByFetch.has(coding.trim()))
+
+/**
  * A header set as a plain record: lower-case names, values as `Headers` combines them (`, `), and
  * `set-cookie` (response only) as a list. What both the Fetch path and the Node fast path read.
  *
@@ -262,8 +272,10 @@ export const responseHeaderRecord = (
 ): Record<string, string | ReadonlyArray<string>> => {
   const headers = withoutHopByHopRecord(source)
   if (decoded) {
-    const encoding = single(source["content-encoding"])?.trim().toLowerCase()
-    if (encoding !== undefined && decodedByFetch.has(encoding)) delete headers["content-encoding"]
+    // A list of codings (`gzip, gzip`) was decoded whole too: its field kept, the caller would
+    // decode a plain body again.
+    const encoding = single(source["content-encoding"])
+    if (encoding !== undefined && fetchDecodes(encoding)) delete headers["content-encoding"]
   }
   return headers
 }

@@ -16,7 +16,7 @@ import { Result } from "effect"
 import * as fc from "fast-check"
 import * as Gateway from "../src/Gateway.ts"
 import * as GatewayConfig from "../src/GatewayConfig.ts"
-import { env, type FakeTarget, fakeTarget, testServices } from "./fixtures.ts"
+import { env, type FakeTarget, fakeTarget, sendRaw, testServices } from "./fixtures.ts"
 
 const closers: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -50,6 +50,8 @@ interface Setup {
   readonly policyPath: string
   readonly token: string
   readonly post: (body: string, headers?: Record<string, string>) => Promise<Response>
+  /** A bearer for another subject, not yet remembered: its first call takes the full path. */
+  readonly fresh: () => Promise<string>
 }
 
 const setup = async (
@@ -88,7 +90,13 @@ const setup = async (
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...headers },
       body,
     })
-  return { gateway, target, dir, policyPath, token, post }
+  let subjects = 0
+  const fresh = () =>
+    services.issue({ sub: `user-${++subjects}`, email: "user@example.com", email_verified: true }, [
+      "openid",
+      "mcp:read",
+    ])
+  return { gateway, target, dir, policyPath, token, post, fresh }
 }
 
 const call = (name: string, id: number | string = 1) =>
@@ -497,6 +505,179 @@ describe("Gateway MCP policy", () => {
       assert.strictEqual(response.status, 502, kind)
       assert.notInclude(await response.text(), "admin_x")
     }
+  })
+
+  it("list answers - one still encoded or over-long is the same 502 on both paths; a body fetch decoded is sent plain; a 204 carries no length", async () => {
+    const tools = ["read_a", "admin_x"].map((name) => ({ name, inputSchema: {} }))
+    const answer = (id: unknown) => JSON.stringify({ jsonrpc: "2.0", id, result: { tools } })
+    const target = await fakeTarget((req, res, body) => {
+      const id = (JSON.parse(body) as { id: unknown }).id
+      const kind = String(req.headers["x-kind"])
+      if (kind === "204") {
+        res.writeHead(204, { "content-type": "application/json" })
+        res.end()
+      } else if (kind === "big") {
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end(`${answer(id)}${" ".repeat(4096)}`)
+      } else if (kind === "gzip, gzip") {
+        res.writeHead(200, { "content-type": "application/json", "content-encoding": kind })
+        res.end(gzipSync(gzipSync(answer(id))))
+      } else {
+        // `fetch` decodes none of a list naming a coding it does not know.
+        res.writeHead(200, { "content-type": "application/json", "content-encoding": kind })
+        res.end(kind.includes("gzip") ? gzipSync(answer(id)) : answer(id))
+      }
+    })
+    closers.push(target.close)
+    const { post: postAs, fresh } = await setup({ OIDC_PROXY_TARGET: `${target.url}/mcp` }, policyYaml, {
+      listFilterLimits: { maxResponseBytes: 2048 },
+    })
+    const list = JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/list" })
+    const bearers = new Map<string, string>()
+    // Each kind under its own bearer: its first call takes the full path, the others the fast path.
+    const post = async (body: string, kind: string) => {
+      const token = bearers.get(kind) ?? (await fresh())
+      bearers.set(kind, token)
+      return postAs(body, { authorization: `Bearer ${token}`, "x-kind": kind })
+    }
+    const refusals: Record<string, string> = {
+      "identity, gzip": "The MCP server's list response is encoded (Content-Encoding): it cannot be filtered",
+      "gzip, x-unknown":
+        "The MCP server's list response is encoded (Content-Encoding): it cannot be filtered",
+      "x-unknown": "The MCP server's list response is encoded (Content-Encoding): it cannot be filtered",
+      big: "The MCP server's list response exceeds 2048 bytes",
+    }
+    for (let i = 0; i < 3; i++) {
+      for (const [kind, description] of Object.entries(refusals)) {
+        const response = await post(list, kind)
+        assert.strictEqual(response.status, 502, `${kind} ${i}`)
+        assert.deepStrictEqual(await response.json(), {
+          error: "bad_gateway",
+          error_description: description,
+        })
+      }
+      const ping = await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }), "gzip, gzip")
+      assert.deepInclude(await ping.json(), { id: 1 }, `gzip, gzip ${i}`)
+      const empty = await post(list, "204")
+      assert.strictEqual(empty.status, 204)
+      assert.isNull(empty.headers.get("content-length"), `204 ${i}`)
+    }
+  })
+
+  it('list answers - an answer whose id the MCP SDK client takes for the request\'s (9 as "9") is filtered on both paths', async () => {
+    const tools = ["read_a", "admin_x"].map((name) => ({ name, inputSchema: {} }))
+    const target = await fakeTarget((req, res, body) => {
+      // The SDK client looks answers up by `Number(id)`: `"9"` answers request 9 for it.
+      const answer = JSON.stringify({
+        jsonrpc: "2.0",
+        id: String((JSON.parse(body) as { id: number }).id),
+        result: { tools },
+      })
+      if (req.headers["x-kind"] === "sse") {
+        res.writeHead(200, { "content-type": "text/event-stream" })
+        res.end(`event: message\ndata: ${answer}\n\n`)
+      } else {
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end(answer)
+      }
+    })
+    closers.push(target.close)
+    const { post, fresh } = await setup({ OIDC_PROXY_TARGET: `${target.url}/mcp` })
+    const list = JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/list" })
+    for (const kind of ["json", "sse"]) {
+      const token = await fresh()
+      // The first call takes the full path, the others the fast path.
+      for (let i = 0; i < 3; i++) {
+        const response = await post(list, { authorization: `Bearer ${token}`, "x-kind": kind })
+        assert.strictEqual(response.status, 200)
+        const text = await response.text()
+        assert.include(text, "read_a", `${kind} ${i}`)
+        assert.notInclude(text, "admin_x", `${kind} ${i}`)
+      }
+    }
+  })
+
+  it("list answers - a Content-Type sent twice reaches the caller as one field on both paths, never as a JSON type over an unfiltered list", async () => {
+    const tools = ["read_a", "admin_x"].map((name) => ({ name, inputSchema: {} }))
+    const target = await fakeTarget((_req, res, body) => {
+      res.setHeader("content-type", ["text/plain", "application/json"])
+      res.writeHead(200)
+      res.end(
+        JSON.stringify({ jsonrpc: "2.0", id: (JSON.parse(body) as { id: number }).id, result: { tools } }),
+      )
+    })
+    closers.push(target.close)
+    const { gateway, token } = await setup({ OIDC_PROXY_TARGET: `${target.url}/mcp` })
+    const list = JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/list" })
+    // The first call takes the full path, the others the fast path.
+    for (let i = 0; i < 3; i++) {
+      const answer = await sendRaw(
+        gateway.url,
+        `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${list.length}\r\nConnection: close\r\n\r\n${list}`,
+      )
+      assert.strictEqual(answer.status, 200)
+      // `sendRaw` keeps the last of repeated fields: a second line would show here.
+      assert.strictEqual(answer.headers["content-type"], "text/plain, application/json", `call ${i}`)
+    }
+    assert.include(gateway.metrics.render(), 'oidc_proxy_resource_path_total{path="fast"} 2')
+  })
+
+  it("list answers - one nested too deep to write back is a JSON-RPC error on both paths, never a 5xx, a cut stream or the unfiltered list", async () => {
+    // `JSON.parse` reads arrays nested 200,000 deep (400 kB, under the bound); `JSON.stringify`
+    // overflows its stack on them.
+    const deep = `${"[".repeat(200_000)}${"]".repeat(200_000)}`
+    const target = await fakeTarget((req, res, body) => {
+      const id = (JSON.parse(body) as { id: number }).id
+      const answer = `{"jsonrpc":"2.0","id":${id},"result":{"tools":[{"name":"read_a"},{"name":"admin_x"}],"x":${deep}}}`
+      const sse = req.headers["x-kind"] === "sse"
+      res.writeHead(200, { "content-type": sse ? "text/event-stream" : "application/json" })
+      res.end(sse ? `event: message\ndata: ${answer}\n\n` : answer)
+    })
+    closers.push(target.close)
+    const { post, fresh } = await setup({ OIDC_PROXY_TARGET: `${target.url}/mcp` })
+    const list = JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/list" })
+    const error = {
+      jsonrpc: "2.0",
+      id: 9,
+      error: { code: -32603, message: "The gateway cannot filter this list answer: it is nested too deep" },
+    }
+    for (const kind of ["json", "sse"]) {
+      const token = await fresh()
+      // The first call takes the full path, the others the fast path.
+      for (let i = 0; i < 3; i++) {
+        const response = await post(list, { authorization: `Bearer ${token}`, "x-kind": kind })
+        assert.strictEqual(response.status, 200, `${kind} ${i}`)
+        const text = await response.text()
+        assert.deepStrictEqual(JSON.parse(text.replace(/^event: message\ndata: /, "")), error, `${kind} ${i}`)
+      }
+    }
+  })
+
+  it("fast path - a body between the list filter's bound and the policy's gets the full path's answer on every call", async () => {
+    // OIDC_PROXY_POLICY_MAX_BODY above the list filter's default (1 MiB): the full path read such a
+    // body up to the list filter's bound and refused it, the fast path forwarded it.
+    const large = await setup({ OIDC_PROXY_POLICY_MAX_BODY: String(2 * 1024 * 1024) })
+    const ping = (pad: number) =>
+      JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping", params: { pad: "a".repeat(pad) } })
+    for (let i = 0; i < 3; i++) {
+      const response = await large.post(ping(1536 * 1024))
+      assert.strictEqual(response.status, 200, `call ${i}`)
+      await response.text()
+    }
+    assert.strictEqual(large.target.seen.length, 3)
+    // An embedder's smaller list bound: 413 on every call, none forwarded.
+    const small = await setup({}, policyYaml, { listFilterLimits: { maxRequestBytes: 1024 } })
+    for (let i = 0; i < 3; i++) {
+      const response = await small.post(ping(1500))
+      assert.strictEqual(response.status, 413, `call ${i}`)
+      assert.deepStrictEqual(await response.json(), {
+        jsonrpc: "2.0",
+        id: null,
+        error: { code: -32600, message: "The request body exceeds 1024 bytes" },
+      })
+    }
+    assert.strictEqual(small.target.seen.length, 0)
+    assert.include(small.gateway.metrics.render(), 'oidc_proxy_resource_path_total{path="full"} 3')
   })
 
   it("traces - the forward span carries the call's subject, client, method, target, decision and rule, never a token", async () => {
