@@ -120,6 +120,32 @@ export const parseAddress = (text: string): Address | undefined => {
   return value >> 32n === 0xffffn ? { family: 4, value: value & 0xffffffffn } : { family: 6, value }
 }
 
+/**
+ * An address's one canonical text: dotted decimal for IPv4 (IPv4-mapped included), RFC 5952 for
+ * IPv6 (lower-case hex, no leading zeros, the longest run of two or more zero groups — the first of
+ * equals — as `::`). Quotas key on text, so each address must have one.
+ *
+ * @see [RFC 5952 §4](https://www.rfc-editor.org/rfc/rfc5952#section-4)
+ * @category utils
+ * @since 0.1.0
+ */
+export const format = (address: Address): string => {
+  if (address.family === 4) return [24n, 16n, 8n, 0n].map((s) => (address.value >> s) & 255n).join(".")
+  const groups = [112n, 96n, 80n, 64n, 48n, 32n, 16n, 0n].map((s) =>
+    ((address.value >> s) & 0xffffn).toString(16),
+  )
+  let start = -1
+  let length = 1
+  for (let i = 0; i < 8; i++) {
+    let j = i
+    while (j < 8 && groups[j] === "0") j++
+    if (j - i > length) [start, length] = [i, j - i]
+    i = j
+  }
+  if (start < 0) return groups.join(":")
+  return `${groups.slice(0, start).join(":")}::${groups.slice(start + length).join(":")}`
+}
+
 const parseCidr = (entry: string): Cidr | string => {
   const [text = "", length, ...rest] = entry.split("/")
   const address = parseAddress(text)
@@ -177,20 +203,17 @@ export const contains = (trusted: TrustedProxies, address: Address): boolean =>
  * One `X-Forwarded-For` element's address: bare, or with a port (`192.0.2.1:4711`,
  * `[2001:db8::1]:4711`, as some proxies write it). `undefined` when malformed.
  */
-const elementAddress = (
-  element: string,
-): { readonly text: string; readonly address: Address } | undefined => {
+const elementAddress = (element: string): Address | undefined => {
   const bracketed = /^\[([^\]]*)\](?::\d{1,5})?$/.exec(element)
   const withPort = /^([\d.]+):\d{1,5}$/.exec(element)
-  const text = bracketed?.[1] ?? withPort?.[1] ?? element
-  const address = parseAddress(text)
-  return address === undefined ? undefined : { text, address }
+  return parseAddress(bracketed?.[1] ?? withPort?.[1] ?? element)
 }
 
 /**
  * The source per-source quotas count: the socket `peer`, unless it is a trusted proxy; then the
  * right-most address of `forwardedFor` (`X-Forwarded-For`, repeated fields joined with commas)
- * that is not itself a trusted proxy. The walk stops there: what lies left of it came from the
+ * that is not itself a trusted proxy, in its canonical text (`format`: however the proxy spelled
+ * it, one address is one quota key). The walk stops there: what lies left of it came from the
  * caller. A malformed element met on the way, or no untrusted address at all, gives the peer.
  *
  * @category utils
@@ -209,7 +232,7 @@ export const clientAddress = (
   for (let i = elements.length - 1; i >= Math.max(0, elements.length - 64); i--) {
     const element = elementAddress(elements[i]!.trim())
     if (element === undefined) return peer
-    if (!contains(trusted, element.address)) return element.text
+    if (!contains(trusted, element)) return format(element)
   }
   return peer
 }

@@ -104,7 +104,10 @@ describe("TrustedProxies", () => {
         fc.array(trustedHop, { maxLength: 4 }),
         (peer, forged, client, hops) => {
           const header = [...forged, client, ...hops].join(", ")
-          assert.strictEqual(TrustedProxies.clientAddress(proxies, peer, header), client)
+          assert.strictEqual(
+            TrustedProxies.clientAddress(proxies, peer, header),
+            TrustedProxies.format(TrustedProxies.parseAddress(client)!),
+          )
         },
       ),
     )
@@ -115,6 +118,37 @@ describe("TrustedProxies", () => {
     assert.strictEqual(
       TrustedProxies.clientAddress(proxies, "::ffff:10.1.1.1", "[2001:db9::5]:443, 10.2.2.2"),
       "2001:db9::5",
+    )
+  })
+
+  it("clientAddress - the address in one canonical text, however the proxy wrote it", () => {
+    // Quotas key on this text: every spelling of one address must give one key, and distinct
+    // addresses distinct keys (IPv4-mapped in hex once put every IPv4 client in one IPv6 /64).
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ["::ffff:c633:6401", "198.51.100.1"],
+      ["0:0:0:0:0:FFFF:198.51.100.1", "198.51.100.1"],
+      ["[::ffff:198.51.100.1]:443", "198.51.100.1"],
+      ["2001:DB9:0:0:0:0:0:1", "2001:db9::1"],
+      ["2001:db9:0000::0:1", "2001:db9::1"],
+      ["2001::2:3:4:5:1.2.3.4", "2001:0:2:3:4:5:102:304"],
+      ["2001:db9:0:0:1:0:0:1", "2001:db9::1:0:0:1"],
+      ["2001:0:0:1:0:0:0:1", "2001:0:0:1::1"],
+      ["2001:db9:1:0:1:1:1:1", "2001:db9:1:0:1:1:1:1"],
+      ["::", "::"],
+      ["::1.2.3.4", "::102:304"],
+    ]
+    for (const [written, canonical] of cases)
+      assert.strictEqual(TrustedProxies.clientAddress(proxies, "10.0.0.1", written), canonical, written)
+    fc.assert(
+      fc.property(fc.oneof(fc.ipV4(), fc.ipV6()), (text) => {
+        const address = TrustedProxies.parseAddress(text)
+        fc.pre(address !== undefined && !TrustedProxies.contains(proxies, address))
+        const out = TrustedProxies.clientAddress(proxies, "10.0.0.1", text)!
+        assert.deepStrictEqual(TrustedProxies.parseAddress(out), address, text)
+        // Idempotent: the canonical text is its own canonical text.
+        assert.strictEqual(TrustedProxies.clientAddress(proxies, "10.0.0.1", out), out, text)
+      }),
+      { numRuns: 2000 },
     )
   })
 

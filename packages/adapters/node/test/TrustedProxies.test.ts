@@ -90,6 +90,21 @@ describe("TrustedProxies (gateway)", () => {
     assert.strictEqual(await register(url, proxy, "198.51.100.2, 10.1.2.3"), 201)
   })
 
+  it("register - two clients the proxy writes as IPv4-mapped IPv6 in hex have two budgets", async () => {
+    // `::ffff:c633:6401` is 198.51.100.1 (Python's `ipaddress` writes mapped addresses so): each
+    // spelling counts as the IPv4 address, never as one IPv6 /64 shared by every IPv4 client.
+    const url = await start(proxy)
+    assert.deepStrictEqual(
+      [
+        await register(url, proxy, "::ffff:c633:6401"),
+        await register(url, proxy, "::ffff:c633:6401"),
+        await register(url, proxy, "::ffff:c633:6402"),
+        await register(url, proxy, "198.51.100.1"),
+      ],
+      [201, 201, 201, 429],
+    )
+  })
+
   it("register - a direct caller's X-Forwarded-For is ignored: it is counted by its socket address", async () => {
     const url = await start(proxy)
     assert.deepStrictEqual(
