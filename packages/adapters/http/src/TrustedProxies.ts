@@ -227,12 +227,20 @@ export const clientAddress = (
   if (trusted.cidrs.length === 0 || peer === undefined || forwardedFor === undefined) return peer
   const peerAddress = parseAddress(peer.split("%")[0]!)
   if (peerAddress === undefined || !contains(trusted, peerAddress)) return peer
-  const elements = forwardedFor.split(",")
-  // Bounded: a header can hold thousands of elements; past 64 hops nothing is trusted anyway.
-  for (let i = elements.length - 1; i >= Math.max(0, elements.length - 64); i--) {
-    const element = elementAddress(elements[i]!.trim())
+  // Read from the right end without splitting the whole header (thousands of elements, most of
+  // them the caller's): at most 64 elements, none longer than an address with a port is read.
+  let end = forwardedFor.length
+  for (let hop = 0; hop < 64 && end >= 0; hop++) {
+    const start = forwardedFor.lastIndexOf(",", end - 1) + 1
+    const raw = start <= end ? forwardedFor.slice(start, end) : ""
+    if (raw.length > maxElement) return peer
+    const element = elementAddress(raw.trim())
     if (element === undefined) return peer
     if (!contains(trusted, element)) return format(element)
+    end = start - 1
   }
   return peer
 }
+
+/** The longest element read: a bracketed IPv6 address with a port, and some spaces around it. */
+const maxElement = 80

@@ -152,6 +152,54 @@ describe("TrustedProxies", () => {
     )
   })
 
+  it("clientAddress - reads only the header's right end, as splitting the whole header would", () => {
+    // The walk as first written: split every element, then read the last 64.
+    const reference = (peer: string, header: string) => {
+      const elements = header.split(",")
+      for (let i = elements.length - 1; i >= Math.max(0, elements.length - 64); i--) {
+        const text = elements[i]!.trim().replace(/^\[([^\]]*)\](?::\d{1,5})?$|^([\d.]+):\d{1,5}$/, "$1$2")
+        const address = TrustedProxies.parseAddress(text)
+        if (address === undefined) return peer
+        if (!TrustedProxies.contains(proxies, address)) return TrustedProxies.format(address)
+      }
+      return peer
+    }
+    const element = fc.oneof(
+      untrusted,
+      trustedHop,
+      fc.string({ maxLength: 12 }),
+      fc.constantFrom("", " ", "[::1]:80"),
+    )
+    fc.assert(
+      fc.property(
+        trustedHop,
+        fc.array(element, { maxLength: 70 }),
+        fc.constantFrom(",", ", ", " ,"),
+        (peer, list, sep) => {
+          const header = list.join(sep)
+          assert.strictEqual(
+            TrustedProxies.clientAddress(proxies, peer, header),
+            reference(peer, header),
+            header,
+          )
+        },
+      ),
+      { numRuns: 2000 },
+    )
+    // 65 trusted hops: the 65th element from the right is never read.
+    const hops = Array<string>(64).fill("10.0.0.1").join(",")
+    assert.strictEqual(TrustedProxies.clientAddress(proxies, "10.0.0.1", `198.51.100.1,${hops}`), "10.0.0.1")
+    assert.strictEqual(
+      TrustedProxies.clientAddress(proxies, "10.0.0.1", `198.51.100.1,${hops.slice(9)}`),
+      "198.51.100.1",
+    )
+    // An element longer than any address with a port is malformed, however it ends.
+    assert.strictEqual(
+      TrustedProxies.clientAddress(proxies, "10.0.0.1", `1.2.3.4,${" ".repeat(100)}198.51.100.1`),
+      "10.0.0.1",
+    )
+  })
+
   it("clientAddress - a malformed element on the walk, or only trusted hops, gives the peer", () => {
     fc.assert(
       fc.property(
