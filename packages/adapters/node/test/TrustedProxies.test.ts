@@ -6,6 +6,7 @@
  * `X-Forwarded-For` is ignored; without it, everyone behind the proxy shares the proxy's budget.
  */
 import { request } from "node:http"
+import { connect } from "node:net"
 import { Result } from "effect"
 import { afterEach, assert, describe, it } from "vitest"
 import * as Gateway from "../src/Gateway.ts"
@@ -130,6 +131,53 @@ describe("TrustedProxies (gateway)", () => {
       ],
       [201, 201, 429],
     )
+  })
+
+  it("forward - the caller's X-Forwarded-For reaches the target as sent: nothing appended", async () => {
+    const target = await fakeTarget()
+    closers.push(target.close)
+    const decoded = GatewayConfig.decode(
+      env({
+        OIDC_PROXY_BASE_URL: baseUrl,
+        OIDC_PROXY_LISTEN: "127.0.0.1:0",
+        OIDC_PROXY_TARGET: `${target.url}/mcp`,
+        OIDC_PROXY_LOG_LEVEL: "none",
+        OIDC_PROXY_TRUSTED_PROXIES: proxy,
+      }),
+    )
+    if (Result.isFailure(decoded)) throw decoded.failure
+    const services = await testServices(baseUrl)
+    const gateway = await Gateway.start(decoded.success, { services: services.layer })
+    closers.unshift(gateway.shutdown)
+    const token = await services.issue({ sub: "user-1" })
+    const { port } = new URL(gateway.url)
+    // Two header lines and an underscore spelling, from a direct caller and from the proxy; the
+    // first request takes the Fetch path, the later ones the fast path (a remembered bearer).
+    const head = [
+      "GET /mcp HTTP/1.1",
+      "Host: 127.0.0.1:8080",
+      `Authorization: Bearer ${token}`,
+      "X-Forwarded-For: 203.0.113.6",
+      "X-Forwarded-For: 198.51.100.1",
+      "x_forwarded_for: 203.0.113.7",
+      "Connection: close",
+    ].join("\r\n")
+    for (const from of [direct, proxy, proxy]) {
+      const status = await new Promise<string>((resolve, reject) => {
+        const socket = connect({ host: "127.0.0.1", port: Number(port), localAddress: from })
+        let answer = ""
+        socket.setTimeout(5000, () => socket.destroy(new Error("no answer within 5 s")))
+        socket.on("data", (chunk: Buffer) => (answer += chunk.toString("latin1")))
+        socket.on("end", () => resolve(answer.split("\r\n")[0]!))
+        socket.on("error", reject)
+        socket.write(`${head}\r\n\r\n`)
+      })
+      assert.strictEqual(status, "HTTP/1.1 200 OK")
+      const seen = target.seen.at(-1)!.headers
+      assert.strictEqual(seen["x-forwarded-for"], "203.0.113.6, 198.51.100.1", from)
+      assert.strictEqual(seen["x_forwarded_for"], "203.0.113.7", from)
+    }
+    assert.strictEqual(target.seen.length, 3)
   })
 
   it("config - a bad entry is a config error naming the variable and the entry", () => {
