@@ -66,9 +66,16 @@ export const toRequest = (
   )
 }
 
+/**
+ * Each accepted connection's peer address, read when `listen` accepted it. Read later, from the
+ * request, it is gone once the caller has reset the connection (the kernel no longer names the
+ * peer), and a request with no source skipped every per-source quota: send, reset, repeat.
+ */
+const connectionPeers = new WeakMap<Socket, string>()
+
 /** The socket peer, or the client a trusted peer forwards for (`TrustedProxies.clientAddress`). */
 const sourceOf = (req: IncomingMessage, trusted: TrustedProxies.TrustedProxies | undefined) => {
-  const peer = req.socket.remoteAddress
+  const peer = connectionPeers.get(req.socket) ?? req.socket.remoteAddress
   if (trusted === undefined || trusted.cidrs.length === 0) return peer
   const forwarded = req.headers["x-forwarded-for"]
   return TrustedProxies.clientAddress(
@@ -347,6 +354,12 @@ export const listen = (
         toNodeListener(handler, origin, options.onDefect, options.trustedProxies)(req, res)
       },
     )
+    server.on("connection", (socket: Socket) => {
+      const peer = socket.remoteAddress
+      // Reset before it was accepted: nothing could be answered, and nothing may go uncounted.
+      if (peer === undefined) socket.destroy()
+      else connectionPeers.set(socket, peer)
+    })
     server.on("connect", refuseConnect)
     server.on("clientError", onClientError)
     server.once("error", reject)

@@ -7,7 +7,8 @@
  */
 import { request } from "node:http"
 import { connect } from "node:net"
-import { Result } from "effect"
+import { Store } from "@oidc-proxy/core"
+import { Effect, Layer, Result } from "effect"
 import { afterEach, assert, describe, it } from "vitest"
 import * as Gateway from "../src/Gateway.ts"
 import * as GatewayConfig from "../src/GatewayConfig.ts"
@@ -20,8 +21,11 @@ afterEach(async () => {
 
 const baseUrl = "http://127.0.0.1:8080"
 
-/** A gateway allowing 2 registrations per source, trusting `trusted` (unset: the default). */
-const start = async (trusted?: string) => {
+/**
+ * A gateway allowing 2 registrations per source, trusting `trusted` (unset: the default);
+ * `written` collects the store keys it writes.
+ */
+const start = async (trusted?: string, written: Array<string> = []) => {
   const target = await fakeTarget()
   closers.push(target.close)
   const decoded = GatewayConfig.decode(
@@ -34,7 +38,16 @@ const start = async (trusted?: string) => {
     }),
   )
   if (Result.isFailure(decoded)) throw decoded.failure
-  const services = await testServices(baseUrl, undefined, { quotas: { registrations_per_source: 2 } })
+  const memory = Effect.runSync(Store.makeMemory)
+  const store = Layer.succeed(Store.Store, {
+    ...memory,
+    set: (key, value, ttl) =>
+      Effect.suspend(() => {
+        written.push(key)
+        return memory.set(key, value, ttl)
+      }),
+  })
+  const services = await testServices(baseUrl, store, { quotas: { registrations_per_source: 2 } })
   const gateway = await Gateway.start(decoded.success, { services: services.layer })
   closers.unshift(gateway.shutdown)
   return gateway.url
@@ -119,6 +132,34 @@ describe("TrustedProxies (gateway)", () => {
     )
     // The proxy's own budget is another one (its clients are counted apart from the direct caller).
     assert.strictEqual(await register(url, proxy, "198.51.100.1"), 201)
+  })
+
+  it("register - a caller that resets the connection right after its request is still counted", async () => {
+    // Its address was read from the socket when the request was handled; once the peer has reset
+    // the connection the kernel no longer names it, and an uncounted request skipped the quota.
+    for (const trusted of [undefined, proxy]) {
+      const written: Array<string> = []
+      const url = await start(trusted, written)
+      const { port } = new URL(url)
+      for (let i = 0; i < 5; i++)
+        await new Promise<void>((resolve, reject) => {
+          const socket = connect({ host: "127.0.0.1", port: Number(port), localAddress: direct }, () =>
+            socket.write(
+              `POST /register HTTP/1.1\r\nHost: 127.0.0.1:8080\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+              () => socket.resetAndDestroy(),
+            ),
+          )
+          socket.on("close", () => resolve())
+          socket.on("error", (error) =>
+            (error as NodeJS.ErrnoException).code === "ECONNRESET" ? undefined : reject(error),
+          )
+        })
+      // Every registration the gateway handled, reset or not, counts: of these eight, two are stored.
+      const answers = [await register(url, direct), await register(url, direct), await register(url, direct)]
+      assert.strictEqual(answers.at(-1), 429)
+      const stored = written.filter((key) => key.startsWith("client:"))
+      assert.isAtMost(stored.length, 2, `${trusted ?? "no trusted proxies"}: ${stored.length} clients stored`)
+    }
   })
 
   it("register - without the setting, every client behind the proxy shares its budget", async () => {
