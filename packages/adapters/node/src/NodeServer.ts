@@ -73,9 +73,20 @@ export const toRequest = (
  */
 const connectionPeers = new WeakMap<Socket, string>()
 
+/**
+ * The source of a request on a TCP connection whose peer the kernel no longer names (a server not
+ * started by `listen`): no address is spelled so, and all such requests share its one budget.
+ */
+const resetPeer = "reset-connection"
+
 /** The socket peer, or the client a trusted peer forwards for (`TrustedProxies.clientAddress`). */
 const sourceOf = (req: IncomingMessage, trusted: TrustedProxies.TrustedProxies | undefined) => {
-  const peer = connectionPeers.get(req.socket) ?? req.socket.remoteAddress
+  const socket = req.socket
+  // A socket with a local address but no peer is TCP, reset; a Unix socket has neither.
+  const peer =
+    connectionPeers.get(socket) ??
+    socket.remoteAddress ??
+    (socket.localAddress === undefined ? undefined : resetPeer)
   if (trusted === undefined || trusted.cidrs.length === 0) return peer
   const forwarded = req.headers["x-forwarded-for"]
   return TrustedProxies.clientAddress(
