@@ -159,6 +159,10 @@ const parseCidr = (entry: string): Cidr | string => {
   if (bits < written && length !== undefined && Number(length) < 96)
     return `${JSON.stringify(entry.slice(0, 60))} names IPv4-mapped addresses with a prefix shorter than 96`
   const prefix = length === undefined ? bits : Number(length) - (written - bits)
+  // The address a proxy appends for its client would be "trusted" too: the walk would always go
+  // on into what the caller wrote, so no deployment means this.
+  if (prefix === 0)
+    return `${JSON.stringify(entry.slice(0, 60))} trusts every IPv${address.family} address, each client's own included (the caller would choose its source)`
   const host = (1n << BigInt(bits - prefix)) - 1n
   if ((address.value & host) !== 0n)
     return `${JSON.stringify(entry.slice(0, 60))} has address bits set past its prefix length`
@@ -168,8 +172,8 @@ const parseCidr = (entry: string): Cidr | string => {
 /**
  * Parses a comma-separated list of IP addresses and CIDR blocks (spaces around entries and empty
  * entries ignored). Fails with a reason naming the first bad entry: not an address, a prefix
- * length out of range, or bits set past the prefix (`10.0.0.1/8` — likely a typo that would
- * trust far more than meant).
+ * length out of range, bits set past the prefix (`10.0.0.1/8` — likely a typo that would
+ * trust far more than meant), or a block of every address (`0.0.0.0/0`, `::/0`).
  *
  * @category constructors
  * @since 0.1.0

@@ -72,9 +72,17 @@ describe("TrustedProxies", () => {
     assert.strictEqual(parse("::ffff:10.0.0.0/104, 127.0.0.1").cidrs.length, 2)
   })
 
+  it("parse - a block of every address is refused: each client's own address would be skipped", () => {
+    // With 0.0.0.0/0 the address the proxy appends is "trusted" too, so the walk goes on into
+    // what the caller wrote: every IPv4 caller chooses its source (e.g. a fresh IPv6 per request).
+    for (const all of ["0.0.0.0/0", "::/0", "::ffff:0.0.0.0/96", "10.0.0.0/8, 0.0.0.0/0"])
+      assert.match(reason(all) ?? "", /trusts every (IPv4|IPv6) address/, all)
+    assert.strictEqual(parse("0.0.0.0/1, 128.0.0.0/1").cidrs.length, 2)
+  })
+
   it("parse - a block contains exactly the addresses sharing its prefix", () => {
     fc.assert(
-      fc.property(fc.ipV4(), fc.ipV4(), fc.integer({ min: 0, max: 32 }), (base, probe, prefix) => {
+      fc.property(fc.ipV4(), fc.ipV4(), fc.integer({ min: 1, max: 32 }), (base, probe, prefix) => {
         const b = TrustedProxies.parseAddress(base)!.value
         const p = TrustedProxies.parseAddress(probe)!
         const shift = BigInt(32 - prefix)
