@@ -102,8 +102,9 @@ describe("bench", () => {
           )
         }
         // Twelve targets and information ratios, plus the bare Map.get's 1k→1M ratio and the warm
-        // check's cost over it at 1M (information), plus three per reverse proxy measured.
-        assert.strictEqual(results.targets.length, 20 + 3 * proxies.length)
+        // check's cost over it at 1M (information), the typed-array table's two ratios, the fast
+        // path's gate in process, plus three per reverse proxy measured.
+        assert.strictEqual(results.targets.length, 23 + 3 * proxies.length)
         for (const t of results.targets) assert.isTrue(typeof t.value === "number", t.target)
       } finally {
         rmSync(dir, { recursive: true, force: true })

@@ -120,6 +120,32 @@ export const parseAddress = (text: string): Address | undefined => {
   return value >> 32n === 0xffffn ? { family: 4, value: value & 0xffffffffn } : { family: 6, value }
 }
 
+/**
+ * An address's one canonical text: dotted decimal for IPv4 (IPv4-mapped included), RFC 5952 for
+ * IPv6 (lower-case hex, no leading zeros, the longest run of two or more zero groups — the first of
+ * equals — as `::`). Quotas key on text, so each address must have one.
+ *
+ * @see [RFC 5952 §4](https://www.rfc-editor.org/rfc/rfc5952#section-4)
+ * @category utils
+ * @since 0.1.0
+ */
+export const format = (address: Address): string => {
+  if (address.family === 4) return [24n, 16n, 8n, 0n].map((s) => (address.value >> s) & 255n).join(".")
+  const groups = [112n, 96n, 80n, 64n, 48n, 32n, 16n, 0n].map((s) =>
+    ((address.value >> s) & 0xffffn).toString(16),
+  )
+  let start = -1
+  let length = 1
+  for (let i = 0; i < 8; i++) {
+    let j = i
+    while (j < 8 && groups[j] === "0") j++
+    if (j - i > length) [start, length] = [i, j - i]
+    i = j
+  }
+  if (start < 0) return groups.join(":")
+  return `${groups.slice(0, start).join(":")}::${groups.slice(start + length).join(":")}`
+}
+
 const parseCidr = (entry: string): Cidr | string => {
   const [text = "", length, ...rest] = entry.split("/")
   const address = parseAddress(text)
@@ -133,6 +159,10 @@ const parseCidr = (entry: string): Cidr | string => {
   if (bits < written && length !== undefined && Number(length) < 96)
     return `${JSON.stringify(entry.slice(0, 60))} names IPv4-mapped addresses with a prefix shorter than 96`
   const prefix = length === undefined ? bits : Number(length) - (written - bits)
+  // The address a proxy appends for its client would be "trusted" too: the walk would always go
+  // on into what the caller wrote, so no deployment means this.
+  if (prefix === 0)
+    return `${JSON.stringify(entry.slice(0, 60))} trusts every IPv${address.family} address, each client's own included (the caller would choose its source)`
   const host = (1n << BigInt(bits - prefix)) - 1n
   if ((address.value & host) !== 0n)
     return `${JSON.stringify(entry.slice(0, 60))} has address bits set past its prefix length`
@@ -142,8 +172,8 @@ const parseCidr = (entry: string): Cidr | string => {
 /**
  * Parses a comma-separated list of IP addresses and CIDR blocks (spaces around entries and empty
  * entries ignored). Fails with a reason naming the first bad entry: not an address, a prefix
- * length out of range, or bits set past the prefix (`10.0.0.1/8` — likely a typo that would
- * trust far more than meant).
+ * length out of range, bits set past the prefix (`10.0.0.1/8` — likely a typo that would
+ * trust far more than meant), or a block of every address (`0.0.0.0/0`, `::/0`).
  *
  * @category constructors
  * @since 0.1.0
@@ -177,20 +207,17 @@ export const contains = (trusted: TrustedProxies, address: Address): boolean =>
  * One `X-Forwarded-For` element's address: bare, or with a port (`192.0.2.1:4711`,
  * `[2001:db8::1]:4711`, as some proxies write it). `undefined` when malformed.
  */
-const elementAddress = (
-  element: string,
-): { readonly text: string; readonly address: Address } | undefined => {
+const elementAddress = (element: string): Address | undefined => {
   const bracketed = /^\[([^\]]*)\](?::\d{1,5})?$/.exec(element)
   const withPort = /^([\d.]+):\d{1,5}$/.exec(element)
-  const text = bracketed?.[1] ?? withPort?.[1] ?? element
-  const address = parseAddress(text)
-  return address === undefined ? undefined : { text, address }
+  return parseAddress(bracketed?.[1] ?? withPort?.[1] ?? element)
 }
 
 /**
  * The source per-source quotas count: the socket `peer`, unless it is a trusted proxy; then the
  * right-most address of `forwardedFor` (`X-Forwarded-For`, repeated fields joined with commas)
- * that is not itself a trusted proxy. The walk stops there: what lies left of it came from the
+ * that is not itself a trusted proxy, in its canonical text (`format`: however the proxy spelled
+ * it, one address is one quota key). The walk stops there: what lies left of it came from the
  * caller. A malformed element met on the way, or no untrusted address at all, gives the peer.
  *
  * @category utils
@@ -204,12 +231,20 @@ export const clientAddress = (
   if (trusted.cidrs.length === 0 || peer === undefined || forwardedFor === undefined) return peer
   const peerAddress = parseAddress(peer.split("%")[0]!)
   if (peerAddress === undefined || !contains(trusted, peerAddress)) return peer
-  const elements = forwardedFor.split(",")
-  // Bounded: a header can hold thousands of elements; past 64 hops nothing is trusted anyway.
-  for (let i = elements.length - 1; i >= Math.max(0, elements.length - 64); i--) {
-    const element = elementAddress(elements[i]!.trim())
+  // Read from the right end without splitting the whole header (thousands of elements, most of
+  // them the caller's): at most 64 elements, none longer than an address with a port is read.
+  let end = forwardedFor.length
+  for (let hop = 0; hop < 64 && end >= 0; hop++) {
+    const start = forwardedFor.lastIndexOf(",", end - 1) + 1
+    const raw = start <= end ? forwardedFor.slice(start, end) : ""
+    if (raw.length > maxElement) return peer
+    const element = elementAddress(raw.trim())
     if (element === undefined) return peer
-    if (!contains(trusted, element.address)) return element.text
+    if (!contains(trusted, element)) return format(element)
+    end = start - 1
   }
   return peer
 }
+
+/** The longest element read: a bracketed IPv6 address with a port, and some spaces around it. */
+const maxElement = 80

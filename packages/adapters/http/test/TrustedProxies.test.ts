@@ -72,9 +72,17 @@ describe("TrustedProxies", () => {
     assert.strictEqual(parse("::ffff:10.0.0.0/104, 127.0.0.1").cidrs.length, 2)
   })
 
+  it("parse - a block of every address is refused: each client's own address would be skipped", () => {
+    // With 0.0.0.0/0 the address the proxy appends is "trusted" too, so the walk goes on into
+    // what the caller wrote: every IPv4 caller chooses its source (e.g. a fresh IPv6 per request).
+    for (const all of ["0.0.0.0/0", "::/0", "::ffff:0.0.0.0/96", "10.0.0.0/8, 0.0.0.0/0"])
+      assert.match(reason(all) ?? "", /trusts every (IPv4|IPv6) address/, all)
+    assert.strictEqual(parse("0.0.0.0/1, 128.0.0.0/1").cidrs.length, 2)
+  })
+
   it("parse - a block contains exactly the addresses sharing its prefix", () => {
     fc.assert(
-      fc.property(fc.ipV4(), fc.ipV4(), fc.integer({ min: 0, max: 32 }), (base, probe, prefix) => {
+      fc.property(fc.ipV4(), fc.ipV4(), fc.integer({ min: 1, max: 32 }), (base, probe, prefix) => {
         const b = TrustedProxies.parseAddress(base)!.value
         const p = TrustedProxies.parseAddress(probe)!
         const shift = BigInt(32 - prefix)
@@ -104,7 +112,10 @@ describe("TrustedProxies", () => {
         fc.array(trustedHop, { maxLength: 4 }),
         (peer, forged, client, hops) => {
           const header = [...forged, client, ...hops].join(", ")
-          assert.strictEqual(TrustedProxies.clientAddress(proxies, peer, header), client)
+          assert.strictEqual(
+            TrustedProxies.clientAddress(proxies, peer, header),
+            TrustedProxies.format(TrustedProxies.parseAddress(client)!),
+          )
         },
       ),
     )
@@ -115,6 +126,85 @@ describe("TrustedProxies", () => {
     assert.strictEqual(
       TrustedProxies.clientAddress(proxies, "::ffff:10.1.1.1", "[2001:db9::5]:443, 10.2.2.2"),
       "2001:db9::5",
+    )
+  })
+
+  it("clientAddress - the address in one canonical text, however the proxy wrote it", () => {
+    // Quotas key on this text: every spelling of one address must give one key, and distinct
+    // addresses distinct keys (IPv4-mapped in hex once put every IPv4 client in one IPv6 /64).
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ["::ffff:c633:6401", "198.51.100.1"],
+      ["0:0:0:0:0:FFFF:198.51.100.1", "198.51.100.1"],
+      ["[::ffff:198.51.100.1]:443", "198.51.100.1"],
+      ["2001:DB9:0:0:0:0:0:1", "2001:db9::1"],
+      ["2001:db9:0000::0:1", "2001:db9::1"],
+      ["2001::2:3:4:5:1.2.3.4", "2001:0:2:3:4:5:102:304"],
+      ["2001:db9:0:0:1:0:0:1", "2001:db9::1:0:0:1"],
+      ["2001:0:0:1:0:0:0:1", "2001:0:0:1::1"],
+      ["2001:db9:1:0:1:1:1:1", "2001:db9:1:0:1:1:1:1"],
+      ["::", "::"],
+      ["::1.2.3.4", "::102:304"],
+    ]
+    for (const [written, canonical] of cases)
+      assert.strictEqual(TrustedProxies.clientAddress(proxies, "10.0.0.1", written), canonical, written)
+    fc.assert(
+      fc.property(fc.oneof(fc.ipV4(), fc.ipV6()), (text) => {
+        const address = TrustedProxies.parseAddress(text)
+        fc.pre(address !== undefined && !TrustedProxies.contains(proxies, address))
+        const out = TrustedProxies.clientAddress(proxies, "10.0.0.1", text)!
+        assert.deepStrictEqual(TrustedProxies.parseAddress(out), address, text)
+        // Idempotent: the canonical text is its own canonical text.
+        assert.strictEqual(TrustedProxies.clientAddress(proxies, "10.0.0.1", out), out, text)
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
+  it("clientAddress - reads only the header's right end, as splitting the whole header would", () => {
+    // The walk as first written: split every element, then read the last 64.
+    const reference = (peer: string, header: string) => {
+      const elements = header.split(",")
+      for (let i = elements.length - 1; i >= Math.max(0, elements.length - 64); i--) {
+        const text = elements[i]!.trim().replace(/^\[([^\]]*)\](?::\d{1,5})?$|^([\d.]+):\d{1,5}$/, "$1$2")
+        const address = TrustedProxies.parseAddress(text)
+        if (address === undefined) return peer
+        if (!TrustedProxies.contains(proxies, address)) return TrustedProxies.format(address)
+      }
+      return peer
+    }
+    const element = fc.oneof(
+      untrusted,
+      trustedHop,
+      fc.string({ maxLength: 12 }),
+      fc.constantFrom("", " ", "[::1]:80"),
+    )
+    fc.assert(
+      fc.property(
+        trustedHop,
+        fc.array(element, { maxLength: 70 }),
+        fc.constantFrom(",", ", ", " ,"),
+        (peer, list, sep) => {
+          const header = list.join(sep)
+          assert.strictEqual(
+            TrustedProxies.clientAddress(proxies, peer, header),
+            reference(peer, header),
+            header,
+          )
+        },
+      ),
+      { numRuns: 2000 },
+    )
+    // 65 trusted hops: the 65th element from the right is never read.
+    const hops = Array<string>(64).fill("10.0.0.1").join(",")
+    assert.strictEqual(TrustedProxies.clientAddress(proxies, "10.0.0.1", `198.51.100.1,${hops}`), "10.0.0.1")
+    assert.strictEqual(
+      TrustedProxies.clientAddress(proxies, "10.0.0.1", `198.51.100.1,${hops.slice(9)}`),
+      "198.51.100.1",
+    )
+    // An element longer than any address with a port is malformed, however it ends.
+    assert.strictEqual(
+      TrustedProxies.clientAddress(proxies, "10.0.0.1", `1.2.3.4,${" ".repeat(100)}198.51.100.1`),
+      "10.0.0.1",
     )
   })
 

@@ -66,9 +66,27 @@ export const toRequest = (
   )
 }
 
+/**
+ * Each accepted connection's peer address, read when `listen` accepted it. Read later, from the
+ * request, it is gone once the caller has reset the connection (the kernel no longer names the
+ * peer), and a request with no source skipped every per-source quota: send, reset, repeat.
+ */
+const connectionPeers = new WeakMap<Socket, string>()
+
+/**
+ * The source of a request on a TCP connection whose peer the kernel no longer names (a server not
+ * started by `listen`): no address is spelled so, and all such requests share its one budget.
+ */
+const resetPeer = "reset-connection"
+
 /** The socket peer, or the client a trusted peer forwards for (`TrustedProxies.clientAddress`). */
 const sourceOf = (req: IncomingMessage, trusted: TrustedProxies.TrustedProxies | undefined) => {
-  const peer = req.socket.remoteAddress
+  const socket = req.socket
+  // A socket with a local address but no peer is TCP, reset; a Unix socket has neither.
+  const peer =
+    connectionPeers.get(socket) ??
+    socket.remoteAddress ??
+    (socket.localAddress === undefined ? undefined : resetPeer)
   if (trusted === undefined || trusted.cidrs.length === 0) return peer
   const forwarded = req.headers["x-forwarded-for"]
   return TrustedProxies.clientAddress(
@@ -374,6 +392,12 @@ export const listen = (
         toNodeListener(handler, origin, options.onDefect, options.trustedProxies)(req, res)
       },
     )
+    server.on("connection", (socket: Socket) => {
+      const peer = socket.remoteAddress
+      // Reset before it was accepted: nothing could be answered, and nothing may go uncounted.
+      if (peer === undefined) socket.destroy()
+      else connectionPeers.set(socket, peer)
+    })
     const track = allowHalfClose(server)
     server.on("connect", refuseConnect)
     server.on("clientError", onClientError)

@@ -1,10 +1,13 @@
 /**
  * Tests of the Node listener over real HTTP on 127.0.0.1: what happens when the intercept hook
- * (the gateway's fast path) fails.
+ * (the gateway's fast path) fails, and the source of a request whose caller reset the connection.
  *
  * @since 0.1.0
  */
+import { createServer } from "node:http"
+import { type AddressInfo, connect } from "node:net"
 import { afterEach, assert, describe, it } from "@effect/vitest"
+import { RequestInput } from "@oidc-proxy/http"
 import * as NodeServer from "../src/NodeServer.ts"
 
 const closers: Array<() => Promise<void>> = []
@@ -55,5 +58,33 @@ describe("NodeServer", () => {
     assert.strictEqual(cut, "cut")
     const next = await fetch(`${listening.url}/b`)
     assert.strictEqual(await next.text(), "ok")
+  })
+
+  it("toNodeListener - a request whose caller reset the connection still has a source (on an embedder's server)", async () => {
+    // Node reads the peer lazily and the kernel forgets it on reset: the request had no source,
+    // and per-source quotas skip a request without one. `listen` reads it on accept; a server
+    // built elsewhere gets a source no address can be, one budget for all such requests.
+    const sources: Array<string | undefined> = []
+    const server = createServer(
+      NodeServer.toNodeListener(async (request) => {
+        sources.push(RequestInput.source(request))
+        return new Response("ok")
+      }, "http://127.0.0.1"),
+    )
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    closers.push(() => new Promise((resolve) => server.close(() => resolve())))
+    const { port } = server.address() as AddressInfo
+    for (let i = 0; i < 3; i++)
+      await new Promise<void>((resolve) => {
+        const socket = connect({ host: "127.0.0.1", port }, () =>
+          socket.write("GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", () => socket.resetAndDestroy()),
+        )
+        socket.on("close", () => resolve())
+        socket.on("error", () => undefined)
+      })
+    const answer = await fetch(`http://127.0.0.1:${port}/x`)
+    assert.strictEqual(await answer.text(), "ok")
+    assert.strictEqual(sources.length, 4)
+    for (const source of sources) assert.isDefined(source)
   })
 })

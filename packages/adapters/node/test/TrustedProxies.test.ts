@@ -6,7 +6,9 @@
  * `X-Forwarded-For` is ignored; without it, everyone behind the proxy shares the proxy's budget.
  */
 import { request } from "node:http"
-import { Result } from "effect"
+import { connect } from "node:net"
+import { Store } from "@oidc-proxy/core"
+import { Effect, Layer, Result } from "effect"
 import { afterEach, assert, describe, it } from "vitest"
 import * as Gateway from "../src/Gateway.ts"
 import * as GatewayConfig from "../src/GatewayConfig.ts"
@@ -19,8 +21,11 @@ afterEach(async () => {
 
 const baseUrl = "http://127.0.0.1:8080"
 
-/** A gateway allowing 2 registrations per source, trusting `trusted` (unset: the default). */
-const start = async (trusted?: string) => {
+/**
+ * A gateway allowing 2 registrations per source, trusting `trusted` (unset: the default);
+ * `written` collects the store keys it writes.
+ */
+const start = async (trusted?: string, written: Array<string> = []) => {
   const target = await fakeTarget()
   closers.push(target.close)
   const decoded = GatewayConfig.decode(
@@ -33,7 +38,16 @@ const start = async (trusted?: string) => {
     }),
   )
   if (Result.isFailure(decoded)) throw decoded.failure
-  const services = await testServices(baseUrl, undefined, { quotas: { registrations_per_source: 2 } })
+  const memory = Effect.runSync(Store.makeMemory)
+  const store = Layer.succeed(Store.Store, {
+    ...memory,
+    set: (key, value, ttl) =>
+      Effect.suspend(() => {
+        written.push(key)
+        return memory.set(key, value, ttl)
+      }),
+  })
+  const services = await testServices(baseUrl, store, { quotas: { registrations_per_source: 2 } })
   const gateway = await Gateway.start(decoded.success, { services: services.layer })
   closers.unshift(gateway.shutdown)
   return gateway.url
@@ -90,6 +104,21 @@ describe("TrustedProxies (gateway)", () => {
     assert.strictEqual(await register(url, proxy, "198.51.100.2, 10.1.2.3"), 201)
   })
 
+  it("register - two clients the proxy writes as IPv4-mapped IPv6 in hex have two budgets", async () => {
+    // `::ffff:c633:6401` is 198.51.100.1 (Python's `ipaddress` writes mapped addresses so): each
+    // spelling counts as the IPv4 address, never as one IPv6 /64 shared by every IPv4 client.
+    const url = await start(proxy)
+    assert.deepStrictEqual(
+      [
+        await register(url, proxy, "::ffff:c633:6401"),
+        await register(url, proxy, "::ffff:c633:6401"),
+        await register(url, proxy, "::ffff:c633:6402"),
+        await register(url, proxy, "198.51.100.1"),
+      ],
+      [201, 201, 201, 429],
+    )
+  })
+
   it("register - a direct caller's X-Forwarded-For is ignored: it is counted by its socket address", async () => {
     const url = await start(proxy)
     assert.deepStrictEqual(
@@ -105,6 +134,34 @@ describe("TrustedProxies (gateway)", () => {
     assert.strictEqual(await register(url, proxy, "198.51.100.1"), 201)
   })
 
+  it("register - a caller that resets the connection right after its request is still counted", async () => {
+    // Its address was read from the socket when the request was handled; once the peer has reset
+    // the connection the kernel no longer names it, and an uncounted request skipped the quota.
+    for (const trusted of [undefined, proxy]) {
+      const written: Array<string> = []
+      const url = await start(trusted, written)
+      const { port } = new URL(url)
+      for (let i = 0; i < 5; i++)
+        await new Promise<void>((resolve, reject) => {
+          const socket = connect({ host: "127.0.0.1", port: Number(port), localAddress: direct }, () =>
+            socket.write(
+              `POST /register HTTP/1.1\r\nHost: 127.0.0.1:8080\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+              () => socket.resetAndDestroy(),
+            ),
+          )
+          socket.on("close", () => resolve())
+          socket.on("error", (error) =>
+            (error as NodeJS.ErrnoException).code === "ECONNRESET" ? undefined : reject(error),
+          )
+        })
+      // Every registration the gateway handled, reset or not, counts: of these eight, two are stored.
+      const answers = [await register(url, direct), await register(url, direct), await register(url, direct)]
+      assert.strictEqual(answers.at(-1), 429)
+      const stored = written.filter((key) => key.startsWith("client:"))
+      assert.isAtMost(stored.length, 2, `${trusted ?? "no trusted proxies"}: ${stored.length} clients stored`)
+    }
+  })
+
   it("register - without the setting, every client behind the proxy shares its budget", async () => {
     const url = await start()
     assert.deepStrictEqual(
@@ -115,6 +172,53 @@ describe("TrustedProxies (gateway)", () => {
       ],
       [201, 201, 429],
     )
+  })
+
+  it("forward - the caller's X-Forwarded-For reaches the target as sent: nothing appended", async () => {
+    const target = await fakeTarget()
+    closers.push(target.close)
+    const decoded = GatewayConfig.decode(
+      env({
+        OIDC_PROXY_BASE_URL: baseUrl,
+        OIDC_PROXY_LISTEN: "127.0.0.1:0",
+        OIDC_PROXY_TARGET: `${target.url}/mcp`,
+        OIDC_PROXY_LOG_LEVEL: "none",
+        OIDC_PROXY_TRUSTED_PROXIES: proxy,
+      }),
+    )
+    if (Result.isFailure(decoded)) throw decoded.failure
+    const services = await testServices(baseUrl)
+    const gateway = await Gateway.start(decoded.success, { services: services.layer })
+    closers.unshift(gateway.shutdown)
+    const token = await services.issue({ sub: "user-1" })
+    const { port } = new URL(gateway.url)
+    // Two header lines and an underscore spelling, from a direct caller and from the proxy; the
+    // first request takes the Fetch path, the later ones the fast path (a remembered bearer).
+    const head = [
+      "GET /mcp HTTP/1.1",
+      "Host: 127.0.0.1:8080",
+      `Authorization: Bearer ${token}`,
+      "X-Forwarded-For: 203.0.113.6",
+      "X-Forwarded-For: 198.51.100.1",
+      "x_forwarded_for: 203.0.113.7",
+      "Connection: close",
+    ].join("\r\n")
+    for (const from of [direct, proxy, proxy]) {
+      const status = await new Promise<string>((resolve, reject) => {
+        const socket = connect({ host: "127.0.0.1", port: Number(port), localAddress: from })
+        let answer = ""
+        socket.setTimeout(5000, () => socket.destroy(new Error("no answer within 5 s")))
+        socket.on("data", (chunk: Buffer) => (answer += chunk.toString("latin1")))
+        socket.on("end", () => resolve(answer.split("\r\n")[0]!))
+        socket.on("error", reject)
+        socket.write(`${head}\r\n\r\n`)
+      })
+      assert.strictEqual(status, "HTTP/1.1 200 OK")
+      const seen = target.seen.at(-1)!.headers
+      assert.strictEqual(seen["x-forwarded-for"], "203.0.113.6, 198.51.100.1", from)
+      assert.strictEqual(seen["x_forwarded_for"], "203.0.113.7", from)
+    }
+    assert.strictEqual(target.seen.length, 3)
   })
 
   it("config - a bad entry is a config error naming the variable and the entry", () => {
