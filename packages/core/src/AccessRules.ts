@@ -5,15 +5,17 @@
  *
  * Pure core. Each list that is set is a requirement, and every requirement must hold (a user must
  * be in an allowed tenant *and* in an allowed group). `emails` and `email_domains` form one
- * requirement: the email is allowed when either list names it. An email counts only when the IdP
- * says it is verified (`email_verified: true`); a provider that never says so (Entra) cannot pass
- * an email rule, so restrict it by tenant or group instead. Comparisons of emails, domains and
+ * requirement: the email is allowed when either list names it. An email counts only as
+ * `VerifiedEmail.of` counts it: a plausible addr-spec the IdP says is verified (the boolean
+ * `email_verified: true`; `trustUnverifiedEmail` does not apply at sign-in); a provider that never
+ * says so (Entra) cannot pass an email rule, so restrict it by tenant or group instead. Comparisons of emails, domains and
  * hosted domains ignore case, and so do organizations (GitHub logins are case-insensitive); tenants
  * and groups are compared exactly.
  *
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
+import * as VerifiedEmail from "./VerifiedEmail.ts"
 
 const List = Schema.Array(Schema.NonEmptyString).pipe(Schema.withDecodingDefaultKey(Effect.succeed([])))
 
@@ -67,17 +69,11 @@ const strings = (value: unknown): ReadonlyArray<string> =>
       ? value.filter((v): v is string => typeof v === "string")
       : []
 
-const verifiedEmail = (claims: Readonly<Record<string, unknown>>): string | undefined =>
-  claims["email_verified"] === true && typeof claims["email"] === "string"
-    ? claims["email"].toLowerCase()
-    : undefined
-
 const emailAllowed = (rules: AccessConfig, claims: Readonly<Record<string, unknown>>): boolean => {
   if (rules.emails.length === 0 && rules.email_domains.length === 0) return true
-  const email = verifiedEmail(claims)
+  const email = VerifiedEmail.of(claims)?.toLowerCase()
   if (email === undefined) return false
-  const at = email.lastIndexOf("@")
-  return lower(rules.emails).has(email) || (at > 0 && lower(rules.email_domains).has(email.slice(at + 1)))
+  return lower(rules.emails).has(email) || VerifiedEmail.inDomains(rules.email_domains)(email)
 }
 
 /**

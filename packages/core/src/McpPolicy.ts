@@ -14,6 +14,7 @@
 import { Result, Schema, SchemaIssue } from "effect"
 import type { AccessToken } from "./AccessToken.ts"
 import type * as JsonRpc from "./JsonRpc.ts"
+import * as VerifiedEmail from "./VerifiedEmail.ts"
 
 const Patterns = Schema.Array(Schema.String.check(Schema.isMinLength(1)))
 const Values = Schema.Array(Schema.String)
@@ -144,8 +145,9 @@ export interface Caller {
 }
 
 /**
- * The caller behind `token`. The email counts only when the IdP says `email_verified: true`, unless
- * `trustUnverifiedEmail` (the gateway's setting for IdPs that never send the claim).
+ * The caller behind `token`. The email counts only as `VerifiedEmail.of` counts it: a plausible
+ * addr-spec the IdP says is verified (`email_verified: true`), unless `trustUnverifiedEmail` (the
+ * gateway's setting for IdPs that never send the claim).
  *
  * @category constructors
  * @since 0.1.0
@@ -154,13 +156,12 @@ export const callerOf = (
   token: AccessToken,
   options: { readonly trustUnverifiedEmail?: boolean } = {},
 ): Caller => {
-  const email = token.claims["email"]
-  const verified = token.claims["email_verified"] === true || options.trustUnverifiedEmail === true
+  const email = VerifiedEmail.of(token.claims, options)
   return {
     subject: token.subject,
     client_id: token.client_id,
     scopes: new Set(token.scopes),
-    email: typeof email === "string" && verified ? email.toLowerCase() : undefined,
+    email: email?.toLowerCase(),
     claims: token.claims,
   }
 }
@@ -238,8 +239,6 @@ const claimHasOne = (name: string, values: ReadonlyArray<string>): Test => {
   return (caller) => claimValues(caller.claims[name]).some((v) => wanted.has(v))
 }
 
-const domainOf = (email: string): string => email.slice(email.lastIndexOf("@") + 1)
-
 /** The conditions of `when` as one test; absent lists add nothing. */
 const conditionTests = (when: typeof Conditions.Type): Array<Test> => {
   const tests: Array<Test> = []
@@ -260,8 +259,8 @@ const conditionTests = (when: typeof Conditions.Type): Array<Test> => {
     tests.push((c) => c.email !== undefined && set.has(c.email))
   }
   if (when.email_domains !== undefined) {
-    const set = new Set(when.email_domains.map((d) => d.toLowerCase().replace(/^@/, "")))
-    tests.push((c) => c.email !== undefined && set.has(domainOf(c.email)))
+    const inDomains = VerifiedEmail.inDomains(when.email_domains)
+    tests.push((c) => c.email !== undefined && inDomains(c.email))
   }
   if (when.groups !== undefined) tests.push(claimHasOne("groups", when.groups))
   if (when.roles !== undefined) tests.push(claimHasOne("roles", when.roles))

@@ -122,4 +122,6 @@ export * as VerificationMode from "./VerificationMode.ts"
 /** @since 0.1.0 */
 export * as VerifiedClaims from "./VerifiedClaims.ts"
 /** @since 0.1.0 */
+export * as VerifiedEmail from "./VerifiedEmail.ts"
+/** @since 0.1.0 */
 export * as VerifiedTokenCache from "./VerifiedTokenCache.ts"

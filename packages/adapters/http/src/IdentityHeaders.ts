@@ -1,7 +1,8 @@
 /**
  * The identity headers a protected resource receives: which caller header names the proxy owns
  * (and so drops), and the `X-Auth-Request-*` headers it adds for an authorized token, with values
- * a target can decode without ambiguity and an email only when the IdP says it is verified.
+ * a target can decode without ambiguity and an email only as core's `VerifiedEmail` counts it (the
+ * one rule the MCP policy and the access rules also apply).
  *
  * Pure functions over strings and an `AccessToken`; no Web or Node API. The one rule behind the
  * Node gateway (`ReverseProxy`, its fast path) and any Web `fetch` deployment's forwarder.
@@ -9,7 +10,7 @@
  * @see [OpenID Connect Core §5.1 (email_verified)](https://openid.net/specs/openid-connect-core-1_0.html#StandardClaims)
  * @since 0.1.0
  */
-import type { AccessToken } from "@oidc-proxy/core"
+import { type AccessToken, VerifiedEmail } from "@oidc-proxy/core"
 
 /** Names the proxy owns besides the `x-auth-request-` family (folded, see `foldName`). */
 const reservedNames = new Set([
@@ -88,27 +89,15 @@ export const identityValue = (value: string): string => {
 }
 
 /**
- * Whether the verified claims say the email is verified (`email_verified` the boolean `true`, or
- * the string `"true"` some IdPs send).
- */
-const emailVerified = (claims: AccessToken.AccessToken["claims"]): boolean =>
-  claims["email_verified"] === true || claims["email_verified"] === "true"
-
-/**
  * @category models
  * @since 0.1.0
  */
-export interface Options {
-  /**
-   * `true`: send `X-Auth-Request-Email` also when the verified claims do not say
-   * `email_verified: true` (for IdPs that never send the claim). Default `false`.
-   */
-  readonly trustUnverifiedEmail?: boolean | undefined
-}
+export interface Options extends VerifiedEmail.Options {}
 
 /**
  * The identity headers for `token` (lower-case names): `x-auth-request-user` (the subject),
- * `x-auth-request-email` (a string `email` claim, only when verified unless trusted),
+ * `x-auth-request-email` (the email `VerifiedEmail.of` counts: a plausible addr-spec with the
+ * boolean `email_verified: true`, or any plausible one when `trustUnverifiedEmail`),
  * `x-auth-request-scopes` (space-separated) and `x-auth-request-client-id`. Subject and email as
  * `identityValue` encodes them.
  *
@@ -117,13 +106,8 @@ export interface Options {
  */
 export const of = (token: AccessToken.AccessToken, options: Options = {}): Record<string, string> => {
   const headers: Record<string, string> = { "x-auth-request-user": identityValue(token.subject) }
-  const email = token.claims["email"]
-  if (
-    typeof email === "string" &&
-    email !== "" &&
-    (options.trustUnverifiedEmail === true || emailVerified(token.claims))
-  )
-    headers["x-auth-request-email"] = identityValue(email)
+  const email = VerifiedEmail.of(token.claims, options)
+  if (email !== undefined) headers["x-auth-request-email"] = identityValue(email)
   headers["x-auth-request-scopes"] = token.scopes.join(" ")
   headers["x-auth-request-client-id"] = token.client_id
   return headers

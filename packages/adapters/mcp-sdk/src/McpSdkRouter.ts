@@ -8,15 +8,17 @@
  * the next middleware, so the MCP endpoint stays the app's own (behind `requireBearerAuth`). Mount
  * it at the application root, before body parsers: the proxy's paths are absolute (derived from
  * its issuer) and it reads and limits request bodies itself. A body a parser already consumed is
- * re-encoded from `req.body`.
+ * re-encoded from `req.body`. Behind a reverse proxy, `trustedProxies` names the peers whose
+ * `X-Forwarded-For` gives the source per-source quotas count (as the gateway's
+ * `OIDC_PROXY_TRUSTED_PROXIES`); Express's own `trust proxy` setting is not read.
  *
  * @since 0.1.0
  */
 import type { ServerResponse } from "node:http"
 import { Endpoints, ProxyConfig } from "@oidc-proxy/core"
-import { WebHandler } from "@oidc-proxy/http"
+import { TrustedProxies, WebHandler } from "@oidc-proxy/http"
 import { NodeServer } from "@oidc-proxy/node"
-import { Effect } from "effect"
+import { Effect, Result } from "effect"
 import type {
   Request as ExpressRequest,
   Response as ExpressResponse,
@@ -28,7 +30,17 @@ import type {
  * @category models
  * @since 0.1.0
  */
-export interface Options extends Omit<WebHandler.Options, "onAuthorized"> {}
+export interface Options extends Omit<WebHandler.Options, "onAuthorized"> {
+  /**
+   * The reverse proxies in front of the app, as a comma-separated list of IPv4/IPv6 addresses and
+   * CIDR blocks (`TrustedProxies.parse`, the syntax of the gateway's `OIDC_PROXY_TRUSTED_PROXIES`).
+   * A request from one of them counts against the right-most `X-Forwarded-For` address that is not
+   * itself listed; any other caller's `X-Forwarded-For` is ignored. Default: none (the socket peer
+   * is the source, so behind a proxy every caller shares one budget). A list that does not parse
+   * (a malformed entry, `0.0.0.0/0`) is a defect when the router is built.
+   */
+  readonly trustedProxies?: string | undefined
+}
 
 const trim = (path: string) => (path.length > 1 ? path.replace(/\/+$/, "") : path)
 
@@ -80,16 +92,21 @@ const parsedBody = (req: ExpressRequest): BodyInit | undefined => {
 
 /**
  * An Express request as a Web `Request` below `origin` (a body an Express parser already read is
- * encoded again).
+ * encoded again), its source the peer or, from a trusted proxy, the client it forwards for.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const toRequest = (req: ExpressRequest, origin: string): Request => {
+export const toRequest = (
+  req: ExpressRequest,
+  origin: string,
+  trustedProxies: TrustedProxies.TrustedProxies = TrustedProxies.none,
+): Request => {
   const consumed =
     req.method !== "GET" && req.method !== "HEAD" && (req.readableEnded || req.body !== undefined)
   return NodeServer.toRequest(req, origin, {
     url: req.originalUrl,
+    trustedProxies,
     ...(consumed ? { body: parsedBody(req) ?? null } : {}),
   })
 }
@@ -110,7 +127,14 @@ export const writeResponse = NodeServer.writeResponse
  * @since 0.1.0
  */
 export const fromHandler =
-  (handler: WebHandler.Handler, options: { readonly paths: ReadonlySet<string>; readonly origin: string }) =>
+  (
+    handler: WebHandler.Handler,
+    options: {
+      readonly paths: ReadonlySet<string>
+      readonly origin: string
+      readonly trustedProxies?: TrustedProxies.TrustedProxies
+    },
+  ) =>
   (req: ExpressRequest, res: ExpressResponse, next: NextFunction): void => {
     const path = trim(new URL(req.originalUrl, options.origin).pathname)
     if (!options.paths.has(path)) {
@@ -119,7 +143,10 @@ export const fromHandler =
     }
     void (async () => {
       try {
-        await writeResponse(await handler(toRequest(req, options.origin)), res as ServerResponse)
+        await writeResponse(
+          await handler(toRequest(req, options.origin, options.trustedProxies)),
+          res as ServerResponse,
+        )
       } catch {
         // The handler answers its own failures; this is a broken connection or stream.
         if (!res.headersSent) {
@@ -131,7 +158,8 @@ export const fromHandler =
   }
 
 /**
- * The routes over the services in context.
+ * The routes over the services in context. Dies when `options.trustedProxies` does not parse (a
+ * misconfiguration, named in the defect's message).
  *
  * @category constructors
  * @since 0.1.0
@@ -139,9 +167,13 @@ export const fromHandler =
 export const make = (options: Options = {}): Effect.Effect<RequestHandler, never, WebHandler.Requirements> =>
   Effect.gen(function* () {
     const config = yield* ProxyConfig.Settings
+    const trustedProxies = TrustedProxies.parse(options.trustedProxies ?? "")
+    if (Result.isFailure(trustedProxies))
+      return yield* Effect.die(new Error(`McpSdkRouter: trustedProxies: ${trustedProxies.failure}`))
     const handler = yield* WebHandler.make(options)
     return fromHandler(handler, {
       paths: paths(config, options),
       origin: new URL(config.issuer).origin,
+      trustedProxies: trustedProxies.success,
     })
   })

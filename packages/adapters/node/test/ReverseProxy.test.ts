@@ -133,7 +133,7 @@ describe("ReverseProxy", () => {
       assert.isFalse(ReverseProxy.isReservedIdentityName(name), name)
   })
 
-  it("forwardHeaders - the email only when the claims say it is verified, unless trusted", () => {
+  it("forwardHeaders - the email only when the claims say it is verified (the boolean), unless trusted", () => {
     const email = (claims: Record<string, unknown>, trustUnverifiedEmail = false) =>
       ReverseProxy.forwardHeaders(
         new Headers(),
@@ -141,8 +141,8 @@ describe("ReverseProxy", () => {
         { trustUnverifiedEmail },
       ).get("x-auth-request-email")
     assert.strictEqual(email({ email_verified: true }), "ceo@victim.example")
-    assert.strictEqual(email({ email_verified: "true" }), "ceo@victim.example")
-    for (const unverified of [false, "false", "TRUE", 1, null, undefined])
+    // The string "true" is not `true`: the MCP policy and the access rules refuse it too.
+    for (const unverified of [false, "true", "false", "TRUE", 1, null, undefined])
       assert.isNull(email({ email_verified: unverified }), String(unverified))
     assert.isNull(email({}))
     assert.strictEqual(email({ email_verified: false }, true), "ceo@victim.example")

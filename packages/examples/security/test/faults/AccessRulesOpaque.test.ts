@@ -4,7 +4,8 @@
  * the identity's claims at the callback; the id_token's are there, checked at the code exchange
  * (issuer, audience, expiry, nonce). An id_token is never sent to the introspection or userinfo
  * endpoint (neither verifies id_tokens; the userinfo endpoint would receive it as a bearer): an
- * allowed account signs in, another is refused with `access_denied`.
+ * allowed account signs in, another is refused with `access_denied`, and so is an email that only
+ * looks like the allowed domain after its last `@`.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type FakeIdp, startFakeIdp } from "./FakeIdp.ts"
@@ -67,5 +68,14 @@ describe.each(["introspection", "userinfo"] as const)("access rules with %s veri
     expect(refused.back.searchParams.get("error"), refused.back.href).toBe("access_denied")
     expect(refused.back.searchParams.get("code")).toBeNull()
     for (const token of idp.userinfoBearers) expect(token, "an id_token sent as a bearer").toMatch(/^opaque-/)
+  }, 60_000)
+
+  it("refuses emails that end in @example.com but are no addr-spec (controls, whitespace, two @)", async () => {
+    const gateway = await start(verification)
+    for (const email of ["ada\r\nX@example.com", "a b@example.com", "eve@evil.test@example.com"]) {
+      const refused = await signInAs(gateway.url, email)
+      expect(refused.back.searchParams.get("error"), JSON.stringify(email)).toBe("access_denied")
+      expect(refused.back.searchParams.get("code")).toBeNull()
+    }
   }, 60_000)
 })

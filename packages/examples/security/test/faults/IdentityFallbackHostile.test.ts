@@ -8,7 +8,7 @@
  *   case, Unicode normalisation, a number) lends nothing;
  * - an access token's own email is never marked verified by the id_token, and an access token that
  *   says `email_verified: false` does not take the id_token's email;
- * - an email with CR/LF arrives percent-encoded, never as a header of its own;
+ * - an email with CR/LF is no email: it passes no `email_domains` condition and is never sent;
  * - a refresh that hands the session another user's access token drops the sign-in's identity,
  *   and the bearer is refused (401) rather than forwarded as that user;
  * - two sessions of one subject with different id_tokens keep their own identity;
@@ -151,13 +151,14 @@ describe("identity fallback from a hostile id_token (JWT access tokens)", () => 
     expect((await ping(url, tokens.access_token)).reached).toBe(false)
   }, 60_000)
 
-  it("an id_token email with CR/LF arrives percent-encoded, never as a header of its own", async () => {
+  it("an id_token email with CR/LF is no email: the example.com rule refuses it, nothing is sent", async () => {
+    // Its domain after the last @ is example.com, but it is no addr-spec (a control character, a
+    // space): it must not pass the policy's email_domains condition (a JSON-RPC denial), nor reach
+    // the target at all.
     const email = "ada\r\nX-Injected: 1@example.com"
     const tokens = await signInWith(url, {}, { claims: { email, email_verified: true } })
     const seen = await ping(url, tokens.access_token)
-    expect(seen.reached).toBe(true)
-    expect(seen.headers?.["x-auth-request-email"]).toBe(encodeURIComponent(email))
-    expect(seen.headers?.["x-injected"]).toBeUndefined()
+    expect(seen.reached).toBe(false)
   }, 60_000)
 
   it("two sessions of one subject keep their own id_token's identity", async () => {
