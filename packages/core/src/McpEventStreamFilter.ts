@@ -1,16 +1,17 @@
 /**
  * `McpListFilter` over a Streamable HTTP response body in `text/event-stream` form: the byte
- * stream is cut into events incrementally, the one event whose `data` answers a pending list
- * request is rewritten, every other event passes through byte for byte.
+ * stream is cut into events incrementally, an event whose `data` holds a list answer (to a pending
+ * list request, or any result with list members) is rewritten, every other event passes through
+ * byte for byte.
  *
  * Pure core: a state machine over byte chunks (no I/O, no timers); the gateway wraps it in a
  * stream. Lines end at CRLF, LF or CR, wherever the chunks are cut (also inside a CRLF or a
  * multi-byte UTF-8 sequence: events are decoded whole). An event is held until its blank line,
  * at most `maxEventBytes`; a longer one cannot be filtered, so the stream ends there with a
- * JSON-RPC error event for every list request still unanswered (the client sees why). Once every
- * pending request is answered, the rest of the stream is passed through untouched. With `"any"`
- * (a GET stream, `McpListFilter.Expected`) every event is filtered to the stream's end, and an
- * over-long event ends the stream with no error event (no request id is known to answer).
+ * JSON-RPC error event for every list request still unanswered (the client sees why). Every event
+ * is filtered to the stream's end, also once the pending requests are answered: the server may
+ * send another request's list answer later on the same stream (`McpListFilter`). With `"any"` (a
+ * GET stream) an over-long event ends the stream with no error event (no request id is known).
  *
  * @see [HTML: server-sent events, parsing an event stream](https://html.spec.whatwg.org/multipage/server-sent-events.html#parsing-an-event-stream)
  * @since 0.1.0
@@ -117,8 +118,6 @@ export const make = (pending: Expected, allow: Permission, maxEventBytes: number
   const open = new Map<string, unknown>(
     pending === "any" ? [] : [...pending.keys()].map((key) => [key, undefined]),
   )
-  /** Every list answer expected has passed: the rest of the stream needs no look. */
-  const done = () => pending !== "any" && open.size === 0
   let held: Array<Uint8Array> = []
   let heldBytes = 0
   let lineLength = 0
@@ -130,12 +129,11 @@ export const make = (pending: Expected, allow: Permission, maxEventBytes: number
     const raw = concat(held, heldBytes)
     held = []
     heldBytes = 0
-    if (raw.length > 0) out.push(done() ? raw : filterEvent(raw, open, pending, allow))
+    if (raw.length > 0) out.push(filterEvent(raw, open, pending, allow))
   }
 
   const push = (chunk: Uint8Array): ReadonlyArray<Uint8Array> => {
     if (overflowed) return []
-    if (done() && heldBytes === 0) return [chunk]
     const out: Array<Uint8Array> = []
     let start = 0
     for (let i = 0; i < chunk.length; i++) {
@@ -171,10 +169,6 @@ export const make = (pending: Expected, allow: Permission, maxEventBytes: number
       start = i + 1
       eventEndedOnCR = byte === CR
       flush(out)
-      if (done()) {
-        if (start < chunk.length) out.push(chunk.subarray(start))
-        return out
-      }
     }
     if (start < chunk.length) {
       held.push(chunk.subarray(start))

@@ -4,14 +4,15 @@
  *
  * Pure core: functions over parsed JSON-RPC messages and their text, no I/O. The caller's rights
  * come as a `Permission` predicate (the policy's); the requests in flight come from the request
- * body (`listRequests`), so a response is filtered only when it answers a list request by its id.
- * On a stream that answers no request the gateway read — the GET event stream of Streamable HTTP,
- * where a server resuming after `Last-Event-ID` may replay earlier answers, a `tools/list` one
- * included — the pending ids are unknown, so `"any"` stands for them: every message with a
- * `result` object is treated as a list answer of each kind whose member it holds (`tools`,
- * `resources`, `resourceTemplates`, `prompts` as an array) and each such array is filtered. A
- * client reads a list answer from those members only, so nothing it would take for a list item
- * passes unchecked; a non-list result with such a member is filtered too (the safe side).
+ * body (`listRequests`): an answer to one of them is filtered as its method's answer. Every other
+ * message with a `result` object is treated as a list answer of each kind whose member it holds
+ * (`tools`, `resources`, `resourceTemplates`, `prompts` as an array) and each such array is
+ * filtered: a stream carries answers to requests the gateway did not see — the GET event stream of
+ * Streamable HTTP, where a server resuming after `Last-Event-ID` replays earlier answers (`"any"`:
+ * no request read at all), and a POST's stream, on which the MCP SDK sends the answer to any
+ * request of the session with the same id. A client reads a list answer from those members only,
+ * so nothing it would take for a list item passes unchecked; a non-list result with such a member
+ * is filtered too (the safe side).
  * Items are matched by `name` (tools, prompts), `uri` (resources) or `uriTemplate` (resource
  * templates); an item without a string key is dropped (it cannot be checked). Everything else in
  * the message is kept, and a message from which nothing is removed is returned unchanged (the same
@@ -137,8 +138,9 @@ const filterResult = (result: unknown, method: ListMethod, allow: Permission): u
 }
 
 /**
- * The list answers expected: those to `Pending` requests, matched by id, or `"any"` (a stream
- * answering no request the gateway read): every result, by the members it holds.
+ * The list answers expected: those to `Pending` requests, matched by id (every other result by the
+ * members it holds), or `"any"` (a stream answering no request the gateway read): every result by
+ * the members it holds.
  *
  * @category models
  * @since 0.1.0
@@ -170,19 +172,20 @@ const methodsFor = (id: unknown, pending: Pending): ReadonlyArray<ListMethod> =>
 
 const filterOne = (element: unknown, pending: Expected, allow: Permission): unknown => {
   if (!isRecord(element) || !Object.hasOwn(element, "result")) return element
-  if (pending === "any") {
-    const result = filterAnyResult(element["result"], allow)
-    return result === element["result"] ? element : { ...element, result }
-  }
+  const methods = pending === "any" ? [] : methodsFor(element["id"], pending)
+  // An answer to no pending list request is filtered by its shape: a server may send a list answer
+  // on another request's stream (the MCP SDK routes an answer by its id alone, so a second request
+  // of the session reusing the id receives it).
   let result = element["result"]
-  for (const method of methodsFor(element["id"], pending)) result = filterResult(result, method, allow)
+  if (methods.length === 0) result = filterAnyResult(result, allow)
+  for (const method of methods) result = filterResult(result, method, allow)
   return result === element["result"] ? element : { ...element, result }
 }
 
 /**
- * `message` (one JSON-RPC message or a batch) with the items of every response to a pending list
- * request (with `"any"`: of every result) that `allow` refuses removed; the same value when
- * nothing is removed.
+ * `message` (one JSON-RPC message or a batch) with the items that `allow` refuses removed from
+ * every response to a pending list request and from every other result's list members; the same
+ * value when nothing is removed.
  *
  * @category constructors
  * @since 0.1.0

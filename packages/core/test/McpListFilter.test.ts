@@ -85,8 +85,8 @@ describe("McpListFilter", () => {
       { jsonrpc: "2.0", id: 1, result: { resources: [{ uri: "ok://a" }] } },
       { jsonrpc: "2.0", id: "1", result: { resourceTemplates: [{ uriTemplate: "ok://{x}" }] } },
       { jsonrpc: "2.0", id: 3, result: { prompts: [{ name: "ok-p" }] } },
-      // Not a pending list request (the request was a notification): untouched.
-      { jsonrpc: "2.0", id: 4, result: { tools: [{ name: "ok" }] } },
+      // Not a pending list request (the request was a notification): filtered by its shape.
+      { jsonrpc: "2.0", id: 4, result: { tools: [] } },
     ])
   })
 
@@ -105,11 +105,21 @@ describe("McpListFilter", () => {
     assert.isFalse(McpListFilter.repeatsId(r(1)))
   })
 
-  it("filterMessage - a response to another request id is untouched", () => {
-    const message = response(2, [{ name: "admin" }])
+  it("filterMessage - a list answer to another request id is filtered by its shape; other results are untouched", () => {
+    // The MCP SDK sends an answer on the stream of the last request that carried its id: a
+    // tools/list answer can arrive on the stream of a tools/call the gateway let pass unfiltered.
+    assert.deepStrictEqual(
+      McpListFilter.filterMessage(response(2, [{ name: "admin" }]), pendingOf(1, "tools/list"), () => false),
+      response(2, []),
+    )
+    const call = { jsonrpc: "2.0", id: 2, result: { content: [{ type: "text", text: "tools" }] } }
     assert.strictEqual(
-      McpListFilter.filterMessage(message, pendingOf(1, "tools/list"), () => false),
-      message,
+      McpListFilter.filterMessage(call, pendingOf(1, "tools/list"), () => false),
+      call,
+    )
+    assert.strictEqual(
+      McpListFilter.filterMessage(call, new Map(), () => false),
+      call,
     )
   })
 
@@ -205,6 +215,22 @@ describe("McpEventStreamFilter", () => {
         assert.strictEqual(run(filter, cut(bytes, at)), s.text)
       }),
     )
+  })
+
+  it("push - after the pending answer, a later list answer to another id is still filtered, however cut", () => {
+    // The MCP SDK may send another request's tools/list answer on this stream once its own is sent.
+    const text = `data: ${JSON.stringify(response(1, [{ name: "a" }]))}\n\ndata: ${JSON.stringify(response(9, [{ name: "admin" }, { name: "a" }]))}\n\n`
+    const bytes = encoder.encode(text)
+    for (const at of [[], [text.indexOf("\n\n") + 2], [3, text.length - 40]]) {
+      const filter = McpEventStreamFilter.make(
+        pendingOf(1, "tools/list"),
+        (_, name) => name !== "admin",
+        1 << 20,
+      )
+      const out = run(filter, cut(bytes, at))
+      assert.notInclude(out, "admin", `cut at ${at}`)
+      assert.include(out, `data: ${JSON.stringify(response(9, [{ name: "a" }]))}\n\n`)
+    }
   })
 
   it("push - an event past the bound ends the stream with a JSON-RPC error for the request", () => {

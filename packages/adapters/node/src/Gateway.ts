@@ -748,7 +748,8 @@ const fastPath = (input: {
         return
       }
       const { records, lists } = allowed
-      const allow = lists.size === 0 ? undefined : listFilter?.(forward.token)
+      // Every answer is filtered, also with no list request in the body (`McpListFilter`).
+      const allow = listFilter?.(forward.token)
       const onStatus =
         audit === undefined
           ? undefined

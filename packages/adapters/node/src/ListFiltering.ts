@@ -165,9 +165,10 @@ const filterStream = (
 }
 
 /**
- * The target's `response` to list requests `pending`, filtered by `allow`; `"any"` for the answer
- * to a GET (its event stream may replay earlier list answers, whose request ids the gateway never
- * saw: every result is filtered by its shape, `McpListFilter.Expected`). Headers (without
+ * The target's `response` to a POST carrying list requests `pending` (none, possibly), filtered by
+ * `allow`: those answers by their method, every other result by its shape (the server may send
+ * another request's list answer on this stream); `"any"` for the answer to a GET (its event
+ * stream may replay earlier list answers: every result by its shape, `McpListFilter.Expected`). Headers (without
  * `content-length`: the length changes) and status are kept; a body that is neither JSON nor an
  * event stream is passed through. A JSON answer past `maxResponseBytes`, or one still encoded
  * (a `Content-Encoding` `fetch` did not decode), is a 502.
@@ -185,8 +186,7 @@ export const filterResponse = async (
   const max = limits.maxResponseBytes ?? defaults.maxResponseBytes
   const type = mediaType(response.headers)
   const init = { status: response.status, statusText: response.statusText, headers }
-  if (response.body === null || (pending !== "any" && pending.size === 0))
-    return new Response(response.body, init)
+  if (response.body === null) return new Response(response.body, init)
   if ((type === "text/event-stream" || type === "application/json") && stillEncoded(headers)) {
     // Not decoded by `fetch` (`identity, gzip`, an unknown coding): passed on, it would reach a
     // caller that decodes it unfiltered.

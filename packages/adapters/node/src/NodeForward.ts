@@ -416,7 +416,7 @@ export const make = (options: Options): Forwarder => {
     const exchange = new Exchange(res, requestId, method, path, started, shared)
     if (read !== undefined) {
       exchange.onStatus = read.onStatus
-      if (read.lists !== undefined && read.lists.pending.size > 0) exchange.lists = read.lists
+      if (read.lists !== undefined) exchange.lists = read.lists
       headers["content-length"] = String(read.body.length)
       send(exchange, method, headers, targetPath, read.body)
       return

@@ -280,19 +280,31 @@ const onClientError = (error: Error & { code?: string }, socket: Socket): void =
  * half-closing client sends its FIN with its request, before any answer, while a client that
  * closes during a streamed answer (an SSE stream it stopped reading) would otherwise hold the
  * target's stream until a write failed — so a FIN after the answer's headers and before its end
- * destroys the socket, which aborts the target request (`writeResponse`, `NodeForward`). A request
+ * destroys the socket, which aborts the target request (`writeResponse`, `NodeForward`) — also when
+ * requests are pipelined behind that answer (every answer in flight is looked at). A request
  * cut short (its body incomplete at the FIN) is a parse error that destroys the socket, as before.
  */
 const allowHalfClose = (server: Server): ((req: IncomingMessage, res: ServerResponse) => void) => {
   ;(server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true
-  const answering = new WeakMap<Socket, ServerResponse>()
+  // Every answer in flight on the socket, not only the last request's: a request pipelined behind
+  // a stream would otherwise hide the stream's started answer from the check.
+  const answering = new WeakMap<Socket, Set<ServerResponse>>()
   server.on("connection", (socket: Socket) => {
     socket.on("end", () => {
-      const res = answering.get(socket)
-      if (res?.headersSent === true && !res.writableEnded) socket.destroy()
+      for (const res of answering.get(socket) ?? [])
+        if (res.headersSent && !res.writableEnded) {
+          socket.destroy()
+          return
+        }
     })
   })
-  return (req, res) => answering.set(req.socket, res)
+  return (req, res) => {
+    const socket = req.socket
+    const open = answering.get(socket) ?? new Set<ServerResponse>()
+    answering.set(socket, open)
+    open.add(res)
+    res.once("close", () => open.delete(res))
+  }
 }
 
 /**

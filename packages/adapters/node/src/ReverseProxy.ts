@@ -370,8 +370,10 @@ export const make = (options: Options) => {
       return badGateway()
     }
     options.observe?.({ seconds: (performance.now() - started) / 1000, ok: true })
+    // Every answer is filtered, not only those to list requests in this body: the server may send
+    // another request's list answer on this stream (`McpListFilter`).
     const expected = allow === undefined ? undefined : (classified?.pending ?? "any")
-    if (allow !== undefined && expected !== undefined && (expected === "any" || expected.size > 0))
+    if (allow !== undefined && expected !== undefined)
       return ListFiltering.filterResponse(
         response,
         responseHeaders(response.headers),

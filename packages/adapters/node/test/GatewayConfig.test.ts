@@ -570,6 +570,11 @@ describe("GatewayConfig", () => {
         "the URL parameter sslmode is not supported (must be one of disable",
       ],
       [
+        // libpq keeps the last value, the driver's URL reader the first: named once or refused.
+        "postgres://oidc:pw@db/oidc?sslmode=disable&sslmode=verify-full",
+        "the URL parameter sslmode is given more than once",
+      ],
+      [
         "postgres://oidc:pw@db/oidc?search_path=evil",
         "the URL parameter search_path is not supported (supported: sslmode",
       ],

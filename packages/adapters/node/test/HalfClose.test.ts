@@ -154,6 +154,20 @@ describe("Half-closed connections", () => {
     }
   })
 
+  it("a FIN once a streamed answer has started, with a second request pipelined behind it: the stream is still cut", async () => {
+    const { gateway, target, token } = await setup()
+    for (const round of [1, 2]) {
+      // The second request's answer waits behind the stream's; the FIN must still end the stream.
+      const answer = await halfClosed(
+        gateway.url,
+        `${get("/mcp/stream", token)}${get("/mcp/z", token)}`,
+        (received) => eventually(() => received().includes("data: one") && target.seen.length === round),
+      )
+      await eventually(() => target.streamsClosed.length === round)
+      assert.strictEqual(target.streamsClosed.length, round, answer)
+    }
+  })
+
   it("a POST whose body ends at the FIN is aborted: the target request is cut, never completed", async () => {
     const { gateway, target, token } = await setup()
     const post = (path: string) =>

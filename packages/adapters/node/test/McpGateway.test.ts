@@ -556,8 +556,12 @@ describe("Gateway MCP policy", () => {
           error_description: description,
         })
       }
+      // Every answer is checked under list filtering: the full path's `fetch` decodes `gzip, gzip`
+      // and filters the plain text; the fast path decodes nothing and refuses it (the gateway asks
+      // the server for `identity`; only a server ignoring that meets this).
       const ping = await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }), "gzip, gzip")
-      assert.deepInclude(await ping.json(), { id: 1 }, `gzip, gzip ${i}`)
+      if (i === 0) assert.deepInclude(await ping.json(), { id: 1 }, `gzip, gzip ${i}`)
+      else assert.strictEqual(ping.status, 502, `gzip, gzip ${i}`)
       const empty = await post(list, "204")
       assert.strictEqual(empty.status, 204)
       assert.isNull(empty.headers.get("content-length"), `204 ${i}`)

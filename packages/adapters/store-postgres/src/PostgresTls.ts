@@ -102,8 +102,9 @@ export const environmentIssues = (env: Readonly<Record<string, string | undefine
  * `verify-full`; `allow` is sent as `prefer` (the driver cannot try a clear connection first; both
  * encrypt when the server offers it and check no certificate) and `verify-ca` as `verify-full` (the
  * driver checks the host name whenever it checks the certificate). Fails with every issue of
- * `environmentIssues`, and with one for a URL `sslmode` that is not a mode (the driver would take
- * any string as "TLS").
+ * `environmentIssues`, with one for a URL `sslmode` that is not a mode (the driver would take
+ * any string as "TLS"), and with one for `sslmode` or `sslrootcert` named twice (libpq keeps the
+ * last: `?sslmode=disable&sslmode=require` is TLS to libpq, and was read as `disable`).
  *
  * @category constructors
  * @since 0.1.0
@@ -114,6 +115,9 @@ export const driverSsl = (
 ): Result.Result<DriverSsl, ReadonlyArray<string>> => {
   const issues = environmentIssues(env)
   const query = queryOf(url)
+  // libpq keeps a parameter's last value and this reads the first: named twice, it is refused.
+  for (const name of ["sslmode", "sslrootcert"])
+    if (query.getAll(name).length > 1) issues.push(`the URL parameter ${name} is given more than once`)
   const fromUrl = query.get("sslmode")
   if (fromUrl !== null && !isMode(fromUrl))
     issues.push(`the URL parameter sslmode must be one of ${sslModes.join(", ")}`)

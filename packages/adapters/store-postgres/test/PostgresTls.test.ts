@@ -40,6 +40,19 @@ describe("PostgresTls", () => {
       )
     assert.notInclude(refused(url, { PGSSLKEY: "/secret/path.pem" }), "/secret/path.pem")
   })
+
+  it("driverSsl - a URL naming sslmode or sslrootcert twice is refused: libpq keeps the last, the first was read", () => {
+    for (const query of [
+      "sslmode=disable&sslmode=verify-full",
+      "sslmode=require&sslmode=require",
+      "sslrootcert=system&sslrootcert=system",
+      "sslmode=disable&ssl%6Dode=verify-full",
+    ]) {
+      const result = PostgresTls.driverSsl(`${url}?${query}`, {})
+      assert.isTrue(Result.isFailure(result), query)
+      if (Result.isFailure(result)) assert.include(result.failure.join("\n"), "is given more than once")
+    }
+  })
 })
 
 const buildFailure = (exit: Exit.Exit<unknown, unknown>): string => {
@@ -69,6 +82,17 @@ describeWithPostgres("PostgresTls", (server) => {
         Exit.isSuccess(yield* roundTrip({ PGSSLMODE: "require" }, `${server().url}?sslmode=disable`)),
       )
     }),
+  )
+
+  it.live(
+    "sslmode=disable then sslmode=require in the URL (libpq: require): the build fails, no clear connection",
+    () =>
+      Effect.gen(function* () {
+        const description = buildFailure(
+          yield* roundTrip({}, `${server().url}?sslmode=disable&sslmode=require`),
+        )
+        assert.include(description, "the URL parameter sslmode is given more than once")
+      }),
   )
 
   it.live("PGSSLROOTCERT with a file, or a misspelt PGSSLMODE: the build fails naming the variable", () =>

@@ -12,7 +12,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js"
-import type { IsomorphicHeaders } from "@modelcontextprotocol/sdk/types.js"
+import { type IsomorphicHeaders, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js"
 import { z } from "zod"
 import { close, listen } from "./internal/net.ts"
 
@@ -64,6 +64,11 @@ export interface McpServerOptions {
    * instead of one JSON body. Default true.
    */
   readonly jsonResponse?: boolean
+  /**
+   * Awaited by every `tools/list` and by the `hold` tool (listed when this is set) before they
+   * answer, so a test can keep answers in flight (e.g. two requests of one session sharing an id).
+   */
+  readonly hold?: () => Promise<void>
 }
 
 /**
@@ -99,7 +104,7 @@ const header = (headers: IsomorphicHeaders | undefined, name: string): string | 
   return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value
 }
 
-const makeServer = (tools: ReadonlyArray<string> = []): McpServer => {
+const makeServer = (tools: ReadonlyArray<string> = [], hold?: () => Promise<void>): McpServer => {
   const server = new McpServer({ name: "oidc-proxy-testbed", version: "0.1.0" })
   server.registerTool(
     "whoami",
@@ -127,6 +132,20 @@ const makeServer = (tools: ReadonlyArray<string> = []): McpServer => {
     server.registerTool(name, { description: `The ${name} tool.` }, () => ({
       content: [{ type: "text", text: name }],
     }))
+  return hold === undefined ? server : holding(server, ["whoami", ...tools], hold)
+}
+
+/** `tools/list` and the `hold` tool answer once `hold` resolves (the SDK's list handler replaced). */
+const holding = (server: McpServer, names: ReadonlyArray<string>, hold: () => Promise<void>): McpServer => {
+  server.registerTool("hold", { description: "Answers once the test lets it." }, async () => {
+    await hold()
+    return { content: [{ type: "text", text: "held" }] }
+  })
+  const tools = [...names, "hold"].map((name) => ({ name, inputSchema: { type: "object" as const } }))
+  server.server.setRequestHandler(ListToolsRequestSchema, async () => {
+    await hold()
+    return { tools }
+  })
   return server
 }
 
@@ -144,7 +163,9 @@ export const startMcpServer = async (options: McpServerOptions = {}): Promise<Ru
   const http = createServer((req, res) => {
     requests.push({ method: req.method ?? "GET", url: req.url ?? "/", headers: { ...req.headers } })
     const handled =
-      options.stateful === true ? handleStateful(path, sessions, req, res) : handle(path, req, res, options)
+      options.stateful === true
+        ? handleStateful(path, sessions, req, res, options)
+        : handle(path, req, res, options)
     handled.catch(() => {
       if (!res.headersSent) res.writeHead(500).end()
     })
@@ -167,6 +188,7 @@ const handleStateful = async (
   sessions: Map<string, StreamableHTTPServerTransport>,
   req: IncomingMessage,
   res: ServerResponse,
+  options: McpServerOptions,
 ): Promise<void> => {
   if (new URL(req.url ?? "/", "http://x").pathname !== path) {
     res.writeHead(404).end()
@@ -180,13 +202,13 @@ const handleStateful = async (
     return
   }
   const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-    enableJsonResponse: true,
+    enableJsonResponse: options.jsonResponse ?? true,
     sessionIdGenerator: () => crypto.randomUUID(),
     onsessioninitialized: (sessionId) => {
       sessions.set(sessionId, transport)
     },
   })
-  await makeServer().connect(transport)
+  await makeServer(options.tools, options.hold).connect(transport)
   await transport.handleRequest(req, res)
 }
 
@@ -204,7 +226,7 @@ const handle = async (
     res.writeHead(405, { allow: "POST" }).end()
     return
   }
-  const server = makeServer(options.tools)
+  const server = makeServer(options.tools, options.hold)
   // No sessionIdGenerator: stateless mode (exactOptionalPropertyTypes forbids spelling it `undefined`).
   const transport = new StreamableHTTPServerTransport({ enableJsonResponse: options.jsonResponse ?? true })
   res.on("close", () => {

@@ -200,6 +200,9 @@ const postgresHints: Record<string, string> = {
 
 const postgresUrlIssue = (url: URL): string | undefined => {
   for (const [name, value] of url.searchParams) {
+    // libpq keeps the last of a repeated parameter, the store the first (`PostgresTls`).
+    if (Object.hasOwn(postgresParameters, name) && url.searchParams.getAll(name).length > 1)
+      return `the URL parameter ${name} is given more than once`
     const known = Object.hasOwn(postgresParameters, name)
     const values = known ? postgresParameters[name] : undefined
     if (known && (values === undefined || values.includes(value))) continue

@@ -149,3 +149,109 @@ describe("tools/list through the gateway with a list filter", () => {
     expect(encoded.status).toBe(415)
   })
 })
+
+/** A gate the server's `hold` awaits: `reached(n)` once it was called `n` times, `open` lets all through. */
+const makeHold = () => {
+  let calls = 0
+  const waiting: Array<{ readonly n: number; readonly resolve: () => void }> = []
+  let open!: () => void
+  let gate = new Promise<void>((resolve) => {
+    open = resolve
+  })
+  return {
+    hold: () => {
+      calls++
+      for (const w of waiting.filter((w) => w.n <= calls)) w.resolve()
+      return gate
+    },
+    reached: (n: number) =>
+      new Promise<void>((resolve) => (calls >= n ? resolve() : waiting.push({ n, resolve }))),
+    open: () => {
+      open()
+      gate = new Promise<void>((resolve) => {
+        open = resolve
+      })
+    },
+  }
+}
+
+const pathCount = (gateway: Gateway.Gateway, path: "fast" | "full") =>
+  Number(
+    new RegExp(`oidc_proxy_resource_path_total\\{path="${path}"\\} (\\d+)`).exec(
+      gateway.metrics.render(),
+    )?.[1] ?? 0,
+  )
+
+describe("two requests of one session sharing an id (the SDK routes an answer by id alone)", () => {
+  // The SDK's Streamable HTTP transport maps a request id to the stream of the last POST that
+  // carried it: a tools/list held by the server, then a tools/call with the same id on another
+  // POST, and the list answer goes out on the call's stream — a POST with no list request.
+  for (const jsonResponse of [true, false]) {
+    const mode = jsonResponse ? "JSON answers" : "event-stream answers"
+    it(`${mode}: the list answer on the other request's stream is filtered, on the full and the fast path`, async () => {
+      const gate = makeHold()
+      const mcp = await McpServer.startMcpServer({
+        tools: ["read", "admin"],
+        jsonResponse,
+        stateful: true,
+        hold: gate.hold,
+      })
+      servers.push(mcp)
+      const port = await freePort()
+      const gateway = await startGateway(
+        gatewayEnv(`http://127.0.0.1:${port}`, mcp.url, idp, "memory", {
+          OIDC_PROXY_LISTEN: `127.0.0.1:${port}`,
+        }),
+        { listFilter },
+      )
+      gateways.push(gateway)
+      idp.subject = "ada"
+      const first = (await signIn(gateway.url, idp)).access_token
+      let session = ""
+      const post = (token: string, message: object, signal?: AbortSignal) =>
+        fetch(`${gateway.url}/mcp`, {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${token}`,
+            "content-type": "application/json",
+            accept: "application/json, text/event-stream",
+            "mcp-protocol-version": "2025-06-18",
+            ...(session === "" ? {} : { "mcp-session-id": session }),
+          },
+          body: JSON.stringify({ jsonrpc: "2.0", ...message }),
+          ...(signal === undefined ? {} : { signal }),
+        })
+      const init = await post(first, {
+        id: 0,
+        method: "initialize",
+        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+      })
+      session = init.headers.get("mcp-session-id") ?? ""
+      expect(session).not.toBe("")
+      await init.text()
+      expect((await post(first, { method: "notifications/initialized" })).status).toBe(202)
+      // Round 1: the tools/call is the first request of a new bearer (full path); round 2: fast path.
+      const second = (await signIn(gateway.url, idp)).access_token
+      for (const [round, token, path] of [
+        [1, second, "full"],
+        [2, first, "fast"],
+      ] as const) {
+        const before = pathCount(gateway, path)
+        const abort = new AbortController()
+        const listing = post(first, { id: 7 + round, method: "tools/list" }, abort.signal).catch(
+          () => undefined,
+        )
+        await gate.reached(2 * round - 1)
+        const calling = post(token, { id: 7 + round, method: "tools/call", params: { name: "hold" } })
+        await gate.reached(2 * round)
+        gate.open()
+        const answer = await (await calling).text()
+        expect(answer, `round ${round}`).toContain('"read"')
+        expect(answer, `round ${round}`).not.toContain('"admin"')
+        expect(pathCount(gateway, path) - before, path).toBeGreaterThanOrEqual(1)
+        abort.abort()
+        await listing
+      }
+    })
+  }
+})
