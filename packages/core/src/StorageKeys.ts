@@ -68,7 +68,14 @@ const decoder = new TextDecoder()
  * so `"\uD800"`, `"\uDFFF"` and `"\uFFFD"` would share one hash, i.e. one record; 0xFF never
  * occurs in UTF-8, so the second form can equal no first one, and it keeps every code unit.
  */
-const hashInput = (text: string): Uint8Array<ArrayBuffer> => {
+/**
+ * The bytes a key is hashed over, for implementations of `StorageKeys` (the same input gives the
+ * same hashes everywhere): UTF-8 for well-formed text, else 0xFF and the UTF-16 code units.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const hashInput = (text: string): Uint8Array<ArrayBuffer> => {
   if (isWellFormed(text)) return encoder.encode(text)
   const bytes = new Uint8Array(1 + 2 * text.length)
   bytes[0] = 0xff

@@ -337,7 +337,11 @@ export const layerTest = (overrides: (memory: StoreShape) => Partial<StoreShape>
  * @category utils
  * @since 0.1.0
  */
-export const isWellFormed = (text: string): boolean => !/\p{Cs}/u.test(text)
+export const isWellFormed = (text: string): boolean =>
+  // The built-in (ES2024) where the runtime has it: no regular expression over every key.
+  typeof (text as { isWellFormed?: () => boolean }).isWellFormed === "function"
+    ? (text as unknown as { isWellFormed: () => boolean }).isWellFormed()
+    : !/\p{Cs}/u.test(text)
 
 /**
  * The `StoreError` for a key or value that is not well-formed UTF-16, or `undefined` when all

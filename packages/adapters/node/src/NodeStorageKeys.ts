@@ -19,7 +19,7 @@ import {
   type KeyObject,
   randomBytes,
 } from "node:crypto"
-import { ProxyKeys, StorageKeys } from "@oidc-proxy/core"
+import { ProxyKeys, StorageKeys, Store } from "@oidc-proxy/core"
 import { Effect, Layer, Option } from "effect"
 
 const tagLength = 16
@@ -64,8 +64,13 @@ export const make = (
     }
     const kid = secrets[0].kid
     const current = aes.get(kid)!
+    // `StorageKeys.hashInput`'s bytes: "utf8" would write a lone surrogate as U+FFFD, so keys
+    // differing only there would share one hash (one record).
     const hmacWith = (key: KeyObject, secret: string) =>
-      createHmac("sha256", key).update(secret, "utf8").digest("base64url")
+      (Store.isWellFormed(secret)
+        ? createHmac("sha256", key).update(secret, "utf8")
+        : createHmac("sha256", key).update(StorageKeys.hashInput(secret))
+      ).digest("base64url")
     const encrypt = (plaintext: string) => {
       const iv = randomBytes(12)
       const cipher = createCipheriv("aes-256-gcm", current.key, iv).setAAD(current.aad)

@@ -107,10 +107,18 @@ describe("NodeStorageKeys", () => {
     }),
   )
 
+  it.effect("hash - keys differing only in a lone surrogate keep distinct hashes (as StorageKeys)", () =>
+    Effect.gen(function* () {
+      const { node } = yield* both
+      const hashes = yield* Effect.forEach(["k\uD800", "k\uDFFF", "k\uFFFD"], node.hash)
+      assert.strictEqual(new Set(hashes).size, 3)
+    }),
+  )
+
   it.effect("hash/hashes - identical keyed hashes, newest key first", () =>
     Effect.gen(function* () {
       const { web, node, webOld } = yield* both
-      for (const secret of ["code-123", "é".repeat(40), ""]) {
+      for (const secret of ["code-123", "é".repeat(40), "", "k\uD800", "k\uDFFF", "\uDC00x\uD83D"]) {
         assert.strictEqual(yield* node.hash(secret), yield* web.hash(secret))
         assert.deepStrictEqual(yield* node.hashes(secret), yield* web.hashes(secret))
         assert.strictEqual((yield* node.hashes(secret))[1], yield* webOld.hash(secret))
