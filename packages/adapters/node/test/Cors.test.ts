@@ -9,9 +9,8 @@
  */
 import { Result } from "effect"
 import { afterEach, assert, describe, it } from "vitest"
-import * as Gateway from "../src/Gateway.ts"
 import * as GatewayConfig from "../src/GatewayConfig.ts"
-import { env, fakeTarget, sendRaw, testServices } from "./fixtures.ts"
+import { env, fakeTarget, sendRaw, startInProcess } from "./fixtures.ts"
 
 const closers: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -24,19 +23,7 @@ const page = "http://127.0.0.1:5173"
 const start = async (overrides: Record<string, string> = {}) => {
   const target = await fakeTarget()
   closers.push(target.close)
-  const services = await testServices(baseUrl)
-  const decoded = GatewayConfig.decode(
-    env({
-      OIDC_PROXY_BASE_URL: baseUrl,
-      OIDC_PROXY_LISTEN: "127.0.0.1:0",
-      OIDC_PROXY_TARGET: `${target.url}/mcp`,
-      OIDC_PROXY_LOG_LEVEL: "none",
-      OIDC_PROXY_SHUTDOWN_TIMEOUT: "5",
-      ...overrides,
-    }),
-  )
-  if (Result.isFailure(decoded)) throw decoded.failure
-  const gateway = await Gateway.start(decoded.success, { services: services.layer })
+  const { gateway, services } = await startInProcess(baseUrl, target.url, overrides)
   closers.unshift(gateway.shutdown)
   return { gateway, target, host: new URL(gateway.url).host, issue: services.issue }
 }

@@ -10,10 +10,7 @@
 import { createServer } from "node:http"
 import { type AddressInfo, connect } from "node:net"
 import { afterEach, assert, describe, it } from "@effect/vitest"
-import { Result } from "effect"
-import * as Gateway from "../src/Gateway.ts"
-import * as GatewayConfig from "../src/GatewayConfig.ts"
-import { env, testServices } from "./fixtures.ts"
+import { startInProcess } from "./fixtures.ts"
 
 const closers: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -95,18 +92,7 @@ const recordingTarget = async () => {
 const setup = async () => {
   const target = await recordingTarget()
   closers.push(target.close)
-  const services = await testServices(baseUrl)
-  const decoded = GatewayConfig.decode(
-    env({
-      OIDC_PROXY_BASE_URL: baseUrl,
-      OIDC_PROXY_LISTEN: "127.0.0.1:0",
-      OIDC_PROXY_TARGET: `${target.url}/mcp`,
-      OIDC_PROXY_LOG_LEVEL: "none",
-      OIDC_PROXY_SHUTDOWN_TIMEOUT: "5",
-    }),
-  )
-  if (Result.isFailure(decoded)) throw decoded.failure
-  const gateway = await Gateway.start(decoded.success, { services: services.layer })
+  const { gateway, services } = await startInProcess(baseUrl, target.url)
   closers.unshift(gateway.shutdown)
   const token = await services.issue({ sub: "alice" }, ["openid"])
   return { gateway, target, token }

@@ -14,9 +14,8 @@ import { gzipSync } from "node:zlib"
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
 import * as fc from "fast-check"
-import * as Gateway from "../src/Gateway.ts"
-import * as GatewayConfig from "../src/GatewayConfig.ts"
-import { env, type FakeTarget, fakeTarget, sendRaw, testServices } from "./fixtures.ts"
+import type * as Gateway from "../src/Gateway.ts"
+import { type FakeTarget, fakeTarget, sendRaw, startInProcess } from "./fixtures.ts"
 
 const closers: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -65,20 +64,12 @@ const setup = async (
   writeFileSync(policyPath, policy)
   const target = await fakeTarget(respond)
   closers.push(target.close)
-  const services = await testServices(baseUrl)
-  const decoded = GatewayConfig.decode(
-    env({
-      OIDC_PROXY_BASE_URL: baseUrl,
-      OIDC_PROXY_LISTEN: "127.0.0.1:0",
-      OIDC_PROXY_TARGET: `${target.url}/mcp`,
-      OIDC_PROXY_LOG_LEVEL: "none",
-      OIDC_PROXY_SHUTDOWN_TIMEOUT: "5",
-      OIDC_PROXY_POLICY: policyPath,
-      ...overrides,
-    }),
+  const { gateway, services } = await startInProcess(
+    baseUrl,
+    target.url,
+    { OIDC_PROXY_POLICY: policyPath, ...overrides },
+    options,
   )
-  if (Result.isFailure(decoded)) throw decoded.failure
-  const gateway = await Gateway.start(decoded.success, { ...options, services: services.layer })
   closers.unshift(gateway.shutdown)
   const token = await services.issue({ sub: "alice", email: "alice@example.com", email_verified: true }, [
     "openid",

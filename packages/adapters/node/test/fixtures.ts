@@ -16,8 +16,8 @@ import {
   Upstream,
 } from "@oidc-proxy/core"
 import { TestProxy, TestUpstream } from "@oidc-proxy/core/testing"
-import { Effect, Layer } from "effect"
-import type { Gateway } from "../src/index.ts"
+import { Effect, Layer, Result } from "effect"
+import { Gateway, GatewayConfig } from "../src/index.ts"
 
 /** A request the fake target received. */
 export interface Seen {
@@ -88,6 +88,33 @@ export const env = (overrides: Record<string, string> = {}): Record<string, stri
   OIDC_PROXY_STORE: "memory",
   ...overrides,
 })
+
+/**
+ * The gateway in process over `testServices(baseUrl)` in front of `target`/mcp, quiet, listening on
+ * a free loopback port; `overrides` are more variables, `options` more `Gateway.start` options. The
+ * caller stops it (`gateway.shutdown`).
+ */
+export const startInProcess = async (
+  baseUrl: string,
+  target: string,
+  overrides: Record<string, string> = {},
+  options: Gateway.Options = {},
+) => {
+  const services = await testServices(baseUrl)
+  const decoded = GatewayConfig.decode(
+    env({
+      OIDC_PROXY_BASE_URL: baseUrl,
+      OIDC_PROXY_LISTEN: "127.0.0.1:0",
+      OIDC_PROXY_TARGET: `${target}/mcp`,
+      OIDC_PROXY_LOG_LEVEL: "none",
+      OIDC_PROXY_SHUTDOWN_TIMEOUT: "5",
+      ...overrides,
+    }),
+  )
+  if (Result.isFailure(decoded)) throw decoded.failure
+  const gateway = await Gateway.start(decoded.success, { ...options, services: services.layer })
+  return { gateway, services }
+}
 
 export interface TestServices {
   readonly layer: Layer.Layer<Gateway.Services>
